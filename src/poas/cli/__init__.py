@@ -1,0 +1,21 @@
+"""The `poas` command: one module per area attaches its commands to `poas.cli.app.app`."""
+
+from __future__ import annotations
+
+from poas.cli import (  # noqa: F401  (imported for their commands)
+    calc,
+    db,
+    delivery,
+    demo,
+    imports,
+    intake,
+    meta,
+    reports,
+    returns,
+    web,
+)
+from poas.cli.app import app
+
+
+def main() -> None:
+    app()

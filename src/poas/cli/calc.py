@@ -1,0 +1,3 @@
+"""CLI: calc commands."""
+
+from poas.cli.app import app as app

@@ -1,0 +1,3 @@
+"""CLI: delivery commands."""
+
+from poas.cli.app import app as app

@@ -1,0 +1,3 @@
+"""CLI: demo commands."""
+
+from poas.cli.app import app as app

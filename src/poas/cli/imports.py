@@ -1,0 +1,3 @@
+"""CLI: imports commands."""
+
+from poas.cli.app import app as app

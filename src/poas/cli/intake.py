@@ -1,0 +1,3 @@
+"""CLI: intake commands."""
+
+from poas.cli.app import app as app

@@ -1,0 +1,3 @@
+"""CLI: meta commands."""
+
+from poas.cli.app import app as app

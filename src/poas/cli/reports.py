@@ -1,0 +1,3 @@
+"""CLI: reports commands."""
+
+from poas.cli.app import app as app

@@ -1,0 +1,3 @@
+"""CLI: returns commands."""
+
+from poas.cli.app import app as app

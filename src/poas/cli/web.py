@@ -1,0 +1,3 @@
+"""CLI: web commands."""
+
+from poas.cli.app import app as app

@@ -1,0 +1,1 @@
+"""poas domain layer."""

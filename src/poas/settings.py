@@ -1,0 +1,176 @@
+"""Settings: environment (`POAS_…`) plus a TOML file holding the shops.
+
+Secrets (webhook secrets, access tokens, API tokens) are `SecretStr`: they print masked and are
+read from the environment or a secrets file, never written to logs.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+
+import platformdirs
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from poas.domain.money import check_currency
+
+
+class ConsentPolicy(StrEnum):
+    """When an order may be sent to Meta."""
+
+    REQUIRE_EXPLICIT = "require_explicit"  # only orders that say the customer agreed
+    ALLOW_UNLESS_DENIED = "allow_unless_denied"  # send unless the order says the customer refused
+    ALWAYS = "always"  # the shop collects consent elsewhere (e.g. a cookie banner gate on the Pixel)
+
+
+class MissingCostPolicy(StrEnum):
+    SKIP = "skip"  # send no profit for the order
+    FALLBACK_MARGIN = "fallback_margin"  # use the category's or the shop's default margin, flagged
+    BLOCK = "block"  # refuse the order until a cost exists
+
+
+class ValueBasis(StrEnum):
+    """What the Purchase `value` carries, so it matches what the shop's Pixel sends."""
+
+    TOTAL = "total"  # total paid incl. VAT and shipping (Shopify's Pixel default)
+    SUBTOTAL = "subtotal"  # lines after discounts incl. VAT, no shipping
+    REVENUE_EX_VAT = "revenue_ex_vat"
+    PROFIT = "profit"
+
+
+class EventSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    purchase_topic: Literal["create", "paid"] = "paid"
+    value_basis: ValueBasis = ValueBasis.TOTAL
+    event_id_template: str = "{order_id}"
+    profit_event_name: str | None = None  # e.g. "ProfitPurchase": also send profit as a custom event
+    send_purchase: bool = True
+    action_source: str = "website"
+    event_source_url: str | None = None  # default https://{domain}/ when the order has none
+    ldu: bool = False  # Limited Data Use
+    ldu_country: int = 0
+    ldu_state: int = 0
+    test_event_code: str | None = None
+    append_window_days: int = 7
+    append_threshold: Decimal = Decimal("1")  # min |final - sent| that triggers AppendValue
+    negative_profit: Literal["zero", "send"] = "zero"
+    return_window_days: int = 30
+    finalize_on_refund: bool = False
+
+
+class ShopConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    platform: Literal["shopify", "woocommerce", "api"] = "api"
+    domain: str = ""
+    currency: str = "NOK"
+    timezone: str = "Europe/Oslo"
+    prices_include_vat: bool = True
+    default_vat_rate: Decimal = Decimal("0.25")
+    include_shipping_in_revenue: bool = True
+    webhook_secrets: list[SecretStr] = Field(default_factory=list)  # two during a rotation
+    api_token: SecretStr | None = None
+    pixel_id: str | None = None
+    access_token: SecretStr | None = None
+    app_secret: SecretStr | None = None
+    ad_account_id: str | None = None
+    consent_policy: ConsentPolicy = ConsentPolicy.ALLOW_UNLESS_DENIED
+    missing_cost: MissingCostPolicy = MissingCostPolicy.FALLBACK_MARGIN
+    default_margin: Decimal | None = None  # used by the fallback_margin policy
+    category_margins: dict[str, Decimal] = Field(default_factory=dict)
+    events: EventSettings = Field(default_factory=EventSettings)
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, v: str) -> str:
+        return check_currency(v)
+
+    @field_validator("webhook_secrets", mode="before")
+    @classmethod
+    def _secrets(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
+
+
+def _default_home() -> Path:
+    return Path(platformdirs.user_data_dir("poas", appauthor=False))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="POAS_", extra="ignore")
+
+    home: Path = Field(default_factory=_default_home)
+    database_url: str | None = None
+    config_file: Path | None = None
+    graph_base_url: str = "https://graph.facebook.com"
+    graph_version: str = "v25.0"
+    graph_timeout_s: float = 10.0
+    log_format: Literal["console", "json"] = "console"
+    admin_password_hash: SecretStr | None = None
+    session_secret: SecretStr | None = None
+    webhook_max_bytes: int = 2 * 1024 * 1024
+    shops: list[ShopConfig] = Field(default_factory=list)
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.home / 'poas.db'}"
+
+    def config_path(self) -> Path:
+        return self.config_file or self.home / "poas.toml"
+
+    def shop(self, shop_id: str) -> ShopConfig | None:
+        for s in self.shops:
+            if s.id == shop_id:
+                return s
+        return None
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def _apply_secret_env(shop: dict[str, Any]) -> None:
+    """Fill secrets from `POAS_SHOP_<ID>_<FIELD>` variables or `<field>_file` paths."""
+    sid = str(shop.get("id", "")).upper().replace("-", "_").replace(".", "_")
+    for name in ("access_token", "app_secret", "api_token", "webhook_secrets"):
+        env = os.environ.get(f"POAS_SHOP_{sid}_{name.upper()}")
+        if env:
+            shop[name] = env.split(",") if name == "webhook_secrets" else env
+        file_key = f"{name}_file"
+        if file_key in shop:
+            path = Path(str(shop.pop(file_key)))
+            try:
+                text = path.read_text().strip()
+            except OSError as exc:
+                raise ConfigError(f"shop {shop.get('id')}: cannot read {file_key} {path}: {exc}") from None
+            shop[name] = text.split("\n") if name == "webhook_secrets" else text
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Environment settings plus the shops from the TOML file (if it exists)."""
+    settings = Settings(**overrides)
+    path = config_file or settings.config_path()
+    if path.exists():
+        try:
+            data = tomllib.loads(path.read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+        shops = data.get("shops", [])
+        for shop in shops:
+            _apply_secret_env(shop)
+        settings.shops = [ShopConfig.model_validate(s) for s in shops]
+    return settings
+
+
+def mask(secret: SecretStr | None) -> str:
+    if secret is None:
+        return "-"
+    raw = secret.get_secret_value()
+    return "****" if len(raw) < 12 else f"{raw[:2]}…{raw[-2:]} ({len(raw)} chars)"

@@ -1,0 +1,3 @@
+"""Tables: delivery."""
+
+from poas.store.tables import metadata as metadata

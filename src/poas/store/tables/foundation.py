@@ -1,0 +1,3 @@
+"""Tables: foundation."""
+
+from poas.store.tables import metadata as metadata

@@ -1,0 +1,3 @@
+"""Tables: intake."""
+
+from poas.store.tables import metadata as metadata

@@ -1,0 +1,3 @@
+"""Tables: spend."""
+
+from poas.store.tables import metadata as metadata
