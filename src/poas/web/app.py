@@ -1,0 +1,19 @@
+"""The FastAPI application: webhooks, the JSON API and the dashboard, each a router of its own."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+from poas.settings import Settings
+from poas.web import dashboard, intake_api, webhooks
+
+
+def create_app(settings: Settings, engine: Engine) -> FastAPI:
+    app = FastAPI(title="poas", version="0.1.0", openapi_url="/api/v1/openapi.json")
+    app.state.settings = settings
+    app.state.engine = engine
+    app.include_router(webhooks.router)
+    app.include_router(intake_api.router)
+    app.include_router(dashboard.router)
+    return app

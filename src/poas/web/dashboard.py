@@ -1,0 +1,5 @@
+"""Router: dashboard."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,5 @@
+"""Router: intake_api."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,5 @@
+"""Router: webhooks."""
+
+from fastapi import APIRouter
+
+router = APIRouter()
