@@ -1,3 +1,69 @@
-"""Tables: spend."""
+"""Tables: daily ad spend rows (Insights or Ads Manager CSV) and the daily rollups reports read."""
 
-from poas.store.tables import metadata as metadata
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Date,
+    DateTime,
+    Index,
+    Integer,
+    String,
+    Table,
+    UniqueConstraint,
+)
+
+from poas.store.tables import metadata
+
+# One row per (shop, ad account, ad, day). `row_key` is the Meta ad id, or — for exports without
+# ids — a stable key built from the names, so a re-import upserts instead of duplicating.
+ad_spend = Table(
+    "ad_spend",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("shop_id", String(100), nullable=False),
+    Column("account_id", String(64), nullable=False),
+    Column("row_key", String(400), nullable=False),
+    Column("day", Date, nullable=False),
+    Column("campaign_id", String(64)),
+    Column("campaign_name", String(400)),
+    Column("adset_id", String(64)),
+    Column("adset_name", String(400)),
+    Column("ad_id", String(64)),
+    Column("ad_name", String(400)),
+    Column("currency", String(3), nullable=False),
+    Column("spend_minor", BigInteger, nullable=False),
+    Column("impressions", BigInteger, nullable=False, default=0),
+    Column("clicks", BigInteger, nullable=False, default=0),
+    Column("meta_purchases", BigInteger, nullable=False, default=0),
+    Column("meta_purchase_value_minor", BigInteger, nullable=False, default=0),
+    Column("source", String(20), nullable=False),  # insights | csv
+    Column("fetched_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("shop_id", "account_id", "row_key", "day", name="uq_ad_spend_key"),
+    Index("ix_ad_spend_shop_day", "shop_id", "day"),
+)
+
+# Daily figures per shop and per level: level "shop" (key ""), "campaign", "adset", "ad", "product".
+# Money in the shop currency's minor units. Rebuilt idempotently per (shop, day).
+rollup_daily = Table(
+    "rollup_daily",
+    metadata,
+    Column("shop_id", String(100), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("level", String(10), primary_key=True),
+    Column("key", String(400), primary_key=True),
+    Column("name", String(400), nullable=False, default=""),
+    Column("currency", String(3), nullable=False),
+    Column("spend_minor", BigInteger, nullable=False, default=0),
+    Column("orders", BigInteger, nullable=False, default=0),
+    Column("revenue_minor", BigInteger, nullable=False, default=0),
+    Column("gross_profit_minor", BigInteger, nullable=False, default=0),
+    Column("expected_profit_minor", BigInteger, nullable=False, default=0),
+    Column("final_orders", BigInteger, nullable=False, default=0),
+    Column("realized_profit_minor", BigInteger, nullable=False, default=0),
+    Column("meta_purchases", BigInteger, nullable=False, default=0),
+    Column("meta_value_minor", BigInteger, nullable=False, default=0),
+    Column("spend_allocated", Integer, nullable=False, default=0),  # 1 = product spend by revenue share
+    Index("ix_rollup_daily_level_day", "shop_id", "level", "day"),
+)
