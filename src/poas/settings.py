@@ -114,6 +114,7 @@ class Settings(BaseSettings):
     log_format: Literal["console", "json"] = "console"
     admin_password_hash: SecretStr | None = None
     session_secret: SecretStr | None = None
+    admin_api_token: SecretStr | None = None  # bearer token for /api/v1 across all shops
     webhook_max_bytes: int = 2 * 1024 * 1024
     shops: list[ShopConfig] = Field(default_factory=list)
 
