@@ -7,6 +7,7 @@ from poas.cli import (  # noqa: F401  (imported for their commands)
     db,
     delivery,
     demo,
+    doctor,
     imports,
     intake,
     meta,
