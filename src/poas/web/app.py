@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from poas.settings import Settings
-from poas.web import dashboard, intake_api, webhooks
+from poas.web import api, auth, dashboard, intake_api, metrics, webhooks
 
 
 def create_app(settings: Settings, engine: Engine) -> FastAPI:
@@ -15,5 +15,9 @@ def create_app(settings: Settings, engine: Engine) -> FastAPI:
     app.state.engine = engine
     app.include_router(webhooks.router)
     app.include_router(intake_api.router)
+    auth.install(app, settings)  # session cookie + /login; webhooks keep their own signatures
+    app.include_router(api.router)
+    app.include_router(metrics.router)
     app.include_router(dashboard.router)
+    app.mount("/static", dashboard.static_files(), name="static")
     return app

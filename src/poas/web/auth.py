@@ -1,0 +1,230 @@
+"""Admin login (scrypt password hash, signed session cookie), CSRF tokens and API bearer tokens."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Request, status
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.middleware.sessions import SessionMiddleware
+
+from poas.settings import Settings
+
+SESSION_COOKIE = "poas_session"
+SESSION_MAX_AGE_S = 12 * 3600
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "x-csrf-token"
+
+# scrypt cost: 2**15 * 8 * 128 bytes = 32 MiB per check; slow enough for a login, fast for one admin.
+_SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**15, 8, 1
+_SCRYPT_MAXMEM = 64 * 1024 * 1024
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def hash_password(password: str, *, salt: bytes | None = None) -> str:
+    """An encoded scrypt hash: `scrypt$n$r$p$salt$hash` (salt and hash url-safe base64)."""
+    if not password:
+        raise ValueError("the password must not be empty")
+    salt = salt or secrets.token_bytes(16)
+    digest = hashlib.scrypt(
+        password.encode(), salt=salt, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P, maxmem=_SCRYPT_MAXMEM, dklen=32
+    )
+    return f"scrypt${_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}${_b64(salt)}${_b64(digest)}"
+
+
+def verify_password(password: str, encoded: str) -> bool:
+    """Check a password against a `scrypt$…` or `pbkdf2_sha256$iterations$salt$hash` string."""
+    parts = encoded.strip().split("$")
+    try:
+        if parts[0] == "scrypt" and len(parts) == 6:
+            n, r, p = int(parts[1]), int(parts[2]), int(parts[3])
+            salt, want = _unb64(parts[4]), _unb64(parts[5])
+            got = hashlib.scrypt(
+                password.encode(), salt=salt, n=n, r=r, p=p, maxmem=_SCRYPT_MAXMEM, dklen=len(want)
+            )
+        elif parts[0] == "pbkdf2_sha256" and len(parts) == 4:
+            salt, want = _unb64(parts[2]), _unb64(parts[3])
+            got = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, int(parts[1]), dklen=len(want))
+        else:
+            return False
+    except (ValueError, OverflowError):
+        return False
+    return hmac.compare_digest(got, want)
+
+
+@dataclass
+class AuthConfig:
+    """What the running app checks logins and tokens against (kept on `app.state.auth`)."""
+
+    password_hash: str | None
+    session_secret: str
+    admin_api_token: str | None
+    shop_tokens: dict[str, str]  # shop id -> api token
+
+
+def auth_config(settings: Settings) -> AuthConfig:
+    pw = settings.admin_password_hash.get_secret_value() if settings.admin_password_hash else None
+    secret = settings.session_secret.get_secret_value() if settings.session_secret else None
+    return AuthConfig(
+        password_hash=pw or None,
+        # Without a configured secret, sessions last as long as this process (one-process default).
+        session_secret=secret or secrets.token_urlsafe(32),
+        admin_api_token=settings.admin_api_token.get_secret_value() if settings.admin_api_token else None,
+        shop_tokens={s.id: s.api_token.get_secret_value() for s in settings.shops if s.api_token},
+    )
+
+
+def install(app: FastAPI, settings: Settings) -> None:
+    """Add the signed session cookie and the login routes to the app."""
+    cfg = auth_config(settings)
+    app.state.auth = cfg
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=cfg.session_secret,
+        session_cookie=SESSION_COOKIE,
+        max_age=SESSION_MAX_AGE_S,
+        same_site="lax",
+        https_only=False,
+    )
+    app.include_router(router)
+
+
+def _cfg(request: Request) -> AuthConfig:
+    cfg: AuthConfig = request.app.state.auth
+    return cfg
+
+
+def csrf_token(request: Request) -> str:
+    """The session's CSRF token, created on first use."""
+    token = request.session.get("csrf")
+    if not isinstance(token, str):
+        token = secrets.token_urlsafe(24)
+        request.session["csrf"] = token
+    return token
+
+
+async def check_csrf(request: Request) -> None:
+    """On unsafe methods, the form field or header must carry the session's token."""
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    sent = request.headers.get(CSRF_HEADER)
+    if not sent:
+        ctype = request.headers.get("content-type", "")
+        if ctype.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+            form = await request.form()
+            value = form.get(CSRF_FIELD)
+            sent = value if isinstance(value, str) else None
+    want = request.session.get("csrf")
+    if not sent or not isinstance(want, str) or not hmac.compare_digest(sent, want):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "CSRF token missing or wrong; reload the page")
+
+
+def is_admin(request: Request) -> bool:
+    return request.session.get("admin") is True
+
+
+def require_admin(request: Request) -> None:
+    """Dashboard guard: redirect to the login page when there is no admin session."""
+    if is_admin(request):
+        return
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    location = f"/login?next={quote(target, safe='')}"
+    headers = {"Location": location, "HX-Redirect": location}
+    raise HTTPException(status.HTTP_303_SEE_OTHER, "login required", headers=headers)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who called the API: the admin (all shops) or one shop (its own data only)."""
+
+    shop_id: str | None
+
+    def can_see(self, shop_id: str) -> bool:
+        return self.shop_id is None or self.shop_id == shop_id
+
+
+def api_principal(request: Request) -> Principal:
+    """API guard: a bearer token (admin token or a shop's api_token) or an admin session."""
+    cfg = _cfg(request)
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() == "bearer" and token:
+        if cfg.admin_api_token and hmac.compare_digest(token, cfg.admin_api_token):
+            return Principal(shop_id=None)
+        for shop_id, shop_token in cfg.shop_tokens.items():
+            if hmac.compare_digest(token, shop_token):
+                return Principal(shop_id=shop_id)
+    elif not header and is_admin(request):
+        return Principal(shop_id=None)
+    raise HTTPException(
+        status.HTTP_401_UNAUTHORIZED,
+        "a valid bearer token is required",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+ApiPrincipal = Annotated[Principal, Depends(api_principal)]
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths are followed after login (no open redirect)."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/"
+
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, next: str = "/") -> Response:
+    from poas.web.dashboard import templates
+
+    cfg = _cfg(request)
+    return templates.TemplateResponse(
+        request,
+        "login.html",
+        {"next": _safe_next(next), "error": None, "configured": cfg.password_hash is not None},
+    )
+
+
+@router.post("/login", dependencies=[Depends(check_csrf)])
+def login(
+    request: Request,
+    password: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/",
+) -> Response:
+    from poas.web.dashboard import templates
+
+    cfg = _cfg(request)
+    if cfg.password_hash and verify_password(password, cfg.password_hash):
+        request.session.clear()
+        request.session["admin"] = True
+        csrf_token(request)  # a fresh token for the new session
+        return RedirectResponse(_safe_next(next), status.HTTP_303_SEE_OTHER)
+    return templates.TemplateResponse(
+        request,
+        "login.html",
+        {"next": _safe_next(next), "error": "Wrong password.", "configured": cfg.password_hash is not None},
+        status_code=status.HTTP_401_UNAUTHORIZED,
+    )
+
+
+@router.post("/logout", dependencies=[Depends(check_csrf)])
+def logout(request: Request) -> Response:
+    request.session.clear()
+    return RedirectResponse("/login", status.HTTP_303_SEE_OTHER)
