@@ -1,3 +1,61 @@
-"""CLI: web commands."""
+"""CLI: `poas web` (the web app only), `poas serve` (web + delivery worker) and `poas admin`."""
 
-from poas.cli.app import app as app
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from poas.cli.app import app, console, err_console, fail, settings, store
+
+admin_app = typer.Typer(help="Administration: the dashboard's admin password.", no_args_is_help=True)
+app.add_typer(admin_app, name="admin")
+
+
+def _announce_password(password: str | None) -> None:
+    """Print a generated one-time password to the terminal only (never to the log)."""
+    if password is None:
+        return
+    err_console.print(
+        "[bold]No admin password is configured.[/bold] One-time password for this run: "
+        f"[bold green]{password}[/bold green]\n"
+        "Set a permanent one with: poas admin hash-password, then POAS_ADMIN_PASSWORD_HASH=…",
+        highlight=False,
+    )
+
+
+@app.command("web")
+def web_command(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="uvicorn worker processes.")] = 1,
+) -> None:
+    """Run only the web app (dashboard, JSON API, webhooks, /metrics); workers run elsewhere."""
+    from poas.web.server import ensure_admin_password, run_web
+
+    s = settings()
+    store()  # migrate once here, before worker processes start
+    _announce_password(ensure_admin_password(s))
+    console.print(f"poas web on http://{host}:{port} ({workers} worker process(es))", highlight=False)
+    run_web(host, port, workers)
+
+
+@admin_app.command("hash-password")
+def hash_password_command(
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+) -> None:
+    """Print a scrypt hash of a password for POAS_ADMIN_PASSWORD_HASH (the password is never shown)."""
+    from poas.web.auth import hash_password
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Admin password", hide_input=True, confirmation_prompt=True)
+    if not password:
+        raise fail("the password must not be empty")
+    if len(password) < 10:
+        err_console.print("[yellow]warning:[/yellow] a password shorter than 10 characters is weak")
+    typer.echo(hash_password(password))

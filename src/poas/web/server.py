@@ -1,0 +1,105 @@
+"""Running the web app: uvicorn in the foreground or in a thread, and the one-time admin password."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import uvicorn
+from fastapi import FastAPI
+from pydantic import SecretStr
+
+from poas.settings import Settings, load_settings
+from poas.store.db import make_engine, upgrade
+from poas.web.auth import hash_password
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def ensure_admin_password(settings: Settings) -> str | None:
+    """Without a configured hash, make a one-time password; return it (for printing) or None.
+
+    The hash and a session secret go into this process's environment too, so uvicorn worker
+    processes (which load settings from the environment) accept the same password and cookies.
+    """
+    if settings.session_secret is None:
+        secret = secrets.token_urlsafe(32)
+        settings.session_secret = SecretStr(secret)
+        os.environ["POAS_SESSION_SECRET"] = secret
+    if settings.admin_password_hash is not None:
+        return None
+    password = secrets.token_urlsafe(12)
+    encoded = hash_password(password)
+    settings.admin_password_hash = SecretStr(encoded)
+    os.environ["POAS_ADMIN_PASSWORD_HASH"] = encoded
+    return password
+
+
+def app_from_env() -> FastAPI:
+    """Factory for `uvicorn --factory` worker processes: settings from the environment and TOML."""
+    from poas.web.app import create_app
+
+    settings = load_settings()
+    engine = make_engine(settings.resolved_database_url())
+    upgrade(engine)
+    return create_app(settings, engine)
+
+
+def run_web(host: str, port: int, workers: int = 1, log_level: str = "info") -> None:
+    """Serve the app in the foreground until interrupted (several worker processes when asked)."""
+    uvicorn.run(
+        "poas.web.server:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        proxy_headers=True,
+    )
+
+
+class ServerThread:
+    """uvicorn serving an app in a background thread of this process (tests, `poas serve`, demos)."""
+
+    def __init__(self, app: FastAPI, host: str = "127.0.0.1", port: int | None = None) -> None:
+        self.host = host
+        self.port = port or free_port(host)
+        config = uvicorn.Config(app, host=host, port=self.port, log_level="warning", lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, name="poas-web", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self, timeout_s: float = 15.0) -> None:
+        self.thread.start()
+        deadline = time.monotonic() + timeout_s
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"the web server did not start on {self.url}")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@contextmanager
+def run_in_thread(app: FastAPI, host: str = "127.0.0.1", port: int | None = None) -> Iterator[ServerThread]:
+    server = ServerThread(app, host, port)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
