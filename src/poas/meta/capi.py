@@ -66,6 +66,7 @@ class CapiClient:
         self.version = version
         self.body_format = body_format
         self.partner_agent = partner_agent
+        self.timeout_s = timeout_s
         limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
         self._http = httpx.AsyncClient(timeout=timeout_s, limits=limits, transport=transport)
 

@@ -50,7 +50,7 @@ class ClaimedEvent:
     attempts: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Claim:
     worker_id: str
     pixel_id: str

@@ -1,0 +1,495 @@
+"""The dispatcher: claims outbox batches per pixel, sends them to Meta, and records each outcome.
+
+Several requests are in flight at once (one coroutine per slot); database work runs in threads so
+it never blocks the requests. Every Graph error arrives already classified (`poas.meta.errors`):
+retry with backoff, throttle the pixel, pause the pixel and alert, bisect a batch Meta rejected as
+invalid until the bad events are isolated and dead-lettered, or dead-letter the batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import random
+import socket
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import ColumnElement, Engine, and_, case, func, select, update
+
+from poas.meta.capi import MAX_BATCH, Accepted, CapiClient, Credentials
+from poas.meta.errors import CapiError, Disposition
+from poas.store import outbox as ob
+from poas.store.tables.delivery import outbox as outbox_table
+
+log = structlog.get_logger("poas.deliver")
+
+MAX_EVENT_AGE = timedelta(days=7)  # Meta rejects a whole request holding an older event_time
+
+CredentialsLookup = Callable[[str, str], Credentials | None]  # (shop_id, pixel_id) -> credentials
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def backoff_delay(attempt: int, *, base_s: float, cap_s: float, jitter: float) -> float:
+    """Seconds to wait before retry number `attempt` (1, 2, …): exponential, capped, "equal jitter".
+
+    `jitter` in [0, 1) spreads the wait over [d/2, d) where d = min(cap, base·2^(attempt-1)), so
+    workers that failed together do not come back together, and the wait never drops below half.
+    """
+    if attempt < 1:
+        raise ValueError("attempt counts from 1")
+    if not 0.0 <= jitter < 1.0:
+        raise ValueError("jitter must be in [0, 1)")
+    ceiling = min(cap_s, base_s * 2.0 ** min(attempt - 1, 60))
+    return ceiling / 2 + jitter * ceiling / 2
+
+
+@dataclass(frozen=True)
+class DeliveryConfig:
+    batch_size: int = MAX_BATCH
+    concurrency: int = 4
+    lease_s: float = 120.0
+    max_attempts: int = 15
+    retry_base_s: float = 2.0
+    retry_cap_s: float = 1800.0
+    throttle_base_s: float = 60.0
+    throttle_cap_s: float = 3600.0
+    idle_poll_s: float = 1.0
+    shutdown_grace_s: float = 30.0
+    max_event_age: timedelta = MAX_EVENT_AGE
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.batch_size <= MAX_BATCH:
+            raise ValueError(f"batch_size must be 1..{MAX_BATCH}")
+        if self.concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+
+
+@dataclass
+class DeliveryReport:
+    """What one dispatcher did (this process only)."""
+
+    requests: int = 0
+    sent: int = 0
+    retried: int = 0
+    dead: int = 0
+    too_old: int = 0
+    paused: set[str] = field(default_factory=set)
+    throttled: int = 0
+    lost_leases: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+
+    def count(self, outcome: str) -> None:
+        self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+class Dispatcher:
+    """Drains the outbox into the Conversions API."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        client: CapiClient,
+        credentials: CredentialsLookup,
+        *,
+        config: DeliveryConfig | None = None,
+        worker_id: str | None = None,
+        clock: Clock = utcnow,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.engine = engine
+        self.client = client
+        self.credentials = credentials
+        self.config = config or DeliveryConfig()
+        self.worker_id = worker_id or new_worker_id()
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.report = DeliveryReport()
+
+    # ------------------------------------------------------------ loops
+
+    async def drain(self, *, wait_for_retries: bool = False) -> DeliveryReport:
+        """Send everything due now; with `wait_for_retries`, also wait for scheduled retries and
+        throttles until no unsent event is left outside paused pixels."""
+        await asyncio.gather(*(self._slot(None, wait_for_retries) for _ in range(self.config.concurrency)))
+        return self.report
+
+    async def run(self, stop: asyncio.Event) -> DeliveryReport:
+        """Serve until `stop` is set; then finish in-flight requests, or release their claims."""
+        slots = [asyncio.create_task(self._slot(stop, False)) for _ in range(self.config.concurrency)]
+        await stop.wait()
+        _, pending = await asyncio.wait(slots, timeout=self.config.shutdown_grace_s)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+        released = await asyncio.to_thread(self._release_all)
+        if released:
+            log.warning("released claims on shutdown", worker=self.worker_id, events=released)
+        return self.report
+
+    async def _slot(self, stop: asyncio.Event | None, wait_for_retries: bool) -> None:
+        while stop is None or not stop.is_set():
+            claim = await asyncio.to_thread(
+                ob.claim,
+                self.engine,
+                self.worker_id,
+                None,
+                self.config.batch_size,
+                self.config.lease_s,
+                self.clock(),
+            )
+            if claim is not None:
+                await self._process(claim)
+                continue
+            if stop is not None:
+                await _sleep_or_stop(stop, self.config.idle_poll_s)
+                continue
+            if not wait_for_retries:
+                return
+            wait = await asyncio.to_thread(self._seconds_until_due)
+            if wait is None:
+                return
+            await asyncio.sleep(min(max(wait, 0.01), self.config.idle_poll_s))
+
+    def _seconds_until_due(self) -> float | None:
+        """None when no unsent event is left for a pixel that is not paused."""
+        now = self.clock()
+        with self.engine.connect() as conn:
+            paused = [p.pixel_id for p in ob.stats(conn, now=now).paused]
+            where: ColumnElement[bool] = outbox_table.c.state.in_(("pending", "retry", "sending"))
+            if paused:
+                where = and_(where, outbox_table.c.pixel_id.not_in(paused))
+            due = func.min(
+                case(
+                    (outbox_table.c.state == "sending", outbox_table.c.lease_until),
+                    else_=outbox_table.c.next_attempt_at,
+                )
+            )
+            left = conn.execute(select(func.count(), due).where(where)).one()
+        if not left[0]:
+            return None
+        return 0.05 if left[1] is None else max((left[1] - now).total_seconds(), 0.0)
+
+    def _release_all(self) -> int:
+        with self.engine.begin() as conn:
+            return ob.release(conn, self.worker_id, None, now=self.clock())
+
+    # ------------------------------------------------------------ one claim
+
+    async def _process(self, claim: ob.Claim) -> None:
+        now = self.clock()
+        oldest_ok = now - self.config.max_event_age
+        too_old = [e for e in claim.events if e.event_time < oldest_ok]
+        if too_old:
+            reason = (
+                f"too old: event_time is more than {self.config.max_event_age.days} days before the send "
+                "time; Meta rejects the whole request"
+            )
+            await asyncio.to_thread(self._finish, claim, too_old, "too_old", dead_reason=reason)
+            self.report.too_old += len(too_old)
+        fresh = [e for e in claim.events if e.event_time >= oldest_ok]
+        by_shop: dict[str, list[ob.ClaimedEvent]] = {}
+        for e in fresh:
+            by_shop.setdefault(e.shop_id, []).append(e)
+        for shop_id, events in by_shop.items():
+            creds = self.credentials(shop_id, claim.pixel_id)
+            if creds is None:
+                await self._pause(claim, events, f"no access token configured for shop {shop_id}", None)
+                continue
+            await self._send(claim, events, creds)
+
+    async def _send(self, claim: ob.Claim, events: list[ob.ClaimedEvent], creds: Credentials) -> None:
+        await self._keep_lease(claim, events)
+        self.report.requests += 1
+        try:
+            answer = await self.client.send(claim.pixel_id, [e.payload for e in events], creds)
+        except CapiError as err:
+            await self._failed(claim, events, creds, err)
+            return
+        if answer.events_received != len(events):
+            mismatch = CapiError(
+                Disposition.RETRY,
+                f"events_received {answer.events_received} != batch size {len(events)}",
+                http_status=answer.http_status,
+                fbtrace_id=answer.fbtrace_id,
+            )
+            mismatch.latency_ms = answer.latency_ms
+            log.warning(
+                "events_received mismatch",
+                pixel=claim.pixel_id,
+                batch=len(events),
+                received=answer.events_received,
+                fbtrace_id=answer.fbtrace_id,
+            )
+            await self._failed(claim, events, creds, mismatch, outcome="mismatch")
+            return
+        await asyncio.to_thread(self._finish, claim, events, "sent", answer=answer)
+
+    async def _failed(
+        self,
+        claim: ob.Claim,
+        events: list[ob.ClaimedEvent],
+        creds: Credentials,
+        err: CapiError,
+        outcome: str | None = None,
+    ) -> None:
+        kind = err.disposition
+        if kind is Disposition.INVALID:
+            if len(events) == 1:
+                await asyncio.to_thread(
+                    self._finish, claim, events, "invalid", err=err, dead_reason=err.describe()
+                )
+                log.warning(
+                    "event rejected as invalid",
+                    pixel=claim.pixel_id,
+                    event_id=events[0].event_id,
+                    reason=err.message,
+                    fbtrace_id=err.fbtrace_id,
+                )
+                return
+            await asyncio.to_thread(self._log_only, claim, events, "bisect", err)
+            half = len(events) // 2
+            await asyncio.gather(
+                self._send(claim, events[:half], creds), self._send(claim, events[half:], creds)
+            )
+            return
+        if kind is Disposition.PAUSE:
+            await self._pause(claim, events, err.describe(), err)
+            return
+        if kind is Disposition.DEAD:
+            await asyncio.to_thread(self._finish, claim, events, "dead", err=err, dead_reason=err.describe())
+            return
+        if kind is Disposition.THROTTLE:
+            await asyncio.to_thread(self._throttle, claim, events, err)
+            return
+        await asyncio.to_thread(self._retry, claim, events, err, outcome or "retry")
+
+    async def _pause(
+        self, claim: ob.Claim, events: list[ob.ClaimedEvent], reason: str, err: CapiError | None
+    ) -> None:
+        def work() -> None:
+            now = self.clock()
+            with self.engine.begin() as conn:
+                ob.pause_pixel(conn, claim.pixel_id, reason=reason, now=now)
+                ob.release(conn, self.worker_id, [e.id for e in events], now=now, undo_attempt=True)
+                ob.log_attempt(conn, self._attempt(claim, events, "pause", now, err=err, message=reason))
+
+        await asyncio.to_thread(work)
+        self.report.paused.add(claim.pixel_id)
+        self.report.count("pause")
+        log.error(
+            "ALERT: pixel paused, delivery stopped",
+            pixel=claim.pixel_id,
+            reason=reason,
+            action="fix the access token or permissions, then run `poas outbox resume`",
+        )
+
+    # ------------------------------------------------------------ results (threads)
+
+    def _attempt(
+        self,
+        claim: ob.Claim,
+        events: Sequence[ob.ClaimedEvent],
+        outcome: str,
+        now: datetime,
+        *,
+        err: CapiError | None = None,
+        answer: Accepted | None = None,
+        message: str | None = None,
+    ) -> ob.Attempt:
+        latency = (
+            answer.latency_ms if answer else (err.latency_ms if err and err.latency_ms is not None else 0)
+        )
+        return ob.Attempt(
+            pixel_id=claim.pixel_id,
+            worker_id=self.worker_id,
+            outbox_ids=[e.id for e in events],
+            outcome=outcome,
+            latency_ms=latency,
+            claimed_at=claim.claimed_at,
+            lease_until=claim.lease_until,
+            finished_at=now,
+            http_status=answer.http_status if answer else (err.http_status if err else None),
+            meta_code=err.code if err else None,
+            meta_subcode=err.subcode if err else None,
+            fbtrace_id=answer.fbtrace_id if answer else (err.fbtrace_id if err else None),
+            events_received=answer.events_received if answer else None,
+            message=message if message is not None else (err.describe() if err else None),
+        )
+
+    def _finish(
+        self,
+        claim: ob.Claim,
+        events: Sequence[ob.ClaimedEvent],
+        outcome: str,
+        *,
+        answer: Accepted | None = None,
+        err: CapiError | None = None,
+        dead_reason: str | None = None,
+    ) -> None:
+        now = self.clock()
+        ids = [e.id for e in events]
+        with self.engine.begin() as conn:
+            if answer is not None:
+                meta = {"fbtrace_id": answer.fbtrace_id, "events_received": answer.events_received}
+                owned = ob.mark_sent(conn, self.worker_id, ids, now=now, meta_response=meta)
+                ob.clear_throttle(conn, claim.pixel_id, now=now)
+                self.report.sent += owned
+            else:
+                owned = ob.mark_dead(conn, self.worker_id, ids, reason=dead_reason or outcome)
+                self.report.dead += owned
+            if outcome != "too_old":
+                ob.log_attempt(conn, self._attempt(claim, events, outcome, now, err=err, answer=answer))
+        self.report.count(outcome)
+        self._check_owned(claim, owned, len(ids))
+
+    def _retry(
+        self, claim: ob.Claim, events: Sequence[ob.ClaimedEvent], err: CapiError, outcome: str
+    ) -> None:
+        now = self.clock()
+        with self.engine.begin() as conn:
+            give_up = [e.id for e in events if e.attempts >= self.config.max_attempts]
+            again = [e for e in events if e.attempts < self.config.max_attempts]
+            owned = ob.mark_dead(
+                conn,
+                self.worker_id,
+                give_up,
+                reason=f"gave up after {self.config.max_attempts} attempts: " + err.describe(),
+            )
+            self.report.dead += owned
+            # One delay per attempt count: events retried together stay together in a batch.
+            by_attempt: dict[int, list[int]] = {}
+            for e in again:
+                by_attempt.setdefault(e.attempts, []).append(e.id)
+            for attempts, ids in by_attempt.items():
+                delay = backoff_delay(
+                    attempts,
+                    base_s=self.config.retry_base_s,
+                    cap_s=self.config.retry_cap_s,
+                    jitter=self.rng.random(),
+                )
+                n = ob.mark_retry(
+                    conn, self.worker_id, ids, next_at=now + timedelta(seconds=delay), error=err.describe()
+                )
+                owned += n
+                self.report.retried += n
+            ob.log_attempt(conn, self._attempt(claim, events, outcome, now, err=err))
+        self.report.count(outcome)
+        self._check_owned(claim, owned, len(events))
+
+    def _throttle(self, claim: ob.Claim, events: Sequence[ob.ClaimedEvent], err: CapiError) -> None:
+        now = self.clock()
+        with self.engine.begin() as conn:
+            strikes = ob.throttle_pixel(conn, claim.pixel_id, now=now)
+            delay = backoff_delay(
+                strikes,
+                base_s=self.config.throttle_base_s,
+                cap_s=self.config.throttle_cap_s,
+                jitter=self.rng.random(),
+            )
+            until = now + timedelta(seconds=delay)
+            ob.set_throttle_until(conn, claim.pixel_id, until=until, now=now)
+            ids = [e.id for e in events]
+            owned = ob.release(conn, self.worker_id, ids, now=until, undo_attempt=True)
+            ob.log_attempt(conn, self._attempt(claim, events, "throttle", now, err=err))
+        self.report.throttled += 1
+        self.report.count("throttle")
+        log.warning(
+            "pixel throttled",
+            pixel=claim.pixel_id,
+            strikes=strikes,
+            seconds=round(delay, 3),
+            code=err.code,
+            fbtrace_id=err.fbtrace_id,
+        )
+        self._check_owned(claim, owned, len(ids))
+
+    def _log_only(
+        self, claim: ob.Claim, events: Sequence[ob.ClaimedEvent], outcome: str, err: CapiError
+    ) -> None:
+        with self.engine.begin() as conn:
+            ob.log_attempt(conn, self._attempt(claim, events, outcome, self.clock(), err=err))
+        self.report.count(outcome)
+
+    def _check_owned(self, claim: ob.Claim, owned: int, expected: int) -> None:
+        if owned < expected:
+            self.report.lost_leases += expected - owned
+            log.warning(
+                "lease lost before the result was recorded",
+                pixel=claim.pixel_id,
+                worker=self.worker_id,
+                events=expected - owned,
+            )
+
+    async def _keep_lease(self, claim: ob.Claim, events: Sequence[ob.ClaimedEvent]) -> None:
+        """Extend the lease when a long bisection or slow retries would outlive it."""
+        margin = timedelta(seconds=self.client_timeout_s() * 2)
+        if self.clock() + margin < claim.lease_until:
+            return
+        until = self.clock() + timedelta(seconds=self.config.lease_s)
+
+        def work() -> None:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    update(outbox_table)
+                    .where(
+                        outbox_table.c.id.in_([e.id for e in events]),
+                        outbox_table.c.state == "sending",
+                        outbox_table.c.lease_owner == self.worker_id,
+                    )
+                    .values(lease_until=until)
+                )
+
+        await asyncio.to_thread(work)
+        claim.lease_until = until
+
+    def client_timeout_s(self) -> float:
+        return self.client.timeout_s
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+
+
+def settings_credentials(shops: Sequence[Any]) -> CredentialsLookup:
+    """Credentials from the configured shops (`poas.settings.ShopConfig`), looked up by shop id."""
+    table: dict[str, Credentials] = {}
+    for shop in shops:
+        if shop.access_token is None:
+            continue
+        table[shop.id] = Credentials(
+            access_token=shop.access_token.get_secret_value(),
+            app_secret=shop.app_secret.get_secret_value() if shop.app_secret else None,
+            test_event_code=shop.events.test_event_code,
+        )
+
+    def lookup(shop_id: str, pixel_id: str) -> Credentials | None:
+        return table.get(shop_id)
+
+    return lookup
+
+
+__all__ = [
+    "MAX_EVENT_AGE",
+    "DeliveryConfig",
+    "DeliveryReport",
+    "Dispatcher",
+    "backoff_delay",
+    "settings_credentials",
+    "utcnow",
+]
