@@ -7,10 +7,10 @@ from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
 # Minor-unit exponents that differ from 2 (ISO 4217).
 _EXPONENT_0 = frozenset(
-    "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF".split()
+    "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF".split()  # noqa: SIM905
 )
-_EXPONENT_3 = frozenset("BHD IQD JOD KWD LYD OMR TND".split())
-_EXPONENT_4 = frozenset("CLF UYW".split())
+_EXPONENT_3 = frozenset("BHD IQD JOD KWD LYD OMR TND".split())  # noqa: SIM905
+_EXPONENT_4 = frozenset("CLF UYW".split())  # noqa: SIM905
 
 # Active ISO 4217 codes (funds and precious metals left out on purpose).
 ISO_CURRENCIES = frozenset(
@@ -20,7 +20,7 @@ ISO_CURRENCIES = frozenset(
     KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN NAD NGN
     NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE
     SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD UYI UYU UYW UZS VED VES
-    VND VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG""".split()
+    VND VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG""".split()  # noqa: SIM905
 )
 
 
@@ -54,7 +54,7 @@ def to_decimal(value: object, *, where: str = "amount") -> Decimal:
     """Parse a money-like value (str, int, Decimal) into Decimal; floats are refused."""
     if isinstance(value, Decimal):
         result = value
-    elif isinstance(value, bool) or isinstance(value, float):
+    elif isinstance(value, bool | float):
         raise ValueError(f"{where}: {value!r} must be a decimal string or integer, not a float")
     elif isinstance(value, int):
         result = Decimal(value)
