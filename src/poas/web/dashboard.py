@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
 from poas.settings import Settings, mask
+from poas.web import api
 from poas.web.auth import check_csrf, csrf_token, require_admin
 
 HERE = Path(__file__).parent
@@ -42,7 +44,26 @@ def plain(value: Decimal | None, places: int = 2) -> str:
     return "" if value is None else str(value.quantize(Decimal(1).scaleb(-places)))
 
 
-templates.env.filters.update(money=fmt_money, ratio=fmt_ratio, pct=fmt_pct, plain=plain)
+def fmt_age(seconds: int | None) -> str:
+    """`45 s`, `12 min`, `3.5 h`, `2.0 d`; `–` when nothing waits."""
+    if seconds is None:
+        return "–"
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    if seconds < 172800:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} d"
+
+
+def fmt_when(value: datetime | None) -> str:
+    return "–" if value is None else value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+templates.env.filters.update(
+    money=fmt_money, ratio=fmt_ratio, pct=fmt_pct, plain=plain, age=fmt_age, when=fmt_when
+)
 
 
 def static_files() -> StaticFiles:
@@ -110,3 +131,21 @@ def settings_page(request: Request) -> Response:
         "Admin API token": mask(s.admin_api_token),
     }
     return page(request, "settings.html", "/settings", shops=shops, general=general)
+
+
+@router.get("/delivery")
+def delivery_page(request: Request) -> Response:
+    with engine_of(request).connect() as conn:
+        view = api.delivery_view(conn, now=api.utcnow(), shops=None)
+    return page(request, "delivery.html", "/delivery", view=view)
+
+
+@router.post("/delivery/replay")
+def delivery_replay(request: Request, id: Annotated[int | None, Form(ge=1, le=2**63 - 1)] = None) -> Response:
+    with engine_of(request).begin() as conn:
+        n = api.replay_dead(conn, ids=None if id is None else [id], shops=None, now=api.utcnow())
+    if n:
+        flash(request, "ok", f"{n} dead event(s) queued again with the same event_id.")
+    else:
+        flash(request, "warn", "Nothing to replay: the event is no longer dead.")
+    return RedirectResponse("/delivery", status_code=303)

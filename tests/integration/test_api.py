@@ -1,0 +1,173 @@
+"""The JSON API, /metrics and /healthz against a migrated store (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+from sqlalchemy import Engine, update
+
+from poas.settings import Settings, ShopConfig
+from poas.store import outbox as ob
+from poas.store.tables.delivery import outbox
+from poas.web.app import create_app
+from poas.web.metrics import render_metrics
+
+ADMIN = {"Authorization": "Bearer admin-token-123456"}
+SHOP_A = {"Authorization": "Bearer token-for-shop-a"}
+SHOP_B = {"Authorization": "Bearer token-for-shop-b"}
+
+
+def _settings() -> Settings:
+    return Settings(
+        session_secret=SecretStr("s" * 32),
+        admin_api_token=SecretStr("admin-token-123456"),
+        shops=[
+            ShopConfig(id="a", pixel_id="111", api_token=SecretStr("token-for-shop-a")),
+            ShopConfig(id="b", pixel_id="222", api_token=SecretStr("token-for-shop-b")),
+        ],
+    )
+
+
+@pytest.fixture
+def client(engine: Engine) -> Iterator[TestClient]:
+    with TestClient(create_app(_settings(), engine)) as c:
+        yield c
+
+
+def _event(shop: str, pixel: str, n: int, name: str = "Purchase") -> ob.OutboxEvent:
+    return ob.OutboxEvent(
+        shop_id=shop,
+        pixel_id=pixel,
+        event_name=name,
+        event_id=f"{shop}-{n}",
+        order_id=f"{n}",
+        event_time=datetime(2026, 11, 1, tzinfo=UTC),
+        payload={"event_name": name, "event_id": f"{shop}-{n}"},
+    )
+
+
+def seed_delivery(engine: Engine, now: datetime) -> dict[str, Any]:
+    """Shop a / pixel 111: 10 Purchases two days old, 7 sent, 2 dead, 1 waiting; pixel 222 paused."""
+    two_days = now - timedelta(days=2)
+    with engine.begin() as conn:
+        ids = ob.enqueue(conn, [_event("a", "111", i) for i in range(10)], now=two_days)
+        ob.enqueue(conn, [_event("b", "222", i) for i in range(3)], now=now - timedelta(minutes=5))
+    claim = ob.claim(engine, "w1", "111", limit=9, lease_s=60, now=now)
+    assert claim is not None and len(claim.events) == 9
+    claimed = [e.id for e in claim.events]
+    with engine.begin() as conn:
+        ob.mark_sent(conn, "w1", claimed[:7], now=now, meta_response={"events_received": 7})
+        ob.mark_dead(conn, "w1", claimed[7:], reason="(#100) invalid parameter: user_data")
+        ob.pause_pixel(conn, "222", reason="token expired (190)", now=now)
+    return {"ids": ids, "dead": claimed[7:], "waiting": [i for i in ids if i not in claimed]}
+
+
+def test_api_requires_a_valid_bearer_token(client: TestClient) -> None:
+    assert client.get("/api/v1/delivery").status_code == 401
+    r = client.get("/api/v1/delivery", headers={"Authorization": "Bearer wrong"})
+    assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
+    assert "wrong" not in r.text
+    assert client.get("/api/v1/delivery", headers=ADMIN).status_code == 200
+
+
+def test_delivery_view_counts_ages_match_rate_and_pauses(client: TestClient, engine: Engine) -> None:
+    now = datetime.now(UTC)
+    seeded = seed_delivery(engine, now)
+    body = client.get("/api/v1/delivery", headers=ADMIN).json()
+    pixels = {p["pixel_id"]: p for p in body["pixels"]}
+    a, b = pixels["111"], pixels["222"]
+    assert (a["pending"], a["sent"], a["dead"], a["sending"], a["retry"]) == (1, 7, 2, 0, 0)
+    assert (a["purchases_eligible"], a["purchases_accepted"]) == (10, 7)
+    assert a["match_rate"] == "0.7000" and a["match_alert"] is True
+    assert b["pending"] == 3 and b["paused"] is True and b["pause_reason"] == "token expired (190)"
+    assert b["paused_until"] is None
+    # pixel 222's events are five minutes old: inside the grace period, not yet counted
+    assert b["purchases_eligible"] == 0 and b["match_rate"] is None
+    assert body["depth"] == 4
+    assert 2 * 86400 - 60 <= body["oldest_waiting_age_s"] <= 2 * 86400 + 60
+    assert body["match_rate"] == "0.7000" and body["match_alert"] is True
+    assert sorted(d["id"] for d in body["dead"]) == sorted(seeded["dead"])
+    assert body["dead"][0]["last_error"].startswith("(#100)")
+
+
+def test_shop_token_sees_and_replays_only_its_own_events(client: TestClient, engine: Engine) -> None:
+    seeded = seed_delivery(engine, datetime.now(UTC))
+    body = client.get("/api/v1/delivery", headers=SHOP_B).json()
+    assert [p["pixel_id"] for p in body["pixels"]] == ["222"] and body["dead"] == []
+    r = client.post("/api/v1/delivery/replay", json={"ids": seeded["dead"]}, headers=SHOP_B)
+    assert r.json() == {"replayed": 0}
+    r = client.post("/api/v1/delivery/replay", json={"ids": seeded["dead"][:1]}, headers=SHOP_A)
+    assert r.json() == {"replayed": 1}
+    after = client.get("/api/v1/delivery", headers=ADMIN).json()
+    a = next(p for p in after["pixels"] if p["pixel_id"] == "111")
+    assert (a["dead"], a["pending"]) == (1, 2)
+    assert client.post("/api/v1/delivery/replay", json={"ids": None}, headers=ADMIN).json() == {"replayed": 1}
+
+
+def test_replay_rejects_out_of_range_ids(client: TestClient) -> None:
+    r = client.post("/api/v1/delivery/replay", json={"ids": [2**70]}, headers=ADMIN)
+    assert r.status_code == 422
+
+
+def test_metrics_come_from_the_database(client: TestClient, engine: Engine) -> None:
+    now = datetime.now(UTC)
+    seed_delivery(engine, now)
+    with engine.begin() as conn:
+        conn.execute(update(outbox).where(outbox.c.state == "sent").values(sent_at=now))
+    text = client.get("/metrics").text
+    assert 'poas_outbox_events{state="sent"} 7.0' in text
+    assert 'poas_outbox_events{state="dead"} 2.0' in text
+    assert 'poas_outbox_pixel_events{event="Purchase",pixel="222",state="pending"} 3.0' in text
+    assert "poas_outbox_depth 4.0" in text
+    assert 'poas_pixel_paused{pixel="222"} 1.0' in text
+    # A second app on the same store (another process in production) reports the same numbers.
+    again = render_metrics(engine, now).decode()
+    assert 'poas_outbox_events{state="sent"} 7.0' in again
+    prefix = 'poas_outbox_oldest_pending_age_seconds{pixel="111"}'
+    age_line = next(line for line in again.splitlines() if line.startswith(prefix))
+    assert float(age_line.split()[-1]) == pytest.approx(2 * 86400, abs=1)
+
+
+def test_graph_latency_histogram_reads_the_delivery_log(engine: Engine) -> None:
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        for ms in (40, 300, 300, 12_000):
+            ob.log_attempt(
+                conn,
+                ob.Attempt(
+                    pixel_id="111",
+                    worker_id="w",
+                    outcome="sent",
+                    http_status=200,
+                    latency_ms=ms,
+                    outbox_ids=[1],
+                    claimed_at=now,
+                    lease_until=now,
+                    finished_at=now - timedelta(minutes=1),
+                ),
+            )
+    text = render_metrics(engine, now).decode()
+    assert 'poas_graph_request_seconds_bucket{le="0.05"} 1.0' in text
+    assert 'poas_graph_request_seconds_bucket{le="0.5"} 3.0' in text
+    assert 'poas_graph_request_seconds_bucket{le="10.0"} 3.0' in text
+    assert 'poas_graph_request_seconds_bucket{le="+Inf"} 4.0' in text
+    assert "poas_graph_request_seconds_sum 12.64" in text
+
+
+def test_healthz_reports_the_database(client: TestClient) -> None:
+    r = client.get("/healthz")
+    assert r.status_code == 200 and r.json() == {"status": "ok", "database": "ok"}
+
+
+def test_healthz_is_503_when_the_database_is_gone() -> None:
+    from poas.store.db import make_engine
+
+    bad = make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=1")
+    with TestClient(create_app(_settings(), bad)) as c:
+        r = c.get("/healthz")
+    assert r.status_code == 503 and r.json()["database"] == "unreachable"
