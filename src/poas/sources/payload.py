@@ -1,0 +1,198 @@
+"""Reading untrusted JSON payloads: typed field access whose errors name the field path, and HMAC checks."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from poas.domain.money import to_decimal
+
+ZERO = Decimal(0)
+
+
+class PayloadError(ValueError):
+    """A payload that is not the expected shape; `field` is the path of the offending field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}" if field else message)
+        self.field = field
+        self.message = message
+
+
+def verify_hmac_sha256_base64(body: bytes, signature: str | None, secrets: Iterable[str]) -> bool:
+    """True when `signature` is base64(HMAC-SHA256(body, s)) for one of `secrets` (constant-time compare)."""
+    if not signature:
+        return False
+    given = signature.strip().encode("ascii", "replace")
+    ok = False
+    for secret in secrets:
+        if not secret:
+            continue
+        expected = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest())
+        # Every secret is compared, so the time taken does not tell which one matched.
+        ok |= hmac.compare_digest(expected, given)
+    return ok
+
+
+def sign_hmac_sha256_base64(body: bytes, secret: str) -> str:
+    """The signature a platform would send for `body` (used by tests, benches and the docs)."""
+    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
+def parse_timestamp(value: object, where: str, *, naive_is_utc: bool = False) -> datetime:
+    """An ISO 8601 timestamp as aware UTC; naive values are refused unless `naive_is_utc`."""
+    if not isinstance(value, str) or not value.strip():
+        raise PayloadError(where, "expected an ISO 8601 timestamp")
+    try:
+        dt = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise PayloadError(where, "not an ISO 8601 timestamp") from None
+    if dt.tzinfo is None or dt.utcoffset() is None:
+        if not naive_is_utc:
+            raise PayloadError(where, "timestamp has no timezone offset")
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC)
+
+
+class Obj:
+    """A JSON object with the path it was found at; every getter raises PayloadError naming the field."""
+
+    __slots__ = ("data", "path")
+
+    def __init__(self, data: object, path: str = "") -> None:
+        if not isinstance(data, Mapping):
+            raise PayloadError(path or "body", "expected a JSON object")
+        self.data: Mapping[str, Any] = data
+        self.path = path
+
+    def where(self, key: str) -> str:
+        return f"{self.path}.{key}" if self.path else key
+
+    def has(self, key: str) -> bool:
+        return self.data.get(key) is not None
+
+    def raw(self, key: str) -> Any:
+        return self.data.get(key)
+
+    def req(self, key: str) -> Any:
+        value = self.data.get(key)
+        if value is None or value == "":
+            raise PayloadError(self.where(key), "is required")
+        return value
+
+    def id(self, key: str, *, required: bool = True) -> str | None:
+        value = self.data.get(key) if not required else self.req(key)
+        if value is None or value == "":
+            return None
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            raise PayloadError(self.where(key), "expected a string or integer id")
+        text = str(value).strip()
+        if not text or len(text) > 100:
+            raise PayloadError(self.where(key), "id must be 1-100 characters")
+        return text
+
+    def req_id(self, key: str) -> str:
+        value = self.id(key)
+        assert value is not None
+        return value
+
+    def text(self, key: str, default: str | None = None, *, limit: int = 2000) -> str | None:
+        value = self.data.get(key)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise PayloadError(self.where(key), "expected a string")
+        text = str(value).strip()
+        return text[:limit] if text else default
+
+    def dec(self, key: str, default: Decimal | None = None) -> Decimal | None:
+        value = self.data.get(key)
+        if value is None or value == "":
+            return default
+        return self.dec_value(value, self.where(key))
+
+    def req_dec(self, key: str) -> Decimal:
+        return self.dec_value(self.req(key), self.where(key))
+
+    @staticmethod
+    def dec_value(value: object, where: str) -> Decimal:
+        if isinstance(value, float):
+            # JSON numbers arrive as floats from the parser; their repr is the literal that was sent.
+            value = repr(value)
+        try:
+            result = to_decimal(value, where=where)
+        except ValueError:
+            raise PayloadError(where, "expected a decimal number") from None
+        if abs(result) >= Decimal("1e15"):
+            raise PayloadError(where, "number is out of range")
+        return result
+
+    def integer(self, key: str, default: int | None = None) -> int | None:
+        value = self.data.get(key)
+        if value is None or value == "":
+            return default
+        if isinstance(value, bool):
+            raise PayloadError(self.where(key), "expected an integer")
+        if isinstance(value, int):
+            number = value
+        elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            number = int(value.strip())
+        elif isinstance(value, float) and value.is_integer():
+            number = int(value)
+        else:
+            raise PayloadError(self.where(key), "expected an integer")
+        if abs(number) > 10**9:
+            raise PayloadError(self.where(key), "integer is out of range")
+        return number
+
+    def req_int(self, key: str) -> int:
+        value = self.integer(key)
+        if value is None:
+            raise PayloadError(self.where(key), "is required")
+        return value
+
+    def flag(self, key: str, default: bool | None = None) -> bool | None:
+        value = self.data.get(key)
+        if value is None:
+            return default
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "1", "0"):
+            return value.lower() in ("true", "yes", "1")
+        raise PayloadError(self.where(key), "expected true or false")
+
+    def time(self, key: str, *, required: bool = False, naive_is_utc: bool = False) -> datetime | None:
+        value = self.data.get(key)
+        if value is None or value == "":
+            if required:
+                raise PayloadError(self.where(key), "is required")
+            return None
+        return parse_timestamp(value, self.where(key), naive_is_utc=naive_is_utc)
+
+    def obj(self, key: str) -> Obj | None:
+        value = self.data.get(key)
+        if value is None:
+            return None
+        return Obj(value, self.where(key))
+
+    def objs(self, key: str) -> Iterator[Obj]:
+        value = self.data.get(key)
+        if value is None:
+            return
+        if not isinstance(value, list):
+            raise PayloadError(self.where(key), "expected a list")
+        for i, item in enumerate(value):
+            yield Obj(item, f"{self.where(key)}[{i}]")
+
+
+def sum_dec(values: Iterable[Decimal | None]) -> Decimal:
+    total = ZERO
+    for v in values:
+        if v is not None:
+            total += v
+    return total
