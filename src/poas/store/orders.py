@@ -238,6 +238,17 @@ def _delete_children(conn: Connection, keys: Sequence[tuple[str, str]]) -> None:
             conn.execute(delete(table).where(tuple_(table.c.shop_id, table.c.order_id).in_(list(chunk))))
 
 
+def newest_per_key(batch: Iterable[Order]) -> dict[tuple[str, str], Order]:
+    """One order per (shop, order id): the newest by `updated_at`; on a tie, the later one."""
+    latest: dict[tuple[str, str], Order] = {}
+    for order in batch:
+        key = (order.shop_id, order.order_id)
+        prev = latest.get(key)
+        if prev is None or not _is_stale(order.updated_at, prev.updated_at):
+            latest[key] = order
+    return latest
+
+
 def upsert_orders(
     conn: Connection,
     batch: Sequence[Order],
@@ -252,12 +263,7 @@ def upsert_orders(
     hashed CAPI user_data to keep. `always_clear_children` deletes child rows even for orders that
     looked new (use it where another writer may insert the same order concurrently).
     """
-    latest: dict[tuple[str, str], Order] = {}
-    for order in batch:
-        key = (order.shop_id, order.order_id)
-        prev = latest.get(key)
-        if prev is None or not _is_stale(order.updated_at, prev.updated_at):
-            latest[key] = order
+    latest = newest_per_key(batch)
     keys = list(latest)
     stored = _stored_versions(conn, keys)
     inserted: set[tuple[str, str]] = set()

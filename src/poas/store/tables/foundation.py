@@ -15,6 +15,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     DateTime,
     ForeignKeyConstraint,
     Index,
@@ -208,13 +209,13 @@ cost_rules = Table(
     Column("loaded_at", UtcDateTime, nullable=False),
 )
 
-# User-supplied exchange rates: 1 base = rate quote, valid from rate_date on; they win over ECB data.
+# User-supplied exchange rates: 1 base = rate quote on rate_date (poas.domain.fx.FxRate); they win over ECB.
 fx_rates = Table(
     "fx_rates",
     metadata,
     Column("base", CURRENCY, primary_key=True),
     Column("quote", CURRENCY, primary_key=True),
-    Column("rate_date", UtcDateTime, primary_key=True),
+    Column("rate_date", Date, primary_key=True),
     Column("rate", DECIMAL_TEXT, nullable=False),
     Column("source", String(40), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),

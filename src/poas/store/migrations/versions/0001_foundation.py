@@ -171,7 +171,7 @@ def upgrade() -> None:
         "fx_rates",
         sa.Column("base", sa.String(3), nullable=False),
         sa.Column("quote", sa.String(3), nullable=False),
-        sa.Column("rate_date", _TS, nullable=False),
+        sa.Column("rate_date", sa.Date(), nullable=False),
         sa.Column("rate", sa.String(40), nullable=False),
         sa.Column("source", sa.String(40), nullable=False),
         sa.Column("created_at", _TS, nullable=False),

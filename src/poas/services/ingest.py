@@ -1,0 +1,291 @@
+"""Ingest: store an order, price it, snapshot its profit and queue its events in the caller's transaction.
+
+One order (webhooks, the JSON API) goes through `ingest_order`; file imports go through
+`ingest_orders`, which does the same per batch with a few statements per table. `recompute_profits`
+prices stored orders again (after a cost or rule change) and adds a snapshot version where the
+profit changed.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import Connection, select
+
+from poas.domain.costs import CostBook
+from poas.domain.fx import FxError, FxTable
+from poas.domain.order import Order
+from poas.domain.profit import ProfitError, ProfitPolicy, ProfitResult, compute_profit
+from poas.domain.rules import CostRules
+from poas.settings import ShopConfig
+from poas.store.costs import load_cost_book, load_fx_table
+from poas.store.orders import ensure_shop, load_orders, newest_per_key, stored_form, upsert_orders
+from poas.store.rules import load_rules
+from poas.store.snapshots import add_snapshots
+from poas.store.tables.foundation import orders as orders_table
+
+Status = Literal["inserted", "updated", "stale"]
+
+
+def _optional(module: str, name: str) -> Callable[..., Any] | None:
+    """A function from a module another part of poas provides; None while that module is absent."""
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name == module:
+            return None
+        raise
+    fn = getattr(mod, name, None)
+    return fn if callable(fn) else None
+
+
+def hash_contact(order: Order) -> tuple[dict[str, Any] | None, dict[str, str]]:
+    """The hashed CAPI user_data to keep, and the fields dropped (field -> reason).
+
+    Until `poas.domain.pii` exists nothing about the customer is kept at all.
+    """
+    hasher = _optional("poas.domain.pii", "hash_user_data")
+    if hasher is None:
+        return None, {"*": "contact hashing (poas.domain.pii) not installed: no contact data kept"}
+    result = hasher(order.customer, order.attribution, order.shipping_country)
+    user_data = dict(result.user_data) if result.user_data else None
+    return user_data, {str(k): str(v) for k, v in dict(result.dropped).items()}
+
+
+@dataclass(frozen=True, slots=True)
+class ProfitContext:
+    """What pricing a shop's orders needs: costs, rules, policy and exchange rates."""
+
+    shop: ShopConfig
+    costs: CostBook
+    rules: CostRules
+    policy: ProfitPolicy
+    fx: FxTable
+
+    @classmethod
+    def load(
+        cls, conn: Connection, shop: ShopConfig, *, keys: Collection[str] | None = None
+    ) -> ProfitContext:
+        """Load from the store; `keys` limits the cost book to those variant ids / SKUs."""
+        rules = load_rules(conn, shop.id) or CostRules(currency=shop.currency)
+        return cls(
+            shop,
+            load_cost_book(conn, shop.id, keys),
+            rules,
+            ProfitPolicy.from_shop(shop),
+            load_fx_table(conn),
+        )
+
+    def price(self, order: Order) -> tuple[ProfitResult | None, str | None]:
+        """The profit, or why it cannot be computed (block policy, missing FX rate, bad refund)."""
+        try:
+            result = compute_profit(
+                order,
+                costs=self.costs,
+                rules=self.rules,
+                policy=self.policy,
+                fx=self.fx,
+                shop_currency=self.shop.currency,
+            )
+        except (ProfitError, FxError) as exc:
+            return None, str(exc)
+        return result, None
+
+
+def _cost_keys(orders: Iterable[Order]) -> set[str]:
+    keys: set[str] = set()
+    for order in orders:
+        for ln in order.lines:
+            keys.update(k for k in (ln.variant_id, ln.sku) if k)
+    return keys
+
+
+@dataclass(frozen=True, slots=True)
+class IngestOutcome:
+    shop_id: str
+    order_id: str
+    status: Status  # stale = the stored order is newer; nothing was changed
+    profit: ProfitResult | None = None
+    profit_error: str | None = None
+    snapshot_version: int | None = None  # the snapshot added; None when the profit did not change
+    events: Any = None  # what poas.services.purchase_events.queue_purchase_events returned
+    events_skipped: str | None = None  # why no events were queued
+    contact_dropped: Mapping[str, str] = field(default_factory=dict)
+
+
+def _check_shop(order: Order, shop: ShopConfig) -> None:
+    if order.shop_id != shop.id:
+        raise ValueError(f"order {order.order_id} belongs to shop {order.shop_id!r}, not {shop.id!r}")
+
+
+def _queue(
+    conn: Connection,
+    shop: ShopConfig,
+    order: Order,
+    user_data: Mapping[str, Any] | None,
+    profit: ProfitResult | None,
+    now: datetime,
+) -> tuple[Any, str | None]:
+    if profit is None:
+        return None, "no profit could be computed"
+    queue = _optional("poas.services.purchase_events", "queue_purchase_events")
+    if queue is None:
+        return None, "event queueing (poas.services.purchase_events) not installed"
+    return queue(conn, shop=shop, order=order, user_data=dict(user_data or {}), profit=profit, now=now), None
+
+
+def ingest_order(
+    conn: Connection,
+    order: Order,
+    shop: ShopConfig,
+    *,
+    now: datetime,
+    trigger_purchase: bool,
+    context: ProfitContext | None = None,
+) -> IngestOutcome:
+    """Store, price, snapshot and (when `trigger_purchase`) queue events for one order.
+
+    Runs in the caller's transaction. An order older than the stored one (by `updated_at`) changes
+    nothing. Profit is computed on the order as the store keeps it (amounts in minor units), so a
+    later recompute from the store gives the same numbers.
+    """
+    _check_shop(order, shop)
+    ensure_shop(conn, shop.id, shop.currency, shop.prices_include_vat, now)
+    user_data, dropped = hash_contact(order)
+    key = (order.shop_id, order.order_id)
+    up = upsert_orders(
+        conn, [order], now=now, user_data={key: user_data} if user_data else None, always_clear_children=True
+    )
+    if key in up.stale:
+        return IngestOutcome(order.shop_id, order.order_id, "stale", contact_dropped=dropped)
+    status: Status = "inserted" if key in up.inserted else "updated"
+    ctx = context or ProfitContext.load(conn, shop, keys=_cost_keys([order]))
+    kept = stored_form(order)
+    profit, error = ctx.price(kept)
+    version = None
+    if profit is not None:
+        added = add_snapshots(conn, [(*key, profit)], reason=f"order {status}", now=now)
+        version = added[0][2] if added else None
+    events: Any = None
+    skipped: str | None = "not a purchase trigger"
+    if trigger_purchase:
+        events, skipped = _queue(conn, shop, kept, user_data, profit, now)
+    return IngestOutcome(
+        order.shop_id, order.order_id, status, profit, error, version, events, skipped, dropped
+    )
+
+
+@dataclass(slots=True)
+class BatchOutcome:
+    inserted: int = 0
+    updated: int = 0
+    stale: int = 0
+    snapshots: int = 0
+    queued: int = 0
+    profit_errors: list[tuple[str, str]] = field(default_factory=list)  # (order id, reason)
+
+
+def ingest_orders(
+    conn: Connection,
+    batch: Sequence[Order],
+    shop: ShopConfig,
+    *,
+    now: datetime,
+    context: ProfitContext,
+    trigger_purchase: bool = False,
+    outcome: BatchOutcome | None = None,
+) -> BatchOutcome:
+    """`ingest_order` for a batch (file imports): one upsert per table, one snapshot insert.
+
+    The shop row must exist (`ensure_shop`); `context` is loaded once per import by the caller.
+    """
+    out = outcome or BatchOutcome()
+    for order in batch:
+        _check_shop(order, shop)
+    user_data: dict[tuple[str, str], dict[str, Any]] = {}
+    for order in batch:
+        ud, _ = hash_contact(order)
+        if ud:
+            user_data[(order.shop_id, order.order_id)] = ud
+    up = upsert_orders(conn, batch, now=now, user_data=user_data)
+    out.inserted += len(up.inserted)
+    out.updated += len(up.updated)
+    out.stale += len(up.stale)
+    priced: dict[tuple[str, str], tuple[Order, ProfitResult]] = {}
+    for key, order in newest_per_key(batch).items():  # the copy of each order that was stored
+        if key in up.written:
+            kept = stored_form(order)
+            profit, error = context.price(kept)
+            if profit is None:
+                out.profit_errors.append((order.order_id, error or "unknown"))
+            else:
+                priced[key] = (kept, profit)
+    for status, keys in (("inserted", up.inserted), ("updated", up.updated)):
+        items = [(*k, priced[k][1]) for k in keys if k in priced]
+        if items:
+            added = add_snapshots(
+                conn, items, reason=f"order {status}", now=now, known_new=status == "inserted"
+            )
+            out.snapshots += len(added)
+    if trigger_purchase:
+        for key, (kept, profit) in priced.items():
+            events, skipped = _queue(conn, shop, kept, user_data.get(key), profit, now)
+            if skipped is None and events is not None:
+                out.queued += 1
+    return out
+
+
+@dataclass(slots=True)
+class RecomputeOutcome:
+    checked: int = 0
+    changed: int = 0
+    profit_errors: list[tuple[str, str]] = field(default_factory=list)
+
+
+def recompute_profits(
+    conn: Connection,
+    shop: ShopConfig,
+    *,
+    now: datetime,
+    reason: str,
+    order_ids: Sequence[str] | None = None,
+    batch_size: int = 500,
+) -> RecomputeOutcome:
+    """Price stored orders again; each order whose profit changed gets a new snapshot version."""
+    ctx = ProfitContext.load(conn, shop)
+    out = RecomputeOutcome()
+
+    def run(ids: Sequence[str]) -> None:
+        loaded = load_orders(conn, shop.id, ids)
+        items: list[tuple[str, str, ProfitResult]] = []
+        for order_id, order in loaded.items():
+            profit, error = ctx.price(order)
+            if profit is None:
+                out.profit_errors.append((order_id, error or "unknown"))
+            else:
+                items.append((shop.id, order_id, profit))
+        out.checked += len(loaded)
+        out.changed += len(add_snapshots(conn, items, reason=reason, now=now))
+
+    if order_ids is not None:
+        for i in range(0, len(order_ids), batch_size):
+            run(order_ids[i : i + batch_size])
+        return out
+    last = ""
+    while True:
+        ids = list(
+            conn.execute(
+                select(orders_table.c.order_id)
+                .where(orders_table.c.shop_id == shop.id, orders_table.c.order_id > last)
+                .order_by(orders_table.c.order_id)
+                .limit(batch_size)
+            ).scalars()
+        )
+        if not ids:
+            return out
+        run(ids)
+        last = ids[-1]
