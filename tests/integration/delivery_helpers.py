@@ -30,7 +30,9 @@ def purchase(event_id: str, event_time: datetime, value: str = "499.00") -> dict
     }
 
 
-def events(pixel_id: str, n: int, event_time: datetime, prefix: str = "o", shop_id: str = "shop-a") -> list[ob.OutboxEvent]:
+def events(
+    pixel_id: str, n: int, event_time: datetime, prefix: str = "o", shop_id: str = "shop-a"
+) -> list[ob.OutboxEvent]:
     return [
         ob.OutboxEvent(
             shop_id=shop_id,

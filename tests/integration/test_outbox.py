@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from delivery_helpers import events, utc
 from sqlalchemy import Engine, select
 
 from poas.store import outbox as ob
 from poas.store.tables.delivery import outbox
-from delivery_helpers import events, utc
 
 NOW = utc(2026, 11, 20, 12, 0, 0)
 
@@ -27,7 +27,9 @@ def test_enqueue_same_key_twice_changes_nothing(engine: Engine) -> None:
     first = events("px1", 3, NOW)
     assert len(_enqueue(engine, first)) == 3
     changed = [
-        ob.OutboxEvent(e.shop_id, e.pixel_id, e.event_name, e.event_id, e.event_time, '{"changed":1}', e.order_id)
+        ob.OutboxEvent(
+            e.shop_id, e.pixel_id, e.event_name, e.event_id, e.event_time, '{"changed":1}', e.order_id
+        )
         for e in first
     ]
     assert _enqueue(engine, changed + events("px1", 1, NOW, prefix="new")) != []
@@ -59,7 +61,10 @@ def test_claim_leases_one_pixel_and_two_workers_never_share(engine: Engine) -> N
     c = ob.claim(engine, "w-c", None, 10, 60, NOW)
     assert c is not None and c.pixel_id == "px2" and len(c.events) == 4
     with engine.connect() as conn:
-        owners = {r.lease_owner for r in conn.execute(select(outbox.c.lease_owner).where(outbox.c.state == "sending"))}
+        owners = {
+            r.lease_owner
+            for r in conn.execute(select(outbox.c.lease_owner).where(outbox.c.state == "sending"))
+        }
     assert owners == {"w-a", "w-b", "w-c"}
 
 
@@ -74,7 +79,10 @@ def test_expired_lease_is_claimable_and_old_owner_cannot_overwrite(engine: Engin
     ids = [e.id for e in a.events]
     with engine.begin() as conn:
         assert ob.mark_dead(conn, "w-a", ids, reason="late") == 0
-        assert ob.mark_sent(conn, "w-b", ids, now=NOW, meta_response={"fbtrace_id": "x", "events_received": 2}) == 2
+        assert (
+            ob.mark_sent(conn, "w-b", ids, now=NOW, meta_response={"fbtrace_id": "x", "events_received": 2})
+            == 2
+        )
     assert set(_states(engine).values()) == {"sent"}
 
 
@@ -83,7 +91,9 @@ def test_retry_waits_until_next_attempt(engine: Engine) -> None:
     a = ob.claim(engine, "w", "px1", 10, 30, NOW)
     assert a is not None
     with engine.begin() as conn:
-        ob.mark_retry(conn, "w", [a.events[0].id], next_at=NOW + timedelta(seconds=10), error="retry: http 503")
+        ob.mark_retry(
+            conn, "w", [a.events[0].id], next_at=NOW + timedelta(seconds=10), error="retry: http 503"
+        )
     assert ob.claim(engine, "w", None, 10, 30, NOW + timedelta(seconds=9)) is None
     again = ob.claim(engine, "w", None, 10, 30, NOW + timedelta(seconds=10))
     assert again is not None and again.events[0].attempts == 2

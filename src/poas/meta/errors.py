@@ -45,6 +45,7 @@ class CapiError(Exception):
         self.fbtrace_id = fbtrace_id
         self.error_type = error_type
         self.latency_ms: int | None = None  # set by the client when the request got that far
+        self.events_received: int | None = None  # a 200 whose count did not match the batch
 
     def describe(self) -> str:
         """One line for last_error / the delivery log: Meta's message with its codes."""

@@ -228,6 +228,7 @@ class Dispatcher:
                 fbtrace_id=answer.fbtrace_id,
             )
             mismatch.latency_ms = answer.latency_ms
+            mismatch.events_received = answer.events_received
             log.warning(
                 "events_received mismatch",
                 pixel=claim.pixel_id,
@@ -327,7 +328,7 @@ class Dispatcher:
             meta_code=err.code if err else None,
             meta_subcode=err.subcode if err else None,
             fbtrace_id=answer.fbtrace_id if answer else (err.fbtrace_id if err else None),
-            events_received=answer.events_received if answer else None,
+            events_received=answer.events_received if answer else (err.events_received if err else None),
             message=message if message is not None else (err.describe() if err else None),
         )
 
