@@ -6,7 +6,6 @@ from sqlalchemy import (
     BigInteger,
     Column,
     Date,
-    DateTime,
     Index,
     Integer,
     String,
@@ -15,6 +14,7 @@ from sqlalchemy import (
 )
 
 from poas.store.tables import metadata
+from poas.store.tables.foundation import UtcDateTime
 
 # One row per (shop, ad account, ad, day). `row_key` is the Meta ad id, or — for exports without
 # ids — a stable key built from the names, so a re-import upserts instead of duplicating.
@@ -39,7 +39,7 @@ ad_spend = Table(
     Column("meta_purchases", BigInteger, nullable=False, default=0),
     Column("meta_purchase_value_minor", BigInteger, nullable=False, default=0),
     Column("source", String(20), nullable=False),  # insights | csv
-    Column("fetched_at", DateTime(timezone=True), nullable=False),
+    Column("fetched_at", UtcDateTime, nullable=False),
     UniqueConstraint("shop_id", "account_id", "row_key", "day", name="uq_ad_spend_key"),
     Index("ix_ad_spend_shop_day", "shop_id", "day"),
 )
@@ -66,4 +66,12 @@ rollup_daily = Table(
     Column("meta_value_minor", BigInteger, nullable=False, default=0),
     Column("spend_allocated", Integer, nullable=False, default=0),  # 1 = product spend by revenue share
     Index("ix_rollup_daily_level_day", "shop_id", "level", "day"),
+)
+
+# Per shop: rollups are current for every change recorded before `watermark` (see services.rollups).
+rollup_marks = Table(
+    "rollup_marks",
+    metadata,
+    Column("shop_id", String(100), primary_key=True),
+    Column("watermark", UtcDateTime, nullable=False),
 )

@@ -39,7 +39,7 @@ def upgrade() -> None:
         sa.Column("meta_purchase_value_minor", sa.BigInteger(), nullable=False),
         sa.Column("source", sa.String(20), nullable=False),
         sa.Column("fetched_at", sa.DateTime(timezone=True), nullable=False),
-        sa.sa.UniqueConstraint("shop_id", "account_id", "row_key", "day", name="uq_ad_spend_key"),
+        sa.UniqueConstraint("shop_id", "account_id", "row_key", "day", name="uq_ad_spend_key"),
     )
     op.create_index("ix_ad_spend_shop_day", "ad_spend", ["shop_id", "day"])
     op.create_table(
@@ -63,9 +63,16 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("shop_id", "day", "level", "key", name="pk_rollup_daily"),
     )
     op.create_index("ix_rollup_daily_level_day", "rollup_daily", ["shop_id", "level", "day"])
+    op.create_table(
+        "rollup_marks",
+        sa.Column("shop_id", sa.String(100), nullable=False),
+        sa.Column("watermark", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("shop_id", name="pk_rollup_marks"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("rollup_marks")
     op.drop_index("ix_rollup_daily_level_day", table_name="rollup_daily")
     op.drop_table("rollup_daily")
     op.drop_index("ix_ad_spend_shop_day", table_name="ad_spend")

@@ -1,0 +1,438 @@
+"""Daily rollups per shop and per campaign / ad set / ad / product, rebuilt idempotently per day.
+
+An order belongs to the day of its `created_at` in the shop's time zone; test and cancelled orders
+are left out. Figures come from each order's latest profit snapshot; realized profit counts only
+orders whose profit is final (a "final" row in the correction ledger). Product rows get spend
+allocated from each campaign by the product's share of the campaign's attributed revenue that day.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, Engine, and_, delete, func, select
+
+from poas.domain.attribution import (
+    UNATTRIBUTED,
+    UNATTRIBUTED_NAME,
+    AdCatalog,
+    AttributionConfig,
+    Touch,
+    attribute,
+    entity_ids,
+)
+from poas.domain.fx import FxTable
+from poas.domain.money import Money
+from poas.settings import ShopConfig
+from poas.store.costs import load_fx_table
+from poas.store.orders import upsert_insert
+from poas.store.tables.foundation import order_lines, orders, profit_snapshots
+from poas.store.tables.returns import profit_corrections
+from poas.store.tables.spend import ad_spend, rollup_daily, rollup_marks
+
+LEVELS = ("shop", "campaign", "adset", "ad", "product")
+OVERLAP = timedelta(minutes=5)  # changes committed a little after their own timestamp are still seen
+
+
+@dataclass
+class _Fig:
+    name: str = ""
+    spend_minor: int = 0
+    orders: int = 0
+    revenue_minor: int = 0
+    gross_profit_minor: int = 0
+    expected_profit_minor: int = 0
+    final_orders: int = 0
+    realized_profit_minor: int = 0
+    meta_purchases: int = 0
+    meta_value_minor: int = 0
+
+
+_SUMMED = [f.name for f in fields(_Fig) if f.name != "name"]
+
+
+@dataclass
+class _Context:
+    shop: ShopConfig
+    tz: ZoneInfo
+    catalog: AdCatalog
+    fx: FxTable | None
+    config: AttributionConfig
+
+
+def _bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    start = datetime.combine(day, time.min, tz).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), time.min, tz).astimezone(UTC)
+    return start, end
+
+
+def _catalog(conn: Connection, shop_id: str) -> AdCatalog:
+    cat = AdCatalog()
+    cols = [
+        ad_spend.c[n] for n in ("campaign_id", "campaign_name", "adset_id", "adset_name", "ad_id", "ad_name")
+    ]
+    for r in conn.execute(select(*cols).where(ad_spend.c.shop_id == shop_id).distinct()):
+        cat.add(*r)
+    return cat
+
+
+def _to_shop(ctx: _Context, minor: int, currency: str, day: date) -> int:
+    if currency == ctx.shop.currency or minor == 0:
+        return minor
+    if ctx.fx is None:
+        raise ValueError(f"no FX table to convert {currency} to {ctx.shop.currency}")
+    converted, _ = ctx.fx.convert(Money.from_minor(minor, currency), ctx.shop.currency, day)
+    return converted.minor_units()
+
+
+def _day_orders(conn: Connection, shop_id: str, start: datetime, end: datetime) -> Any:
+    in_day = and_(
+        orders.c.shop_id == shop_id,
+        orders.c.created_at >= start,
+        orders.c.created_at < end,
+        orders.c.test.is_(False),
+        orders.c.cancelled_at.is_(None),
+    )
+    latest = (
+        select(profit_snapshots.c.order_id, func.max(profit_snapshots.c.version).label("v"))
+        .join(
+            orders,
+            and_(
+                orders.c.shop_id == profit_snapshots.c.shop_id,
+                orders.c.order_id == profit_snapshots.c.order_id,
+            ),
+        )
+        .where(in_day)
+        .group_by(profit_snapshots.c.order_id)
+        .subquery()
+    )
+    ps = profit_snapshots
+    return conn.execute(
+        select(
+            orders.c.order_id,
+            orders.c.utm_source,
+            orders.c.utm_medium,
+            orders.c.utm_campaign,
+            orders.c.utm_content,
+            orders.c.utm_term,
+            orders.c.landing_url,
+            orders.c.fbclid,
+            orders.c.fbc,
+            orders.c.prices_include_vat,
+            ps.c.currency,
+            ps.c.revenue_ex_vat,
+            ps.c.gross_profit,
+            ps.c.expected_profit,
+            ps.c.realized_profit,
+        )
+        .select_from(orders)
+        .join(latest, latest.c.order_id == orders.c.order_id)
+        .join(
+            ps, and_(ps.c.shop_id == shop_id, ps.c.order_id == latest.c.order_id, ps.c.version == latest.c.v)
+        )
+        .where(in_day)
+    ).all()
+
+
+def _day_lines(conn: Connection, shop_id: str, start: datetime, end: datetime) -> dict[str, list[Any]]:
+    rows = conn.execute(
+        select(
+            order_lines.c.order_id,
+            order_lines.c.product_id,
+            order_lines.c.sku,
+            order_lines.c.title,
+            order_lines.c.quantity,
+            order_lines.c.unit_price,
+            order_lines.c.discount,
+            order_lines.c.tax,
+            order_lines.c.gift_card,
+            orders.c.prices_include_vat,
+        )
+        .join(
+            orders,
+            and_(orders.c.shop_id == order_lines.c.shop_id, orders.c.order_id == order_lines.c.order_id),
+        )
+        .where(orders.c.shop_id == shop_id, orders.c.created_at >= start, orders.c.created_at < end)
+    )
+    out: dict[str, list[Any]] = defaultdict(list)
+    for r in rows:
+        out[r.order_id].append(r)
+    return out
+
+
+def _finals(conn: Connection, shop_id: str, start: datetime, end: datetime) -> set[str]:
+    pc = profit_corrections
+    rows = conn.execute(
+        select(pc.c.order_id)
+        .join(orders, and_(orders.c.shop_id == pc.c.shop_id, orders.c.order_id == pc.c.order_id))
+        .where(
+            pc.c.shop_id == shop_id,
+            pc.c.correction_key == "final",
+            orders.c.created_at >= start,
+            orders.c.created_at < end,
+        )
+    )
+    return {r.order_id for r in rows}
+
+
+def _line_revenue(line: Any) -> int:
+    gross = int(line.unit_price) * int(line.quantity) - int(line.discount)
+    return gross - int(line.tax) if line.prices_include_vat else gross
+
+
+def _split(total: int, weights: dict[str, int]) -> dict[str, int]:
+    """Split an integer by weights, exactly (the rounding remainder goes to the largest weight)."""
+    whole = sum(weights.values())
+    if whole == 0 or not weights:
+        return {}
+    parts = {k: total * w // whole for k, w in weights.items()}
+    biggest = max(weights, key=lambda k: (weights[k], k))
+    parts[biggest] += total - sum(parts.values())
+    return parts
+
+
+def _build_day(conn: Connection, ctx: _Context, day: date) -> dict[tuple[str, str], _Fig]:
+    shop_id = ctx.shop.id
+    start, end = _bounds(day, ctx.tz)
+    figs: dict[tuple[str, str], _Fig] = defaultdict(_Fig)
+    figs[("shop", "")].name = shop_id
+
+    campaign_spend: dict[str, int] = defaultdict(int)
+    for r in conn.execute(select(ad_spend).where(ad_spend.c.shop_id == shop_id, ad_spend.c.day == day)):
+        cid, sid, aid = entity_ids(_spend_row_view(r))
+        spend = _to_shop(ctx, r.spend_minor, r.currency, day)
+        value = _to_shop(ctx, r.meta_purchase_value_minor, r.currency, day)
+        campaign_spend[cid] += spend
+        for key in (("shop", ""), ("campaign", cid), ("adset", sid), ("ad", aid)):
+            f = figs[key]
+            f.spend_minor += spend
+            f.meta_purchases += r.meta_purchases
+            f.meta_value_minor += value
+
+    lines = _day_lines(conn, shop_id, start, end)
+    finals = _finals(conn, shop_id, start, end)
+    product_rev: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))  # campaign -> product
+    for o in _day_orders(conn, shop_id, start, end):
+        got = attribute(
+            Touch(
+                o.utm_source,
+                o.utm_medium,
+                o.utm_campaign,
+                o.utm_content,
+                o.utm_term,
+                o.landing_url,
+                o.fbclid,
+                o.fbc,
+            ),
+            ctx.catalog,
+            ctx.config,
+        )
+        amounts = {
+            "revenue_minor": _to_shop(ctx, o.revenue_ex_vat, o.currency, day),
+            "gross_profit_minor": _to_shop(ctx, o.gross_profit, o.currency, day),
+            "expected_profit_minor": _to_shop(ctx, o.expected_profit, o.currency, day),
+        }
+        final = o.order_id in finals
+        realized = _to_shop(ctx, o.realized_profit, o.currency, day) if final else 0
+        keys = [("shop", ""), ("campaign", got.campaign_id), ("adset", got.adset_id), ("ad", got.ad_id)]
+        for key in keys:
+            _add_order(figs[key], amounts, final, realized)
+        weights = _product_weights(lines.get(o.order_id, []))
+        if not weights:
+            continue
+        shares = {name: _split(v, weights) for name, v in amounts.items()}
+        real_shares = _split(realized, weights)
+        for pid in weights:
+            f = figs[("product", pid)]
+            f.orders += 1
+            for name in amounts:
+                setattr(f, name, getattr(f, name) + shares[name][pid])
+            if final:
+                f.final_orders += 1
+                f.realized_profit_minor += real_shares[pid]
+            product_rev[got.campaign_id][pid] += shares["revenue_minor"][pid]
+
+    for cid, spend in campaign_spend.items():
+        revenue = product_rev.get(cid, {}) if cid != UNATTRIBUTED else {}
+        alloc = _split(spend, dict(revenue)) or {UNATTRIBUTED: spend}
+        for pid, part in alloc.items():
+            figs[("product", pid)].spend_minor += part
+    _names(figs, ctx.catalog, lines)
+    return figs
+
+
+def _add_order(f: _Fig, amounts: dict[str, int], final: bool, realized: int) -> None:
+    f.orders += 1
+    for name, value in amounts.items():
+        setattr(f, name, getattr(f, name) + value)
+    if final:
+        f.final_orders += 1
+        f.realized_profit_minor += realized
+
+
+def _product_key(line: Any) -> str:
+    return str(line.product_id or (f"sku:{line.sku}" if line.sku else f"title:{line.title}"))
+
+
+def _product_weights(lines: list[Any]) -> dict[str, int]:
+    weights: dict[str, int] = defaultdict(int)
+    for line in lines:
+        if not line.gift_card:
+            weights[_product_key(line)] += max(_line_revenue(line), 0)
+    return {k: v for k, v in weights.items() if v > 0}
+
+
+def _names(figs: dict[tuple[str, str], _Fig], catalog: AdCatalog, lines: dict[str, list[Any]]) -> None:
+    titles = {_product_key(ln): ln.title for rows in lines.values() for ln in rows}
+    sources = {"campaign": catalog.campaign_names, "adset": catalog.adset_names, "ad": catalog.ad_names}
+    for (level, key), f in figs.items():
+        if level == "shop":
+            continue
+        if key == UNATTRIBUTED:
+            f.name = "(spend without attributed sales)" if level == "product" else UNATTRIBUTED_NAME
+        elif level == "product":
+            f.name = titles.get(key, key)
+        else:
+            f.name = sources[level].get(key, key)
+
+
+@dataclass(frozen=True, slots=True)
+class _RowView:
+    campaign_id: str | None
+    campaign_name: str | None
+    adset_id: str | None
+    adset_name: str | None
+    ad_id: str | None
+    ad_name: str | None
+
+
+def _spend_row_view(r: Any) -> Any:
+    return _RowView(r.campaign_id, r.campaign_name, r.adset_id, r.adset_name, r.ad_id, r.ad_name)
+
+
+def _context(conn: Connection, shop: ShopConfig, config: AttributionConfig | None) -> _Context:
+    needs_fx = conn.execute(
+        select(func.count())
+        .select_from(ad_spend)
+        .where(ad_spend.c.shop_id == shop.id, ad_spend.c.currency != shop.currency)
+    ).scalar_one()
+    fx = load_fx_table(conn) if needs_fx else None
+    return _Context(shop, ZoneInfo(shop.timezone), _catalog(conn, shop.id), fx, config or AttributionConfig())
+
+
+def _write(conn: Connection, shop: ShopConfig, day: date, figs: dict[tuple[str, str], _Fig]) -> int:
+    conn.execute(delete(rollup_daily).where(rollup_daily.c.shop_id == shop.id, rollup_daily.c.day == day))
+    rows = [
+        {
+            "shop_id": shop.id,
+            "day": day,
+            "level": level,
+            "key": key,
+            "currency": shop.currency,
+            "spend_allocated": 1 if level == "product" else 0,
+            "name": f.name,
+            **{n: getattr(f, n) for n in _SUMMED},
+        }
+        for (level, key), f in figs.items()
+    ]
+    if rows:
+        conn.execute(rollup_daily.insert(), rows)
+    return len(rows)
+
+
+def rebuild_days(
+    engine: Engine,
+    shop: ShopConfig,
+    days: Iterable[date],
+    *,
+    now: datetime | None = None,
+    config: AttributionConfig | None = None,
+) -> int:
+    """Recompute the rollups of `days` from orders, snapshots and spend; returns rows written."""
+    wanted = sorted(set(days))
+    if not wanted:
+        return 0
+    written = 0
+    with engine.begin() as conn:
+        ctx = _context(conn, shop, config)
+        for day in wanted:
+            written += _write(conn, shop, day, _build_day(conn, ctx, day))
+    return written
+
+
+def _local_day(ts: datetime, tz: ZoneInfo) -> date:
+    return (ts if ts.tzinfo else ts.replace(tzinfo=UTC)).astimezone(tz).date()
+
+
+def rebuild_all(
+    engine: Engine, shop: ShopConfig, *, now: datetime, config: AttributionConfig | None = None
+) -> int:
+    """Rebuild every day from the first order or spend row to the last, and move the watermark."""
+    tz = ZoneInfo(shop.timezone)
+    with engine.connect() as conn:
+        o_min, o_max = conn.execute(
+            select(func.min(orders.c.created_at), func.max(orders.c.created_at)).where(
+                orders.c.shop_id == shop.id
+            )
+        ).one()
+        s_min, s_max = conn.execute(
+            select(func.min(ad_spend.c.day), func.max(ad_spend.c.day)).where(ad_spend.c.shop_id == shop.id)
+        ).one()
+    bounds = [d for d in (s_min, s_max) if d is not None]
+    bounds += [_local_day(t, tz) for t in (o_min, o_max) if t is not None]
+    written = 0
+    if bounds:
+        first, last = min(bounds), max(bounds)
+        days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+        written = rebuild_days(engine, shop, days, config=config)
+    _set_mark(engine, shop.id, now)
+    return written
+
+
+def _set_mark(engine: Engine, shop_id: str, now: datetime) -> None:
+    with engine.begin() as conn:
+        stmt = upsert_insert(conn, rollup_marks).values(shop_id=shop_id, watermark=now)
+        conn.execute(stmt.on_conflict_do_update(index_elements=["shop_id"], set_={"watermark": now}))
+
+
+def changed_days(conn: Connection, shop: ShopConfig, since: datetime) -> set[date]:
+    """Days touched by orders, snapshots, final corrections or spend recorded at or after `since`."""
+    tz = ZoneInfo(shop.timezone)
+    o, ps, pc = orders, profit_snapshots, profit_corrections
+    stamps = [
+        select(o.c.created_at).where(o.c.shop_id == shop.id, o.c.ingested_at >= since),
+        select(o.c.created_at)
+        .join(ps, and_(ps.c.shop_id == o.c.shop_id, ps.c.order_id == o.c.order_id))
+        .where(o.c.shop_id == shop.id, ps.c.created_at >= since),
+        select(o.c.created_at)
+        .join(pc, and_(pc.c.shop_id == o.c.shop_id, pc.c.order_id == o.c.order_id))
+        .where(o.c.shop_id == shop.id, pc.c.created_at >= since),
+    ]
+    days: set[date] = set()
+    for stmt in stamps:
+        days.update(_local_day(r[0], tz) for r in conn.execute(stmt.distinct()))
+    spend_days = select(ad_spend.c.day).where(ad_spend.c.shop_id == shop.id, ad_spend.c.fetched_at >= since)
+    days.update(r[0] for r in conn.execute(spend_days.distinct()))
+    return days
+
+
+def refresh(
+    engine: Engine, shop: ShopConfig, *, now: datetime, config: AttributionConfig | None = None
+) -> int:
+    """Bring the rollups up to date: everything the first time, then only the days that changed."""
+    with engine.connect() as conn:
+        mark = conn.execute(
+            select(rollup_marks.c.watermark).where(rollup_marks.c.shop_id == shop.id)
+        ).scalar()
+        if mark is None:
+            conn.close()
+            return rebuild_all(engine, shop, now=now, config=config)
+        days = changed_days(conn, shop, mark - OVERLAP)
+    written = rebuild_days(engine, shop, days, config=config)
+    _set_mark(engine, shop.id, now)
+    return written
