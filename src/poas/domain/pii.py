@@ -1,0 +1,330 @@
+"""Contact data → Meta's `user_data`: normalization per Meta's rules, then SHA-256 (lowercase hex).
+
+Raw values live only inside one call: nothing here caches, logs or puts a raw value in an error or a
+drop reason. Values that are already SHA-256 hashes pass through unchanged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import phonenumbers
+
+from poas.domain.order import Attribution, Customer
+from poas.domain.regions import ALPHA2, ALPHA3_TO_2, COUNTRY_NAMES, STATE_CODES, STATE_NAMES
+
+HASHED = ("em", "ph", "fn", "ln", "ge", "db", "ct", "st", "zp", "country", "external_id")
+FIELD_NAMES = frozenset((*HASHED, "fbc", "fbp", "client_ip_address", "client_user_agent"))
+
+
+class PiiError(ValueError):
+    """A value that cannot be normalized; the message is a reason without the value itself."""
+
+
+_HEX64 = re.compile(r"[0-9a-f]{64}").fullmatch
+_EMAIL = re.compile(r"[^\s@]+@[^\s@.][^\s@]*\.[^\s@.]{2,}").fullmatch
+_NON_DIGIT = re.compile(r"\D+")
+_DIGIT_GROUPS = re.compile(r"\d+").findall
+_NON_LETTER_ASCII = re.compile(r"[^a-z]+")
+_ASCII_LETTERS_DIGITS = re.compile(r"[^a-z0-9]+")
+_PUNCT_ASCII = str.maketrans("", "", "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~ \t\r\n\f\v")
+_FEMALE = "f female woman women girl w k kvinne kvinna kone frau weiblich femme femenino mujer"
+_MALE = "m male man men boy mann mand herr männlich homme masculino hombre"
+_GENDER = {**dict.fromkeys(_FEMALE.split(), "f"), **dict.fromkeys(_MALE.split(), "m")}
+
+
+def sha256_hex(normalized: str) -> str:
+    return hashlib.sha256(normalized.encode("utf-8")).hexdigest()
+
+
+def _strip_name(value: str) -> str:
+    """Lowercase, NFC, punctuation and spaces removed, letters of any script kept."""
+    low = value.lower()
+    if low.isascii():
+        return low.translate(_PUNCT_ASCII)
+    low = unicodedata.normalize("NFC", low)
+    return "".join(ch for ch in low if unicodedata.category(ch)[0] not in "PZCS")
+
+
+def _unaccented(text: str) -> str:
+    return "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
+
+
+def norm_email(value: str) -> str:
+    v = value.strip().lower()
+    if not _EMAIL(v):
+        raise PiiError("not a valid email address")
+    return v
+
+
+def norm_phone(value: str, country: str | None = None) -> str:
+    """Digits with the country code; national numbers are completed from `country`."""
+    raw = value.strip().replace("(0)", "")  # "+47 (0)912…": a trunk zero written inside the number
+    digits = _NON_DIGIT.sub("", raw)
+    if not digits:
+        raise PiiError("no digits in the phone number")
+    if raw.startswith("+") or digits.startswith("00"):
+        number = digits.lstrip("0")
+        if not 7 <= len(number) <= 15:
+            raise PiiError("international phone number has the wrong length")
+        return number
+    if country is None:
+        raise PiiError("national phone number and no country to complete it")
+    try:
+        parsed = phonenumbers.parse(raw, country.upper())
+    except phonenumbers.NumberParseException:
+        raise PiiError("not a phone number") from None
+    if not phonenumbers.is_possible_number(parsed):
+        raise PiiError(f"not a possible phone number for {country.upper()}")
+    return str(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))[1:]
+
+
+def norm_name(value: str) -> str:
+    v = _strip_name(value)
+    if not v:
+        raise PiiError("no letters in the name")
+    return v
+
+
+def norm_city(value: str) -> str:
+    v = _strip_name(value)
+    v = "".join(ch for ch in v if not ch.isdigit())
+    if not v:
+        raise PiiError("no letters in the city")
+    return v
+
+
+def norm_state(value: str, country: str | None = None) -> str:
+    """US/CA: the 2-letter code (names mapped); elsewhere lowercase letters only."""
+    low = value.strip().lower()
+    if country in (None, "us", "ca"):
+        key = " ".join(low.replace(".", " ").split())
+        code = STATE_NAMES.get(key) or STATE_NAMES.get(_unaccented(key))
+        if code:
+            return code
+        letters = _NON_LETTER_ASCII.sub("", low)
+        if letters in STATE_CODES:
+            return letters
+    v = _strip_name(low)
+    if not v:
+        raise PiiError("no letters in the state")
+    return v
+
+
+def norm_zip(value: str, country: str | None = None) -> str:
+    """Lowercase without spaces and dashes; US: the first 5 digits (the part before '-')."""
+    low = value.strip().lower()
+    if country == "us" or (country is None and "-" in low and low.split("-", 1)[0].strip().isdigit()):
+        low = low.split("-", 1)[0]
+    v = "".join(low.split()).replace("-", "")
+    if country == "us":
+        v = v[:5]
+    if len(v) < 2:
+        raise PiiError("postal code too short")
+    return v
+
+
+def norm_country(value: str) -> str:
+    low = value.strip().lower()
+    if len(low) == 2 and low in ALPHA2:
+        return low
+    code = ALPHA3_TO_2.get(low) if len(low) == 3 else None
+    code = code or COUNTRY_NAMES.get(" ".join(low.split()))
+    if code is None:
+        raise PiiError("unknown country")
+    return code
+
+
+def norm_gender(value: str) -> str:
+    g = _GENDER.get(value.strip().lower())
+    if g is None:
+        raise PiiError("gender not recognised (expected f/m or a synonym)")
+    return g
+
+
+def norm_birthdate(value: str | date, country: str | None = None, *, max_year: int | None = None) -> str:
+    """YYYYMMDD from ISO, D.M.Y, M/D/Y (US, or when the day comes second), YYYYMMDD or a date."""
+    if isinstance(value, date):
+        d = value.date() if isinstance(value, datetime) else value
+    else:
+        groups = _DIGIT_GROUPS(value)
+        if len(groups) == 1 and len(groups[0]) == 8:
+            g = groups[0]
+            groups = [g[:4], g[4:6], g[6:]]
+        if len(groups) != 3:
+            raise PiiError("date of birth not in a known format")
+        a, b, c = (int(x) for x in groups)
+        if len(groups[0]) == 4:
+            y, m, dd = a, b, c
+        elif len(groups[2]) == 4:
+            y = c
+            if a > 12 or (b <= 12 and country != "us"):
+                dd, m = a, b
+            else:
+                m, dd = a, b
+        else:
+            raise PiiError("date of birth needs a 4-digit year")
+        try:
+            d = date(y, m, dd)
+        except ValueError:
+            raise PiiError("date of birth is not a real date") from None
+    if d.year < 1900 or (max_year is not None and d.year > max_year):
+        raise PiiError("date of birth year out of range")
+    return f"{d.year:04d}{d.month:02d}{d.day:02d}"
+
+
+def norm_external_id(value: str) -> str:
+    v = "".join(value.split()).lower()
+    if not v:
+        raise PiiError("empty external id")
+    return v
+
+
+def normalize(field: str, value: str, country: str | None = None, *, max_year: int | None = None) -> str:
+    """The normalized form of one value (not hashed). Raises PiiError with a reason."""
+    if field == "em":
+        return norm_email(value)
+    if field == "ph":
+        return norm_phone(value, country)
+    if field in ("fn", "ln"):
+        return norm_name(value)
+    if field == "ct":
+        return norm_city(value)
+    if field == "st":
+        return norm_state(value, country)
+    if field == "zp":
+        return norm_zip(value, country)
+    if field == "country":
+        return norm_country(value)
+    if field == "ge":
+        return norm_gender(value)
+    if field == "db":
+        return norm_birthdate(value, country, max_year=max_year)
+    if field == "external_id":
+        return norm_external_id(value)
+    raise PiiError(f"unknown field {field!r} (one of {', '.join(HASHED)})")
+
+
+def hash_field(field: str, value: str, country: str | None = None, *, max_year: int | None = None) -> str:
+    """SHA-256 of the normalized value; a value that already is a SHA-256 hash is returned as is."""
+    stripped = value.strip().lower()
+    if _HEX64(stripped):
+        return stripped
+    return sha256_hex(normalize(field, value, country, max_year=max_year))
+
+
+@dataclass(frozen=True, slots=True)
+class UserDataResult:
+    """CAPI `user_data` (hashed where Meta requires it) and the fields dropped, with a reason each."""
+
+    user_data: dict[str, Any]
+    dropped: dict[str, str]
+
+
+def _values(value: str | Iterable[str] | None) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value] if value.strip() else []
+    return [v for v in value if isinstance(v, str) and v.strip()]
+
+
+def _country_code(value: str | None) -> str | None:
+    if not value:
+        return None
+    try:
+        return norm_country(value)
+    except PiiError:
+        return None
+
+
+def fbclid_from_url(url: str | None) -> str | None:
+    """The `fbclid` query parameter of a landing URL (case kept)."""
+    if not url or "fbclid=" not in url:
+        return None
+    try:
+        values = parse_qs(urlsplit(url).query).get("fbclid")
+    except ValueError:
+        return None
+    return values[0] if values and values[0] else None
+
+
+def fbc_from_fbclid(fbclid: str, created_at: datetime) -> str:
+    """fb.1.<creation time ms>.<fbclid> (Meta: never change the fbclid's case)."""
+    return f"fb.1.{int(created_at.timestamp() * 1000)}.{fbclid}"
+
+
+def hash_user_data(
+    customer: Customer,
+    attribution: Attribution,
+    default_country: str | None,
+    *,
+    event_time: datetime | None = None,
+) -> UserDataResult:
+    """Build CAPI user_data from an order's contact data; `event_time` dates an fbc built from fbclid."""
+    user_data: dict[str, Any] = {}
+    dropped: dict[str, str] = {}
+    country = _country_code(customer.country)
+    phone_country = country or _country_code(default_country)
+    max_year = event_time.year if event_time is not None else None
+    fields: tuple[tuple[str, Any], ...] = (
+        ("em", customer.email),
+        ("ph", customer.phone),
+        ("fn", customer.first_name),
+        ("ln", customer.last_name),
+        ("ge", customer.gender),
+        ("db", customer.date_of_birth),
+        ("ct", customer.city),
+        ("st", customer.state),
+        ("zp", customer.zip),
+        ("country", customer.country),
+        ("external_id", customer.external_id),
+    )
+    for key, raw in fields:
+        hashes: list[str] = []
+        ctx = phone_country if key == "ph" else country
+        for value in _values(raw):
+            try:
+                h = hash_field(key, value, ctx, max_year=max_year)
+            except PiiError as exc:
+                dropped[key] = str(exc)
+                continue
+            if h not in hashes:
+                hashes.append(h)
+        if hashes:
+            user_data[key] = hashes
+    _add_browser_fields(attribution, event_time, user_data, dropped)
+    return UserDataResult(user_data, dropped)
+
+
+def _add_browser_fields(
+    attribution: Attribution, event_time: datetime | None, user_data: dict[str, Any], dropped: dict[str, str]
+) -> None:
+    """fbc, fbp, IP and user agent: sent raw, as Meta requires."""
+    fbc = (attribution.fbc or "").strip()
+    if not fbc:
+        fbclid = attribution.fbclid or fbclid_from_url(attribution.landing_url)
+        if fbclid and event_time is not None:
+            fbc = fbc_from_fbclid(fbclid.strip(), event_time)
+        elif fbclid:
+            dropped["fbc"] = "fbclid without an order time to date it"
+    if fbc:
+        user_data["fbc"] = fbc
+    if attribution.fbp and attribution.fbp.strip():
+        user_data["fbp"] = attribution.fbp.strip()
+    ip = (attribution.client_ip or "").strip()
+    if ip:
+        try:
+            user_data["client_ip_address"] = str(ipaddress.ip_address(ip))
+        except ValueError:
+            dropped["client_ip_address"] = "not a valid IPv4 or IPv6 address"
+    if attribution.user_agent and attribution.user_agent.strip():
+        user_data["client_user_agent"] = attribution.user_agent.strip()
