@@ -1,3 +1,190 @@
-"""CLI: delivery commands."""
+"""CLI: `poas worker` (the outbox dispatcher) and `poas outbox stats|list|replay|purge|resume`."""
 
-from poas.cli.app import app as app
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from datetime import UTC, datetime, timedelta
+
+import structlog
+import typer
+from rich.table import Table
+
+from poas.cli.app import app, console, fail, settings, store
+from poas.meta.capi import MAX_BATCH, CapiClient
+from poas.services.deliver import DeliveryConfig, DeliveryReport, Dispatcher, settings_credentials
+from poas.store import outbox as ob
+
+outbox_app = typer.Typer(help="Inspect and repair the event outbox.", no_args_is_help=True)
+app.add_typer(outbox_app, name="outbox")
+
+STATES = ("pending", "sending", "retry", "sent", "dead")
+
+
+def _configure_logs() -> None:
+    renderer = (
+        structlog.processors.JSONRenderer()
+        if settings().log_format == "json"
+        else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    structlog.configure(
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
+    )
+
+
+@app.command()
+def worker(
+    once: bool = typer.Option(False, "--once", help="Send what is due now, then exit."),
+    concurrency: int = typer.Option(4, min=1, max=64, help="Requests in flight at once."),
+    batch_size: int = typer.Option(MAX_BATCH, min=1, max=MAX_BATCH, help="Events per request."),
+    lease_s: float = typer.Option(120.0, min=1.0, help="Seconds a claim is held before others may take it."),
+    poll_s: float = typer.Option(1.0, min=0.01, help="Seconds between looks at an empty outbox."),
+    retry_base_s: float = typer.Option(2.0, min=0.001, hidden=True),
+    throttle_base_s: float = typer.Option(60.0, min=0.001, hidden=True),
+) -> None:
+    """Deliver outbox events to Meta until SIGTERM/SIGINT (in-flight requests finish first)."""
+    _configure_logs()
+    cfg = settings()
+    config = DeliveryConfig(
+        batch_size=batch_size,
+        concurrency=concurrency,
+        lease_s=lease_s,
+        idle_poll_s=poll_s,
+        retry_base_s=retry_base_s,
+        throttle_base_s=throttle_base_s,
+    )
+    if not any(s.access_token for s in cfg.shops):
+        console.print("[yellow]no shop has an access_token: events stay queued (their pixels get paused)[/]")
+    report = asyncio.run(_work(config, once))
+    console.print(
+        f"worker done: {report.requests} requests, {report.sent} sent, {report.retried} to retry, "
+        f"{report.dead} dead, {report.too_old} too old"
+        + (f", paused pixels: {', '.join(sorted(report.paused))}" if report.paused else "")
+    )
+
+
+async def _work(config: DeliveryConfig, once: bool) -> DeliveryReport:
+    cfg = settings()
+    client = CapiClient(
+        cfg.graph_base_url,
+        cfg.graph_version,
+        timeout_s=cfg.graph_timeout_s,
+        max_connections=config.concurrency * 2,
+    )
+    dispatcher = Dispatcher(store(), client, settings_credentials(cfg.shops), config=config)
+    structlog.get_logger("poas.worker").info(
+        "worker started", worker=dispatcher.worker_id, concurrency=config.concurrency, once=once
+    )
+    try:
+        if once:
+            return await dispatcher.drain()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        return await dispatcher.run(stop)
+    finally:
+        await client.aclose()
+
+
+def _age(since: datetime | None, now: datetime) -> str:
+    if since is None:
+        return "-"
+    seconds = int((now - since).total_seconds())
+    if seconds < 120:
+        return f"{seconds}s"
+    if seconds < 7200:
+        return f"{seconds // 60}m"
+    return f"{seconds // 3600}h"
+
+
+@outbox_app.command("stats")
+def outbox_stats() -> None:
+    """Events by state per pixel, the oldest unsent event's age, and paused or throttled pixels."""
+    now = datetime.now(UTC)
+    with store().connect() as conn:
+        st = ob.stats(conn, now=now)
+    table = Table("pixel", *STATES, "oldest unsent", "status", title="outbox")
+    paused = {p.pixel_id: p for p in st.paused}
+    for pixel in sorted(set(st.counts) | set(paused)):
+        counts = st.counts.get(pixel, {})
+        status = "paused" if pixel in paused else ("throttled" if pixel in st.throttled else "ok")
+        table.add_row(
+            pixel, *(str(counts.get(s, 0)) for s in STATES), _age(st.oldest_due.get(pixel), now), status
+        )
+    console.print(table)
+    for p in st.paused:
+        until = p.paused_until.isoformat() if p.paused_until else "resumed by hand (poas outbox resume)"
+        console.print(
+            f"[red]PAUSED[/red] pixel {p.pixel_id} since {_iso(p.paused_at)}: {p.reason} — until {until}"
+        )
+    for pixel, throttled_until in sorted(st.throttled.items()):
+        console.print(f"[yellow]throttled[/yellow] pixel {pixel} until {_iso(throttled_until)}")
+
+
+def _iso(t: datetime | None) -> str:
+    return t.isoformat(timespec="seconds") if t else "-"
+
+
+@outbox_app.command("list")
+def outbox_list(
+    state: str | None = typer.Option(None, help=f"Only this state: {', '.join(STATES)}."),
+    limit: int = typer.Option(50, min=1),
+) -> None:
+    """List events (without their payloads), oldest first."""
+    if state is not None and state not in STATES:
+        raise fail(f"--state must be one of {', '.join(STATES)}, got {state!r}")
+    with store().connect() as conn:
+        rows = ob.list_events(conn, state=state, limit=limit)
+    table = Table("id", "pixel", "event", "event_id", "state", "attempts", "created", "last error")
+    for r in rows:
+        table.add_row(
+            str(r["id"]),
+            r["pixel_id"],
+            r["event_name"],
+            r["event_id"],
+            r["state"],
+            str(r["attempts"]),
+            _iso(r["created_at"]),
+            r["last_error"] or "",
+        )
+    console.print(table)
+
+
+@outbox_app.command("replay")
+def outbox_replay(
+    ids: list[int] = typer.Option(None, "--id", help="Outbox id of a dead event (repeatable)."),
+    all_dead: bool = typer.Option(False, "--all-dead", help="Replay every dead event."),
+) -> None:
+    """Put dead events back in the queue with the same event_id (Meta deduplicates a resend)."""
+    if not ids and not all_dead:
+        raise fail("give --id N (repeatable) or --all-dead")
+    with store().begin() as conn:
+        n = ob.replay(conn, ids=None if all_dead else ids, now=datetime.now(UTC))
+    console.print(f"{n} dead event(s) back to pending")
+
+
+@outbox_app.command("purge")
+def outbox_purge(
+    older_than: int = typer.Option(..., "--older-than", min=1, help="Days: sent events older are deleted."),
+) -> None:
+    """Delete sent events (and delivery-log rows) older than N days; unsent events are never purged."""
+    cutoff = datetime.now(UTC) - timedelta(days=older_than)
+    with store().begin() as conn:
+        events, logs = ob.purge(conn, older_than=cutoff)
+    console.print(f"purged {events} sent event(s) and {logs} delivery-log row(s) older than {_iso(cutoff)}")
+
+
+@outbox_app.command("resume")
+def outbox_resume(pixel_id: str = typer.Argument(..., help="The paused pixel.")) -> None:
+    """Resume a paused pixel (after fixing its token or permissions)."""
+    with store().begin() as conn:
+        if not ob.resume_pixel(conn, pixel_id, now=datetime.now(UTC)):
+            raise fail(f"pixel {pixel_id} has no pause or throttle state")
+    console.print(f"pixel {pixel_id} resumed")
