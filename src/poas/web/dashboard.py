@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
 from poas.settings import Settings, mask
-from poas.web import api
+from poas.web import views
 from poas.web.auth import check_csrf, csrf_token, require_admin
 
 HERE = Path(__file__).parent
@@ -136,14 +136,14 @@ def settings_page(request: Request) -> Response:
 @router.get("/delivery")
 def delivery_page(request: Request) -> Response:
     with engine_of(request).connect() as conn:
-        view = api.delivery_view(conn, now=api.utcnow(), shops=None)
+        view = views.delivery_view(conn, now=views.utcnow(), shops=None)
     return page(request, "delivery.html", "/delivery", view=view)
 
 
 @router.post("/delivery/replay")
 def delivery_replay(request: Request, id: Annotated[int | None, Form(ge=1, le=2**63 - 1)] = None) -> Response:
     with engine_of(request).begin() as conn:
-        n = api.replay_dead(conn, ids=None if id is None else [id], shops=None, now=api.utcnow())
+        n = views.replay_dead(conn, ids=None if id is None else [id], shops=None, now=views.utcnow())
     if n:
         flash(request, "ok", f"{n} dead event(s) queued again with the same event_id.")
     else:
