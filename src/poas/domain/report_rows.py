@@ -1,11 +1,13 @@
-"""Row values shared by spend sources, rollups and reports: a day's ad spend for one ad."""
+"""Row values: a day's ad spend for one ad (from any source), and a report line with its metrics."""
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
+
+from poas.domain.metrics import break_even_roas, margin, poas, roas
 
 ZERO = Decimal(0)
 
@@ -43,3 +45,73 @@ class SpendRow:
         )
         joined = "\x1f".join(p or "" for p in parts)
         return "names:" + hashlib.sha256(joined.encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    """Summed daily figures for one report line, in the shop currency."""
+
+    spend: Decimal = ZERO
+    orders: int = 0
+    revenue: Decimal = ZERO
+    gross_profit: Decimal = ZERO
+    expected_profit: Decimal = ZERO
+    final_orders: int = 0
+    realized_profit: Decimal = ZERO
+    meta_purchases: int = 0
+    meta_value: Decimal = ZERO
+
+    def __add__(self, other: Figures) -> Figures:
+        return Figures(*(getattr(self, f) + getattr(other, f) for f in Figures.__slots__))
+
+
+@dataclass(frozen=True, slots=True)
+class ReportRow:
+    key: str
+    name: str
+    figures: Figures
+    roas: Decimal | None
+    poas: Decimal | None  # gross profit / spend
+    poas_expected: Decimal | None  # expected profit (after expected returns) / spend
+    margin: Decimal | None
+    break_even_roas: Decimal | None
+    realized_profit: Decimal | None  # only when some orders are final
+    revenue_trap: bool = False
+
+
+def report_row(key: str, name: str, f: Figures) -> ReportRow:
+    m = margin(f.gross_profit, f.revenue)
+    return ReportRow(
+        key=key,
+        name=name,
+        figures=f,
+        roas=roas(f.revenue, f.spend),
+        poas=poas(f.gross_profit, f.spend),
+        poas_expected=poas(f.expected_profit, f.spend),
+        margin=m,
+        break_even_roas=None if m is None else break_even_roas(m),
+        realized_profit=f.realized_profit if f.final_orders else None,
+    )
+
+
+def median(values: list[Decimal]) -> Decimal | None:
+    if not values:
+        return None
+    s = sorted(values)
+    mid = len(s) // 2
+    return s[mid] if len(s) % 2 else (s[mid - 1] + s[mid]) / 2
+
+
+def flag_revenue_trap(
+    rows: list[ReportRow], *, skip_keys: frozenset[str] = frozenset({""})
+) -> list[ReportRow]:
+    """Mark rows whose ROAS is above the rows' median while POAS is below 1 (they lose money)."""
+    med = median([r.roas for r in rows if r.roas is not None and r.key not in skip_keys])
+    if med is None:
+        return rows
+    return [
+        replace(r, revenue_trap=r.roas is not None and r.poas is not None and r.roas > med and r.poas < 1)
+        if r.key not in skip_keys
+        else r
+        for r in rows
+    ]

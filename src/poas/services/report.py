@@ -1,0 +1,199 @@
+"""Reports from the daily rollups: ROAS next to POAS by campaign, ad set, ad, product, day or week."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine, func, select
+
+from poas.domain.money import exponent
+from poas.domain.report_rows import Figures, ReportRow, flag_revenue_trap, report_row
+from poas.services.rollups import refresh
+from poas.settings import ShopConfig
+from poas.store.tables.spend import rollup_daily
+
+By = Literal["campaign", "adset", "ad", "product", "day", "week"]
+BY_CHOICES: tuple[By, ...] = ("campaign", "adset", "ad", "product", "day", "week")
+DEFAULT_DAYS = 30
+
+_SUMS = (
+    "spend_minor",
+    "orders",
+    "revenue_minor",
+    "gross_profit_minor",
+    "expected_profit_minor",
+    "final_orders",
+    "realized_profit_minor",
+    "meta_purchases",
+    "meta_value_minor",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    shop_id: str
+    currency: str
+    by: By
+    date_from: date
+    date_to: date
+    rows: tuple[ReportRow, ...]
+    total: ReportRow  # blended: all profit / all spend, attributed or not
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _figures(r: Any, currency: str) -> Figures:
+    e = exponent(currency)
+
+    def dec(minor: Any) -> Decimal:
+        return Decimal(int(minor or 0)).scaleb(-e)
+
+    return Figures(
+        spend=dec(r.spend_minor),
+        orders=int(r.orders or 0),
+        revenue=dec(r.revenue_minor),
+        gross_profit=dec(r.gross_profit_minor),
+        expected_profit=dec(r.expected_profit_minor),
+        final_orders=int(r.final_orders or 0),
+        realized_profit=dec(r.realized_profit_minor),
+        meta_purchases=int(r.meta_purchases or 0),
+        meta_value=dec(r.meta_value_minor),
+    )
+
+
+def default_range(shop: ShopConfig, now: datetime) -> tuple[date, date]:
+    today = now.astimezone(ZoneInfo(shop.timezone)).date()
+    return today - timedelta(days=DEFAULT_DAYS - 1), today
+
+
+def build_report(
+    engine: Engine,
+    shop: ShopConfig,
+    *,
+    by: By,
+    now: datetime,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    refresh_first: bool = True,
+) -> Report:
+    """Read the rollups (refreshing the changed days first) and compute the report lines."""
+    if by not in BY_CHOICES:
+        raise ValueError(f"--by must be one of {', '.join(BY_CHOICES)}, not {by!r}")
+    d_from, d_to = default_range(shop, now)
+    date_from, date_to = date_from or d_from, date_to or d_to
+    if date_from > date_to:
+        raise ValueError(f"--from {date_from} is after --to {date_to}")
+    if refresh_first:
+        refresh(engine, shop, now=now)
+    rd = rollup_daily
+    sums = [func.sum(rd.c[c]).label(c) for c in _SUMS]
+    in_range = (rd.c.shop_id == shop.id, rd.c.day >= date_from, rd.c.day <= date_to)
+    with engine.connect() as conn:
+        total_row = conn.execute(select(*sums).where(*in_range, rd.c.level == "shop")).one()
+        if by in ("day", "week"):
+            grouped = conn.execute(
+                select(rd.c.day, *sums)
+                .where(*in_range, rd.c.level == "shop")
+                .group_by(rd.c.day)
+                .order_by(rd.c.day)
+            ).all()
+        else:
+            grouped = conn.execute(
+                select(rd.c.key, func.max(rd.c.name).label("name"), *sums)
+                .where(*in_range, rd.c.level == by)
+                .group_by(rd.c.key)
+            ).all()
+    rows = _rows(by, grouped, shop.currency)
+    total = report_row("", "total (blended)", _figures(total_row, shop.currency))
+    notes = ["POAS = gross profit / spend; poas_expected uses expected profit (after expected returns)."]
+    if by == "product":
+        notes.append(
+            "Product spend is allocated from each campaign by the product's share of the campaign's "
+            "attributed revenue that day; spend with no attributed sales stays in its own row."
+        )
+    if by in ("campaign", "adset", "ad"):
+        notes.append("Orders with no Meta campaign match are in the '(unattributed)' row.")
+    return Report(shop.id, shop.currency, by, date_from, date_to, tuple(rows), total, tuple(notes))
+
+
+def _rows(by: By, grouped: Sequence[Any], currency: str) -> list[ReportRow]:
+    if by == "day":
+        return [report_row(r.day.isoformat(), r.day.isoformat(), _figures(r, currency)) for r in grouped]
+    if by == "week":
+        weeks: dict[str, Figures] = defaultdict(Figures)
+        for r in grouped:
+            year, week, _ = r.day.isocalendar()
+            weeks[f"{year}-W{week:02d}"] += _figures(r, currency)
+        return [report_row(k, k, f) for k, f in sorted(weeks.items())]
+    rows = [report_row(r.key, r.name, _figures(r, currency)) for r in grouped]
+    rows.sort(key=lambda r: (r.key == "", -r.figures.spend, -r.figures.revenue, r.key))
+    return flag_revenue_trap(rows)
+
+
+# --- rendering (JSON numbers only here, at the edge) -------------------------------------------
+
+
+def _num(value: Decimal | None, places: int) -> float | None:
+    if value is None:
+        return None
+    return float(value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN))
+
+
+def row_dict(by: By, row: ReportRow, currency: str) -> dict[str, Any]:
+    f = row.figures
+    e = exponent(currency)
+    out: dict[str, Any] = {by: row.name}
+    if by in ("campaign", "adset", "ad", "product"):
+        out[f"{by}_id"] = row.key or None
+    out.update(
+        {
+            "spend": _num(f.spend, e),
+            "orders": f.orders,
+            "revenue": _num(f.revenue, e),
+            "profit": _num(f.gross_profit, e),
+            "expected_profit": _num(f.expected_profit, e),
+            "realized_profit": _num(row.realized_profit, e),
+            "final_orders": f.final_orders,
+            "roas": _num(row.roas, 4),
+            "poas": _num(row.poas, 4),
+            "poas_expected": _num(row.poas_expected, 4),
+            "margin": _num(row.margin, 4),
+            "break_even_roas": _num(row.break_even_roas, 4),
+            "meta_purchases": f.meta_purchases,
+            "meta_value": _num(f.meta_value, e),
+            "revenue_trap": row.revenue_trap,
+        }
+    )
+    return out
+
+
+def report_json(report: Report) -> dict[str, Any]:
+    return {
+        "shop": report.shop_id,
+        "currency": report.currency,
+        "by": report.by,
+        "from": report.date_from.isoformat(),
+        "to": report.date_to.isoformat(),
+        "rows": [row_dict(report.by, r, report.currency) for r in report.rows],
+        "total": row_dict(report.by, report.total, report.currency),
+        "notes": list(report.notes),
+    }
+
+
+def report_csv(report: Report) -> str:
+    rows = [row_dict(report.by, r, report.currency) for r in report.rows]
+    rows.append(row_dict(report.by, report.total, report.currency))
+    buf = io.StringIO()
+    header = list(rows[0]) if rows else []
+    writer = csv.DictWriter(buf, fieldnames=header, lineterminator="\n")
+    writer.writeheader()
+    for r in rows:
+        writer.writerow({k: "" if v is None else v for k, v in r.items()})
+    return buf.getvalue()
