@@ -35,10 +35,18 @@ def redact(text: str) -> str:
     return _TOKEN_IN_TEXT.sub(r"\1=***", text)
 
 
+def _redact_arg(arg: object) -> object:
+    if isinstance(arg, int | float):
+        return arg
+    text = str(arg)
+    masked = redact(text)
+    return masked if masked != text else arg
+
+
 class _RedactFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.args:
-            record.args = tuple(redact(str(a)) for a in record.args)
+        if isinstance(record.args, tuple):
+            record.args = tuple(_redact_arg(a) for a in record.args)
         record.msg = redact(str(record.msg))
         return True
 
