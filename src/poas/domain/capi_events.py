@@ -1,0 +1,278 @@
+"""CAPI event dicts for an order: Purchase (value + net_revenue), the optional profit event, AppendValue.
+
+Amounts are Decimal up to here; they become JSON numbers (rounded to the currency's minor unit) only
+in the dicts built below, which are ready for the Graph API's `data` list. Consent is decided here too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import TYPE_CHECKING, Any
+
+from poas.domain.money import Money, exponent
+from poas.domain.order import Consent, Order
+
+if TYPE_CHECKING:
+    from poas.domain.profit import ProfitResult
+    from poas.settings import ShopConfig
+
+PURCHASE = "Purchase"
+APPEND_VALUE = "AppendValue"
+MATCH_KEYS = ("em", "ph", "external_id", "fbc", "fbp", "client_ip_address")
+ZERO = Decimal(0)
+_QUANTA = {e: Decimal(1).scaleb(-e) for e in range(5)}
+
+
+class EventNotBuilt(ValueError):
+    """The event cannot be built; `reason` says why (no personal data in it)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def json_amount(amount: Decimal, currency: str) -> int | float:
+    """A Decimal as the JSON number Meta gets: rounded half-even to the minor unit."""
+    e = exponent(currency)
+    q = amount.quantize(_QUANTA[e], rounding=ROUND_HALF_EVEN)
+    return int(q) if e == 0 else float(q)
+
+
+def consent_allows(policy: str, consent: Consent) -> tuple[bool, str]:
+    """(allowed, reason) for the shop's consent policy and what the order says.
+
+    `ads_tracking` decides when the source knows it; otherwise `marketing` stands in for it.
+    """
+    said = consent.ads_tracking if consent.ads_tracking is not None else consent.marketing
+    source = "ads tracking" if consent.ads_tracking is not None else "marketing"
+    if policy == "always":
+        return True, "policy always: consent is collected outside poas"
+    if policy == "require_explicit":
+        if said is True:
+            return True, f"customer agreed ({source} consent)"
+        why = "refused" if said is False else "did not say"
+        return False, f"policy require_explicit: the customer {why} ({source} consent)"
+    if policy == "allow_unless_denied":
+        if said is False:
+            return False, f"policy allow_unless_denied: the customer refused ({source} consent)"
+        return True, "customer agreed" if said else "no refusal recorded"
+    raise ValueError(f"unknown consent policy {policy!r}")
+
+
+def has_match_keys(user_data: Mapping[str, Any]) -> bool:
+    """Whether user_data can match a person: a key identifier, or first and last name."""
+    return any(user_data.get(k) for k in MATCH_KEYS) or bool(user_data.get("fn") and user_data.get("ln"))
+
+
+def event_id_for(template: str, order: Order) -> str:
+    """The event_id from the shop's template ({order_id}, {order_name}, {shop_id})."""
+    try:
+        return template.format(
+            order_id=order.order_id, order_name=order.name or order.order_id, shop_id=order.shop_id
+        )
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ValueError(
+            f"events.event_id_template {template!r}: unknown placeholder {exc} "
+            "(use {order_id}, {order_name} or {shop_id})"
+        ) from None
+
+
+def _source_url(order: Order, shop: ShopConfig) -> str | None:
+    landing = (order.attribution.landing_url or "").strip()
+    if landing.startswith(("https://", "http://")):
+        return landing
+    if landing.startswith("/") and shop.domain:
+        return f"https://{shop.domain}{landing}"
+    if shop.events.event_source_url:
+        return shop.events.event_source_url
+    return f"https://{shop.domain}/" if shop.domain else None
+
+
+def _rate(profit: ProfitResult, order: Order) -> Decimal:
+    """Order currency → event (shop) currency, the rate the profit calculation used."""
+    if order.currency == profit.currency:
+        return Decimal(1)
+    for use in profit.fx:
+        if use.from_currency == order.currency and use.to_currency == profit.currency:
+            return use.rate
+    raise EventNotBuilt(f"no {order.currency}->{profit.currency} rate in the profit breakdown")
+
+
+def _value(order: Order, profit: ProfitResult, basis: str) -> Decimal:
+    if basis == "total":
+        return profit.total_paid.amount
+    if basis == "revenue_ex_vat":
+        return profit.revenue_ex_vat.amount
+    if basis == "profit":
+        return profit.expected_profit.amount
+    if basis == "subtotal":
+        subtotal: Decimal = (
+            sum(
+                (ln.unit_price * ln.quantity - ln.discount + (ZERO if order.prices_include_vat else ln.tax))
+                for ln in order.lines
+            )
+            or ZERO
+        )
+        return subtotal * _rate(profit, order)
+    raise ValueError(f"unknown events.value_basis {basis!r}")
+
+
+def _net_revenue(amount: Decimal, shop: ShopConfig) -> Decimal:
+    return amount if amount >= 0 or shop.events.negative_profit == "send" else ZERO
+
+
+def _contents(order: Order, profit: ProfitResult, currency: str) -> list[dict[str, Any]]:
+    rate = _rate(profit, order)
+    out = []
+    for ln in order.lines:
+        if ln.gift_card or ln.quantity <= 0:
+            continue
+        price = ln.unit_price if order.prices_include_vat else ln.unit_price + ln.tax / ln.quantity
+        out.append(
+            {
+                "id": ln.variant_id or ln.sku or ln.product_id or ln.line_id,
+                "quantity": ln.quantity,
+                "item_price": json_amount(price * rate, currency),
+            }
+        )
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Base:
+    event_time: int
+    event_id: str
+    action_source: str
+    source_url: str | None
+
+
+def _base(order: Order, user_data: Mapping[str, Any], shop: ShopConfig, now: datetime) -> _Base:
+    if not has_match_keys(user_data):
+        raise EventNotBuilt(
+            "no usable customer data (needs email, phone, external id, fbc/fbp, IP or full name)"
+        )
+    event_time = min(int(order.created_at.timestamp()), int(now.timestamp()))
+    url = _source_url(order, shop)
+    source = shop.events.action_source
+    if source == "website" and (not user_data.get("client_user_agent") or url is None):
+        source = "other"  # Meta rejects website events without a browser user agent and URL
+    return _Base(event_time, event_id_for(shop.events.event_id_template, order), source, url)
+
+
+def _envelope(name: str, base: _Base, user_data: Mapping[str, Any], shop: ShopConfig) -> dict[str, Any]:
+    event: dict[str, Any] = {
+        "event_name": name,
+        "event_time": base.event_time,
+        "event_id": base.event_id,
+        "action_source": base.action_source,
+        "user_data": dict(user_data),
+    }
+    if base.source_url:
+        event["event_source_url"] = base.source_url
+    if shop.events.ldu:
+        event["data_processing_options"] = ["LDU"]
+        event["data_processing_options_country"] = shop.events.ldu_country
+        event["data_processing_options_state"] = shop.events.ldu_state
+    else:
+        event["data_processing_options"] = []
+    return event
+
+
+def build_purchase(
+    order: Order, user_data: Mapping[str, Any], profit: ProfitResult, shop: ShopConfig, now: datetime
+) -> dict[str, Any]:
+    """The Purchase event: value on the Pixel's basis, net_revenue = expected profit (shop currency)."""
+    base = _base(order, user_data, shop, now)
+    currency = profit.currency
+    event = _envelope(PURCHASE, base, user_data, shop)
+    contents = _contents(order, profit, currency)
+    event["custom_data"] = {
+        "value": json_amount(_value(order, profit, shop.events.value_basis), currency),
+        "currency": currency,
+        "net_revenue": json_amount(_net_revenue(profit.expected_profit.amount, shop), currency),
+        "order_id": order.order_id,
+        "contents": contents,
+        "content_type": "product",
+        "num_items": sum(c["quantity"] for c in contents),
+    }
+    return event
+
+
+def build_profit_event(
+    order: Order, user_data: Mapping[str, Any], profit: ProfitResult, shop: ShopConfig, now: datetime
+) -> dict[str, Any] | None:
+    """The optional custom event whose value is the profit (None unless `events.profit_event_name`)."""
+    name = shop.events.profit_event_name
+    if not name:
+        return None
+    base = _base(order, user_data, shop, now)
+    event = _envelope(name, base, user_data, shop)
+    currency = profit.currency
+    event["custom_data"] = {
+        "value": json_amount(_net_revenue(profit.expected_profit.amount, shop), currency),
+        "currency": currency,
+        "order_id": order.order_id,
+    }
+    return event
+
+
+def build_order_events(
+    order: Order, user_data: Mapping[str, Any], profit: ProfitResult, shop: ShopConfig, now: datetime
+) -> list[dict[str, Any]]:
+    """Every event the shop's settings ask for at purchase time (Purchase and/or the profit event)."""
+    events = [build_purchase(order, user_data, profit, shop, now)] if shop.events.send_purchase else []
+    extra = build_profit_event(order, user_data, profit, shop, now)
+    if extra is not None:
+        events.append(extra)
+    return events
+
+
+_COPIED = (
+    "event_source_url",
+    "data_processing_options",
+    "data_processing_options_country",
+    "data_processing_options_state",
+)
+
+
+def build_append_value(
+    original: Mapping[str, Any],
+    final_profit: Money,
+    shop: ShopConfig,
+    now: datetime,
+    *,
+    event_id: str | None = None,
+) -> dict[str, Any]:
+    """AppendValue for a Purchase already sent: same user_data, final net_revenue, time = now."""
+    cd = original.get("custom_data") or {}
+    currency = cd.get("currency")
+    if currency != final_profit.currency:
+        raise EventNotBuilt(f"final profit is in {final_profit.currency}, the original event in {currency}")
+    event_time = int(now.timestamp())
+    orig_id = str(original["event_id"])
+    event: dict[str, Any] = {
+        "event_name": APPEND_VALUE,
+        "event_time": event_time,
+        "event_id": event_id or f"{orig_id}.append.{event_time}",
+        "action_source": original["action_source"],
+        "user_data": dict(original["user_data"]),
+        "original_event_data": {
+            "event_name": original["event_name"],
+            "event_time": original["event_time"],
+            "order_id": cd.get("order_id"),
+            "event_id": orig_id,
+        },
+        "custom_data": {
+            "currency": currency,
+            "net_revenue": json_amount(_net_revenue(final_profit.amount, shop), currency),
+        },
+    }
+    for key in _COPIED:
+        if key in original:
+            event[key] = original[key]
+    if event["original_event_data"]["order_id"] is None:
+        del event["original_event_data"]["order_id"]
+    return event
