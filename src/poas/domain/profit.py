@@ -406,7 +406,6 @@ def compute_profit(
     by_id = {ln.line_id: ln for ln in lines}
     refunded = recovered = return_handling = ZERO
     refund_items: list[dict[str, str]] = []
-    ship_ratio = ship_rev_o / ship_gross_o if ship_gross_o else ONE
     for refund in order.refunds:
         ref_rev = ref_cogs = ref_handling = ZERO
         for rl in refund.lines:
@@ -444,7 +443,7 @@ def compute_profit(
             elif refund.shipping_tax:
                 ship_ex = refund.shipping - refund.shipping_tax
             else:
-                ship_ex = refund.shipping * ship_ratio
+                ship_ex = refund.shipping * ship_rev_o / ship_gross_o if ship_gross_o else refund.shipping
             ref_rev += r(ship_ex * order_rate)
         if refund.adjustment:
             adj = refund.adjustment - refund.adjustment_tax if incl else refund.adjustment
