@@ -1,3 +1,291 @@
-"""CLI: reports commands."""
+"""CLI: spend sync and import, ROAS/POAS reports, budget advice, exports."""
 
-from poas.cli.app import app as app
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, cast
+
+import typer
+from rich.table import Table
+
+from poas.cli.app import app, console, fail, import_app, settings, store
+from poas.domain.advice import CampaignFigures, advise
+from poas.meta.insights import InsightsError
+from poas.services.export import KINDS, Format, iter_export, write_export
+from poas.services.report import BY_CHOICES, Report, build_report, report_csv, report_json, row_dict
+from poas.services.rollups import rebuild_all
+from poas.services.spend import SpendConfigError, import_spend_file, sync_spend
+from poas.settings import ShopConfig
+from poas.sources.ads_manager_csv import SpendFileError
+
+spend_app = typer.Typer(help="Ad spend from Meta's Marketing API.", no_args_is_help=True)
+app.add_typer(spend_app, name="spend")
+
+
+def _shop(shop_id: str | None) -> ShopConfig:
+    shops = settings().shops
+    if shop_id:
+        found = settings().shop(shop_id)
+        if found is None:
+            raise fail(f"no shop {shop_id!r} in {settings().config_path()}")
+        return found
+    if len(shops) == 1:
+        return shops[0]
+    if not shops:
+        raise fail(f"no shops configured in {settings().config_path()}")
+    raise fail(f"several shops configured; pick one with --shop ({', '.join(s.id for s in shops)})")
+
+
+def _day(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise fail(f"{option} {value!r} is not a date (YYYY-MM-DD)")
+
+
+def _decimal(value: str | None, option: str) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        return Decimal(value.replace(",", "."))
+    except InvalidOperation:
+        raise fail(f"{option} {value!r} is not a number")
+
+
+@spend_app.command("sync")
+def spend_sync(
+    shop: str | None = typer.Option(None, "--shop", help="Shop id (default: the only shop)."),
+    since: str | None = typer.Option(None, "--since", help="First day (default: 7 days ago)."),
+    until: str | None = typer.Option(None, "--until", help="Last day (default: today)."),
+) -> None:
+    """Re-pull daily ad-level spend (the last 7 days by default) and upsert it."""
+    cfg = _shop(shop)
+    try:
+        result = sync_spend(
+            store(),
+            settings(),
+            cfg,
+            now=datetime.now(UTC),
+            since=_day(since, "--since"),
+            until=_day(until, "--until"),
+        )
+    except (SpendConfigError, InsightsError) as exc:
+        raise fail(str(exc))
+    console.print(
+        f"spend sync {cfg.id}: {result.rows} rows ({result.inserted} new, {result.updated} updated) "
+        f"over {len(result.days)} days"
+    )
+
+
+@import_app.command("spend")
+def import_spend(
+    file: Path = typer.Argument(
+        ..., exists=True, dir_okay=False, help="Ads Manager export (CSV, daily breakdown)."
+    ),
+    shop: str | None = typer.Option(None, "--shop"),
+    account: str | None = typer.Option(
+        None, "--account", help="Ad account id when the file has no Account ID."
+    ),
+) -> None:
+    """Import an Ads Manager CSV export (English or Norwegian headers)."""
+    cfg = _shop(shop)
+    try:
+        result = import_spend_file(store(), cfg, file, now=datetime.now(UTC), account=account)
+    except SpendFileError as exc:
+        raise fail(str(exc))
+    console.print(f"imported {result.rows} spend rows ({result.inserted} new, {result.updated} updated)")
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else ""
+    if isinstance(value, float):
+        return f"{value:,.2f}".replace(",", " ")
+    return str(value)
+
+
+def _table(report: Report) -> Table:
+    cols = [
+        "spend",
+        "orders",
+        "revenue",
+        "profit",
+        "expected_profit",
+        "realized_profit",
+        "roas",
+        "poas",
+        "margin",
+        "break_even_roas",
+        "meta_value",
+        "revenue_trap",
+    ]
+    t = Table(
+        title=f"{report.shop_id} by {report.by}, {report.date_from} – {report.date_to} ({report.currency})"
+    )
+    t.add_column(report.by)
+    for c in cols:
+        t.add_column(c.replace("_", " "), justify="right")
+    for r in [*report.rows, report.total]:
+        d = row_dict(report.by, r, report.currency)
+        t.add_row(str(d[report.by]), *[_fmt(d[c]) for c in cols])
+    return t
+
+
+@app.command("report")
+def report_cmd(
+    by: str = typer.Option("campaign", "--by", help="campaign | adset | ad | product | day | week"),
+    date_from: str | None = typer.Option(None, "--from", help="First day (default: 30 days ago)."),
+    date_to: str | None = typer.Option(None, "--to", help="Last day (default: today)."),
+    shop: str | None = typer.Option(None, "--shop"),
+    fmt: str = typer.Option("table", "--format", help="table | json | csv"),
+    rebuild: bool = typer.Option(False, "--rebuild", help="Rebuild every day's rollup first."),
+) -> None:
+    """Spend, revenue and profit with ROAS next to POAS, from the daily rollups."""
+    if by not in BY_CHOICES:
+        raise fail(f"--by must be one of {', '.join(BY_CHOICES)}")
+    if fmt not in ("table", "json", "csv"):
+        raise fail("--format must be table, json or csv")
+    cfg = _shop(shop)
+    now = datetime.now(UTC)
+    if rebuild:
+        rebuild_all(store(), cfg, now=now)
+    report = build_report(
+        store(),
+        cfg,
+        by=by,
+        now=now,
+        date_from=_day(date_from, "--from"),
+        date_to=_day(date_to, "--to"),
+    )
+    if fmt == "json":
+        sys.stdout.write(json.dumps(report_json(report), ensure_ascii=False, indent=2) + "\n")
+    elif fmt == "csv":
+        sys.stdout.write(report_csv(report))
+    else:
+        console.print(_table(report))
+        for note in report.notes:
+            console.print(f"[dim]{note}[/dim]")
+
+
+@app.command("advise")
+def advise_cmd(
+    budget: str | None = typer.Option(
+        None, "--budget", help="Budget for the same period length (default: current spend)."
+    ),
+    target_poas: str = typer.Option("1.5", "--target-poas", help="POAS to aim for (1 = break-even)."),
+    cap: str = typer.Option("0.20", "--cap", help="Largest change per campaign per step (0.20 = ±20 %)."),
+    date_from: str | None = typer.Option(None, "--from"),
+    date_to: str | None = typer.Option(None, "--to"),
+    shop: str | None = typer.Option(None, "--shop"),
+    fmt: str = typer.Option("table", "--format", help="table | json"),
+) -> None:
+    """Propose moving budget toward campaigns with higher POAS (accounting, not a forecast)."""
+    cfg = _shop(shop)
+    report = build_report(
+        store(),
+        cfg,
+        by="campaign",
+        now=datetime.now(UTC),
+        date_from=_day(date_from, "--from"),
+        date_to=_day(date_to, "--to"),
+    )
+    figures = [
+        CampaignFigures(r.key, r.name, r.figures.spend, r.figures.revenue, r.figures.gross_profit)
+        for r in report.rows
+        if r.key
+    ]
+    try:
+        advice = advise(
+            figures,
+            budget=_decimal(budget, "--budget"),
+            target_poas=_decimal(target_poas, "--target-poas") or Decimal("1.5"),
+            cap=_decimal(cap, "--cap") or Decimal("0.2"),
+        )
+    except ValueError as exc:
+        raise fail(str(exc))
+    q = Decimal("0.01")
+
+    def r2(v: Decimal | None) -> float | None:
+        return None if v is None else float(v.quantize(q))
+
+    rows = [
+        {
+            "campaign": c.name,
+            "campaign_id": c.key,
+            "spend": r2(c.spend),
+            "proposed_spend": r2(c.proposed_spend),
+            "change": r2(c.change),
+            "change_pct": r2(None if c.change_pct is None else c.change_pct * 100),
+            "roas": r2(c.roas),
+            "poas": r2(c.poas),
+            "margin": r2(c.margin),
+            "break_even_roas": r2(c.break_even_roas),
+            "target_roas": r2(c.target_roas),
+            "reason": c.reason,
+        }
+        for c in advice.campaigns
+    ]
+    if fmt == "json":
+        doc = {
+            "shop": cfg.id,
+            "currency": cfg.currency,
+            "from": report.date_from.isoformat(),
+            "to": report.date_to.isoformat(),
+            "budget": r2(advice.budget),
+            "allocated": r2(advice.allocated),
+            "unallocated": r2(advice.unallocated),
+            "target_poas": r2(advice.target_poas),
+            "cap": r2(advice.cap),
+            "rule": advice.rule,
+            "note": advice.disclaimer,
+            "campaigns": rows,
+        }
+        sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
+        return
+    t = Table(title=f"Budget advice {cfg.id} ({cfg.currency}), target POAS {advice.target_poas}")
+    cols = ["spend", "proposed_spend", "change_pct", "roas", "poas", "target_roas", "reason"]
+    t.add_column("campaign")
+    for c in cols:
+        t.add_column(c.replace("_", " "), justify="left" if c == "reason" else "right")
+    for r in rows:
+        t.add_row(str(r["campaign"]), *[_fmt(r[c]) for c in cols])
+    console.print(t)
+    console.print(f"Rule: {advice.rule}.")
+    if advice.unallocated:
+        console.print(f"Not placed this step (caps): {advice.unallocated:.2f} {cfg.currency}")
+    console.print(f"[yellow]{advice.disclaimer}[/yellow]")
+
+
+@app.command("export")
+def export_cmd(
+    kind: str = typer.Argument(..., help="orders | profit | events | spend"),
+    fmt: str = typer.Option("csv", "--format", help="csv | jsonl"),
+    date_from: str | None = typer.Option(
+        None, "--from", help="First UTC day (orders/profit: created; events: event time)."
+    ),
+    date_to: str | None = typer.Option(None, "--to"),
+    out: Path | None = typer.Option(None, "--out", help="File to write (default: standard output)."),
+    shop: str | None = typer.Option(None, "--shop", help="Only this shop (default: all)."),
+) -> None:
+    """Stream orders, the profit ledger, the delivery log or spend rows as CSV or JSON Lines."""
+    if kind not in KINDS:
+        raise fail(f"export must be one of {', '.join(KINDS)}")
+    if fmt not in ("csv", "jsonl"):
+        raise fail("--format must be csv or jsonl")
+    rows = iter_export(
+        store(), kind, shop=shop, date_from=_day(date_from, "--from"), date_to=_day(date_to, "--to")
+    )
+    if out is None:
+        write_export(rows, sys.stdout, cast(Format, fmt))
+        return
+    with out.open("w", encoding="utf-8", newline="") as fh:
+        n = write_export(rows, fh, cast(Format, fmt))
+    console.print(f"wrote {n} {kind} rows to {out}")
