@@ -1,5 +1,135 @@
-"""Router: webhooks."""
+"""Router: Shopify and WooCommerce webhooks — size limit, signature, shape check, then into the inbox."""
 
-from fastapi import APIRouter
+from __future__ import annotations
 
-router = APIRouter()
+import hashlib
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, BackgroundTasks, HTTPException, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from poas.services import intake
+from poas.settings import Settings, ShopConfig
+from poas.sources import woocommerce
+from poas.sources.payload import PayloadError, parse_timestamp, verify_hmac_sha256_base64
+from poas.store.inbox import Delivery
+
+router = APIRouter(tags=["webhooks"])
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def shop_or_404(request: Request, shop_id: str) -> ShopConfig:
+    shop = _settings(request).shop(shop_id)
+    if shop is None:
+        raise HTTPException(404, "unknown shop")
+    return shop
+
+
+async def read_body(request: Request) -> bytes:
+    """The raw body, refused with 413 beyond `webhook_max_bytes` (declared or actually streamed)."""
+    limit = _settings(request).webhook_max_bytes
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.strip().isdigit():
+            raise HTTPException(400, "invalid Content-Length")
+        if int(declared) > limit:
+            raise HTTPException(413, f"body larger than {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HTTPException(413, f"body larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _process_now(request: Request, row_id: int) -> None:
+    intake.process_ids(request.app.state.engine, [row_id], now=datetime.now(UTC), settings=_settings(request))
+
+
+def _triggered_at(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return parse_timestamp(value, "X-Shopify-Triggered-At", naive_is_utc=True)
+    except PayloadError:
+        return None
+
+
+async def accept(
+    request: Request,
+    background: BackgroundTasks,
+    shop: ShopConfig,
+    source: str,
+    topic: str,
+    body: bytes,
+    dedup_key: str | None,
+    triggered_at: datetime | None = None,
+) -> JSONResponse:
+    """Check the shape (400/422), store the delivery, answer, and process it after the response."""
+    if not intake.handles(source, topic):
+        return JSONResponse({"status": "ignored", "reason": f"topic {topic!r} is not used"})
+    try:
+        parsed = intake.parse_delivery(source, topic, body, shop)
+    except PayloadError as exc:
+        code = 400 if exc.field == "body" else 422
+        return JSONResponse({"detail": str(exc), "field": exc.field}, status_code=code)
+    now = datetime.now(UTC)
+    delivery = Delivery(
+        shop_id=shop.id,
+        source=source,
+        topic=topic,
+        dedup_key=dedup_key or "sha256:" + hashlib.sha256(body).hexdigest(),
+        body=body,
+        received_at=now,
+        triggered_at=triggered_at,
+        order_id=parsed.order_id,
+    )
+    row_id, new = await run_in_threadpool(intake.accept, request.app.state.engine, delivery, now=now)
+    if new:
+        background.add_task(_process_now, request, row_id)
+    body_out: dict[str, Any] = {"status": "accepted" if new else "duplicate", "inbox_id": row_id}
+    return JSONResponse(body_out, status_code=202 if source == "api" else 200)
+
+
+def _secrets(shop: ShopConfig) -> list[str]:
+    return [s.get_secret_value() for s in shop.webhook_secrets]
+
+
+@router.post("/webhooks/shopify/{shop_id}")
+async def shopify_webhook(shop_id: str, request: Request, background: BackgroundTasks) -> JSONResponse:
+    shop = shop_or_404(request, shop_id)
+    body = await read_body(request)
+    h = request.headers
+    if not verify_hmac_sha256_base64(body, h.get("x-shopify-hmac-sha256"), _secrets(shop)):
+        raise HTTPException(401, "missing or wrong X-Shopify-Hmac-Sha256 signature")
+    topic = (h.get("x-shopify-topic") or "").strip()
+    if not topic:
+        raise HTTPException(400, "X-Shopify-Topic header is required")
+    dedup = h.get("x-shopify-event-id") or h.get("x-shopify-webhook-id")
+    key = f"event:{dedup.strip()}" if dedup and dedup.strip() else None
+    triggered = _triggered_at(h.get("x-shopify-triggered-at"))
+    return await accept(request, background, shop, "shopify", topic, body, key, triggered)
+
+
+@router.post("/webhooks/woocommerce/{shop_id}")
+async def woocommerce_webhook(shop_id: str, request: Request, background: BackgroundTasks) -> JSONResponse:
+    shop = shop_or_404(request, shop_id)
+    body = await read_body(request)
+    h = request.headers
+    if woocommerce.is_ping(body):
+        return JSONResponse({"status": "ping"})  # sent unsigned when a webhook is saved; nothing stored
+    if not verify_hmac_sha256_base64(body, h.get("x-wc-webhook-signature"), _secrets(shop)):
+        raise HTTPException(401, "missing or wrong X-WC-Webhook-Signature signature")
+    topic = (h.get("x-wc-webhook-topic") or "").strip()
+    if not topic:
+        raise HTTPException(400, "X-WC-Webhook-Topic header is required")
+    delivery = (h.get("x-wc-webhook-delivery-id") or "").strip()
+    return await accept(request, background, shop, "woocommerce", topic, body, delivery or None)

@@ -1,0 +1,303 @@
+"""Intake: accept deliveries into the inbox, then turn them into stored orders (ingest) exactly once.
+
+`accept` stores the raw delivery (deduplicated) and returns fast; `process_ids` (the web process's
+background task) and `process_pending` (`poas worker`, `poas inbox retry`) claim due rows with a
+lease and process each in its own transaction, so any number of processes can run them. Out-of-order
+deliveries are resolved per order by the platform's `updated_at`; a failure is kept with a
+PII-free reason and retried with backoff.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import Connection, Engine
+
+from poas.domain.order import Order, Refund
+from poas.services.ingest import ingest_order
+from poas.settings import Settings, ShopConfig, load_settings
+from poas.sources import canonical_json, shopify, woocommerce
+from poas.sources.payload import PayloadError
+from poas.store import inbox
+from poas.store.orders import load_order
+
+MAX_ATTEMPTS = 12
+BASE_DELAY = timedelta(seconds=30)
+MAX_DELAY = timedelta(hours=6)
+
+Kind = Literal["order", "refund", "note"]
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    """A delivery read into canonical values (nothing stored yet)."""
+
+    kind: Kind
+    order_id: str | None = None
+    order: Order | None = None
+    refund: Refund | None = None
+    data: Mapping[str, Any] | None = None
+    trigger: bool = False
+    note: str = ""
+
+
+def _json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        raise PayloadError("body", "is not valid JSON") from None
+
+
+def parse_delivery(source: str, topic: str, body: bytes, shop: ShopConfig) -> Parsed:
+    """Map a delivery body; raises PayloadError (naming the field) when it is not what the topic says."""
+    data = _json(body)
+    purchase_topic = shop.events.purchase_topic
+    if source == "shopify":
+        if topic in shopify.ORDER_TOPICS:
+            order = shopify.parse_order(data, shop.id)
+            trigger = shopify.purchase_trigger(topic, order.financial_status, purchase_topic)
+            return Parsed("order", order.order_id, order, data=data, trigger=trigger)
+        if topic == shopify.REFUND_TOPIC:
+            refund = shopify.parse_refund(data)
+            return Parsed("refund", shopify.refund_order_id(data), refund=refund, data=data)
+        if topic == shopify.EDIT_TOPIC:
+            return Parsed("note", note="order edit noted; the orders/updated that follows carries the order")
+    elif source == "woocommerce":
+        if topic in woocommerce.ORDER_TOPICS:
+            order = woocommerce.parse_order(data, shop.id)
+            trigger = woocommerce.purchase_trigger(topic, order, purchase_topic)
+            return Parsed("order", order.order_id, order, data=data, trigger=trigger)
+    elif source == "api":
+        if topic == "orders":
+            order = canonical_json.parse_order(
+                data, shop.id, default_prices_include_vat=shop.prices_include_vat
+            )
+            trigger = purchase_topic == "create" or order.financial_status == "paid"
+            return Parsed("order", order.order_id, order, data=data, trigger=trigger)
+        if topic == "refunds":
+            refund = canonical_json.parse_refund(data)
+            return Parsed("refund", canonical_json.refund_order_id(data), refund=refund, data=data)
+    raise PayloadError("topic", f"{source} topic {topic!r} is not handled")
+
+
+def handles(source: str, topic: str) -> bool:
+    if source == "shopify":
+        return topic in shopify.TOPICS
+    if source == "woocommerce":
+        return topic in woocommerce.TOPICS
+    return source == "api" and topic in ("orders", "refunds")
+
+
+# ---- accept --------------------------------------------------------------------------------------
+
+
+def accept(engine: Engine, delivery: inbox.Delivery, *, now: datetime) -> tuple[int, bool]:
+    """Store the delivery durably: (inbox row id, False when it is a duplicate of a stored one)."""
+    with engine.begin() as conn:
+        return inbox.store(conn, delivery, now=now)
+
+
+# ---- process -------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class ProcessStats:
+    claimed: int = 0
+    done: int = 0
+    skipped: int = 0
+    retrying: int = 0
+    failed: int = 0
+
+    def add(self, other: ProcessStats) -> None:
+        for name in ("claimed", "done", "skipped", "retrying", "failed"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def backoff(attempts: int) -> timedelta:
+    """Delay before attempt `attempts + 1`: 30 s doubling, at most 6 h."""
+    delay: timedelta = BASE_DELAY * (2 ** max(attempts - 1, 0))
+    return min(delay, MAX_DELAY)
+
+
+_EMAIL = re.compile(r"[^\s@'\"]+@[^\s@'\"]+")
+_DIGITS = re.compile(r"\+?\d[\d \-]{6,}\d")
+
+
+def describe_error(exc: BaseException) -> str:
+    """A reason safe to store and show: field names for bad payloads, no values that could be personal."""
+    if isinstance(exc, PayloadError):
+        return f"invalid payload: {exc}"[:500]
+    first = (str(exc).splitlines() or [""])[0]
+    first = first.split("[SQL:")[0].split("[parameters:")[0]
+    first = _DIGITS.sub("<number>", _EMAIL.sub("<email>", first))
+    return f"{type(exc).__name__}: {first}".strip()[:500]
+
+
+def _build(source: str, payload: Mapping[str, Any], shop: ShopConfig, refunds: Mapping[str, Any]) -> Order:
+    extra = list(refunds.values())
+    if source == "shopify":
+        return shopify.parse_order(payload, shop.id, extra_refunds=extra)
+    if source == "woocommerce":
+        return woocommerce.parse_order(payload, shop.id)
+    order = canonical_json.parse_order(payload, shop.id, default_prices_include_vat=shop.prices_include_vat)
+    return _with_refunds(order, [canonical_json.parse_refund(r) for r in extra])
+
+
+def _with_refunds(order: Order, refunds: Sequence[Refund]) -> Order:
+    merged = {r.refund_id: r for r in refunds}
+    merged.update({r.refund_id: r for r in order.refunds})
+    all_refunds = tuple(sorted(merged.values(), key=lambda r: (r.processed_at, r.refund_id)))
+    newest = max([order.updated_at, *(r.processed_at for r in refunds)], key=lambda t: t or order.created_at)
+    return replace(order, refunds=all_refunds, updated_at=newest)
+
+
+def _scrub(source: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+    if source == "shopify":
+        return shopify.scrub(payload)
+    if source == "woocommerce":
+        return woocommerce.scrub(payload)
+    return canonical_json.scrub(payload)
+
+
+def _ingest(conn: Connection, order: Order, shop: ShopConfig, now: datetime, trigger: bool) -> str:
+    out = ingest_order(conn, order, shop, now=now, trigger_purchase=trigger)
+    detail = f"order {out.status}"
+    if trigger:
+        detail += "; purchase " + (
+            "queued" if out.events_skipped is None else f"not queued: {out.events_skipped}"
+        )
+    if out.profit_error:
+        detail += "; no profit: " + describe_error(ValueError(out.profit_error))
+    return detail
+
+
+def _apply_order(
+    conn: Connection, source: str, parsed: Parsed, shop: ShopConfig, now: datetime
+) -> tuple[str, str]:
+    order = parsed.order
+    assert order is not None and parsed.data is not None
+    if order.test:
+        return "skipped", "test order: not ingested"
+    state = inbox.lock_state(conn, shop.id, order.order_id, source, now=now)
+    newer_stored = (
+        state.payload is not None
+        and state.updated_at is not None
+        and order.updated_at is not None
+        and order.updated_at < state.updated_at
+    )
+    if newer_stored:
+        if not parsed.trigger:
+            return "skipped", "stale: a newer version of the order is already stored"
+        # A late purchase trigger: send for the newest version, with this delivery's contact data.
+        assert state.payload is not None
+        newest = _build(source, state.payload, shop, state.refunds)
+        order = replace(newest, customer=order.customer)
+        return "done", _ingest(conn, order, shop, now, True) + " (from the newer stored version)"
+    state.payload = _scrub(source, parsed.data)
+    state.updated_at = order.updated_at
+    inbox.save_state(conn, state, now=now)
+    if state.refunds and source != "woocommerce":
+        order = _build(source, parsed.data, shop, state.refunds)
+    return "done", _ingest(conn, order, shop, now, parsed.trigger)
+
+
+def _apply_refund(
+    conn: Connection, source: str, parsed: Parsed, shop: ShopConfig, now: datetime
+) -> tuple[str, str]:
+    refund, order_id = parsed.refund, parsed.order_id
+    assert refund is not None and order_id is not None and parsed.data is not None
+    state = inbox.lock_state(conn, shop.id, order_id, source, now=now)
+    state.refunds[refund.refund_id] = inbox.scrub_refund(parsed.data)
+    inbox.save_state(conn, state, now=now)
+    if state.payload is not None:
+        order = _build(source, state.payload, shop, state.refunds)
+        order = _with_refunds(order, [refund])
+    else:
+        stored = load_order(conn, shop.id, order_id)
+        if stored is None:
+            return "done", "refund kept until its order arrives"
+        order = _with_refunds(stored, [refund])
+    return "done", "refund " + _ingest(conn, order, shop, now, False)
+
+
+def _process_row(
+    conn: Connection, row: inbox.Claimed, shop: ShopConfig, now: datetime
+) -> tuple[str, str, str | None]:
+    parsed = parse_delivery(row.source, row.topic, row.body, shop)
+    if parsed.kind == "order":
+        status, outcome = _apply_order(conn, row.source, parsed, shop, now)
+    elif parsed.kind == "refund":
+        status, outcome = _apply_refund(conn, row.source, parsed, shop, now)
+    else:
+        status, outcome = "skipped", parsed.note
+    return status, outcome, parsed.order_id
+
+
+def _run(
+    engine: Engine, claimed: Sequence[inbox.Claimed], settings: Settings, worker: str, now: datetime
+) -> ProcessStats:
+    stats = ProcessStats(claimed=len(claimed))
+    for row in claimed:
+        shop = settings.shop(row.shop_id)
+        try:
+            if shop is None:
+                raise LookupError(f"shop {row.shop_id!r} is not configured")
+            with engine.begin() as conn:
+                status, outcome, order_id = _process_row(conn, row, shop, now)
+                inbox.finish(conn, row.id, worker, status=status, outcome=outcome, order_id=order_id, now=now)
+            stats.done += status == "done"
+            stats.skipped += status == "skipped"
+        except Exception as exc:  # every failure is recorded on the row and retried; nothing is lost
+            attempts = row.attempts + 1
+            next_at = now + backoff(attempts) if attempts < MAX_ATTEMPTS else None
+            with engine.begin() as conn:
+                inbox.fail(conn, row.id, worker, error=describe_error(exc), next_at=next_at, now=now)
+            if next_at is None:
+                stats.failed += 1
+            else:
+                stats.retrying += 1
+    return stats
+
+
+def process_ids(
+    engine: Engine, ids: Sequence[int], *, now: datetime, settings: Settings, worker: str | None = None
+) -> ProcessStats:
+    """Process the given rows if they are still due (the web process's background task)."""
+    worker = worker or worker_name()
+    with engine.begin() as conn:
+        claimed = inbox.claim(conn, worker=worker, now=now, ids=ids, limit=len(ids))
+    return _run(engine, claimed, settings, worker, now)
+
+
+def process_pending(
+    engine: Engine,
+    now: datetime,
+    *,
+    settings: Settings | None = None,
+    batch: int = 100,
+    max_rows: int | None = None,
+    worker: str | None = None,
+) -> ProcessStats:
+    """Process every due row, a leased batch at a time; safe to run in several processes at once."""
+    settings = settings or load_settings()
+    worker = worker or worker_name()
+    total = ProcessStats()
+    while max_rows is None or total.claimed < max_rows:
+        limit = batch if max_rows is None else min(batch, max_rows - total.claimed)
+        with engine.begin() as conn:
+            claimed = inbox.claim(conn, worker=worker, now=now, limit=limit)
+        if not claimed:
+            break
+        total.add(_run(engine, claimed, settings, worker, now))
+    return total
