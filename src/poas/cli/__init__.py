@@ -11,6 +11,7 @@ from poas.cli import (  # noqa: F401  (imported for their commands)
     imports,
     intake,
     meta,
+    orders,
     reports,
     returns,
     web,

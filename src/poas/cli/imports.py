@@ -1,3 +1,200 @@
-"""CLI: imports commands."""
+"""CLI: `poas import orders` and `poas import costs` (canonical formats, docs/formats.md), streamed."""
 
-from poas.cli.app import app as app
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+from rich.text import Text
+from sqlalchemy import Connection, or_, select
+
+from poas.cli.app import console, err_console, fail, import_app, settings, store
+from poas.domain.costs import CostRow
+from poas.domain.fx import FxError
+from poas.services.ingest import BatchOutcome, ProfitContext, ingest_orders, recompute_profits
+from poas.settings import ShopConfig
+from poas.sources.canonical import ImportDefaults, Parsed, RowError, read_costs_csv, read_orders
+from poas.store.costs import import_costs, load_fx_table
+from poas.store.orders import ensure_shop
+from poas.store.tables.foundation import order_lines
+
+MAX_ERRORS_SHOWN = 20
+
+
+def resolve_shop(shop_id: str | None) -> tuple[ShopConfig, str | None]:
+    """The configured shop (or the only one); without configuration a default shop, with a note saying so."""
+    cfg = settings()
+    if shop_id:
+        found = cfg.shop(shop_id)
+        if found is not None:
+            return found, None
+        if cfg.shops:
+            known = ", ".join(s.id for s in cfg.shops)
+            raise fail(f"shop {shop_id!r} is not configured (known: {known})")
+        return ShopConfig(id=shop_id), f"shop {shop_id!r} is not configured: using NOK, prices incl. VAT"
+    if len(cfg.shops) == 1:
+        return cfg.shops[0], None
+    if cfg.shops:
+        raise fail(f"several shops are configured ({', '.join(s.id for s in cfg.shops)}): pass --shop")
+    note = f"no shop configured in {cfg.config_path()}: using shop 'default' with NOK, prices incl. VAT"
+    return ShopConfig(id="default"), note
+
+
+def _print_errors(errors: list[RowError], total: int) -> None:
+    for e in errors:
+        err_console.print(Text.assemble(("  ✗ ", "red"), str(e)), highlight=False)
+    if total > len(errors):
+        err_console.print(f"  … and {total - len(errors)} more rejected rows", highlight=False)
+
+
+def _commit_batch(
+    batch: list[Parsed], shop: ShopConfig, ctx: ProfitContext, out: BatchOutcome, *, send: bool
+) -> None:
+    with store().begin() as conn:
+        ingest_orders(
+            conn,
+            [p.value for p in batch],
+            shop,
+            now=datetime.now(UTC),
+            context=ctx,
+            trigger_purchase=send,
+            outcome=out,
+        )
+
+
+@import_app.command("orders")
+def import_orders(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True, help="JSONL or CSV file"),
+    shop: str | None = typer.Option(None, "--shop", help="Shop id (default: the only configured shop)"),
+    fmt: str | None = typer.Option(None, "--format", help="jsonl or csv (default: from the file suffix)"),
+    batch_size: int = typer.Option(2000, "--batch-size", min=1, help="Orders per transaction"),
+    send_events: bool = typer.Option(
+        False, "--send-events", help="Queue Purchase events too (off: a backfill is usually too old for Meta)"
+    ),
+) -> None:
+    """Import orders idempotently by (shop, order id); bad rows are reported, good rows are kept."""
+    if fmt not in (None, "jsonl", "csv"):
+        raise fail(f"--format {fmt!r}: use jsonl or csv")
+    cfg, note = resolve_shop(shop)
+    if note:
+        console.print(f"[yellow]note:[/yellow] {note}", highlight=False)
+    now = datetime.now(UTC)
+    with store().begin() as conn:
+        ensure_shop(conn, cfg.id, cfg.currency, cfg.prices_include_vat, now)
+        ctx = ProfitContext.load(conn, cfg)
+    defaults = ImportDefaults(cfg.id, cfg.prices_include_vat, source="import")
+    out = BatchOutcome()
+    errors: list[RowError] = []
+    rejected = accepted = lines = 0
+    batch: list[Parsed] = []
+    started = time.perf_counter()
+    size = file.stat().st_size
+    columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task(f"importing {file.name}", total=size)
+        reader = read_orders(
+            file, defaults, fmt=fmt, on_progress=lambda n: progress.update(task, completed=n)
+        )
+        for item in reader:
+            if isinstance(item, RowError):
+                rejected += 1
+                if len(errors) < MAX_ERRORS_SHOWN:
+                    errors.append(item)
+                continue
+            accepted += 1
+            lines += len(item.value.lines)
+            batch.append(item)
+            if len(batch) >= batch_size:
+                _commit_batch(batch, cfg, ctx, out, send=send_events)
+                batch = []
+        if batch:
+            _commit_batch(batch, cfg, ctx, out, send=send_events)
+    elapsed = time.perf_counter() - started
+    rate = lines / elapsed if elapsed > 0 else 0.0
+    console.print(
+        f"{file.name}: [green]{accepted}[/green] orders accepted ({lines} lines), "
+        f"[red]{rejected}[/red] rejected — {out.inserted} new, {out.updated} updated, "
+        f"{out.stale} older than stored (ignored); {out.snapshots} profit snapshots; "
+        f"{elapsed:.1f} s, {rate:,.0f} lines/s",
+        highlight=False,
+    )
+    if out.profit_errors:
+        console.print(f"[yellow]{len(out.profit_errors)} orders stored without profit:[/yellow]")
+        for order_id, reason in out.profit_errors[:MAX_ERRORS_SHOWN]:
+            console.print(f"  order {order_id}: {reason}", highlight=False, markup=False)
+    if send_events:
+        console.print(f"{out.queued} orders queued events")
+    if rejected:
+        _print_errors(errors, rejected)
+        raise typer.Exit(1)
+
+
+def _orders_with_keys(conn: Connection, shop_id: str, keys: set[str]) -> list[str]:
+    found: set[str] = set()
+    ordered = sorted(keys)
+    for i in range(0, len(ordered), 500):
+        chunk = ordered[i : i + 500]
+        rows = conn.execute(
+            select(order_lines.c.order_id)
+            .where(order_lines.c.shop_id == shop_id)
+            .where(or_(order_lines.c.variant_id.in_(chunk), order_lines.c.sku.in_(chunk)))
+            .distinct()
+        )
+        found.update(r[0] for r in rows)
+    return sorted(found)
+
+
+@import_app.command("costs")
+def import_costs_cmd(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True, help="Cost CSV file"),
+    shop: str | None = typer.Option(None, "--shop", help="Shop id (default: the only configured shop)"),
+    recompute: bool = typer.Option(True, help="Price the affected stored orders again"),
+) -> None:
+    """Import unit costs (sku or variant_id, unit_cost, currency, valid_from); rows are upserted."""
+    cfg, note = resolve_shop(shop)
+    if note:
+        console.print(f"[yellow]note:[/yellow] {note}", highlight=False)
+    now = datetime.now(UTC)
+    rows: list[CostRow] = []
+    errors: list[RowError] = []
+    rejected = 0
+    with store().connect() as conn:
+        fx = load_fx_table(conn)
+    for item in read_costs_csv(file, default_currency=cfg.currency, timezone=cfg.timezone):
+        if not isinstance(item, RowError) and item.rows[0].currency != cfg.currency:
+            first = item.rows[0]
+            on = first.valid_from if first.valid_from.year >= 1999 else now
+            try:
+                fx.rate(first.currency, cfg.currency, on)
+            except FxError as exc:
+                item = RowError(
+                    str(file),
+                    item.line,
+                    "currency",
+                    f"cost in {first.currency} but shop {cfg.id} uses {cfg.currency} and there is no "
+                    f"{first.currency}->{cfg.currency} rate ({exc})",
+                )
+        if isinstance(item, RowError):
+            rejected += 1
+            if len(errors) < MAX_ERRORS_SHOWN:
+                errors.append(item)
+            continue
+        rows.extend(item.rows)
+    with store().begin() as conn:
+        ensure_shop(conn, cfg.id, cfg.currency, cfg.prices_include_vat, now)
+        count = import_costs(conn, cfg.id, rows, now=now)
+        console.print(
+            f"{file.name}: [green]{count}[/green] cost rows imported, [red]{rejected}[/red] rejected"
+        )
+        if recompute and rows:
+            ids = _orders_with_keys(conn, cfg.id, {r.key for r in rows})
+            result = recompute_profits(
+                conn, cfg, now=now, reason=f"costs imported from {file.name}", order_ids=ids
+            )
+            console.print(f"recomputed {result.checked} orders: {result.changed} new profit snapshots")
+    if rejected:
+        _print_errors(errors, rejected)
+        raise typer.Exit(1)

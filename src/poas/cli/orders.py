@@ -1,0 +1,118 @@
+"""CLI: `poas profit ORDER_ID` (the explained profit and its history) and `poas rules` (show or load)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from poas.cli.app import app, console, fail, store
+from poas.cli.imports import resolve_shop
+from poas.domain.rules import RulesError
+from poas.services.ingest import recompute_profits
+from poas.store.orders import ensure_shop
+from poas.store.rules import RulesFormat, latest_rules, save_rules
+from poas.store.snapshots import COMPONENTS, history
+
+
+def _components_table(breakdown: dict[str, Any], currency: str) -> Table:
+    table = Table(title=f"profit ({currency})", show_lines=False)
+    table.add_column("component")
+    table.add_column("amount", justify="right")
+    table.add_column("from")
+    comps = breakdown.get("components", {})
+    for name in COMPONENTS:
+        entry = comps.get(name, {})
+        source = ", ".join(f"{k}={v}" for k, v in entry.items() if k != "amount")
+        table.add_row(name, str(entry.get("amount", "")), source)
+    return table
+
+
+@app.command("profit")
+def profit(
+    order_id: str = typer.Argument(..., help="The shop's order id"),
+    shop: str | None = typer.Option(None, "--shop", help="Shop id (default: the only configured shop)"),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON (latest breakdown and history)"),
+) -> None:
+    """Explain an order's profit: the latest snapshot's breakdown and every earlier version."""
+    cfg, note = resolve_shop(shop)
+    with store().connect() as conn:
+        snaps = history(conn, cfg.id, order_id)
+    if not snaps:
+        raise fail(f"no profit stored for order {order_id!r} in shop {cfg.id!r}")
+    latest = snaps[-1]
+    if as_json:
+        doc: dict[str, Any] = {"shop_id": cfg.id, "order_id": order_id, "latest": latest.to_dict()}
+        doc["history"] = [{k: v for k, v in s.to_dict().items() if k != "breakdown"} for s in snaps]
+        typer.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+        return
+    if note:
+        console.print(f"[yellow]note:[/yellow] {note}", highlight=False)
+    bd = dict(latest.breakdown)
+    console.print(f"order {order_id} (shop {cfg.id}), snapshot v{latest.version} — {latest.reason}")
+    console.print(_components_table(bd, latest.currency))
+    verdict = "sendable" if latest.sendable else f"not sendable: {latest.sendable_reason}"
+    console.print(f"expected profit {latest.money('expected_profit')}; {verdict}", highlight=False)
+    for key in ("fallbacks", "notes"):
+        for item in bd.get(key, []):
+            console.print(f"  {key[:-1]}: {item}", highlight=False, markup=False)
+    for fx in bd.get("fx", []):
+        console.print(f"  fx: {fx}", highlight=False, markup=False)
+    hist = Table(title="history")
+    for col in ("version", "created", "reason", "expected profit", "realized profit", "sendable"):
+        hist.add_column(col)
+    for s in snaps:
+        hist.add_row(
+            str(s.version),
+            s.created_at.isoformat(timespec="seconds"),
+            s.reason,
+            str(s.money("expected_profit")),
+            str(s.money("realized_profit")),
+            "yes" if s.sendable else "no",
+        )
+    console.print(hist)
+
+
+@app.command("rules")
+def rules(
+    load: Path | None = typer.Option(
+        None, "--load", exists=True, dir_okay=False, help="Load a rules TOML file"
+    ),
+    shop: str | None = typer.Option(None, "--shop", help="Shop id (default: the only configured shop)"),
+    recompute: bool = typer.Option(True, help="After --load, price the shop's stored orders again"),
+) -> None:
+    """Show the shop's cost rules in force, or load a new version from TOML (validated first)."""
+    cfg, note = resolve_shop(shop)
+    if note:
+        console.print(f"[yellow]note:[/yellow] {note}", highlight=False)
+    now = datetime.now(UTC)
+    if load is None:
+        with store().connect() as conn:
+            current = latest_rules(conn, cfg.id)
+        if current is None:
+            console.print(f"shop {cfg.id}: no cost rules loaded (poas rules --load FILE.toml)")
+            return
+        console.print(
+            f"shop {cfg.id}: rules v{current.version} from {current.source}, "
+            f"loaded {current.loaded_at.isoformat(timespec='seconds')}",
+            highlight=False,
+        )
+        console.print(current.document, markup=False, highlight=False)
+        return
+    fmt: RulesFormat = "json" if load.suffix.lower() == ".json" else "toml"
+    with store().begin() as conn:
+        ensure_shop(conn, cfg.id, cfg.currency, cfg.prices_include_vat, now)
+        try:
+            stored = save_rules(
+                conn, cfg.id, load.read_text(encoding="utf-8"), fmt=fmt, source=str(load), now=now
+            )
+        except RulesError as exc:
+            raise fail(f"{load}: {exc}") from None
+        console.print(f"shop {cfg.id}: rules v{stored.version} in force ({load.name})", highlight=False)
+        if recompute:
+            result = recompute_profits(conn, cfg, now=now, reason=f"cost rules v{stored.version}")
+            console.print(f"recomputed {result.checked} orders: {result.changed} new profit snapshots")
