@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import time
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
 
-from poas.cli.app import app, console, err_console, fail
+from poas.cli.app import app, console, err_console, fail, settings
+from poas.services.demo import Demo, DemoError, DemoOptions, DemoResult
+from poas.services.report import report_json
 from poas.sources.sample_files import write_shop
 from poas.sources.sample_shop import generate as generate_shop
 
@@ -44,3 +59,126 @@ def generate(
         f"{counts['spend_rows']} spend rows for {shop.since} … {shop.until} to {out} in {took:.1f} s",
         highlight=False,
     )
+
+
+class RichProgress:
+    """The demo's stages as Rich progress bars on stderr."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.bars = progress
+        self.task: TaskID | None = None
+
+    def stage(self, name: str, total: int | None = None) -> None:
+        self.task = self.bars.add_task(name, total=total)
+
+    def advance(self, n: int = 1) -> None:
+        if self.task is not None:
+            self.bars.advance(self.task, n)
+
+    def done(self, note: str = "") -> None:
+        if self.task is None:
+            return
+        task = self.bars.tasks[self.task]
+        label = f"{task.description} [dim]({note})[/dim]" if note else task.description
+        total = task.total if task.total is not None else 1
+        self.bars.update(self.task, description=label, total=total, completed=total)
+        self.task = None
+
+
+def _money(value: Decimal | None) -> str:
+    return "-" if value is None else f"{value:,.0f}".replace(",", " ")
+
+
+def _ratio(value: Decimal | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def _print_tables(result: DemoResult) -> None:
+    report, advice = result.report, result.advice
+    table = Table(
+        title=f"ROAS vs POAS by campaign, {result.since} … {result.until} ({report.currency})",
+        title_justify="left",
+    )
+    for col in ("campaign", "spend", "revenue ex VAT", "gross profit", "ROAS", "POAS", "POAS exp."):
+        table.add_column(col, justify="left" if col == "campaign" else "right")
+    table.add_column("")
+    for row in [*report.rows, report.total]:
+        f = row.figures
+        flag = "[yellow]revenue trap[/yellow]" if row.revenue_trap else ""
+        poas = _ratio(row.poas)
+        if row.poas is not None:
+            poas = f"[red]{poas}[/red]" if row.poas < 1 else f"[green]{poas}[/green]"
+        table.add_row(
+            row.name,
+            _money(f.spend),
+            _money(f.revenue),
+            _money(f.gross_profit),
+            _ratio(row.roas),
+            poas,
+            _ratio(row.poas_expected),
+            flag,
+        )
+    console.print(table)
+    adv = Table(title=f"Budget advice (target POAS {advice.target_poas}, ± {advice.cap:.0%} per step)")
+    for col in ("campaign", "spend", "proposed", "change", "target ROAS", "why"):
+        adv.add_column(col, justify="left" if col in ("campaign", "why") else "right")
+    for c in advice.campaigns:
+        change = "-" if c.change_pct is None else f"{c.change_pct:+.0%}"
+        adv.add_row(
+            c.name, _money(c.spend), _money(c.proposed_spend), change, _ratio(c.target_roas), c.reason
+        )
+    console.print(adv)
+    console.print(f"[dim]{advice.disclaimer}[/dim]")
+    n = result.counts
+    console.print(
+        f"{n.get('webhooks_accepted', 0)} webhooks accepted, {n.get('events_sent', 0)} events sent to the "
+        f"Meta sandbox ({n.get('events_too_old', 0)} older than Meta's 7 days were not sent), "
+        f"{n.get('spend_rows', 0)} spend rows synced. Store and files: {result.folder}",
+        highlight=False,
+    )
+
+
+@app.command("demo")
+def demo(
+    no_serve: bool = typer.Option(False, "--no-serve", help="Exit after printing the report."),
+    output: str = typer.Option("table", "--format", help="table, or json (campaign rows only, on stdout)."),
+    days: int = typer.Option(28, min=1, max=365, help="Days of sample orders, ending yesterday."),
+    seed: int = typer.Option(7, help="The sample shop's seed."),
+    orders_per_day: int = typer.Option(40, min=1, max=2000, help="Average sample orders per day."),
+    port: int | None = typer.Option(None, min=1, max=65535, help="Dashboard port (default: a free one)."),
+) -> None:
+    """Run the whole pipeline on a generated shop: webhooks → profit → Meta sandbox → spend → ROAS vs POAS."""
+    if output not in ("table", "json"):
+        raise fail(f"--format must be table or json, not {output!r}")
+    options = DemoOptions(
+        home=settings().home, seed=seed, days=days, orders_per_day=orders_per_day, port=port
+    )
+    bars = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+    )
+    try:
+        with Demo(options, RichProgress(bars)) as run:
+            with bars:
+                result = run.run()
+            if output == "json":
+                print(json.dumps(report_json(result.report)["rows"], ensure_ascii=False))
+            else:
+                _print_tables(result)
+            if no_serve:
+                return
+            err_console.print(
+                f"\ndashboard: [bold]{run.web.url}/[/bold]   admin password (this run only): "
+                f"[bold]{run.admin_password or '(configured)'}[/bold]\nMeta sandbox: {run.sandbox.url}   "
+                "Ctrl-C to stop",
+                highlight=False,
+            )
+            with contextlib.suppress(KeyboardInterrupt):
+                while True:
+                    time.sleep(1)
+    except DemoError as exc:
+        raise fail(str(exc)) from None
