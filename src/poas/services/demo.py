@@ -78,6 +78,7 @@ class DemoOptions:
     orders_per_day: int = 40
     webhook_concurrency: int = 16
     port: int | None = None  # the web app's port; default a free one
+    database_url: str | None = None  # default: a fresh SQLite file in the demo folder
 
 
 @dataclass(slots=True)
@@ -152,7 +153,7 @@ class Demo:
         self.settings = load_settings(
             self.shop_dir / "poas.toml",
             home=self.folder,
-            database_url=f"sqlite:///{self.folder / 'poas.db'}",
+            database_url=opts.database_url or f"sqlite:///{self.folder / 'poas.db'}",
             graph_base_url=self.sandbox.url,
         )
         found = self.settings.shop(SHOP_ID)
