@@ -10,11 +10,12 @@ import hashlib
 import ipaddress
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import partial
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import unquote_plus
 
 import phonenumbers
 
@@ -31,6 +32,10 @@ class PiiError(ValueError):
 
 _HEX64 = re.compile(r"[0-9a-f]{64}").fullmatch
 _EMAIL = re.compile(r"[^\s@]+@[^\s@.][^\s@]*\.[^\s@.]{2,}").fullmatch
+_FBCLID = re.compile(r"[?&]fbclid=([^&#]+)").search
+_IPV4 = re.compile(
+    r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+).fullmatch
 _NON_DIGIT = re.compile(r"\D+")
 _DIGIT_GROUPS = re.compile(r"\d+").findall
 _NON_LETTER_ASCII = re.compile(r"[^a-z]+")
@@ -47,9 +52,9 @@ def sha256_hex(normalized: str) -> str:
 
 def _strip_name(value: str) -> str:
     """Lowercase, NFC, punctuation and spaces removed, letters of any script kept."""
-    low = value.lower()
-    if low.isascii():
-        return low.translate(_PUNCT_ASCII)
+    low = value.lower().translate(_PUNCT_ASCII)
+    if low.isascii() or low.isalnum():
+        return low if low.isascii() else unicodedata.normalize("NFC", low)
     low = unicodedata.normalize("NFC", low)
     return "".join(ch for ch in low if unicodedata.category(ch)[0] not in "PZCS")
 
@@ -78,6 +83,13 @@ def norm_phone(value: str, country: str | None = None) -> str:
         return number
     if country is None:
         raise PiiError("national phone number and no country to complete it")
+    region = _region(country.upper())
+    if region is not None:  # fast path: a plain national number, no doubt about a country code inside
+        cc, prefix, lengths = region
+        national = digits[len(prefix) :] if prefix and digits.startswith(prefix) else digits
+        ambiguous = digits.startswith(cc) and len(digits) - len(cc) in lengths
+        if len(national) in lengths and not ambiguous:
+            return cc + national
     try:
         parsed = phonenumbers.parse(raw, country.upper())
     except phonenumbers.NumberParseException:
@@ -85,6 +97,28 @@ def norm_phone(value: str, country: str | None = None) -> str:
     if not phonenumbers.is_possible_number(parsed):
         raise PiiError(f"not a possible phone number for {country.upper()}")
     return str(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))[1:]
+
+
+_REGIONS: dict[str, tuple[str, str, frozenset[int]] | None] = {}
+
+
+def _region(code: str) -> tuple[str, str, frozenset[int]] | None:
+    """(country calling code, trunk prefix, possible national lengths) when the simple rule is safe.
+
+    Phone-numbering metadata only (no personal data), so it is kept between calls.
+    """
+    if code in _REGIONS:
+        return _REGIONS[code]
+    meta = phonenumbers.PhoneMetadata.metadata_for_region(code)
+    info = None
+    if meta is not None:
+        prefix = meta.national_prefix or ""
+        parse_prefix = meta.national_prefix_for_parsing
+        desc = meta.general_desc
+        if desc is not None and (prefix.isdigit() or not prefix) and parse_prefix in (None, prefix):
+            info = (str(meta.country_code), prefix, frozenset(desc.possible_length))
+    _REGIONS[code] = info
+    return info
 
 
 def norm_name(value: str) -> str:
@@ -190,34 +224,34 @@ def norm_external_id(value: str) -> str:
 
 def normalize(field: str, value: str, country: str | None = None, *, max_year: int | None = None) -> str:
     """The normalized form of one value (not hashed). Raises PiiError with a reason."""
-    if field == "em":
-        return norm_email(value)
-    if field == "ph":
-        return norm_phone(value, country)
-    if field in ("fn", "ln"):
-        return norm_name(value)
-    if field == "ct":
-        return norm_city(value)
-    if field == "st":
-        return norm_state(value, country)
-    if field == "zp":
-        return norm_zip(value, country)
-    if field == "country":
-        return norm_country(value)
-    if field == "ge":
-        return norm_gender(value)
     if field == "db":
         return norm_birthdate(value, country, max_year=max_year)
-    if field == "external_id":
-        return norm_external_id(value)
-    raise PiiError(f"unknown field {field!r} (one of {', '.join(HASHED)})")
+    fn = _NORMALIZERS.get(field)
+    if fn is None:
+        raise PiiError(f"unknown field {field!r} (one of {', '.join(HASHED)})")
+    return fn(value, country)
+
+
+_NORMALIZERS: dict[str, Callable[[str, str | None], str]] = {
+    "em": lambda v, c: norm_email(v),
+    "ph": norm_phone,
+    "fn": lambda v, c: norm_name(v),
+    "ln": lambda v, c: norm_name(v),
+    "ct": lambda v, c: norm_city(v),
+    "st": norm_state,
+    "zp": norm_zip,
+    "country": lambda v, c: norm_country(v),
+    "ge": lambda v, c: norm_gender(v),
+    "external_id": lambda v, c: norm_external_id(v),
+}
 
 
 def hash_field(field: str, value: str, country: str | None = None, *, max_year: int | None = None) -> str:
     """SHA-256 of the normalized value; a value that already is a SHA-256 hash is returned as is."""
-    stripped = value.strip().lower()
-    if _HEX64(stripped):
-        return stripped
+    if len(value) >= 64:
+        stripped = value.strip().lower()
+        if _HEX64(stripped):
+            return stripped
     return sha256_hex(normalize(field, value, country, max_year=max_year))
 
 
@@ -250,16 +284,39 @@ def fbclid_from_url(url: str | None) -> str | None:
     """The `fbclid` query parameter of a landing URL (case kept)."""
     if not url or "fbclid=" not in url:
         return None
-    try:
-        values = parse_qs(urlsplit(url).query).get("fbclid")
-    except ValueError:
+    m = _FBCLID(url)
+    if m is None:
         return None
-    return values[0] if values and values[0] else None
+    value = m.group(1)
+    return unquote_plus(value) if "%" in value or "+" in value else value
 
 
 def fbc_from_fbclid(fbclid: str, created_at: datetime) -> str:
     """fb.1.<creation time ms>.<fbclid> (Meta: never change the fbclid's case)."""
     return f"fb.1.{int(created_at.timestamp() * 1000)}.{fbclid}"
+
+
+_PLAN: tuple[tuple[str, str, Callable[[str, str | None], str]], ...] = (
+    ("em", "email", _NORMALIZERS["em"]),
+    ("ph", "phone", norm_phone),
+    ("fn", "first_name", _NORMALIZERS["fn"]),
+    ("ln", "last_name", _NORMALIZERS["ln"]),
+    ("ge", "gender", _NORMALIZERS["ge"]),
+    ("db", "date_of_birth", norm_birthdate),
+    ("ct", "city", _NORMALIZERS["ct"]),
+    ("st", "state", norm_state),
+    ("zp", "zip", norm_zip),
+    ("country", "country", _NORMALIZERS["country"]),
+    ("external_id", "external_id", _NORMALIZERS["external_id"]),
+)
+
+
+def _hash_one(fn: Callable[[str, str | None], str], value: str, ctx: str | None) -> str:
+    if len(value) >= 64:
+        stripped = value.strip().lower()
+        if _HEX64(stripped):
+            return stripped
+    return hashlib.sha256(fn(value, ctx).encode()).hexdigest()
 
 
 def hash_user_data(
@@ -275,25 +332,25 @@ def hash_user_data(
     country = _country_code(customer.country)
     phone_country = country or _country_code(default_country)
     max_year = event_time.year if event_time is not None else None
-    fields: tuple[tuple[str, Any], ...] = (
-        ("em", customer.email),
-        ("ph", customer.phone),
-        ("fn", customer.first_name),
-        ("ln", customer.last_name),
-        ("ge", customer.gender),
-        ("db", customer.date_of_birth),
-        ("ct", customer.city),
-        ("st", customer.state),
-        ("zp", customer.zip),
-        ("country", customer.country),
-        ("external_id", customer.external_id),
-    )
-    for key, raw in fields:
-        hashes: list[str] = []
+    for key, attr, fn in _PLAN:
+        raw = getattr(customer, attr)
+        if not raw:
+            continue
         ctx = phone_country if key == "ph" else country
+        if key == "db":
+            fn = partial(norm_birthdate, max_year=max_year)
+        if raw.__class__ is str:  # the common case, kept short: one value
+            try:
+                h = _hash_one(fn, raw, ctx)
+            except PiiError as exc:
+                dropped[key] = str(exc)
+                continue
+            user_data[key] = [h]
+            continue
+        hashes: list[str] = []
         for value in _values(raw):
             try:
-                h = hash_field(key, value, ctx, max_year=max_year)
+                h = _hash_one(fn, value, ctx)
             except PiiError as exc:
                 dropped[key] = str(exc)
                 continue
@@ -321,7 +378,9 @@ def _add_browser_fields(
     if attribution.fbp and attribution.fbp.strip():
         user_data["fbp"] = attribution.fbp.strip()
     ip = (attribution.client_ip or "").strip()
-    if ip:
+    if ip and _IPV4(ip):
+        user_data["client_ip_address"] = ip
+    elif ip:
         try:
             user_data["client_ip_address"] = str(ipaddress.ip_address(ip))
         except ValueError:
