@@ -160,3 +160,12 @@ def test_rollups_follow_new_orders_and_spend_changes(engine: Engine) -> None:
         engine, SHOP, by="campaign", now=later + timedelta(minutes=2), date_from=DAY, date_to=DAY
     )
     assert [r.figures for r in again.rows] == [r.figures for r in second.rows]
+
+
+def test_campaign_by_day_lines(engine: Engine) -> None:
+    _load(engine)
+    report = build_report(engine, SHOP, by="campaign", now=NOW, date_from=DAY, date_to=DAY, daily=True)
+    doc = report_json(report)
+    lines = {(r["day"], r["campaign"]): r for r in doc["rows"]}
+    assert lines[("2026-03-10", "Product B")]["poas"] == 2.1
+    assert len(lines) == 3  # A, B and the unattributed bucket on that day

@@ -135,7 +135,8 @@ def _table(report: Report) -> Table:
         t.add_column(c.replace("_", " "), justify="right")
     for r in [*report.rows, report.total]:
         d = row_dict(report.by, r, report.currency)
-        t.add_row(str(d[report.by]), *[_fmt(d[c]) for c in cols])
+        label = f"{d['day']} {d[report.by]}" if d.get("day") else str(d[report.by])
+        t.add_row(label, *[_fmt(d[c]) for c in cols])
     return t
 
 
@@ -147,6 +148,7 @@ def report_cmd(
     shop: str | None = typer.Option(None, "--shop"),
     fmt: str = typer.Option("table", "--format", help="table | json | csv"),
     rebuild: bool = typer.Option(False, "--rebuild", help="Rebuild every day's rollup first."),
+    daily: bool = typer.Option(False, "--daily", help="One line per day and campaign/ad set/ad/product."),
 ) -> None:
     """Spend, revenue and profit with ROAS next to POAS, from the daily rollups."""
     if by not in BY_CHOICES:
@@ -164,6 +166,7 @@ def report_cmd(
         now=now,
         date_from=_day(date_from, "--from"),
         date_to=_day(date_to, "--to"),
+        daily=daily,
     )
     if fmt == "json":
         sys.stdout.write(json.dumps(report_json(report), ensure_ascii=False, indent=2) + "\n")

@@ -77,9 +77,10 @@ class ReportRow:
     break_even_roas: Decimal | None
     realized_profit: Decimal | None  # only when some orders are final
     revenue_trap: bool = False
+    day: str | None = None  # set on per-day lines (`report --daily`)
 
 
-def report_row(key: str, name: str, f: Figures) -> ReportRow:
+def report_row(key: str, name: str, f: Figures, day: str | None = None) -> ReportRow:
     m = margin(f.gross_profit, f.revenue)
     return ReportRow(
         key=key,
@@ -91,6 +92,7 @@ def report_row(key: str, name: str, f: Figures) -> ReportRow:
         margin=m,
         break_even_roas=None if m is None else break_even_roas(m),
         realized_profit=f.realized_profit if f.final_orders else None,
+        day=day,
     )
 
 

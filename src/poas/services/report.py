@@ -82,6 +82,7 @@ def build_report(
     date_from: date | None = None,
     date_to: date | None = None,
     refresh_first: bool = True,
+    daily: bool = False,
 ) -> Report:
     """Read the rollups (refreshing the changed days first) and compute the report lines."""
     if by not in BY_CHOICES:
@@ -104,13 +105,22 @@ def build_report(
                 .group_by(rd.c.day)
                 .order_by(rd.c.day)
             ).all()
+        elif daily:
+            grouped = conn.execute(
+                select(rd.c.key, rd.c.day, rd.c.name, *[rd.c[c] for c in _SUMS])
+                .where(*in_range, rd.c.level == by)
+                .order_by(rd.c.day, rd.c.key)
+            ).all()
         else:
             grouped = conn.execute(
                 select(rd.c.key, func.max(rd.c.name).label("name"), *sums)
                 .where(*in_range, rd.c.level == by)
                 .group_by(rd.c.key)
             ).all()
-    rows = _rows(by, grouped, shop.currency)
+    if daily and by not in ("day", "week"):
+        rows = [report_row(r.key, r.name, _figures(r, shop.currency), r.day.isoformat()) for r in grouped]
+    else:
+        rows = _rows(by, grouped, shop.currency)
     total = report_row("", "total (blended)", _figures(total_row, shop.currency))
     notes = ["POAS = gross profit / spend; poas_expected uses expected profit (after expected returns)."]
     if by == "product":
@@ -149,7 +159,8 @@ def _num(value: Decimal | None, places: int) -> float | None:
 def row_dict(by: By, row: ReportRow, currency: str) -> dict[str, Any]:
     f = row.figures
     e = exponent(currency)
-    out: dict[str, Any] = {by: row.name}
+    out: dict[str, Any] = {"day": row.day} if row.day else {}
+    out[by] = row.name
     if by in ("campaign", "adset", "ad", "product"):
         out[f"{by}_id"] = row.key or None
     out.update(
