@@ -464,3 +464,23 @@ def test_policy_from_shop_settings() -> None:
     assert policy.default_vat_rate == D("0.25")
     with pytest.raises(ProfitError, match="missing_cost"):
         ProfitPolicy(missing_cost="ignore")  # type: ignore[arg-type]
+
+
+def test_learned_return_rates_sit_between_configured_rules_and_the_default() -> None:
+    from poas.domain.returns import RateEstimate, ReturnRateModel
+
+    model = ReturnRateModel(
+        shop=RateEstimate(D("0.10"), "shop"),
+        categories={"accessories": RateEstimate(D("0.20"), "category", sold=50, returned=10)},
+    )
+    res = compute_profit(
+        norwegian_order(), costs=NO_COSTS, rules=NO_RULES, policy=NO_POLICY, return_rates=model
+    )
+    lines = {ln.line_id: ln for ln in res.lines}
+    assert lines["L1"].return_rule == "fashion-returns"  # configured category rule wins
+    assert lines["L2"].return_rule == "food-no-returns"
+    # the hat: learned 0.20 instead of the configured default 0.05, with the default's handling
+    #   0.20 × (319.20 − 120.00 × 0.9 + 45) = 0.20 × 256.20 = 51.24
+    assert lines["L3"].return_rule == "learned:category" and lines["L3"].p_return == D("0.20")
+    assert lines["L3"].expected_return_cost == nok("51.24")
+    assert res.expected_return_cost == nok("332.24")  # 281.00 + 0 + 51.24

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from poas.domain.costs import CostBook
 from poas.domain.fx import FxError, FxTable, FxUse
@@ -253,6 +253,278 @@ def _vat_of(
     return vat.quantize(q, rounding=ROUND_HALF_EVEN), f"{src} {rate}"
 
 
+class LearnedRate(Protocol):
+    @property
+    def rate(self) -> Decimal: ...
+
+    @property
+    def source(self) -> str: ...
+
+
+class ReturnRates(Protocol):
+    """Learned return rates (e.g. `poas.domain.returns.ReturnRateModel`)."""
+
+    def rate(self, sku: str | None, category: str | None) -> LearnedRate: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _LineFigures:
+    gross_o: Decimal  # after discount, on the order's VAT basis, order currency
+    revenue_o: Decimal  # ex VAT, order currency
+    revenue: Decimal  # ex VAT, shop currency, rounded
+    cogs: Decimal
+    return_handling: Decimal
+
+
+class _Pricer:
+    """One order's pricing run: rounding, currency conversion, and what it notes on the way."""
+
+    def __init__(
+        self,
+        order: Order,
+        costs: CostBook,
+        rules: CostRules,
+        policy: ProfitPolicy,
+        fx: FxTable | None,
+        shop_currency: str | None,
+        return_rates: ReturnRates | None,
+    ) -> None:
+        self.order, self.costs, self.rules, self.policy = order, costs, rules, policy
+        self.return_rates = return_rates
+        self.cur = check_currency(shop_currency) if shop_currency else order.currency
+        self.q = Decimal(1).scaleb(-exponent(self.cur))
+        self.oq = Decimal(1).scaleb(-exponent(order.currency))
+        self.at = order.placed_at
+        self.incl = order.prices_include_vat
+        self.conv = _Converter(fx, self.cur, self.at.date(), order.order_id)
+        self.order_rate = self.conv.rate(order.currency, "the order")
+        self.notes: list[str] = []
+        self.fallbacks: list[str] = []
+        self.missing: list[str] = []
+        self.sources: dict[str, dict[str, Any]] = {}
+        self.figures: dict[str, _LineFigures] = {}
+
+    def r(self, x: Decimal) -> Decimal:
+        return x.quantize(self.q, rounding=ROUND_HALF_EVEN)
+
+    def money(self, x: Decimal) -> Money:
+        return Money(self.r(x), self.cur)
+
+    def vat(self, gross: Decimal, tax: Decimal, rate: Decimal | None) -> tuple[Decimal, str]:
+        return _vat_of(gross, tax, rate, self.incl, self.policy.default_vat_rate, self.oq)
+
+    def lines(self) -> tuple[list[LineProfit], Decimal]:
+        """Each line's revenue, VAT, cost and expected return; and what was paid for the lines."""
+        out: list[LineProfit] = []
+        paid = ZERO
+        zero = self.money(ZERO)
+        for ln in self.order.lines:
+            gross = ln.unit_price * ln.quantity - ln.discount
+            vat_o, vat_src = self.vat(gross, ln.tax, ln.tax_rate)
+            paid += gross if self.incl else gross + vat_o
+            if ln.gift_card:
+                out.append(
+                    LineProfit(ln.line_id, ln.cost_key, ln.quantity, True, zero, zero, "gift card",
+                               zero, {"source": "gift card"}, ZERO, None, zero, ZERO, zero)
+                )  # fmt: skip
+                self.figures[ln.line_id] = _LineFigures(gross, ZERO, ZERO, ZERO, ZERO)
+                continue
+            if vat_src == "none given" and self.incl and gross != ZERO:
+                self.notes.append(f"line {ln.line_id}: no VAT given; the whole price counted as revenue")
+            rev_o = gross - vat_o if self.incl else gross
+            rev = self.r(rev_o * self.order_rate)
+            cogs, cost_src = self.line_cost(ln, rev)
+            p, share, handling, rule_id = self.return_expectation(ln)
+            exp = self.r(p * (rev - cogs * share + handling))
+            out.append(
+                LineProfit(ln.line_id, ln.cost_key, ln.quantity, False, self.money(rev),
+                           self.money(vat_o * self.order_rate), vat_src, self.money(cogs), cost_src, p,
+                           rule_id, self.money(handling), share, self.money(exp))
+            )  # fmt: skip
+            self.figures[ln.line_id] = _LineFigures(gross, rev_o, rev, cogs, handling)
+        return out, paid
+
+    def line_cost(self, ln: OrderLine, revenue: Decimal) -> tuple[Decimal, dict[str, str]]:
+        """Cost of goods and its origin: a cost row, the platform's cost, a fallback margin, or none."""
+        row = self.costs.lookup(ln.variant_id, self.at) if ln.variant_id else None
+        if row is None and ln.sku:
+            row = self.costs.lookup(ln.sku, self.at)
+        if row is not None:
+            rate = self.conv.rate(row.currency, f"cost row {row.id}")
+            src = {
+                "source": "cost book",
+                "row": row.id,
+                "unit_cost": str(row.unit_cost),
+                "currency": row.currency,
+                "valid_from": row.valid_from.isoformat(),
+            }
+            return self.r(row.unit_cost * ln.quantity * rate), src
+        if ln.unit_cost is not None:
+            src = {
+                "source": "order line (platform cost)",
+                "unit_cost": str(ln.unit_cost),
+                "currency": self.order.currency,
+            }
+            return self.r(ln.unit_cost * ln.quantity * self.order_rate), src
+        label = ln.cost_key or f"line {ln.line_id}"
+        if self.policy.missing_cost == "fallback_margin":
+            found = self.policy.fallback_margin(ln.category)
+            if found is not None:
+                margin, why = found
+                self.fallbacks.append(f"{label}: no cost; {why} {margin} used")
+                src = {"source": "fallback", "fallback": why, "margin": str(margin)}
+                return self.r(revenue * (ONE - margin)), src
+        self.missing.append(label)
+        return ZERO, {"source": "missing", "policy": self.policy.missing_cost}
+
+    def return_expectation(self, ln: OrderLine) -> tuple[Decimal, Decimal, Decimal, str | None]:
+        """(p_return, restock share, return handling cost, rule id). A configured SKU or category rule
+        wins over a learned rate, which wins over the configured shop default."""
+        rule = self.rules.return_rule(ln.sku, ln.category)
+        specific = rule is not None and (rule.sku is not None or rule.category is not None)
+        base = self.rules.returns_default
+        if self.return_rates is not None and not specific:
+            learned = self.return_rates.rate(ln.sku, ln.category)
+            handling = ZERO
+            if base is not None:
+                handling = self.r(
+                    base.handling_cost * self.conv.rate(base.currency, f"return rule {base.id}")
+                )
+            share = base.restock_share if base is not None else ONE
+            return learned.rate, share, handling, f"learned:{learned.source}"
+        if rule is None:
+            return ZERO, ONE, ZERO, None
+        handling = self.r(rule.handling_cost * self.conv.rate(rule.currency, f"return rule {rule.id}"))
+        return rule.rate, rule.restock_share, handling, rule.id
+
+    def shipping_charged(self) -> tuple[Decimal, Decimal, Decimal, Decimal]:
+        """Shipping charged: (gross, ex VAT, VAT, paid), order currency."""
+        gross = rev = vat = paid = ZERO
+        for sl in self.order.shipping_lines:
+            g = sl.price - sl.discount
+            v, _ = self.vat(g, sl.tax, sl.tax_rate)
+            gross, vat = gross + g, vat + v
+            rev += g - v if self.incl else g
+            paid += g if self.incl else g + v
+        return gross, rev, vat, paid
+
+    def shipping_cost(self) -> Decimal:
+        order = self.order
+        grams = order.total_grams
+        if not order.shipping_lines and grams == 0:
+            self.sources["shipping_cost"] = {"rule": None, "basis": "nothing shipped"}
+            return ZERO
+        first = order.shipping_lines[0] if order.shipping_lines else None
+        method = (first.method or first.title) if first else None
+        rule = self.rules.shipping_rule(method, order.shipping_country, grams, self.at)
+        if rule is None:
+            self.sources["shipping_cost"] = {"rule": None, "basis": "no shipping rule matched"}
+            self.notes.append(
+                f"no shipping cost rule for method {method!r}, country {order.shipping_country}"
+            )
+            return ZERO
+        self.sources["shipping_cost"] = {"rule": rule.id, "method": method, "grams": grams}
+        return self.r(rule.cost * self.conv.rate(rule.currency, f"shipping rule {rule.id}"))
+
+    def payment_fee(self, total_paid: Decimal) -> Decimal:
+        order = self.order
+        if order.actual_payment_fee is not None:
+            self.sources["payment_fee"] = {"rule": None, "basis": "actual fee recorded on the order"}
+            return self.r(order.actual_payment_fee * self.order_rate)
+        rule = self.rules.payment_fee_rule(order.gateway, self.at)
+        if rule is None:
+            self.sources["payment_fee"] = {
+                "rule": None,
+                "basis": f"no fee rule for gateway {order.gateway!r}",
+            }
+            self.notes.append(f"no payment fee rule for gateway {order.gateway!r}")
+            return ZERO
+        fixed = rule.fixed * self.conv.rate(rule.currency, f"payment fee rule {rule.id}")
+        self.sources["payment_fee"] = {
+            "rule": rule.id,
+            "basis": f"{rule.percent} % of {total_paid} paid + {rule.fixed} {rule.currency}",
+        }
+        return self.r(total_paid * rule.percent / HUNDRED + fixed)
+
+    def handling(self) -> Decimal:
+        """Every active handling rule, per order / line / unit of goods (gift cards are not picked)."""
+        goods = [ln for ln in self.order.lines if not ln.gift_card]
+        total = ZERO
+        items: list[dict[str, str]] = []
+        for rule in self.rules.handling_rules(self.at) if goods else ():
+            count = {
+                HandlingPer.ORDER: 1,
+                HandlingPer.LINE: len(goods),
+                HandlingPer.UNIT: sum(ln.quantity for ln in goods),
+            }[rule.per]
+            amount = self.r(rule.cost * count * self.conv.rate(rule.currency, f"handling rule {rule.id}"))
+            total += amount
+            items.append({"rule": rule.id, "per": rule.per.value, "count": str(count), "amount": str(amount)})
+        self.sources["handling_cost"] = {"rules": items}
+        return total
+
+    def refunds(self, ship_gross_o: Decimal, ship_rev_o: Decimal) -> tuple[Decimal, Decimal, Decimal]:
+        """(refunded revenue ex VAT, cost of restocked goods, return handling), shop currency."""
+        order, incl = self.order, self.incl
+        refunded = recovered = handling = ZERO
+        items: list[dict[str, str]] = []
+        for refund in order.refunds:
+            rev = cogs = hand = ZERO
+            for rl in refund.lines:
+                ol = order.line(rl.line_id)
+                where = f"order {order.order_id}: refund {refund.refund_id}"
+                if ol is None:
+                    raise ProfitError(f"{where} names unknown line {rl.line_id}")
+                if ol.gift_card or rl.quantity == 0:
+                    continue
+                if not 0 < rl.quantity <= ol.quantity:
+                    raise ProfitError(
+                        f"{where}, line {rl.line_id}: quantity {rl.quantity} is not within 1..{ol.quantity}"
+                    )
+                fig = self.figures[ol.line_id]
+                share = Decimal(rl.quantity) / Decimal(ol.quantity)
+                if rl.amount is None:
+                    rev += self.r(fig.revenue * share)
+                else:
+                    if not incl:
+                        ex = rl.amount
+                    elif rl.tax is not None:
+                        ex = rl.amount - rl.tax
+                    else:
+                        ex = rl.amount * fig.revenue_o / fig.gross_o if fig.gross_o else rl.amount
+                    rev += self.r(ex * self.order_rate)
+                if rl.restock_type in _RECOVERS_COST:
+                    cogs += self.r(fig.cogs * share)
+                if rl.restock_type in _RETURNED:
+                    hand += fig.return_handling
+            if refund.shipping and self.policy.include_shipping_in_revenue:
+                if not incl:
+                    ship_ex = refund.shipping
+                elif refund.shipping_tax:
+                    ship_ex = refund.shipping - refund.shipping_tax
+                else:
+                    ship_ex = refund.shipping * ship_rev_o / ship_gross_o if ship_gross_o else refund.shipping
+                rev += self.r(ship_ex * self.order_rate)
+            elif refund.shipping:
+                self.notes.append(
+                    f"refund {refund.refund_id}: shipping refund ignored (shipping is not revenue)"
+                )
+            if refund.adjustment:
+                adj = refund.adjustment - refund.adjustment_tax if incl else refund.adjustment
+                rev += self.r(adj * self.order_rate)
+            refunded, recovered, handling = refunded + rev, recovered + cogs, handling + hand
+            items.append(
+                {
+                    "refund_id": refund.refund_id,
+                    "revenue_ex_vat": str(rev),
+                    "recovered_cogs": str(cogs),
+                    "return_handling": str(hand),
+                }
+            )
+        self.sources["refunded_revenue_ex_vat"] = {"refunds": items}
+        return refunded, recovered, handling
+
+
 def compute_profit(
     order: Order,
     *,
@@ -261,230 +533,63 @@ def compute_profit(
     policy: ProfitPolicy,
     fx: FxTable | None = None,
     shop_currency: str | None = None,
+    return_rates: ReturnRates | None = None,
 ) -> ProfitResult:
-    """Price one order. Raises MissingCostError (block policy), FxError (a needed rate is missing)."""
-    cur = check_currency(shop_currency) if shop_currency else order.currency
-    q = Decimal(1).scaleb(-exponent(cur))
-    oq = Decimal(1).scaleb(-exponent(order.currency))
-    at = order.placed_at
-    conv = _Converter(fx, cur, at.date(), order.order_id)
-    order_rate = conv.rate(order.currency, "the order") if order.currency != cur else ONE
-    incl = order.prices_include_vat
+    """Price one order in `shop_currency` (default: the order's).
 
-    def r(x: Decimal) -> Decimal:
-        return x.quantize(q, rounding=ROUND_HALF_EVEN)
-
-    def m(x: Decimal) -> Money:
-        return Money(r(x), cur)
-
-    notes: list[str] = []
-    fallbacks: list[str] = []
-    missing: list[str] = []
-    paid = ZERO  # order currency
-
-    # lines: revenue, VAT, cost, expected return
-    lines: list[LineProfit] = []
-    line_figures: dict[str, tuple[Decimal, Decimal, Decimal, Decimal]] = {}  # gross, rev_o, rev, cogs
-    for ln in order.lines:
-        gross = ln.unit_price * ln.quantity - ln.discount
-        vat_o, vat_src = _vat_of(gross, ln.tax, ln.tax_rate, incl, policy.default_vat_rate, oq)
-        paid += gross if incl else gross + vat_o
-        if ln.gift_card:
-            zero = m(ZERO)
-            lines.append(
-                LineProfit(ln.line_id, ln.cost_key, ln.quantity, True, zero, zero, "gift card",
-                           zero, {"source": "gift card"}, ZERO, None, zero, ZERO, zero)
-            )  # fmt: skip
-            line_figures[ln.line_id] = (gross, ZERO, ZERO, ZERO)
-            continue
-        if vat_src == "none given" and incl and gross != ZERO:
-            notes.append(f"line {ln.line_id}: no VAT given; the whole price counted as revenue")
-        rev_o = gross - vat_o if incl else gross
-        rev = r(rev_o * order_rate)
-        vat = r(vat_o * order_rate)
-        cogs, cost_src = _line_cost(ln, order, costs, conv, policy, rev, r, fallbacks, missing)
-        rule = rules.return_rule(ln.sku, ln.category)
-        if rule is None:
-            p, share, handling, rule_id, exp = ZERO, ONE, ZERO, None, ZERO
-        else:
-            p, share, rule_id = rule.rate, rule.restock_share, rule.id
-            handling = r(rule.handling_cost * conv.rate(rule.currency, f"return rule {rule.id}"))
-            exp = r(p * (rev - cogs * share + handling))
-        lines.append(
-            LineProfit(ln.line_id, ln.cost_key, ln.quantity, False, m(rev), m(vat), vat_src, m(cogs),
-                       cost_src, p, rule_id, m(handling), share, m(exp))
-        )  # fmt: skip
-        line_figures[ln.line_id] = (gross, rev_o, rev, cogs)
-
-    # shipping charged
-    ship_gross_o = ship_rev_o = ship_vat_o = ZERO
-    for sl in order.shipping_lines:
-        g = sl.price - sl.discount
-        v, _ = _vat_of(g, sl.tax, sl.tax_rate, incl, policy.default_vat_rate, oq)
-        ship_gross_o += g
-        ship_vat_o += v
-        ship_rev_o += g - v if incl else g
-        paid += g if incl else g + v
-    ship_rev = r(ship_rev_o * order_rate)
-    ship_vat = r(ship_vat_o * order_rate)
-    goods = [ln for ln in order.lines if not ln.gift_card]
-    revenue = sum((ln.revenue_ex_vat.amount for ln in lines), ZERO)
-    if policy.include_shipping_in_revenue:
-        revenue += ship_rev
-    vat_total = sum((ln.vat.amount for ln in lines), ZERO) + ship_vat
-    cogs_total = sum((ln.cogs.amount for ln in lines), ZERO)
-    total_paid = r(paid * order_rate)
-    sources: dict[str, dict[str, Any]] = {
-        "revenue_ex_vat": {
-            "lines": str(revenue - (ship_rev if policy.include_shipping_in_revenue else ZERO)),
-            "shipping": str(ship_rev),
-            "shipping_included": policy.include_shipping_in_revenue,
-            "gift_cards": "excluded",
-        },
-        "vat": {"lines": str(vat_total - ship_vat), "shipping": str(ship_vat)},
-        "cogs": {"basis": "qty × unit cost valid at the order time, per line (see lines)"},
-    }
-
-    # shipping cost
-    grams = order.total_grams
-    if not order.shipping_lines and grams == 0:
-        ship_cost, sources["shipping_cost"] = ZERO, {"rule": None, "basis": "nothing shipped"}
-    else:
-        first = order.shipping_lines[0] if order.shipping_lines else None
-        method = (first.method or first.title) if first else None
-        srule = rules.shipping_rule(method, order.shipping_country, grams, at)
-        if srule is None:
-            ship_cost = ZERO
-            sources["shipping_cost"] = {"rule": None, "basis": "no shipping rule matched"}
-            notes.append(f"no shipping cost rule for method {method!r}, country {order.shipping_country}")
-        else:
-            ship_cost = r(srule.cost * conv.rate(srule.currency, f"shipping rule {srule.id}"))
-            sources["shipping_cost"] = {"rule": srule.id, "method": method, "grams": grams}
-
-    # payment fee
-    if order.actual_payment_fee is not None:
-        fee = r(order.actual_payment_fee * order_rate)
-        sources["payment_fee"] = {"rule": None, "basis": "actual fee recorded on the order"}
-    else:
-        frule = rules.payment_fee_rule(order.gateway, at)
-        if frule is None:
-            fee = ZERO
-            sources["payment_fee"] = {"rule": None, "basis": f"no fee rule for gateway {order.gateway!r}"}
-            notes.append(f"no payment fee rule for gateway {order.gateway!r}")
-        else:
-            fixed = frule.fixed * conv.rate(frule.currency, f"payment fee rule {frule.id}")
-            fee = r(total_paid * frule.percent / HUNDRED + fixed)
-            sources["payment_fee"] = {
-                "rule": frule.id,
-                "basis": f"{frule.percent} % of {total_paid} paid + {frule.fixed} {frule.currency}",
-            }
-
-    # handling
-    handling_total = ZERO
-    items: list[dict[str, str]] = []
-    if goods:
-        for hrule in rules.handling_rules(at):
-            count = {
-                HandlingPer.ORDER: 1,
-                HandlingPer.LINE: len(goods),
-                HandlingPer.UNIT: sum(ln.quantity for ln in goods),
-            }[hrule.per]
-            amount = r(hrule.cost * count * conv.rate(hrule.currency, f"handling rule {hrule.id}"))
-            handling_total += amount
-            items.append(
-                {"rule": hrule.id, "per": hrule.per.value, "count": str(count), "amount": str(amount)}
-            )
-    sources["handling_cost"] = {"rules": items}
-
-    gross_profit = revenue - cogs_total - ship_cost - fee - handling_total
+    Raises MissingCostError (policy block), FxError (a needed rate is missing), ProfitError (a
+    refund naming an unknown line or too many units).
+    """
+    pr = _Pricer(order, costs, rules, policy, fx, shop_currency, return_rates)
+    lines, paid_lines = pr.lines()
+    ship_gross_o, ship_rev_o, ship_vat_o, paid_ship = pr.shipping_charged()
+    ship_rev, ship_vat = pr.r(ship_rev_o * pr.order_rate), pr.r(ship_vat_o * pr.order_rate)
+    lines_rev = sum((ln.revenue_ex_vat.amount for ln in lines), ZERO)
+    lines_vat = sum((ln.vat.amount for ln in lines), ZERO)
+    revenue = lines_rev + (ship_rev if policy.include_shipping_in_revenue else ZERO)
+    cogs = sum((ln.cogs.amount for ln in lines), ZERO)
+    total_paid = pr.r((paid_lines + paid_ship) * pr.order_rate)
+    shipping_cost = pr.shipping_cost()
+    fee = pr.payment_fee(total_paid)
+    handling = pr.handling()
+    gross_profit = revenue - cogs - shipping_cost - fee - handling
     expected_return = sum((ln.expected_return_cost.amount for ln in lines), ZERO)
-    sources["expected_return_cost"] = {
-        "basis": "Σ lines p_return × (revenue − cogs × restock share + handling)"
-    }
+    refunded, recovered, return_handling = pr.refunds(ship_gross_o, ship_rev_o)
 
-    # refunds
-    by_id = {ln.line_id: ln for ln in lines}
-    refunded = recovered = return_handling = ZERO
-    refund_items: list[dict[str, str]] = []
-    for refund in order.refunds:
-        ref_rev = ref_cogs = ref_handling = ZERO
-        for rl in refund.lines:
-            ol = order.line(rl.line_id)
-            if ol is None:
-                raise ProfitError(
-                    f"order {order.order_id}: refund {refund.refund_id} names unknown line {rl.line_id}"
-                )
-            if ol.gift_card or ol.quantity == 0 or rl.quantity == 0:
-                continue
-            if not 0 < rl.quantity <= ol.quantity:
-                raise ProfitError(
-                    f"order {order.order_id}: refund {refund.refund_id}, line {rl.line_id}: "
-                    f"quantity {rl.quantity} is not within 1..{ol.quantity}"
-                )
-            gross, rev_o, rev, cogs = line_figures[ol.line_id]
-            share = Decimal(rl.quantity) / Decimal(ol.quantity)
-            if rl.amount is None:
-                ref_rev += r(rev * share)
-            else:
-                if not incl:
-                    ex = rl.amount
-                elif rl.tax is not None:
-                    ex = rl.amount - rl.tax
-                else:
-                    ex = rl.amount * rev_o / gross if gross else rl.amount
-                ref_rev += r(ex * order_rate)
-            if rl.restock_type in _RECOVERS_COST:
-                ref_cogs += r(cogs * share)
-            if rl.restock_type in _RETURNED:
-                ref_handling += by_id[ol.line_id].return_handling.amount
-        if refund.shipping and policy.include_shipping_in_revenue:
-            if not incl:
-                ship_ex = refund.shipping
-            elif refund.shipping_tax:
-                ship_ex = refund.shipping - refund.shipping_tax
-            else:
-                ship_ex = refund.shipping * ship_rev_o / ship_gross_o if ship_gross_o else refund.shipping
-            ref_rev += r(ship_ex * order_rate)
-        if refund.adjustment:
-            adj = refund.adjustment - refund.adjustment_tax if incl else refund.adjustment
-            ref_rev += r(adj * order_rate)
-        refunded += ref_rev
-        recovered += ref_cogs
-        return_handling += ref_handling
-        refund_items.append(
-            {
-                "refund_id": refund.refund_id,
-                "revenue_ex_vat": str(ref_rev),
-                "recovered_cogs": str(ref_cogs),
-                "return_handling": str(ref_handling),
-            }
-        )
-    sources["refunded_revenue_ex_vat"] = {"refunds": refund_items}
-    sources["recovered_cogs"] = {"basis": "restock types return, cancel, legacy_restock"}
-    sources["return_handling_cost"] = {"basis": "return rule handling per returned line"}
-    sources["realized_profit"] = {
-        "basis": "gross profit − refunded revenue + recovered cogs − return handling"
-    }
-    if order.refunds and refunded != ZERO and not policy.include_shipping_in_revenue:
-        notes.append("shipping refunds ignored: shipping is not counted as revenue")
-
-    if missing and policy.missing_cost == "block":
-        raise MissingCostError(order.order_id, missing)
-    reason = None
-    if missing:
-        reason = f"no unit cost for {', '.join(missing)} (policy {policy.missing_cost})"
-
+    if pr.missing and policy.missing_cost == "block":
+        raise MissingCostError(order.order_id, pr.missing)
+    pr.sources.update(
+        {
+            "revenue_ex_vat": {
+                "lines": str(lines_rev),
+                "shipping": str(ship_rev),
+                "shipping_included": policy.include_shipping_in_revenue,
+                "gift_cards": "excluded",
+            },
+            "vat": {"lines": str(lines_vat), "shipping": str(ship_vat)},
+            "cogs": {"basis": "qty × unit cost valid at the order time, per line (see lines)"},
+            "expected_return_cost": {
+                "basis": "Σ lines p_return × (revenue − cogs × restock share + handling)"
+            },
+            "recovered_cogs": {"basis": "restock types return, cancel, legacy_restock"},
+            "return_handling_cost": {"basis": "return handling per returned line (restock type return)"},
+            "realized_profit": {
+                "basis": "gross profit − refunded revenue + recovered cogs − return handling"
+            },
+        }
+    )
+    m = pr.money
     return ProfitResult(
         order_id=order.order_id,
-        currency=cur,
+        currency=pr.cur,
         order_currency=order.currency,
-        prices_include_vat=incl,
+        prices_include_vat=pr.incl,
         revenue_ex_vat=m(revenue),
-        vat=m(vat_total),
-        cogs=m(cogs_total),
-        shipping_cost=m(ship_cost),
+        vat=m(lines_vat + ship_vat),
+        cogs=m(cogs),
+        shipping_cost=m(shipping_cost),
         payment_fee=m(fee),
-        handling_cost=m(handling_total),
+        handling_cost=m(handling),
         gross_profit=m(gross_profit),
         expected_return_cost=m(expected_return),
         expected_profit=m(gross_profit - expected_return),
@@ -495,55 +600,12 @@ def compute_profit(
         shipping_revenue=m(ship_rev),
         total_paid=m(total_paid),
         lines=tuple(lines),
-        sources=sources,
-        fx=tuple(conv.uses),
-        fallbacks=tuple(fallbacks),
-        notes=tuple(notes),
-        sendable=not missing,
-        reason=reason,
+        sources=pr.sources,
+        fx=tuple(pr.conv.uses),
+        fallbacks=tuple(pr.fallbacks),
+        notes=tuple(pr.notes),
+        sendable=not pr.missing,
+        reason=f"no unit cost for {', '.join(pr.missing)} (policy {policy.missing_cost})"
+        if pr.missing
+        else None,
     )
-
-
-def _line_cost(
-    ln: OrderLine,
-    order: Order,
-    costs: CostBook,
-    conv: _Converter,
-    policy: ProfitPolicy,
-    revenue: Decimal,
-    r: Any,
-    fallbacks: list[str],
-    missing: list[str],
-) -> tuple[Decimal, dict[str, str]]:
-    """The line's cost of goods and what it came from: a cost row, the platform, a fallback, nothing."""
-    at = order.placed_at
-    row = costs.lookup(ln.variant_id, at) if ln.variant_id else None
-    if row is None and ln.sku:
-        row = costs.lookup(ln.sku, at)
-    if row is not None:
-        rate = conv.rate(row.currency, f"cost row {row.id}")
-        src = {
-            "source": "cost book",
-            "row": row.id,
-            "unit_cost": str(row.unit_cost),
-            "currency": row.currency,
-            "valid_from": row.valid_from.isoformat(),
-        }
-        return r(row.unit_cost * ln.quantity * rate), src
-    if ln.unit_cost is not None:
-        rate = conv.rate(order.currency, "the order")
-        src = {
-            "source": "order line (platform cost)",
-            "unit_cost": str(ln.unit_cost),
-            "currency": order.currency,
-        }
-        return r(ln.unit_cost * ln.quantity * rate), src
-    label = ln.cost_key or f"line {ln.line_id}"
-    if policy.missing_cost == "fallback_margin":
-        found = policy.fallback_margin(ln.category)
-        if found is not None:
-            margin, why = found
-            fallbacks.append(f"{label}: no cost; {why} {margin} used")
-            return r(revenue * (ONE - margin)), {"source": "fallback", "fallback": why, "margin": str(margin)}
-    missing.append(label)
-    return ZERO, {"source": "missing", "policy": policy.missing_cost}
