@@ -7,7 +7,7 @@ time − shipping cost − payment fee − handling; realized profit also takes 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -35,21 +35,28 @@ class Tally:
     realized_profit: Decimal = ZERO
     refunded_ex_vat: Decimal = ZERO
 
-    def add(self, o: GenOrder) -> None:
+    def merge(self, other: Tally) -> None:
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+    @classmethod
+    def of(cls, o: GenOrder) -> Tally:
+        """One paid order's figures (computed once, then merged into every total it belongs to)."""
+        self = cls()
         gross = o.gross_profit()
-        self.orders += 1
-        self.revenue_ex_vat += o.revenue_ex_vat()
-        self.revenue_incl_vat += o.total
-        self.cogs += o.cogs()
-        self.shipping_cost += o.shipping_cost()
-        self.payment_fee += o.payment_fee()
-        self.handling += o.handling()
-        self.gross_profit += gross
+        self.orders = 1
+        self.revenue_ex_vat = o.revenue_ex_vat()
+        self.revenue_incl_vat = o.total
+        self.cogs = o.cogs()
+        self.shipping_cost = o.shipping_cost()
+        self.payment_fee = o.payment_fee()
+        self.handling = o.handling()
+        self.gross_profit = gross
         expected = gross
         for ln in o.lines:
             p = ln.product.category.return_rate
             expected -= p * (ln.net - ln.unit_cost * ln.qty * RESTOCK_SHARE + cat.RETURN_HANDLING_PER_LINE)
-        self.expected_profit += expected
+        self.expected_profit = expected
         realized = gross
         if o.refund is not None:
             for ret in o.refund.lines:
@@ -58,7 +65,8 @@ class Tally:
                 realized -= ln.net + cat.RETURN_HANDLING_PER_LINE
                 if ret.restock == "return":
                     realized += ln.unit_cost * ln.qty
-        self.realized_profit += realized
+        self.realized_profit = realized
+        return self
 
     def as_dict(self, spend: Decimal | None = None) -> dict[str, Any]:
         out: dict[str, Any] = {"orders": self.orders}
@@ -107,8 +115,9 @@ def truth(shop: SampleShop) -> dict[str, Any]:
         consent["unknown" if o.ads_consent is None else "granted" if o.ads_consent else "denied"] += 1
         if o.ads_consent is not False:
             paid_sendable += 1
-        (campaigns[o.campaign.campaign_id] if o.campaign else unattributed).add(o)
-        total.add(o)
+        one = Tally.of(o)
+        (campaigns[o.campaign.campaign_id] if o.campaign else unattributed).merge(one)
+        total.merge(one)
         for ln in o.lines:
             sold[ln.product.category.name] = sold.get(ln.product.category.name, 0) + ln.qty
         if o.refund is not None:
