@@ -87,6 +87,7 @@ def machine() -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "cpu_mhz": round(freq.max or freq.current) if freq else None,
         "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "load_avg_1m_at_start": round(os.getloadavg()[0], 2),  # other work on the machine skews the rates
     }
 
 

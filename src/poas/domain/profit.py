@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -296,7 +296,7 @@ class _Pricer:
         self.oq = Decimal(1).scaleb(-exponent(order.currency))
         self.at = order.placed_at
         self.incl = order.prices_include_vat
-        self.conv = _Converter(fx, self.cur, self.at.date(), order.order_id)
+        self.conv = _Converter(fx, self.cur, self.at.astimezone(UTC).date(), order.order_id)
         self.order_rate = self.conv.rate(order.currency, "the order")
         self.notes: list[str] = []
         self.fallbacks: list[str] = []
