@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -67,3 +68,97 @@ def seed_delivery(engine: Engine, now: datetime, pixel: str = "1234567890") -> l
         ob.mark_sent(conn, "seed", ids[:3], now=now, meta_response={"events_received": 3})
         ob.mark_dead(conn, "seed", ids[3:], reason="(#100) Invalid parameter")
     return ids[3:]
+
+
+RULES_TOML = """
+currency = "NOK"
+
+[[payment_fees]]
+id = "fee-card"
+gateway = "card"
+percent = 2.4
+fixed = 2
+
+[zones]
+domestic = ["NO"]
+
+[[shipping]]
+id = "parcel-5kg"
+method = "parcel"
+zone = "domestic"
+min_grams = 0
+max_grams = 5001
+cost = 79
+
+[[handling]]
+id = "pick-pack"
+per = "order"
+cost = 15
+
+[returns]
+rate = 0.10
+handling_cost = 40
+restock_share = 0.9
+"""
+
+
+def seed_order(engine: Engine, shop: Any, now: datetime, order_id: str = "5001") -> None:
+    """One paid NOK order (two lines, parcel shipping, card fee) with costs and rules, ingested."""
+    from poas.domain.costs import CostRow
+    from poas.domain.order import Order, OrderLine, ShippingLine
+    from poas.services.ingest import ingest_order
+    from poas.store.costs import import_costs
+    from poas.store.orders import ensure_shop
+    from poas.store.rules import save_rules
+
+    created = now - timedelta(hours=3)
+    order = Order(
+        shop_id=shop.id,
+        order_id=order_id,
+        name=f"#{order_id}",
+        created_at=created,
+        updated_at=created,
+        currency="NOK",
+        gateway="card",
+        shipping_country="NO",
+        lines=(
+            OrderLine(
+                line_id="l1",
+                quantity=2,
+                unit_price=Decimal("500"),
+                tax=Decimal("200"),
+                tax_rate=Decimal("0.25"),
+                variant_id="v-wool",
+                sku="WOOL-1",
+                title="Wool sweater",
+                grams=800,
+            ),
+            OrderLine(
+                line_id="l2",
+                quantity=1,
+                unit_price=Decimal("250"),
+                tax=Decimal("50"),
+                tax_rate=Decimal("0.25"),
+                variant_id="v-hat",
+                sku="HAT-1",
+                title="Hat",
+                grams=100,
+            ),
+        ),
+        shipping_lines=(
+            ShippingLine(price=Decimal("99"), method="parcel", title="Parcel", tax=Decimal("19.80")),
+        ),
+    )
+    with engine.begin() as conn:
+        ensure_shop(conn, shop.id, shop.currency, shop.prices_include_vat, now)
+        import_costs(
+            conn,
+            shop.id,
+            [
+                CostRow("v-wool", Decimal("180"), "NOK", now - timedelta(days=30), source="test"),
+                CostRow("v-hat", Decimal("60"), "NOK", now - timedelta(days=30), source="test"),
+            ],
+            now=now,
+        )
+        save_rules(conn, shop.id, RULES_TOML, source="test", now=now)
+        ingest_order(conn, order, shop, now=now, trigger_purchase=True)

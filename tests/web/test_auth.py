@@ -108,7 +108,7 @@ def test_tampered_session_cookie_is_not_admin(client: TestClient) -> None:
 
 def test_logout_needs_csrf_and_ends_the_session(client: TestClient) -> None:
     token = _csrf(client.get("/login").text)
-    client.post("/login", data={"password": PASSWORD, "csrf_token": token})
+    client.post("/login", data={"password": PASSWORD, "csrf_token": token, "next": "/settings"})
     page = client.get("/settings")
     assert page.status_code == 200
     assert client.post("/logout", data={}, follow_redirects=False).status_code == 403
@@ -119,7 +119,7 @@ def test_logout_needs_csrf_and_ends_the_session(client: TestClient) -> None:
 
 def test_settings_page_masks_tokens(client: TestClient) -> None:
     token = _csrf(client.get("/login").text)
-    client.post("/login", data={"password": PASSWORD, "csrf_token": token})
+    client.post("/login", data={"password": PASSWORD, "csrf_token": token, "next": "/settings"})
     html = client.get("/settings").text
     assert "shop-token-abcdef" not in html and "admin-token-123456" not in html
     assert "sh…ef (17 chars)" in html

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Body, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Body, HTTPException, Query, Request, status
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
@@ -44,3 +46,31 @@ def post_replay(request: Request, who: ApiPrincipal, body: ReplayRequest = Body(
     with engine_of(request).begin() as conn:
         n = views.replay_dead(conn, ids=body.ids, shops=visible_shops(who), now=views.utcnow())
     return ReplayResult(replayed=n)
+
+
+@router.get("/orders", response_model=views.OrderPage, summary="Orders with latest profit, newest first")
+def get_orders(
+    request: Request,
+    who: ApiPrincipal,
+    q: Annotated[str | None, Query(max_length=200, description="order id, or part of the name")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+) -> views.OrderPage:
+    with engine_of(request).connect() as conn:
+        return views.order_page(conn, shops=visible_shops(who), query=q, limit=limit, offset=offset)
+
+
+@router.get(
+    "/orders/{shop_id}/{order_id}",
+    response_model=views.OrderDetail,
+    summary="One order's profit breakdown (waterfall, lines, cost rows), events and Meta's answers",
+    responses={404: {"description": "no such order (or not visible to this token)"}},
+)
+def get_order(request: Request, who: ApiPrincipal, shop_id: str, order_id: str) -> views.OrderDetail:
+    detail = None
+    if who.can_see(shop_id):
+        with engine_of(request).connect() as conn:
+            detail = views.order_detail(conn, shop_id, order_id)
+    if detail is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such order")
+    return detail

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
-from poas.settings import Settings, mask
+from poas.services.report import By
+from poas.settings import Settings, ShopConfig, mask
 from poas.web import views
 from poas.web.auth import check_csrf, csrf_token, require_admin
 
@@ -62,7 +63,13 @@ def fmt_when(value: datetime | None) -> str:
 
 
 templates.env.filters.update(
-    money=fmt_money, ratio=fmt_ratio, pct=fmt_pct, plain=plain, age=fmt_age, when=fmt_when
+    money=fmt_money,
+    ratio=fmt_ratio,
+    pct=fmt_pct,
+    plain=plain,
+    num2=lambda v: plain(v) or "–",
+    age=fmt_age,
+    when=fmt_when,
 )
 
 
@@ -149,3 +156,232 @@ def delivery_replay(request: Request, id: Annotated[int | None, Form(ge=1, le=2*
     else:
         flash(request, "warn", "Nothing to replay: the event is no longer dead.")
     return RedirectResponse("/delivery", status_code=303)
+
+
+_COLORS = {"total": "#2457c5", "down": "#b42318", "up": "#17803d"}
+
+
+def waterfall_chart(steps: list[views.WaterfallStep]) -> dict[str, Any]:
+    """Chart.js floating bars: each step spans [start, end] (numbers as decimal strings)."""
+    colors = [_COLORS["total" if s.kind == "total" else "down" if s.amount < 0 else "up"] for s in steps]
+    return {
+        "type": "bar",
+        "data": {
+            "labels": [s.label for s in steps],
+            "datasets": [
+                {
+                    "label": "Amount",
+                    "data": [[plain(s.start), plain(s.end)] for s in steps],
+                    "backgroundColor": colors,
+                }
+            ],
+        },
+        "options": {"plugins": {"legend": {"display": False}}},
+    }
+
+
+@router.get("/orders")
+def orders_page(request: Request, q: str | None = None, offset: Annotated[int, Query(ge=0)] = 0) -> Response:
+    with engine_of(request).connect() as conn:
+        view = views.order_page(conn, shops=None, query=q, limit=50, offset=offset)
+    return page(request, "orders.html", "/orders", view=view)
+
+
+@router.get("/orders/{shop_id}/{order_id}")
+def order_page(request: Request, shop_id: str, order_id: str) -> Response:
+    with engine_of(request).connect() as conn:
+        detail = views.order_detail(conn, shop_id, order_id)
+    if detail is None:
+        raise HTTPException(404, f"no order {order_id} in shop {shop_id}")
+    return page(request, "order.html", "/orders", o=detail, chart=waterfall_chart(detail.waterfall))
+
+
+# ---------------------------------------------------------------- reports
+
+
+def pick_shop(request: Request, shop: str | None) -> ShopConfig | None:
+    s = settings_of(request)
+    if shop:
+        found = s.shop(shop)
+        if found is None:
+            raise HTTPException(404, f"no shop {shop!r} is configured")
+        return found
+    return s.shops[0] if s.shops else None
+
+
+def _report(
+    request: Request, shop: ShopConfig, by: By, date_from: date | None, date_to: date | None, **kw: Any
+) -> views.ReportView:
+    """The report; a bad date range is reported on the page and the default range shown instead."""
+    try:
+        return views.report_view(
+            engine_of(request), shop, by=by, now=views.utcnow(), date_from=date_from, date_to=date_to, **kw
+        )
+    except (ValueError, OverflowError) as exc:
+        flash(request, "error", str(exc).replace("--", ""))
+        return views.report_view(engine_of(request), shop, by=by, now=views.utcnow(), **kw)
+
+
+def campaign_chart(view: views.ReportView) -> dict[str, Any]:
+    """ROAS and POAS per campaign as horizontal bars, with the break-even line at POAS = 1."""
+    rows = view.rows
+    return {
+        "type": "bar",
+        "data": {
+            "labels": [r.name for r in rows],
+            "datasets": [
+                {"label": "ROAS", "data": [plain(r.roas) for r in rows], "backgroundColor": "#9db4e8"},
+                {"label": "POAS", "data": [plain(r.poas) for r in rows], "backgroundColor": "#2457c5"},
+            ],
+        },
+        "options": {"indexAxis": "y", "scales": {"x": {"beginAtZero": True}}},
+        "breakEven": "1",
+        "breakEvenAxis": "x",
+        "breakEvenLabel": "POAS = 1 (break-even)",
+    }
+
+
+def daily_chart(view: views.ReportView) -> dict[str, Any]:
+    rows = view.rows
+    series = (("Spend", "spend", "#9a6700"), ("Gross profit", "gross_profit", "#17803d"))
+    return {
+        "type": "line",
+        "data": {
+            "labels": [r.name for r in rows],
+            "datasets": [
+                {"label": label, "data": [plain(getattr(r, key)) for r in rows], "borderColor": color}
+                for label, key, color in series
+            ]
+            + [
+                {
+                    "label": "Expected profit",
+                    "data": [plain(r.expected_profit) for r in rows],
+                    "borderColor": "#17803d",
+                    "borderDash": [4, 4],
+                }
+            ],
+        },
+        "options": {"scales": {"y": {"beginAtZero": True}}},
+    }
+
+
+def _no_shop(request: Request, active: str) -> Response:
+    flash(request, "warn", "No shop is configured yet: add one to the config file (see Settings).")
+    return page(request, "settings_missing.html", active)
+
+
+FromQ = Annotated[date | None, Query(alias="from")]
+ToQ = Annotated[date | None, Query(alias="to")]
+
+
+@router.get("/")
+def overview_page(
+    request: Request, date_from: FromQ = None, date_to: ToQ = None, shop: str | None = None
+) -> Response:
+    cfg = pick_shop(request, shop)
+    if cfg is None:
+        return _no_shop(request, "/")
+    view = _report(request, cfg, "campaign", date_from, date_to)
+    daily = views.report_view(
+        engine_of(request), cfg, by="day", now=views.utcnow(), date_from=view.date_from, date_to=view.date_to
+    )
+    return page(
+        request,
+        "overview.html",
+        "/",
+        view=view,
+        daily=daily,
+        traps=[r for r in view.rows if r.revenue_trap],
+        campaign_chart=campaign_chart(view),
+        daily_chart=daily_chart(daily),
+        shops=[s.id for s in settings_of(request).shops],
+    )
+
+
+_LEVELS: list[tuple[By, str]] = [("campaign", "Campaigns"), ("adset", "Ad sets"), ("ad", "Ads")]
+
+
+def _report_page(
+    request: Request,
+    *,
+    by: By,
+    active: str,
+    title: str,
+    label: str,
+    levels: list[tuple[By, str]] | None,
+    shop: str | None,
+    date_from: date | None,
+    date_to: date | None,
+    sort: str | None,
+    dir: str,
+) -> Response:
+    cfg = pick_shop(request, shop)
+    if cfg is None:
+        return _no_shop(request, active)
+    desc = dir != "asc"
+    view = _report(request, cfg, by, date_from, date_to, sort=sort, descending=desc)
+    base_query = f"by={by}&shop={view.shop_id}&from={view.date_from}&to={view.date_to}"
+    return page(
+        request,
+        "report.html",
+        active,
+        view=view,
+        title=title,
+        label=label,
+        levels=levels,
+        sort=sort if sort in views.SORT_KEYS else None,
+        desc=desc,
+        base_query=base_query,
+        action=active,
+        shops=[s.id for s in settings_of(request).shops],
+    )
+
+
+@router.get("/campaigns")
+def campaigns_page(
+    request: Request,
+    by: Literal["campaign", "adset", "ad"] = "campaign",
+    shop: str | None = None,
+    date_from: FromQ = None,
+    date_to: ToQ = None,
+    sort: str | None = None,
+    dir: Literal["asc", "desc"] = "desc",
+) -> Response:
+    label = dict(_LEVELS)[by].removesuffix("s")
+    return _report_page(
+        request,
+        by=by,
+        active="/campaigns",
+        title=dict(_LEVELS)[by],
+        label=label,
+        levels=_LEVELS,
+        shop=shop,
+        date_from=date_from,
+        date_to=date_to,
+        sort=sort,
+        dir=dir,
+    )
+
+
+@router.get("/products")
+def products_page(
+    request: Request,
+    shop: str | None = None,
+    date_from: FromQ = None,
+    date_to: ToQ = None,
+    sort: str | None = None,
+    dir: Literal["asc", "desc"] = "desc",
+) -> Response:
+    return _report_page(
+        request,
+        by="product",
+        active="/products",
+        title="Products",
+        label="Product",
+        levels=None,
+        shop=shop,
+        date_from=date_from,
+        date_to=date_to,
+        sort=sort,
+        dir=dir,
+    )
