@@ -484,3 +484,13 @@ def test_learned_return_rates_sit_between_configured_rules_and_the_default() -> 
     assert lines["L3"].return_rule == "learned:category" and lines["L3"].p_return == D("0.20")
     assert lines["L3"].expected_return_cost == nok("51.24")
     assert res.expected_return_cost == nok("332.24")  # 281.00 + 0 + 51.24
+
+
+def test_cost_in_euro_through_the_bundled_ecb_history_on_a_sunday() -> None:
+    costs = CostBook([CostRow.of("MUG-1", "10.00", "EUR", datetime(2024, 1, 1, tzinfo=UTC))])
+    order = us_order(currency="NOK", created_at=datetime(2024, 3, 17, 12, 0, tzinfo=UTC))  # a Sunday
+    res = compute_profit(order, costs=costs, rules=NO_RULES, policy=ProfitPolicy(), fx=FxTable())
+    # Friday 15 March 2024 ECB reference rate: 1 EUR = 11.5205 NOK; 2 × 10.00 × 11.5205 = 230.41
+    assert res.cogs == nok("230.41")
+    (use,) = res.to_dict()["fx"]
+    assert use["rate"] == "11.5205" and use["rate_date"] == "2024-03-15" and "ECB" in use["source"]
