@@ -124,8 +124,10 @@ def _order(rows: list[tuple[int, dict[str, str]]], shop_id: str, prices_include_
         net = (refunded / (1 + ratio)).quantize(q, ROUND_HALF_EVEN)
         # The export has no refund time: the order's cancellation or creation time stands in.
         when = _time(first, "Cancelled at") or created
+        # Refund amounts follow the order's VAT basis: gross when prices include VAT.
+        amount = refunded if prices_include_vat else net
         refunds = (
-            Refund(refund_id="export", processed_at=when, adjustment=net, adjustment_tax=refunded - net),
+            Refund(refund_id="export", processed_at=when, adjustment=amount, adjustment_tax=refunded - net),
         )
     order_id = (first.get("Id") or "").strip() or (first.get("Name") or "").strip()
     return Order(
