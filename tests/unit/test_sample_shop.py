@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from poas.domain.capi_events import consent_allows
 from poas.domain.rules import load_rules_toml
 from poas.settings import load_settings
 from poas.sources import sample_catalog as cat
@@ -136,6 +137,16 @@ def test_contact_data_is_clearly_fake_and_consent_is_mixed(shop_dir: Path) -> No
     total = sum(consent.values())
     assert consent["granted"] / total > 0.75
     assert consent["denied"] > 0 and consent["unknown"] > 0
+
+
+def test_consent_reads_back_the_way_the_generator_meant_it(shop_dir: Path) -> None:
+    expected = {"granted": True, "denied": False, "unknown": None}
+    for o in load_orders(shop_dir):
+        said = {n["name"]: n["value"] for n in o["note_attributes"]}.get("_consent_ads", "unknown")
+        consent = parse_order(o, "demo").consent
+        assert consent.marketing is expected[said]
+        allowed, _ = consent_allows("allow_unless_denied", consent)
+        assert allowed is (said != "denied")
 
 
 def test_meta_orders_carry_campaign_adset_and_ad_ids_that_the_spend_knows(shop_dir: Path) -> None:

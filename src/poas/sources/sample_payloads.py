@@ -144,10 +144,14 @@ def order_payload(o: GenOrder, cust: dict[str, Any], rng: random.Random) -> dict
     created = ts(o.created_at)
     updated = ts(o.created_at + timedelta(seconds=rng.randint(2, 40)))
     cancelled = o.status == "voided"
+    # One consent per customer, carried where Shopify carries it (email marketing consent, which poas
+    # reads as the consent signal) and in a cart attribute a consent banner script would leave.
+    # Customers who never answered have neither: the shop's consent policy decides for them.
+    consent = cust["ads_consent"]
     marketing = {
-        "state": "subscribed" if cust["marketing"] else "not_subscribed",
-        "opt_in_level": "single_opt_in" if cust["marketing"] else None,
-        "consent_updated_at": created if cust["marketing"] else None,
+        "state": "subscribed" if consent else "not_subscribed",
+        "opt_in_level": "single_opt_in" if consent else None,
+        "consent_updated_at": created if consent else None,
     }
     return {
         "id": o.order_id,
@@ -188,7 +192,7 @@ def order_payload(o: GenOrder, cust: dict[str, Any], rng: random.Random) -> dict
         "note": None,
         "note_attributes": notes,
         "tags": "",
-        "buyer_accepts_marketing": cust["marketing"],
+        **({} if consent is None else {"buyer_accepts_marketing": consent}),
         "total_price": s(total),
         "total_price_set": money_set(total),
         "current_total_price": s(total),
@@ -246,7 +250,7 @@ def order_payload(o: GenOrder, cust: dict[str, Any], rng: random.Random) -> dict
             "last_name": cust["last_name"],
             "phone": cust["phone"],
             "currency": CURRENCY,
-            "email_marketing_consent": marketing,
+            **({} if consent is None else {"email_marketing_consent": marketing}),
             "default_address": _address(cust),
         },
         "billing_address": _address(cust),

@@ -240,8 +240,7 @@ class _Gen:
             "city": city,
             "zip": zip_code,
             "address1": f"Eksempelveien {rng.randint(1, 120)}",
-            "marketing": rng.random() < 0.55,
-            # ads tracking consent: most agree, some refuse, some orders say nothing
+            # consent to marketing and ads tracking: most agree, some refuse, some never answered
             "ads_consent": True if denied < 0.85 else (False if denied < 0.93 else None),
             "fbp": f"fb.1.{rng.randint(1_690_000_000_000, 1_700_000_000_000)}.{rng.randint(10**9, 10**10)}",
             "ip": f"{rng.choice(('192.0.2', '198.51.100', '203.0.113'))}.{rng.randint(1, 254)}",
