@@ -61,7 +61,7 @@ def _load_sql(dialect: str, orders: int) -> list[str]:
     if pg:
         seq = f"generate_series(1, {orders}) AS g(n)"
         created = (
-            "timestamptz '2025-01-01 00:00+00' + make_interval(days => n % 365, secs => (n * 7919) % 86400)"
+            "timestamptz '2025-01-01 00:00+00' + make_interval(days => n % 365, secs => (n::bigint * 7919) % 86400)"
         )
         now = "now()"
         prefix = ""
