@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 from facebook_business.adobjects.serverside.normalize import Normalize
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from poas.domain.order import Attribution, Customer
@@ -201,3 +201,29 @@ def test_phone_completed_from_default_country_when_customer_has_none() -> None:
     ud = hash_user_data(Customer(phone="912 34 567"), Attribution(), "NO").user_data
     assert ud["ph"] == [hashlib.sha256(b"4791234567").hexdigest()]
     assert "country" not in ud  # the default completes phones; it is not claimed as the customer's
+
+
+@given(
+    st.sampled_from(
+        ["NO", "US", "DE", "SE", "FR", "IT", "DK", "NL", "ES", "PL", "FI", "AT", "IN", "GB", "AU"]
+    ),
+    st.text(alphabet="0123456789", min_size=4, max_size=14),
+)
+def test_national_phone_fast_path_agrees_with_libphonenumber(region: str, digits: str) -> None:
+    import phonenumbers
+
+    assume(not digits.startswith("00"))  # we read 00 as an international prefix everywhere (Meta's rule)
+    try:
+        parsed = phonenumbers.parse(digits, region)
+        expected = (
+            phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)[1:]
+            if phonenumbers.is_possible_number(parsed)
+            else None
+        )
+    except phonenumbers.NumberParseException:
+        expected = None
+    try:
+        got: str | None = normalize("ph", digits, region.lower())
+    except PiiError:
+        got = None
+    assert got == expected

@@ -78,17 +78,17 @@ def norm_phone(value: str, country: str | None = None) -> str:
         raise PiiError("no digits in the phone number")
     if raw.startswith("+") or digits.startswith("00"):
         number = digits.lstrip("0")
-        if not 7 <= len(number) <= 15:
-            raise PiiError("international phone number has the wrong length")
+        if not 7 <= len(number) <= 15 or not _possible_international(number):
+            raise PiiError("not a possible international phone number")
         return number
     if country is None:
         raise PiiError("national phone number and no country to complete it")
     region = _region(country.upper())
     if region is not None:  # fast path: a plain national number, no doubt about a country code inside
-        cc, prefix, lengths = region
+        cc, prefix, lengths, idd = region
         national = digits[len(prefix) :] if prefix and digits.startswith(prefix) else digits
         ambiguous = digits.startswith(cc) and len(digits) - len(cc) in lengths
-        if len(national) in lengths and not ambiguous:
+        if len(national) in lengths and not ambiguous and not digits.startswith(idd):
             return cc + national
     try:
         parsed = phonenumbers.parse(raw, country.upper())
@@ -99,11 +99,34 @@ def norm_phone(value: str, country: str | None = None) -> str:
     return str(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))[1:]
 
 
-_REGIONS: dict[str, tuple[str, str, frozenset[int]] | None] = {}
+_CALLING: dict[int, frozenset[int]] = {}
 
 
-def _region(code: str) -> tuple[str, str, frozenset[int]] | None:
-    """(country calling code, trunk prefix, possible national lengths) when the simple rule is safe.
+def _possible_international(number: str) -> bool:
+    """A known country calling code followed by a national number of a possible length."""
+    for n in (1, 2, 3):
+        code = int(number[:n])
+        regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(code)
+        if not regions:
+            continue
+        lengths = _CALLING.get(code)
+        if lengths is None:
+            found: set[int] = set()
+            for region in regions:
+                meta = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(code, region)
+                if meta is not None and meta.general_desc is not None:
+                    found.update(meta.general_desc.possible_length)
+                    found.update(meta.general_desc.possible_length_local_only)  # libphonenumber: possible
+            lengths = _CALLING[code] = frozenset(found)
+        return len(number) - n in lengths
+    return False
+
+
+_REGIONS: dict[str, tuple[str, str, frozenset[int], str] | None] = {}
+
+
+def _region(code: str) -> tuple[str, str, frozenset[int], str] | None:
+    """(calling code, trunk prefix, possible national lengths, IDD prefix) when the simple rule is safe.
 
     Phone-numbering metadata only (no personal data), so it is kept between calls.
     """
@@ -115,8 +138,14 @@ def _region(code: str) -> tuple[str, str, frozenset[int]] | None:
         prefix = meta.national_prefix or ""
         parse_prefix = meta.national_prefix_for_parsing
         desc = meta.general_desc
-        if desc is not None and (prefix.isdigit() or not prefix) and parse_prefix in (None, prefix):
-            info = (str(meta.country_code), prefix, frozenset(desc.possible_length))
+        idd = meta.international_prefix or ""
+        if (
+            desc is not None
+            and (prefix.isdigit() or not prefix)
+            and parse_prefix in (None, prefix)
+            and idd.isdigit()  # a pattern (e.g. Finland's 99x carrier codes) needs the full parser
+        ):
+            info = (str(meta.country_code), prefix, frozenset(desc.possible_length), idd)
     _REGIONS[code] = info
     return info
 
