@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import tempfile
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, HTTPException, Query, Request, status
+from fastapi import APIRouter, Body, File, HTTPException, Query, Request, UploadFile, status
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
 
+from poas.services.report import By
+from poas.settings import Settings, ShopConfig
 from poas.web import views
 from poas.web.auth import ApiPrincipal, Principal
+from poas.web.dashboard import save_upload, upload_name
 from poas.web.views import DbId, DeliveryView
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
@@ -74,3 +81,85 @@ def get_order(request: Request, who: ApiPrincipal, shop_id: str, order_id: str) 
     if detail is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such order")
     return detail
+
+
+def _shop_for(request: Request, who: Principal, shop_id: str | None) -> ShopConfig:
+    settings: Settings = request.app.state.settings
+    wanted = shop_id or who.shop_id or (settings.shops[0].id if settings.shops else None)
+    shop = settings.shop(wanted) if wanted else None
+    if shop is None or not who.can_see(shop.id):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such shop")
+    return shop
+
+
+SortKey = Literal[
+    "name", "spend", "orders", "revenue", "gross_profit", "roas", "poas", "poas_expected", "margin"
+]
+
+
+@router.get(
+    "/report",
+    response_model=views.ReportView,
+    summary="ROAS next to POAS by campaign, ad set, ad, product, day or week (advice by campaign)",
+    responses={404: {"description": "no such shop"}, 422: {"description": "bad date range"}},
+)
+def get_report(
+    request: Request,
+    who: ApiPrincipal,
+    by: By = "campaign",
+    shop_id: Annotated[str | None, Query(max_length=100)] = None,
+    date_from: Annotated[date | None, Query(alias="from")] = None,
+    date_to: Annotated[date | None, Query(alias="to")] = None,
+    sort: SortKey | None = None,
+    dir: Literal["asc", "desc"] = "desc",
+) -> views.ReportView:
+    shop = _shop_for(request, who, shop_id)
+    try:
+        return views.report_view(
+            engine_of(request),
+            shop,
+            by=by,
+            now=views.utcnow(),
+            date_from=date_from,
+            date_to=date_to,
+            sort=sort,
+            descending=dir == "desc",
+        )
+    except (ValueError, OverflowError) as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc).replace("--", "")) from None
+
+
+@router.get(
+    "/costs", response_model=views.CostsView, summary="Product costs with validity windows, cost rules"
+)
+def get_costs(
+    request: Request,
+    who: ApiPrincipal,
+    shop_id: Annotated[str | None, Query(max_length=100)] = None,
+    q: Annotated[str | None, Query(max_length=200, description="part of a variant id or SKU")] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 500,
+) -> views.CostsView:
+    shop = _shop_for(request, who, shop_id)
+    with engine_of(request).connect() as conn:
+        return views.costs_view(conn, shop, now=views.utcnow(), query=q, limit=limit)
+
+
+@router.post(
+    "/costs",
+    response_model=views.UploadResult,
+    summary="Upload a cost CSV: good rows imported, bad rows listed by line",
+    responses={404: {"description": "no such shop"}, 413: {"description": "file too large"}},
+)
+async def post_costs(
+    request: Request,
+    who: ApiPrincipal,
+    file: Annotated[UploadFile, File(description="CSV: sku/variant_id, unit_cost, currency, valid_from")],
+    shop_id: Annotated[str | None, Query(max_length=100)] = None,
+) -> views.UploadResult:
+    shop = _shop_for(request, who, shop_id)
+    name = upload_name(file)
+    with tempfile.TemporaryDirectory(prefix="poas-upload-") as tmp:
+        path = await save_upload(file, Path(tmp))
+        return await run_in_threadpool(
+            views.upload_costs, engine_of(request), shop, path, file_name=name, now=views.utcnow()
+        )

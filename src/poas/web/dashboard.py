@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import tempfile
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
+from starlette.concurrency import run_in_threadpool
 
 from poas.services.report import By
 from poas.settings import Settings, ShopConfig, mask
@@ -385,3 +387,53 @@ def products_page(
         sort=sort,
         dir=dir,
     )
+
+
+# ---------------------------------------------------------------- costs
+
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+
+
+async def save_upload(upload: UploadFile, folder: Path) -> Path:
+    """Stream an upload to a file (bounded), so the CSV reader can stream it too."""
+    path = folder / "upload.csv"
+    size = 0
+    with path.open("wb") as out:
+        while chunk := await upload.read(1024 * 1024):
+            size += len(chunk)
+            if size > MAX_UPLOAD_BYTES:
+                raise HTTPException(413, f"the file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MiB")
+            out.write(chunk)
+    return path
+
+
+def upload_name(upload: UploadFile) -> str:
+    return Path(upload.filename or "upload.csv").name[:200] or "upload.csv"
+
+
+@router.get("/costs")
+def costs_page(request: Request, shop: str | None = None, q: str | None = None) -> Response:
+    cfg = pick_shop(request, shop)
+    if cfg is None:
+        return _no_shop(request, "/costs")
+    with engine_of(request).connect() as conn:
+        view = views.costs_view(conn, cfg, now=views.utcnow(), query=q)
+    return page(request, "costs.html", "/costs", view=view, upload=None)
+
+
+@router.post("/costs/upload")
+async def costs_upload(
+    request: Request, file: Annotated[UploadFile, File()], shop: Annotated[str | None, Form()] = None
+) -> Response:
+    cfg = pick_shop(request, shop)
+    if cfg is None:
+        return _no_shop(request, "/costs")
+    name = upload_name(file)
+    with tempfile.TemporaryDirectory(prefix="poas-upload-") as tmp:
+        path = await save_upload(file, Path(tmp))
+        result = await run_in_threadpool(
+            views.upload_costs, engine_of(request), cfg, path, file_name=name, now=views.utcnow()
+        )
+    with engine_of(request).connect() as conn:
+        view = views.costs_view(conn, cfg, now=views.utcnow(), query=None)
+    return page(request, "costs.html", "/costs", view=view, upload=result)
