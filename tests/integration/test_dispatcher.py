@@ -6,14 +6,17 @@ import hashlib
 import hmac
 import json
 from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs, urlencode
 
 import httpx
 import pytest
 from delivery_helpers import CREDS, TOKEN, enqueue_all, events
 from facebook_business.adobjects.serverside.util import Util
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 
-from poas.meta.capi import CapiClient, Credentials, appsecret_proof
+from poas.meta.capi import CapiClient, Credentials, appsecret_proof, form_encode
 from poas.meta.errors import CapiError, Disposition, disposition_for, from_response
 from poas.meta.sandbox import run_sandbox
 from poas.services.deliver import DeliveryConfig, Dispatcher, backoff_delay
@@ -79,6 +82,11 @@ def test_error_messages_never_carry_the_token() -> None:
     assert TOKEN not in repr(CREDS)
 
 
+@given(st.dictionaries(st.text(min_size=1, max_size=8), st.text(max_size=200), min_size=1, max_size=4))
+def test_form_encoding_matches_urlencode(params: dict[str, str]) -> None:
+    assert form_encode(params) == urlencode(params).encode()
+
+
 def test_appsecret_proof_matches_the_official_sdk() -> None:
     assert appsecret_proof("appsecret-123", "access-token-234") == Util.appsecret_proof(
         "appsecret-123", "access-token-234"
@@ -101,8 +109,6 @@ async def test_body_carries_data_token_proof_and_test_code_in_the_post_body() ->
     request = seen[0]
     assert str(request.url) == "https://graph.example/v25.0/px9/events"
     assert "tok-1" not in str(request.url)
-    from urllib.parse import parse_qs
-
     form = {k: v[0] for k, v in parse_qs(request.content.decode()).items()}
     assert json.loads(form["data"]) == [{"a": 1}, {"b": 2}]
     assert form["access_token"] == "tok-1"
@@ -159,7 +165,25 @@ async def test_drain_sends_every_event_once_in_batches(engine: Engine) -> None:
         sizes = sorted(r.batch_size for r in conn.execute(select(delivery_log.c.batch_size)))
         meta = conn.execute(select(outbox.c.meta_response).limit(1)).scalar_one()
     assert sizes == [30, 200, 1000]
-    assert meta["events_received"] in (200, 1000) and meta["fbtrace_id"]
+    assert meta["events_received"] in (30, 200, 1000) and meta["fbtrace_id"]
+
+
+@pytest.mark.parametrize("body_format", ["form", "json"])
+async def test_both_body_formats_are_accepted_with_appsecret_proof(body_format: str) -> None:
+    now = _now()
+    creds = Credentials(access_token=TOKEN, app_secret="s3cret", test_event_code="TEST42")
+    payloads = [
+        json.dumps(e.payload) if not isinstance(e.payload, str) else e.payload for e in events("px1", 3, now)
+    ]
+    with run_sandbox(app_secret="s3cret") as sb:
+        async with CapiClient(sb.url, "v25.0", body_format=body_format) as client:  # type: ignore[arg-type]
+            answer = await client.send("px1", payloads, creds)
+            with pytest.raises(CapiError) as wrong:
+                await client.send("px1", payloads, Credentials(access_token=TOKEN, app_secret="other"))
+        got = sb.events()
+    assert answer.events_received == 3
+    assert [r["test_event_code"] for r in got] == ["TEST42"] * 3
+    assert wrong.value.disposition is Disposition.INVALID and "appsecret_proof" in wrong.value.message
 
 
 async def test_too_old_events_are_dead_lettered_before_sending(engine: Engine) -> None:

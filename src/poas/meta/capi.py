@@ -10,13 +10,35 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Literal
-from urllib.parse import urlencode
 
 import httpx
 
 from poas.meta.errors import CapiError, Disposition, from_response, redact, transport_error
 
 MAX_BATCH = 1000
+_FORM_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
+
+
+def form_quote(text: str) -> str:
+    """`urllib.parse.quote_plus`, but one C-speed `str.replace` per distinct unsafe character.
+
+    A 1,000-event batch is ~600 kB of JSON drawn from a few dozen distinct characters, so this is
+    several times cheaper than quoting byte by byte.
+    """
+    unsafe = set(text) - _FORM_SAFE
+    if "%" in unsafe:
+        text = text.replace("%", "%25")
+        unsafe.discard("%")
+    space = " " in unsafe
+    unsafe.discard(" ")
+    for ch in unsafe:
+        text = text.replace(ch, "".join(f"%{b:02X}" for b in ch.encode()))
+    return text.replace(" ", "+") if space else text
+
+
+def form_encode(params: dict[str, str]) -> bytes:
+    """application/x-www-form-urlencoded, byte-for-byte what `urllib.parse.urlencode` produces."""
+    return "&".join(f"{form_quote(k)}={form_quote(v)}" for k, v in params.items()).encode("ascii")
 
 
 def appsecret_proof(app_secret: str, access_token: str) -> str:
@@ -84,10 +106,10 @@ class CapiClient:
         params["access_token"] = creds.access_token
         if creds.app_secret:
             params["appsecret_proof"] = appsecret_proof(creds.app_secret, creds.access_token)
-        if self.body_format == "json":
-            rest = json.dumps(params)[1:-1]
-            return f'{{"data":{data},{rest}}}'.encode(), "application/json"
-        return urlencode({"data": data, **params}).encode(), "application/x-www-form-urlencoded"
+        if self.body_format == "json":  # Graph also takes JSON bodies; `data` stays a JSON array string
+            body = json.dumps({"data": data, **params}, ensure_ascii=False)
+            return body.encode(), "application/json"
+        return form_encode({"data": data, **params}), "application/x-www-form-urlencoded"
 
     async def send(self, pixel_id: str, events: Sequence[str], creds: Credentials) -> Accepted:
         """Send up to 1,000 events; returns Meta's answer or raises a classified `CapiError`."""

@@ -159,7 +159,8 @@ def claim(
         if blocked:
             where = and_(where, outbox.c.pixel_id.not_in(blocked))
         if pixel_id is None:
-            pixel_id = conn.execute(select(outbox.c.pixel_id).where(where).limit(1)).scalar()
+            # Locking the probe row too makes the probe skip rows other workers hold right now.
+            pixel_id = conn.execute(dialect.lock(select(outbox.c.pixel_id).where(where).limit(1))).scalar()
             if pixel_id is None:
                 return None
         elif pixel_id in blocked:
