@@ -51,7 +51,7 @@ def hash_contact(order: Order) -> tuple[dict[str, Any] | None, dict[str, str]]:
     hasher = _optional("poas.domain.pii", "hash_user_data")
     if hasher is None:
         return None, {"*": "contact hashing (poas.domain.pii) not installed: no contact data kept"}
-    result = hasher(order.customer, order.attribution, order.shipping_country)
+    result = hasher(order.customer, order.attribution, order.shipping_country, event_time=order.created_at)
     user_data = dict(result.user_data) if result.user_data else None
     return user_data, {str(k): str(v) for k, v in dict(result.dropped).items()}
 
