@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
+import signal
+import threading
 import time
 from datetime import date
 from decimal import Decimal
@@ -177,8 +178,11 @@ def demo(
                 "Ctrl-C to stop",
                 highlight=False,
             )
-            with contextlib.suppress(KeyboardInterrupt):
-                while True:
-                    time.sleep(1)
+            stop = threading.Event()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, lambda *_: stop.set())
+            while not stop.wait(1):
+                pass
+            err_console.print("stopping…")
     except DemoError as exc:
         raise fail(str(exc)) from None
