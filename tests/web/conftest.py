@@ -9,11 +9,13 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_kit import DESKTOP, PASSWORD, LiveApp, login
+from browser_kit import DESKTOP, PASSWORD, PHONE, LiveApp, login
 from pydantic import SecretStr
 from sqlalchemy import Engine
 
@@ -105,3 +107,48 @@ def desktop(browser: Any, live_app: LiveApp) -> Iterator[Any]:
     yield page
     context.close()
     assert not errors, f"browser errors: {errors}"
+
+
+@dataclass
+class DemoApp:
+    url: str
+    password: str
+    engine: Engine
+
+
+@pytest.fixture(scope="module")
+def demo_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoApp]:
+    """A store seeded the real way: the demo shop's webhooks, costs, rules, delivery and spend."""
+    from poas.services.demo import Demo, DemoOptions
+
+    with Demo(DemoOptions(home=tmp_path_factory.mktemp("demo"), days=14, orders_per_day=12)) as demo:
+        # The demo runs its own asyncio loop; Playwright's sync API already has one in this thread.
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(demo.run).result()
+        assert demo.admin_password is not None
+        yield DemoApp(demo.web.url, demo.admin_password, demo.engine)
+
+
+def _page(browser: Any, app: DemoApp, viewport: dict[str, int]) -> Iterator[Any]:
+    context = browser.new_context(viewport=viewport)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.goto(f"{app.url}/login")
+    page.fill("#password", app.password)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{app.url}/")
+    yield page
+    context.close()
+    assert not errors, f"browser errors: {errors}"
+
+
+@pytest.fixture
+def demo_desktop(browser: Any, demo_app: DemoApp) -> Iterator[Any]:
+    yield from _page(browser, demo_app, DESKTOP)
+
+
+@pytest.fixture
+def demo_phone(browser: Any, demo_app: DemoApp) -> Iterator[Any]:
+    yield from _page(browser, demo_app, PHONE)
