@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
 from collections import Counter
@@ -12,6 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from poas.services.demo import Demo, DemoOptions
@@ -133,3 +136,40 @@ def test_poas_demo_json_in_a_subprocess_prints_the_seed_story(tmp_path: Path) ->
         pytest.skip("the sandbox received no events: poas.services.purchase_events is not in this tree yet")
     sent_at = datetime.fromtimestamp((folder / "sandbox_events.json").stat().st_mtime, UTC)
     check_purchases(events, folder / "sample-shop", sent_at)
+
+
+@pytest.mark.slow
+def test_poas_demo_serves_the_dashboard_with_the_printed_password_until_interrupted(tmp_path: Path) -> None:
+    env = {**os.environ, "POAS_HOME": str(tmp_path), "COLUMNS": "200"}
+    for name in ("POAS_DATABASE_URL", "POAS_CONFIG_FILE", "POAS_ADMIN_PASSWORD_HASH", "POAS_SESSION_SECRET"):
+        env.pop(name, None)
+    cmd = [str(Path(sys.executable).parent / "poas"), "demo", "--days", "3", "--orders-per-day", "8"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr is not None
+        lines: list[str] = []
+        for line in proc.stderr:  # ends when the process dies, so a failure cannot hang the test
+            lines.append(line)
+            if "dashboard:" in line:
+                break
+        text = "".join(lines)
+        assert "dashboard:" in text, text[-3000:]
+        url = re.search(r"dashboard: (http://\S+?)/?\s", text)
+        password = re.search(r"admin password \(this run only\): (\S+)", text)
+        assert url and password, text[-2000:]
+        for attempt, expect_in in ((password.group(1) + "x", False), (password.group(1), True)):
+            with httpx.Client(base_url=url.group(1), follow_redirects=True, timeout=30) as web:
+                assert web.get("/healthz").status_code == 200
+                form = web.get("/login")
+                csrf = re.search(r'name="(csrf[^"]*)" value="([^"]+)"', form.text)
+                data = {"password": attempt}
+                if csrf:
+                    data[csrf.group(1)] = csrf.group(2)
+                page = web.post("/login", data=data)
+                assert ("Bestseller" in page.text) is expect_in
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
