@@ -23,7 +23,12 @@ from poas.services.deliver import DeliveryConfig, Dispatcher, backoff_delay
 from poas.store.tables.delivery import delivery_log, outbox
 
 FAST = DeliveryConfig(
-    retry_base_s=0.01, retry_cap_s=0.05, throttle_base_s=0.02, throttle_cap_s=0.1, idle_poll_s=0.05
+    concurrency=1,
+    retry_base_s=0.01,
+    retry_cap_s=0.05,
+    throttle_base_s=0.02,
+    throttle_cap_s=0.1,
+    idle_poll_s=0.05,
 )
 
 
