@@ -99,13 +99,16 @@ def _print_tables(result: DemoResult) -> None:
     table = Table(
         title=f"ROAS vs POAS by campaign, {result.since} … {result.until} ({report.currency})",
         title_justify="left",
+        caption="revenue ex VAT; profit = gross profit; POAS exp. = after expected returns",
+        caption_justify="left",
     )
-    for col in ("campaign", "spend", "revenue ex VAT", "gross profit", "ROAS", "POAS", "POAS exp."):
-        table.add_column(col, justify="left" if col == "campaign" else "right")
+    table.add_column("campaign", no_wrap=True, max_width=24)
+    for col in ("spend", "revenue", "profit", "ROAS", "POAS", "POAS exp."):
+        table.add_column(col, justify="right", no_wrap=True)
     table.add_column("")
     for row in [*report.rows, report.total]:
         f = row.figures
-        flag = "[yellow]revenue trap[/yellow]" if row.revenue_trap else ""
+        flag = "[yellow]revenue trap[/yellow]" if row.revenue_trap else ""  # high ROAS, POAS < 1
         poas = _ratio(row.poas)
         if row.poas is not None:
             poas = f"[red]{poas}[/red]" if row.poas < 1 else f"[green]{poas}[/green]"
@@ -121,8 +124,10 @@ def _print_tables(result: DemoResult) -> None:
         )
     console.print(table)
     adv = Table(title=f"Budget advice (target POAS {advice.target_poas}, ± {advice.cap:.0%} per step)")
-    for col in ("campaign", "spend", "proposed", "change", "target ROAS", "why"):
-        adv.add_column(col, justify="left" if col in ("campaign", "why") else "right")
+    adv.add_column("campaign", no_wrap=True, max_width=24)
+    for col in ("spend", "proposed", "change", "target ROAS"):
+        adv.add_column(col, justify="right", no_wrap=True)
+    adv.add_column("why")
     for c in advice.campaigns:
         change = "-" if c.change_pct is None else f"{c.change_pct:+.0%}"
         adv.add_row(
