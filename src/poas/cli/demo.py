@@ -99,16 +99,17 @@ def _print_tables(result: DemoResult) -> None:
     table = Table(
         title=f"ROAS vs POAS by campaign, {result.since} … {result.until} ({report.currency})",
         title_justify="left",
-        caption="revenue ex VAT; profit = gross profit; POAS exp. = after expected returns",
+        caption="revenue ex VAT; profit = gross profit; POAS exp. after expected returns;\n"
+        "trap = the revenue trap: a ROAS that looks good while the campaign loses money",
         caption_justify="left",
     )
     table.add_column("campaign", no_wrap=True, max_width=24)
     for col in ("spend", "revenue", "profit", "ROAS", "POAS", "POAS exp."):
         table.add_column(col, justify="right", no_wrap=True)
-    table.add_column("")
+    table.add_column("", no_wrap=True, min_width=4)
     for row in [*report.rows, report.total]:
         f = row.figures
-        flag = "[yellow]revenue trap[/yellow]" if row.revenue_trap else ""  # high ROAS, POAS < 1
+        flag = "[yellow]trap[/yellow]" if row.revenue_trap else ""
         poas = _ratio(row.poas)
         if row.poas is not None:
             poas = f"[red]{poas}[/red]" if row.poas < 1 else f"[green]{poas}[/green]"
