@@ -100,28 +100,26 @@ def _print_tables(result: DemoResult) -> None:
         title=f"ROAS vs POAS by campaign, {result.since} … {result.until} ({report.currency})",
         title_justify="left",
         caption="revenue ex VAT; profit = gross profit; POAS exp. after expected returns;\n"
-        "trap = the revenue trap: a ROAS that looks good while the campaign loses money",
+        "(trap) = the revenue trap: a ROAS that looks good while the campaign loses money",
         caption_justify="left",
     )
     table.add_column("campaign", no_wrap=True, max_width=24)
     for col in ("spend", "revenue", "profit", "ROAS", "POAS", "POAS exp."):
         table.add_column(col, justify="right", no_wrap=True)
-    table.add_column("", no_wrap=True, min_width=4)
     for row in [*report.rows, report.total]:
         f = row.figures
-        flag = "[yellow]trap[/yellow]" if row.revenue_trap else ""
+        name = f"{row.name} [yellow](trap)[/yellow]" if row.revenue_trap else row.name
         poas = _ratio(row.poas)
         if row.poas is not None:
             poas = f"[red]{poas}[/red]" if row.poas < 1 else f"[green]{poas}[/green]"
         table.add_row(
-            row.name,
+            name,
             _money(f.spend),
             _money(f.revenue),
             _money(f.gross_profit),
             _ratio(row.roas),
             poas,
             _ratio(row.poas_expected),
-            flag,
         )
     console.print(table)
     adv = Table(title=f"Budget advice (target POAS {advice.target_poas}, ± {advice.cap:.0%} per step)")
