@@ -31,6 +31,7 @@ from poas.meta.sandbox import RunningSandbox, run_sandbox
 from poas.services import intake
 from poas.services.deliver import DeliveryConfig, DeliveryReport, Dispatcher, settings_credentials
 from poas.services.report import Report, build_report
+from poas.services.returns import finalize_due
 from poas.services.spend import sync_spend
 from poas.settings import Settings, ShopConfig, load_settings
 from poas.sources.canonical import ParsedCost, read_costs_csv
@@ -178,6 +179,8 @@ class Demo:
         self.send_webhooks()
         self.process_inbox()
         self.deliver()
+        if self.finalize_returns():
+            self.deliver("send AppendValue corrections to the sandbox")
         self.sync_spend()
         report, advice = self.report()
         self.save_record(report)
@@ -284,7 +287,25 @@ class Demo:
         self.counts.update({f"inbox_{k}": v for k, v in counts.items()})
         self.progress.done(", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
 
-    def deliver(self) -> None:
+    def finalize_returns(self) -> int:
+        """Orders whose profit is final (refunded, cancelled, window closed): AppendValue or ledger."""
+        self.progress.stage("finalize refunded and closed orders")
+        report = finalize_due(self.engine, self.shop, now=self.clock())
+        self.counts.update(
+            {
+                "finalize_examined": report.examined,
+                "finalize_queued": report.queued,
+                "finalize_unsent": report.unsent,
+                "finalize_waiting": report.waiting,
+                "finalize_errors": len(report.errors),
+            }
+        )
+        self.progress.done(
+            f"{report.queued} AppendValue queued, {report.unsent} outside the append window (ledger only)"
+        )
+        return report.queued
+
+    def deliver(self, label: str = "send events to the Meta sandbox") -> None:
         """Run the outbox dispatcher against the sandbox until nothing due is left."""
         with self.engine.connect() as conn:
             before = ob.stats(conn, now=self.clock())
@@ -292,17 +313,16 @@ class Demo:
             n for states in before.counts.values() for s, n in states.items() if s in ("pending", "retry")
         )
         self.counts["events_queued"] = sum(n for states in before.counts.values() for n in states.values())
-        self.progress.stage("send events to the Meta sandbox", due)
+        self.progress.stage(label, due)
         report = asyncio.run(self._drain())
-        self.counts.update(
-            {
-                "events_sent": report.sent,
-                "events_too_old": report.too_old,
-                "events_dead": report.dead,
-                "events_retried": report.retried,
-                "capi_requests": report.requests,
-            }
-        )
+        for key, n in (
+            ("events_sent", report.sent),
+            ("events_too_old", report.too_old),
+            ("events_dead", report.dead),
+            ("events_retried", report.retried),
+            ("capi_requests", report.requests),
+        ):
+            self.counts[key] = self.counts.get(key, 0) + n
         self.progress.advance(report.sent + report.too_old + report.dead)
         self.progress.done(f"{report.sent} sent in {report.requests} requests, {report.too_old} too old")
 

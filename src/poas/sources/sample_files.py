@@ -141,6 +141,7 @@ def poas_toml(shop: SampleShop) -> str:
             "[shops.events]",
             'purchase_topic = "paid"',
             'value_basis = "total"',
+            "finalize_on_refund = true  # the demo shows AppendValue corrections as refunds arrive",
             "",
         ]
     )
