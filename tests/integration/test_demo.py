@@ -63,6 +63,12 @@ def check_purchases(records: list[dict[str, Any]], shop_dir: Path, now: datetime
     assert not (never & set(by_order)), "a Purchase went out for a refused or unpaid order"
     for e in purchases:
         assert "net_revenue" in e["custom_data"] and e["custom_data"]["currency"] == "NOK"
+    refunded = {str(json.loads(p.read_bytes())["order_id"]) for p in (shop_dir / "refunds").glob("*.json")}
+    appends = [r["event"] for r in records if r["event"].get("event_name") == "AppendValue"]
+    for e in appends:  # a correction only for an order Meta heard about and that got money back
+        order_id = str(e["original_event_data"]["order_id"])
+        assert order_id in by_order and order_id in refunded
+    assert len({str(e["original_event_data"]["order_id"]) for e in appends}) == len(appends)
 
 
 def _row(rows: list[dict[str, Any]], campaign_id: str) -> dict[str, Any]:
