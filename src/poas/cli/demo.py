@@ -138,6 +138,7 @@ def _print_tables(result: DemoResult) -> None:
     console.print(
         f"{n.get('webhooks_accepted', 0)} webhooks accepted, {n.get('events_sent', 0)} events sent to the "
         f"Meta sandbox ({n.get('events_too_old', 0)} older than Meta's 7 days were not sent), "
+        f"{n.get('finalize_queued', 0)} AppendValue corrections queued, "
         f"{n.get('spend_rows', 0)} spend rows synced. Store and files: {result.folder}",
         highlight=False,
     )
