@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -11,8 +12,13 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy import Engine, update
 
+from poas.domain.costs import CostRow
+from poas.domain.order import Order, OrderLine
+from poas.services.ingest import ingest_order
 from poas.settings import Settings, ShopConfig
 from poas.store import outbox as ob
+from poas.store.costs import import_costs
+from poas.store.orders import ensure_shop
 from poas.store.tables.delivery import outbox
 from poas.web.app import create_app
 from poas.web.metrics import render_metrics
@@ -171,3 +177,96 @@ def test_healthz_is_503_when_the_database_is_gone() -> None:
     with TestClient(create_app(_settings(), bad)) as c:
         r = c.get("/healthz")
     assert r.status_code == 503 and r.json()["database"] == "unreachable"
+
+
+def seed_order(engine: Engine, shop: ShopConfig, now: datetime) -> None:
+    """One paid order of shop a: one line (2 × 400 NOK incl. VAT, cost 150), no rules loaded."""
+    with engine.begin() as conn:
+        ensure_shop(conn, shop.id, shop.currency, shop.prices_include_vat, now)
+        import_costs(conn, shop.id, [CostRow("v1", Decimal("150"), "NOK", now - timedelta(days=9))], now=now)
+        order = Order(
+            shop_id=shop.id,
+            order_id="9001",
+            name="#9001",
+            created_at=now - timedelta(hours=2),
+            updated_at=now - timedelta(hours=2),
+            currency="NOK",
+            lines=(
+                OrderLine(
+                    line_id="l1",
+                    quantity=2,
+                    unit_price=Decimal("400"),
+                    tax=Decimal("160"),
+                    tax_rate=Decimal("0.25"),
+                    variant_id="v1",
+                    title="Lamp",
+                ),
+            ),
+        )
+        ingest_order(conn, order, shop, now=now, trigger_purchase=False)
+
+
+def test_orders_list_search_and_breakdown(client: TestClient, engine: Engine) -> None:
+    now = datetime.now(UTC)
+    seed_order(engine, _settings().shops[0], now)
+    listed = client.get("/api/v1/orders", headers=ADMIN).json()
+    assert listed["total"] == 1
+    row = listed["orders"][0]
+    assert (row["order_id"], row["revenue_ex_vat"]) == ("9001", "640.00")
+    assert client.get("/api/v1/orders?q=%239001", headers=ADMIN).json()["total"] == 1
+    assert client.get("/api/v1/orders?q=nothing", headers=ADMIN).json()["total"] == 0
+    assert client.get("/api/v1/orders", headers=SHOP_B).json()["total"] == 0
+
+    detail = client.get("/api/v1/orders/a/9001", headers=SHOP_A).json()
+    steps = {s["key"]: s for s in detail["waterfall"]}
+    assert steps["revenue"]["amount"] == "800.00"
+    assert steps["vat"]["amount"] == "-160.00"
+    assert steps["revenue_ex_vat"]["amount"] == "640.00"
+    assert steps["cogs"]["amount"] == "-300.00"
+    last = detail["waterfall"][-1]
+    assert last["key"] == "expected_profit" and last["amount"] == steps["expected_return_cost"]["end"]
+    assert detail["lines"][0]["cost_source"].startswith("cost book: 150")
+    assert client.get("/api/v1/orders/a/9001", headers=SHOP_B).status_code == 404
+    assert client.get("/api/v1/orders/a/nope", headers=ADMIN).status_code == 404
+
+
+def test_nul_characters_never_reach_the_database(client: TestClient, engine: Engine) -> None:
+    # PostgreSQL refuses NUL in text; these must not turn into server errors.
+    assert client.get("/api/v1/orders?q=%00", headers=ADMIN).status_code == 200
+    assert client.get("/api/v1/orders/a/%00", headers=ADMIN).status_code == 404
+    assert client.get("/api/v1/costs?q=%00", headers=ADMIN).status_code == 200
+
+
+def test_cost_upload_keeps_good_rows_and_names_bad_ones(client: TestClient, engine: Engine) -> None:
+    now = datetime.now(UTC)
+    seed_order(engine, _settings().shops[0], now)
+    day = (now - timedelta(days=5)).date()  # after the 150 row, before the order: the order's new cost
+    csv_text = f"variant_id,unit_cost,currency,valid_from\nv1,200,NOK,{day}\nv2,,NOK,\nv3,5,XXX,\n"
+    r = client.post(
+        "/api/v1/costs?shop_id=a", headers=ADMIN, files={"file": ("costs.csv", csv_text, "text/csv")}
+    )
+    body = r.json()
+    assert (body["imported"], body["rejected"]) == (1, 2)
+    assert [(e["line"], e["field"]) for e in body["errors"]] == [(3, "unit_cost"), (4, "currency")]
+    assert body["recomputed"] == 1 and body["changed"] == 1
+    costs = client.get("/api/v1/costs?shop_id=a&q=v1", headers=ADMIN).json()["costs"]
+    windows = [(c["unit_cost"], c["current"], c["valid_to"] is None) for c in costs]
+    assert windows == [("150.00", False, False), ("200.00", True, True)]
+    detail = client.get("/api/v1/orders/a/9001", headers=ADMIN).json()
+    assert detail["lines"][0]["cogs"] == "400.00"
+    assert [s["reason"] for s in detail["snapshots"]] == ["order inserted", "costs uploaded from costs.csv"]
+    assert (
+        client.post("/api/v1/costs?shop_id=a", headers=SHOP_B, files={"file": ("c.csv", "x")}).status_code
+        == 404
+    )
+
+
+def test_report_endpoint_scopes_and_validates(client: TestClient, engine: Engine) -> None:
+    seed_order(engine, _settings().shops[0], datetime.now(UTC))
+    body = client.get("/api/v1/report?by=day", headers=SHOP_A).json()
+    assert body["shop_id"] == "a" and body["by"] == "day"
+    assert body["total"]["revenue"] == "640.00" and body["total"]["spend"] == "0.00"
+    assert body["total"]["poas"] is None  # no spend: no ratio, never a division by zero
+    assert client.get("/api/v1/report?shop_id=a", headers=SHOP_B).status_code == 404
+    bad = client.get("/api/v1/report?from=2026-02-01&to=2026-01-01", headers=ADMIN)
+    assert bad.status_code == 422 and "after" in bad.json()["detail"]

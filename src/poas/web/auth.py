@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.middleware.sessions import SessionMiddleware
 
 from poas.settings import Settings
@@ -156,19 +157,22 @@ class Principal:
         return self.shop_id is None or self.shop_id == shop_id
 
 
-def api_principal(request: Request) -> Principal:
+bearer = HTTPBearer(auto_error=False, description="an admin API token or a shop's api_token")
+
+
+def api_principal(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> Principal:
     """API guard: a bearer token (admin token or a shop's api_token) or an admin session."""
     cfg = _cfg(request)
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    token = token.strip()
-    if scheme.lower() == "bearer" and token:
-        if cfg.admin_api_token and hmac.compare_digest(token, cfg.admin_api_token):
+    token = credentials.credentials.strip() if credentials else ""
+    if token:
+        if cfg.admin_api_token and hmac.compare_digest(token.encode(), cfg.admin_api_token.encode()):
             return Principal(shop_id=None)
         for shop_id, shop_token in cfg.shop_tokens.items():
-            if hmac.compare_digest(token, shop_token):
+            if hmac.compare_digest(token.encode(), shop_token.encode()):
                 return Principal(shop_id=shop_id)
-    elif not header and is_admin(request):
+    elif "authorization" not in request.headers and is_admin(request):
         return Principal(shop_id=None)
     raise HTTPException(
         status.HTTP_401_UNAUTHORIZED,

@@ -255,6 +255,8 @@ def order_page(
         .subquery()
     )
     o = orders.c
+    # PostgreSQL refuses NUL in text: it is dropped from the search, on both engines.
+    query = None if query is None else query.replace("\x00", "")
     where: list[ColumnElement[bool]] = []
     if shops is not None:
         where.append(o.shop_id.in_(shops))
@@ -472,6 +474,8 @@ def _payload(text: str) -> dict[str, Any]:
 
 
 def order_detail(conn: Connection, shop_id: str, order_id: str) -> OrderDetail | None:
+    if "\x00" in shop_id or "\x00" in order_id:  # no stored id holds NUL (PostgreSQL cannot)
+        return None
     row = (
         conn.execute(select(orders).where(orders.c.shop_id == shop_id, orders.c.order_id == order_id))
         .mappings()
