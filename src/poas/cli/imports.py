@@ -62,6 +62,7 @@ def _commit_batch(
             context=ctx,
             trigger_purchase=send,
             outcome=out,
+            amounts_exact=True,
         )
 
 

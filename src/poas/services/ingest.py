@@ -198,10 +198,13 @@ def ingest_orders(
     context: ProfitContext,
     trigger_purchase: bool = False,
     outcome: BatchOutcome | None = None,
+    amounts_exact: bool = False,
 ) -> BatchOutcome:
     """`ingest_order` for a batch (file imports): one upsert per table, one snapshot insert.
 
     The shop row must exist (`ensure_shop`); `context` is loaded once per import by the caller.
+    `amounts_exact` says every amount already fits the currency's minor unit (the canonical readers
+    check that), so the orders are priced as they are.
     """
     out = outcome or BatchOutcome()
     for order in batch:
@@ -218,7 +221,7 @@ def ingest_orders(
     priced: dict[tuple[str, str], tuple[Order, ProfitResult]] = {}
     for key, order in newest_per_key(batch).items():  # the copy of each order that was stored
         if key in up.written:
-            kept = stored_form(order)
+            kept = order if amounts_exact else stored_form(order)
             profit, error = context.price(kept)
             if profit is None:
                 out.profit_errors.append((order.order_id, error or "unknown"))

@@ -8,9 +8,10 @@ data only as the hashed CAPI `user_data`; a loaded order has an empty `Customer`
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
@@ -188,6 +189,61 @@ def _child_rows(order: Order, out: dict[str, list[dict[str, Any]]]) -> None:
             )
 
 
+# ---- bulk writes below SQLAlchemy's per-row bind processing (imports of millions of lines) ----------
+
+
+def _sqlite_value(v: Any) -> Any:
+    """What SQLAlchemy itself would bind on SQLite: UTC text timestamps, 0/1, JSON text."""
+    if isinstance(v, datetime):
+        if v.tzinfo is None or v.utcoffset() is None:
+            raise ValueError(f"naive timestamp {v.isoformat()} cannot be stored (need a timezone)")
+        return f"{v.astimezone(UTC):%Y-%m-%d %H:%M:%S.%f}"
+    if isinstance(v, bool):
+        return int(v)
+    if isinstance(v, dict | list):
+        return json.dumps(v)
+    return v
+
+
+def _pg_value(v: Any) -> Any:
+    if isinstance(v, datetime) and (v.tzinfo is None or v.utcoffset() is None):
+        raise ValueError(f"naive timestamp {v.isoformat()} cannot be stored (need a timezone)")
+    return json.dumps(v) if isinstance(v, dict | list) else v
+
+
+def _cols(names: Sequence[str]) -> str:
+    return ", ".join(f'"{n}"' for n in names)
+
+
+def fast_insert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """INSERT many rows of one shape: sqlite3 executemany, or COPY on PostgreSQL (same transaction)."""
+    if not rows:
+        return
+    names = list(rows[0])
+    if conn.dialect.name == "sqlite":
+        sql = f'INSERT INTO "{table.name}" ({_cols(names)}) VALUES ({", ".join("?" * len(names))})'
+        conn.exec_driver_sql(sql, [tuple(_sqlite_value(r[n]) for n in names) for r in rows])
+    elif conn.dialect.name == "postgresql":
+        raw: Any = conn.connection.driver_connection
+        with raw.cursor() as cur, cur.copy(f'COPY "{table.name}" ({_cols(names)}) FROM STDIN') as copy:
+            for r in rows:
+                copy.write_row(tuple(_pg_value(r[n]) for n in names))
+    else:
+        conn.execute(table.insert(), list(rows))
+
+
+def _sqlite_upsert_orders(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    names = list(rows[0])
+    keep = ", ".join(f'"{n}" = excluded."{n}"' for n in names if n not in ("shop_id", "order_id"))
+    sql = (
+        f"INSERT INTO orders ({_cols(names)}) VALUES ({', '.join('?' * len(names))}) "
+        f"ON CONFLICT (shop_id, order_id) DO UPDATE SET {keep} "
+        "WHERE orders.updated_at IS NULL OR excluded.updated_at IS NULL "
+        "OR excluded.updated_at >= orders.updated_at"
+    )
+    conn.exec_driver_sql(sql, [tuple(_sqlite_value(r[n]) for n in names) for r in rows])
+
+
 # ---- upsert --------------------------------------------------------------------------------------
 
 
@@ -300,7 +356,10 @@ def upsert_orders(
             stmt.excluded.updated_at >= orders.c.updated_at,
         ),
     )
-    conn.execute(stmt, rows)
+    if conn.dialect.name == "sqlite":
+        _sqlite_upsert_orders(conn, rows)
+    else:
+        conn.execute(stmt, rows)
     clear = sorted(updated | inserted) if always_clear_children else sorted(updated)
     if clear:
         _delete_children(conn, clear)
@@ -311,7 +370,7 @@ def upsert_orders(
         (refund_lines, "refund_lines"),
     ):
         if children[name]:
-            conn.execute(table.insert(), children[name])
+            fast_insert(conn, table, children[name])
     return UpsertResult(frozenset(inserted), frozenset(updated), frozenset(stale))
 
 

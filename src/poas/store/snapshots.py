@@ -11,7 +11,7 @@ from typing import Any, Protocol
 from sqlalchemy import Connection, select, tuple_
 
 from poas.domain.money import Money
-from poas.store.orders import from_minor
+from poas.store.orders import fast_insert, from_minor, to_minor
 from poas.store.tables.foundation import profit_snapshots
 
 COMPONENTS = (
@@ -111,7 +111,7 @@ def _row(
     for name, m in zip(COMPONENTS, monies, strict=True):
         if m.currency != currency:
             raise ValueError(f"profit component {name} is in {m.currency}, expected {currency}")
-        row[name] = m.minor_units()
+        row[name] = to_minor(m.amount, currency)
     return row
 
 
@@ -167,7 +167,7 @@ def add_snapshots(
         latest[(shop_id, order_id)] = (row["version"], fp)
         rows.append(row)
     if rows:
-        conn.execute(profit_snapshots.insert(), rows)
+        fast_insert(conn, profit_snapshots, rows)
     return [(r["shop_id"], r["order_id"], r["version"]) for r in rows]
 
 
