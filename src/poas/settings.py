@@ -116,6 +116,7 @@ class Settings(BaseSettings):
     session_secret: SecretStr | None = None
     admin_api_token: SecretStr | None = None  # bearer token for /api/v1 across all shops
     webhook_max_bytes: int = 2 * 1024 * 1024
+    intake_process_in_web: bool = True  # false: the web only accepts; `poas worker` processes the inbox
     shops: list[ShopConfig] = Field(default_factory=list)
 
     def resolved_database_url(self) -> str:

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, func, select
-from test_webhooks import API_TOKEN, SHOPIFY_SECRET, WOO_SECRET, fixture_json, make_settings
+from test_webhooks import API_TOKEN, SHOPIFY_SECRET, WOO_SECRET, SettledClient, fixture_json, make_settings
 
 from poas.sources.payload import sign_hmac_sha256_base64
 from poas.store.tables.intake import inbox
@@ -114,7 +114,7 @@ def requests(draw: st.DrawFn) -> tuple[str, bytes, dict[str, str], bool]:
 
 @pytest.fixture
 def client(engine: Engine, tmp_path: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(make_settings(tmp_path), engine)) as c:
+    with SettledClient(create_app(make_settings(tmp_path), engine)) as c:
         yield c
 
 

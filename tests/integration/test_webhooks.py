@@ -88,9 +88,20 @@ def woo_headers(body: bytes, topic: str, delivery_id: str) -> dict[str, str]:
     }
 
 
+class SettledClient(TestClient):
+    """A TestClient whose POST returns once the web process has processed what it accepted."""
+
+    def post(self, *args: Any, **kwargs: Any) -> httpx.Response:  # type: ignore[override]
+        response = super().post(*args, **kwargs)
+        processor = getattr(self.app.state, "intake_processor", None)  # type: ignore[attr-defined]
+        if processor is not None:
+            assert processor.wait_idle(), "the intake processor did not finish"
+        return response
+
+
 @pytest.fixture
 def client(engine: Engine, tmp_path: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(make_settings(tmp_path), engine)) as c:
+    with SettledClient(create_app(make_settings(tmp_path), engine)) as c:
         yield c
 
 
@@ -263,7 +274,7 @@ def test_streamed_body_over_the_limit_is_refused(engine: Engine, tmp_path: Path)
         for i in range(0, len(body), 256):
             yield body[i : i + 256]
 
-    with TestClient(app) as c:
+    with SettledClient(app) as c:
         assert c.post("/webhooks/shopify/nordlys", content=chunks(), headers=headers).status_code == 413
     assert count(engine, inbox) == 0
 

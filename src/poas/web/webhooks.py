@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import logging
+import queue
+import threading
+import time
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, BackgroundTasks, HTTPException, Request
+from fastapi import APIRouter, BackgroundTasks, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -17,6 +21,66 @@ from poas.sources.payload import PayloadError, parse_timestamp, verify_hmac_sha2
 from poas.store.inbox import Delivery
 
 router = APIRouter(tags=["webhooks"])
+log = logging.getLogger(__name__)
+_create_lock = threading.Lock()
+
+
+class Processor:
+    """Processes accepted deliveries on a thread of the web process, right after each answer.
+
+    Answers never wait for processing. A row this thread cannot finish (crash, shutdown) stays in
+    the inbox, and `poas worker` / `poas inbox retry` pick it up once its lease expires.
+    """
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+        self.ids: queue.SimpleQueue[int] = queue.SimpleQueue()
+        self.busy = 0
+        self.lock = threading.Lock()
+        self.thread = threading.Thread(target=self._loop, name="poas-intake", daemon=True)
+        self.thread.start()
+
+    @classmethod
+    def of(cls, app: FastAPI) -> Processor:
+        with _create_lock:
+            proc: Processor | None = getattr(app.state, "intake_processor", None)
+            if proc is None:
+                proc = cls(app)
+                app.state.intake_processor = proc
+            return proc
+
+    def submit(self, row_id: int) -> None:
+        with self.lock:
+            self.busy += 1
+        self.ids.put(row_id)
+
+    def wait_idle(self, timeout_s: float = 30.0) -> bool:
+        """Block until every submitted row was processed (tests, graceful shutdown)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with self.lock:
+                if self.busy == 0:
+                    return True
+            time.sleep(0.002)
+        return False
+
+    def _loop(self) -> None:
+        while True:
+            batch = [self.ids.get()]
+            while len(batch) < 200:
+                try:
+                    batch.append(self.ids.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                intake.process_ids(
+                    self.app.state.engine, batch, now=datetime.now(UTC), settings=self.app.state.settings
+                )
+            except Exception as exc:  # the rows stay in the inbox for the workers; keep serving
+                log.warning("inbox processing failed: %s", intake.describe_error(exc))
+            finally:
+                with self.lock:
+                    self.busy -= len(batch)
 
 
 def _settings(request: Request) -> Settings:
@@ -50,8 +114,8 @@ async def read_body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-def _process_now(request: Request, row_id: int) -> None:
-    intake.process_ids(request.app.state.engine, [row_id], now=datetime.now(UTC), settings=_settings(request))
+def _process_soon(request: Request, row_id: int) -> None:
+    Processor.of(request.app).submit(row_id)
 
 
 def _triggered_at(value: str | None) -> datetime | None:
@@ -93,8 +157,8 @@ async def accept(
         order_id=parsed.order_id,
     )
     row_id, new = await run_in_threadpool(intake.accept, request.app.state.engine, delivery, now=now)
-    if new:
-        background.add_task(_process_now, request, row_id)
+    if new and _settings(request).intake_process_in_web:
+        background.add_task(_process_soon, request, row_id)
     body_out: dict[str, Any] = {"status": "accepted" if new else "duplicate", "inbox_id": row_id}
     return JSONResponse(body_out, status_code=202 if source == "api" else 200)
 

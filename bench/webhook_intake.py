@@ -1,0 +1,238 @@
+"""Benchmark: signed Shopify webhooks accepted per second over loopback HTTP, and the processing behind them.
+
+poas runs as a uvicorn subprocess (one worker) on SQLite and on PostgreSQL; a concurrent httpx client
+posts distinct signed `orders/paid` deliveries. Two set-ups per engine: `web` (the default: the web
+process also processes what it accepts, on a thread) and `split` (`intake_process_in_web=false`: the
+web only accepts, one separate worker process drains the inbox). Reported: accepted/s, p50/p99
+latency of the 200 answers, and the processing rate (deliveries turned into stored, priced orders per
+second, from the first request until the inbox is drained). Prints the machine and writes
+bench/results/webhook_intake.json.
+
+    .venv/bin/python bench/webhook_intake.py [--requests 3000] [--concurrency 32] [--pg-url URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+from sqlalchemy import func, select, text
+
+from poas.sources.payload import sign_hmac_sha256_base64
+from poas.store.db import make_engine, upgrade
+from poas.store.tables.intake import inbox
+
+ROOT = Path(__file__).resolve().parent
+SECRET = "shpss_bench_secret_0123456789"
+FIXTURE = ROOT.parent / "tests" / "fixtures" / "shopify" / "order_paid.json"
+CONFIG = f"""
+[[shops]]
+id = "bench"
+platform = "shopify"
+currency = "NOK"
+default_margin = 0.5
+webhook_secrets = ["{SECRET}"]
+"""
+
+
+def machine() -> dict[str, Any]:
+    freq = psutil.cpu_freq()
+    return {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "cpu_mhz": round(freq.max or freq.current) if freq else None,
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "sqlite": sqlite3.sqlite_version,
+        "load_avg_1m_at_start": round(os.getloadavg()[0], 2),
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def bodies(n: int) -> list[bytes]:
+    base = json.loads(FIXTURE.read_text())
+    out = []
+    for i in range(n):
+        base["id"] = 7_000_000_000 + i
+        base["name"] = f"#B{i}"
+        out.append(json.dumps(base).encode())
+    return out
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+async def post_all(url: str, payloads: list[bytes], concurrency: int) -> tuple[float, list[float], int]:
+    latencies: list[float] = []
+    errors = 0
+    queue: asyncio.Queue[tuple[int, bytes]] = asyncio.Queue()
+    for i, body in enumerate(payloads):
+        queue.put_nowait((i, body))
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as client:
+
+        async def worker() -> None:
+            nonlocal errors
+            while not queue.empty():
+                i, body = queue.get_nowait()
+                headers = {
+                    "Content-Type": "application/json",
+                    "X-Shopify-Topic": "orders/paid",
+                    "X-Shopify-Hmac-Sha256": sign_hmac_sha256_base64(body, SECRET),
+                    "X-Shopify-Event-Id": f"bench-{i}",
+                }
+                t0 = time.perf_counter()
+                r = await client.post("/webhooks/shopify/bench", content=body, headers=headers)
+                latencies.append(time.perf_counter() - t0)
+                if r.status_code != 200:
+                    errors += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return time.perf_counter() - started, latencies, errors
+
+
+WORKER = """
+import time
+from datetime import UTC, datetime
+from poas.services.intake import process_pending
+from poas.settings import load_settings
+from poas.store.db import make_engine
+settings = load_settings()
+engine = make_engine(settings.resolved_database_url())
+while True:
+    if process_pending(engine, datetime.now(UTC), settings=settings).claimed == 0:
+        time.sleep(0.02)
+"""
+
+
+def run_one(name: str, mode: str, db_url: str, n: int, concurrency: int, home: Path) -> dict[str, Any]:
+    engine = make_engine(db_url)
+    upgrade(engine)
+    with engine.begin() as conn:
+        conn.execute(inbox.delete())
+    config = home / "poas.toml"
+    config.write_text(CONFIG)
+    port = free_port()
+    env = dict(os.environ, POAS_CONFIG_FILE=str(config), POAS_DATABASE_URL=db_url, POAS_HOME=str(home))
+    env["POAS_INTAKE_PROCESS_IN_WEB"] = "true" if mode == "web" else "false"
+    cmd = [sys.executable, "-m", "uvicorn", "poas.web.server:app_from_env", "--factory"]
+    cmd += ["--port", str(port), "--log-level", "warning", "--no-access-log"]
+    server = subprocess.Popen(cmd, env=env)
+    worker = subprocess.Popen([sys.executable, "-c", WORKER], env=env) if mode == "split" else None
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                httpx.get(url + "/healthz", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        asyncio.run(post_all(url, bodies(50), 8))  # warm-up (not counted)
+        payloads = bodies(n + 50)[50:]
+        load_before = round(os.getloadavg()[0], 2)
+        started = time.perf_counter()
+        elapsed, latencies, errors = asyncio.run(post_all(url, payloads, concurrency))
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            with engine.connect() as conn:
+                open_rows = conn.execute(
+                    select(func.count())
+                    .select_from(inbox)
+                    .where(inbox.c.status.in_(["pending", "processing"]))
+                ).scalar_one()
+            if open_rows == 0:
+                break
+            time.sleep(0.05)
+        drained = time.perf_counter() - started
+        with engine.connect() as conn:
+            done = conn.execute(
+                select(func.count()).select_from(inbox).where(inbox.c.status == "done")
+            ).scalar_one()
+    finally:
+        for proc in (server, worker):
+            if proc is not None:
+                proc.terminate()
+                proc.wait(timeout=10)
+        engine.dispose()
+    result = {
+        "engine": name,
+        "mode": mode,
+        "requests": n,
+        "concurrency": concurrency,
+        "errors": errors,
+        "accepted_per_s": round(n / elapsed, 1),
+        "p50_ms": round(percentile(latencies, 50) * 1000, 2),
+        "p99_ms": round(percentile(latencies, 99) * 1000, 2),
+        "max_ms": round(max(latencies) * 1000, 2),
+        "processed": int(done),
+        "processed_per_s": round(int(done) / drained, 1),
+        "drain_s": round(drained, 2),
+        "load_avg_1m_before": load_before,
+    }
+    print(json.dumps(result), flush=True)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+    args = parser.parse_args()
+    info = machine()
+    print(json.dumps(info), flush=True)
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp)
+        sqlite_url = f"sqlite:///{home / 'bench.db'}"
+        for mode in ("split", "web"):
+            results.append(run_one("sqlite", mode, sqlite_url, args.requests, args.concurrency, home))
+        db = f"poas_bench_{uuid.uuid4().hex[:8]}"
+        admin = make_engine(args.pg_url, isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{db}"'))
+                info["postgres"] = conn.execute(text("SHOW server_version")).scalar_one()
+        except Exception as exc:  # no PostgreSQL: report SQLite only, and say so
+            print(f"PostgreSQL skipped: {str(exc).splitlines()[0]}", flush=True)
+        else:
+            try:
+                pg = args.pg_url.rsplit("/", 1)[0] + "/" + db
+                for mode in ("split", "web"):
+                    results.append(run_one("postgresql", mode, pg, args.requests, args.concurrency, home))
+            finally:
+                with admin.connect() as conn:
+                    conn.execute(text(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
+        admin.dispose()
+    out = ROOT / "results" / "webhook_intake.json"
+    out.parent.mkdir(exist_ok=True)
+    target = {"accepted_per_s": 500, "p99_ms": 200, "engine": "sqlite"}
+    out.write_text(json.dumps({"machine": info, "target": target, "results": results}, indent=2) + "\n")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
