@@ -105,7 +105,7 @@ restock_share = 0.9
 def seed_order(engine: Engine, shop: Any, now: datetime, order_id: str = "5001") -> None:
     """One paid NOK order (two lines, parcel shipping, card fee) with costs and rules, ingested."""
     from poas.domain.costs import CostRow
-    from poas.domain.order import Order, OrderLine, ShippingLine
+    from poas.domain.order import Customer, Order, OrderLine, ShippingLine
     from poas.services.ingest import ingest_order
     from poas.store.costs import import_costs
     from poas.store.orders import ensure_shop
@@ -121,6 +121,7 @@ def seed_order(engine: Engine, shop: Any, now: datetime, order_id: str = "5001")
         currency="NOK",
         gateway="card",
         shipping_country="NO",
+        customer=Customer(email="kari.nordmann@example.no", country="NO"),
         lines=(
             OrderLine(
                 line_id="l1",

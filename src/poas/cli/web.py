@@ -59,3 +59,30 @@ def hash_password_command(
     if len(password) < 10:
         err_console.print("[yellow]warning:[/yellow] a password shorter than 10 characters is weak")
     typer.echo(hash_password(password))
+
+
+@app.command("serve")
+def serve_command(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    concurrency: Annotated[int, typer.Option(min=1, max=64, help="Graph requests in flight at once.")] = 4,
+) -> None:
+    """Run the web app and the delivery worker in one process (the embedded SQLite default)."""
+    import asyncio
+
+    from poas.services.deliver import DeliveryConfig
+    from poas.web.server import ensure_admin_password, serve_with_worker
+
+    s = settings()
+    engine = store()
+    _announce_password(ensure_admin_password(s))
+    if not any(shop.access_token for shop in s.shops):
+        err_console.print("[yellow]no shop has an access_token: events stay queued until one is set[/yellow]")
+    console.print(f"poas serve on http://{host}:{port} (web + delivery worker)", highlight=False)
+    report = asyncio.run(
+        serve_with_worker(s, engine, host, port, delivery=DeliveryConfig(concurrency=concurrency))
+    )
+    console.print(
+        f"stopped: {report.requests} requests to Meta, {report.sent} events sent, {report.dead} dead",
+        highlight=False,
+    )

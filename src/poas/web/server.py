@@ -1,7 +1,8 @@
-"""Running the web app: uvicorn in the foreground or in a thread, and the one-time admin password."""
+"""Running the web app: uvicorn alone, in a thread, or with the delivery worker; the one-time password."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import socket
@@ -13,7 +14,10 @@ from contextlib import contextmanager
 import uvicorn
 from fastapi import FastAPI
 from pydantic import SecretStr
+from sqlalchemy import Engine
 
+from poas.meta.capi import CapiClient
+from poas.services.deliver import DeliveryConfig, DeliveryReport, Dispatcher, settings_credentials
 from poas.settings import Settings, load_settings
 from poas.store.db import make_engine, upgrade
 from poas.web.auth import hash_password
@@ -103,3 +107,55 @@ def run_in_thread(app: FastAPI, host: str = "127.0.0.1", port: int | None = None
         yield server
     finally:
         server.stop()
+
+
+async def serve_with_worker(
+    settings: Settings,
+    engine: Engine,
+    host: str,
+    port: int,
+    *,
+    delivery: DeliveryConfig | None = None,
+    started: threading.Event | None = None,
+    stop: asyncio.Event | None = None,
+    log_level: str = "info",
+) -> DeliveryReport:
+    """The embedded default: web app and outbox dispatcher in one process and one event loop.
+
+    Stops on SIGINT/SIGTERM (uvicorn's handlers) or when `stop` is set; in-flight Graph requests
+    finish (or their claims are released) before it returns.
+    """
+    from poas.web.app import create_app
+
+    config = uvicorn.Config(create_app(settings, engine), host=host, port=port, log_level=log_level)
+    server = uvicorn.Server(config)
+    delivery = delivery or DeliveryConfig()
+    client = CapiClient(
+        settings.graph_base_url,
+        settings.graph_version,
+        timeout_s=settings.graph_timeout_s,
+        max_connections=delivery.concurrency * 2,
+    )
+    dispatcher = Dispatcher(engine, client, settings_credentials(settings.shops), config=delivery)
+    worker_stop = asyncio.Event()
+    worker = asyncio.create_task(dispatcher.run(worker_stop))
+    web = asyncio.create_task(server.serve())
+
+    async def watch() -> None:
+        while not server.started and not web.done():
+            await asyncio.sleep(0.02)
+        if started is not None and server.started:
+            started.set()
+        if stop is not None:
+            await stop.wait()
+            server.should_exit = True
+
+    watcher = asyncio.create_task(watch())
+    try:
+        await web
+    finally:
+        watcher.cancel()
+        worker_stop.set()
+        report = await worker
+        await client.aclose()
+    return report
