@@ -47,8 +47,14 @@ def worker(
     poll_s: float = typer.Option(1.0, min=0.01, help="Seconds between looks at an empty outbox."),
     retry_base_s: float = typer.Option(2.0, min=0.001, hidden=True),
     throttle_base_s: float = typer.Option(60.0, min=0.001, hidden=True),
+    body: str = typer.Option("form", help="Request body: form (Meta's documented form) or json."),
+    housekeeping: bool = typer.Option(
+        True, "--housekeeping/--no-housekeeping", help="Also process the webhook inbox and finalize orders."
+    ),
 ) -> None:
     """Deliver outbox events to Meta until SIGTERM/SIGINT (in-flight requests finish first)."""
+    if body not in ("form", "json"):
+        raise fail(f"--body must be form or json, got {body!r}")
     _configure_logs()
     cfg = settings()
     config = DeliveryConfig(
@@ -61,7 +67,7 @@ def worker(
     )
     if not any(s.access_token for s in cfg.shops):
         console.print("[yellow]no shop has an access_token: events stay queued (their pixels get paused)[/]")
-    report = asyncio.run(_work(config, once))
+    report = asyncio.run(_work(config, once, body, housekeeping))
     console.print(
         f"worker done: {report.requests} requests, {report.sent} sent, {report.retried} to retry, "
         f"{report.dead} dead, {report.too_old} too old"
@@ -69,13 +75,16 @@ def worker(
     )
 
 
-async def _work(config: DeliveryConfig, once: bool) -> DeliveryReport:
+async def _work(config: DeliveryConfig, once: bool, body: str, housekeeping: bool) -> DeliveryReport:
+    from poas.services import housekeeping as hk  # the inbox and finalization duties
+
     cfg = settings()
     client = CapiClient(
         cfg.graph_base_url,
         cfg.graph_version,
         timeout_s=cfg.graph_timeout_s,
         max_connections=config.concurrency * 2,
+        body_format="json" if body == "json" else "form",
     )
     dispatcher = Dispatcher(store(), client, settings_credentials(cfg.shops), config=config)
     structlog.get_logger("poas.worker").info(
@@ -83,12 +92,20 @@ async def _work(config: DeliveryConfig, once: bool) -> DeliveryReport:
     )
     try:
         if once:
+            if housekeeping:
+                now = datetime.now(UTC)
+                await asyncio.to_thread(hk.inbox_pass, store(), cfg, now)
+                await asyncio.to_thread(hk.finalize_pass, store(), cfg, now, hk.HousekeepingReport())
             return await dispatcher.drain()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        return await dispatcher.run(stop)
+        chores = asyncio.create_task(hk.run_housekeeping(store(), cfg, stop)) if housekeeping else None
+        report = await dispatcher.run(stop)
+        if chores is not None:
+            await chores
+        return report
     finally:
         await client.aclose()
 

@@ -124,11 +124,13 @@ class Dispatcher:
     async def drain(self, *, wait_for_retries: bool = False) -> DeliveryReport:
         """Send everything due now; with `wait_for_retries`, also wait for scheduled retries and
         throttles until no unsent event is left outside paused pixels."""
+        self.report = DeliveryReport()
         await asyncio.gather(*(self._slot(None, wait_for_retries) for _ in range(self.config.concurrency)))
         return self.report
 
     async def run(self, stop: asyncio.Event) -> DeliveryReport:
         """Serve until `stop` is set; then finish in-flight requests, or release their claims."""
+        self.report = DeliveryReport()
         slots = [asyncio.create_task(self._slot(stop, False)) for _ in range(self.config.concurrency)]
         await stop.wait()
         _, pending = await asyncio.wait(slots, timeout=self.config.shutdown_grace_s)
