@@ -108,7 +108,7 @@ def test_demo_runs_every_stage_and_poas_numbers_match_the_generators_truth(
 
     if counts["events_queued"] == 0:
         pytest.skip("no events were queued: poas.services.purchase_events is not in this tree yet")
-    assert counts["events_dead"] == 0
+    assert counts["events_dead"] == counts["events_too_old"]  # only events past Meta's 7 days die
     check_purchases(events, result.folder / "sample-shop", now)
 
 
