@@ -176,3 +176,21 @@ def test_cost_import_is_idempotent_and_effective_dated(engine: Engine) -> None:
     assert found is not None and found.unit_cost == Decimal("300")
     latest = book.lookup("TEE-1", T0)
     assert latest is not None and latest.unit_cost == Decimal("250")
+
+
+def test_purchase_trigger_queues_events_once_and_keeps_only_hashes(engine: Engine) -> None:
+    from poas.settings import ConsentPolicy
+    from poas.store.tables.delivery import outbox
+
+    shop = SHOP.model_copy(update={"pixel_id": "1234567890", "consent_policy": ConsentPolicy.ALWAYS})
+    with engine.begin() as conn:
+        import_costs(conn, "s1", [cost("300")], now=NOW)
+        out = ingest_order(conn, order(), shop, now=NOW, trigger_purchase=True)
+    with engine.begin() as conn:
+        again = ingest_order(conn, order(), shop, now=NOW, trigger_purchase=True)
+    assert out.events_skipped is None and out.events.queued
+    assert again.events.queued == [] and again.events.already_queued == out.events.queued
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(outbox)).scalar_one() == len(out.events.queued)
+        ud = conn.execute(select(orders.c.user_data)).scalar_one()
+    assert isinstance(ud["em"], list) and len(ud["em"][0]) == 64 and "example" not in str(ud)

@@ -8,8 +8,7 @@ profit changed.
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -19,8 +18,10 @@ from sqlalchemy import Connection, select
 from poas.domain.costs import CostBook
 from poas.domain.fx import FxError, FxTable
 from poas.domain.order import Order
+from poas.domain.pii import hash_user_data
 from poas.domain.profit import ProfitError, ProfitPolicy, ProfitResult, compute_profit
 from poas.domain.rules import CostRules
+from poas.services.purchase_events import QueuedEvents, queue_purchase_events
 from poas.settings import ShopConfig
 from poas.store.costs import load_cost_book, load_fx_table
 from poas.store.orders import ensure_shop, load_orders, newest_per_key, stored_form, upsert_orders
@@ -31,29 +32,10 @@ from poas.store.tables.foundation import orders as orders_table
 Status = Literal["inserted", "updated", "stale"]
 
 
-def _optional(module: str, name: str) -> Callable[..., Any] | None:
-    """A function from a module another part of poas provides; None while that module is absent."""
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name == module:
-            return None
-        raise
-    fn = getattr(mod, name, None)
-    return fn if callable(fn) else None
-
-
 def hash_contact(order: Order) -> tuple[dict[str, Any] | None, dict[str, str]]:
-    """The hashed CAPI user_data to keep, and the fields dropped (field -> reason).
-
-    Until `poas.domain.pii` exists nothing about the customer is kept at all.
-    """
-    hasher = _optional("poas.domain.pii", "hash_user_data")
-    if hasher is None:
-        return None, {"*": "contact hashing (poas.domain.pii) not installed: no contact data kept"}
-    result = hasher(order.customer, order.attribution, order.shipping_country, event_time=order.created_at)
-    user_data = dict(result.user_data) if result.user_data else None
-    return user_data, {str(k): str(v) for k, v in dict(result.dropped).items()}
+    """The hashed CAPI user_data to keep (raw contact data is never stored), and the fields dropped."""
+    result = hash_user_data(order.customer, order.attribution, order.shipping_country)
+    return (dict(result.user_data) or None), dict(result.dropped)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +94,7 @@ class IngestOutcome:
     profit: ProfitResult | None = None
     profit_error: str | None = None
     snapshot_version: int | None = None  # the snapshot added; None when the profit did not change
-    events: Any = None  # what poas.services.purchase_events.queue_purchase_events returned
+    events: QueuedEvents | None = None  # what queue_purchase_events did
     events_skipped: str | None = None  # why no events were queued
     contact_dropped: Mapping[str, str] = field(default_factory=dict)
 
@@ -129,13 +111,13 @@ def _queue(
     user_data: Mapping[str, Any] | None,
     profit: ProfitResult | None,
     now: datetime,
-) -> tuple[Any, str | None]:
+) -> tuple[QueuedEvents | None, str | None]:
     if profit is None:
         return None, "no profit could be computed"
-    queue = _optional("poas.services.purchase_events", "queue_purchase_events")
-    if queue is None:
-        return None, "event queueing (poas.services.purchase_events) not installed"
-    return queue(conn, shop=shop, order=order, user_data=dict(user_data or {}), profit=profit, now=now), None
+    queued = queue_purchase_events(
+        conn, shop=shop, order=order, user_data=dict(user_data or {}), profit=profit, now=now
+    )
+    return queued, queued.skipped
 
 
 def ingest_order(
@@ -170,7 +152,7 @@ def ingest_order(
     if profit is not None:
         added = add_snapshots(conn, [(*key, profit)], reason=f"order {status}", now=now)
         version = added[0][2] if added else None
-    events: Any = None
+    events: QueuedEvents | None = None
     skipped: str | None = "not a purchase trigger"
     if trigger_purchase:
         events, skipped = _queue(conn, shop, kept, user_data, profit, now)
@@ -236,8 +218,8 @@ def ingest_orders(
             out.snapshots += len(added)
     if trigger_purchase:
         for key, (kept, profit) in priced.items():
-            events, skipped = _queue(conn, shop, kept, user_data.get(key), profit, now)
-            if skipped is None and events is not None:
+            events, _ = _queue(conn, shop, kept, user_data.get(key), profit, now)
+            if events is not None and events.queued:
                 out.queued += 1
     return out
 
