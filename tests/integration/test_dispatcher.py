@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -280,3 +281,23 @@ async def test_missing_credentials_pause_the_pixel(engine: Engine) -> None:
     report = await d.drain()
     assert report.paused == {"px1"} and report.requests == 0
     assert _state_counts(engine) == {"retry": 2}
+
+
+async def test_shutdown_releases_claims_whose_requests_outlive_the_grace_period(engine: Engine) -> None:
+    now = _now()
+    enqueue_all(engine, events("px1", 5, now), now)
+    with run_sandbox() as sb:
+        sb.add_fault(kind="timeout", count=1, delay_s=5)
+        config = DeliveryConfig(**{**FAST.__dict__, "shutdown_grace_s": 0.2})
+        client = CapiClient(sb.url, "v25.0", timeout_s=10)
+        d = Dispatcher(engine, client, lambda s, p: CREDS, config=config, worker_id="leaving")
+        stop = asyncio.Event()
+        task = asyncio.create_task(d.run(stop))
+        while sb.state.stats()["faults_injected"].get("timeout", 0) == 0:
+            await asyncio.sleep(0.02)
+        stop.set()
+        await asyncio.wait_for(task, timeout=5)
+        await client.aclose()
+    with engine.connect() as conn:
+        rows = conn.execute(select(outbox.c.state, outbox.c.lease_owner)).all()
+    assert {(r.state, r.lease_owner) for r in rows} == {("retry", None)}  # due again for any worker
