@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from browser_kit import LiveApp, screenshot, seed_delivery, utcnow
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from poas.store.tables.delivery import outbox
@@ -25,11 +26,10 @@ def test_replay_a_dead_event(desktop: Any, live_app: LiveApp) -> None:
     assert page.locator("#dead tbody tr").count() == 2
     screenshot(page, "delivery-before-replay")
 
-    page.locator(f'#dead tr[data-event="{dead[0]}"] button').click()
-    page.wait_for_load_state()
-    assert "1 dead event(s) queued again" in page.locator(".flash.ok").inner_text()
-    assert page.locator("#dead tbody tr").count() == 1
-    assert page.locator(f'#dead tr[data-event="{dead[0]}"]').count() == 0
+    page.locator(f'#dead tr[data-event="{dead[0]}"] button').click()  # htmx: swaps #main in place
+    expect(page.locator(".flash.ok")).to_contain_text("1 dead event(s) queued again")
+    expect(page.locator("#dead tbody tr")).to_have_count(1)
+    expect(page.locator(f'#dead tr[data-event="{dead[0]}"]')).to_have_count(0)
     assert row.locator("td").all_inner_texts()[2] == "1"
     with live_app.engine.connect() as conn:
         state = conn.execute(select(outbox.c.state).where(outbox.c.id == dead[0])).scalar_one()

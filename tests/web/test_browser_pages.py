@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from browser_kit import PHONE, screenshot
+from playwright.sync_api import expect
 
 from conftest import DemoApp
 
@@ -88,6 +89,18 @@ def test_open_an_orders_profit_waterfall(demo_desktop: Any, demo_app: DemoApp) -
     screenshot(page, "order-waterfall")
 
 
+def test_orders_search_narrows_the_table_as_you_type(demo_desktop: Any, demo_app: DemoApp) -> None:
+    page = demo_desktop
+    page.goto(f"{demo_app.url}/orders")
+    rows = page.locator("#orders tbody tr")
+    assert rows.count() > 1
+    name = rows.nth(1).locator("td a").inner_text()
+    page.fill("#q", name)  # htmx fetches the matching rows and swaps the table, no submit
+    expect(rows).to_have_count(1)
+    expect(rows.first.locator("td a")).to_have_text(name)
+    assert "q=" in page.url
+
+
 def test_upload_a_cost_csv_with_one_bad_row(demo_desktop: Any, demo_app: DemoApp, tmp_path: Any) -> None:
     page = demo_desktop
     page.goto(f"{demo_app.url}/costs")
@@ -125,7 +138,7 @@ def test_pages_fit_a_phone_without_horizontal_overflow(demo_phone: Any, demo_app
     assert widths["view"] == PHONE["width"]
     assert widths["main"] <= widths["view"], widths
     assert widths["doc"] <= widths["view"], widths
-    screenshot(page, f"phone{path.replace('/', '-') or '-overview'}")
+    screenshot(page, "phone-" + (path.strip("/") or "overview"))
 
 
 def test_tables_are_readable_without_javascript(browser: Any, demo_app: DemoApp) -> None:
