@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import ColumnElement, Engine, and_, case, func, select, update
+from sqlalchemy import ColumnElement, Engine, and_, func, select
 
 from poas.meta.capi import MAX_BATCH, Accepted, CapiClient, Credentials
 from poas.meta.errors import CapiError, Disposition
@@ -175,12 +175,7 @@ class Dispatcher:
             where: ColumnElement[bool] = outbox_table.c.state.in_(("pending", "retry", "sending"))
             if paused:
                 where = and_(where, outbox_table.c.pixel_id.not_in(paused))
-            due = func.min(
-                case(
-                    (outbox_table.c.state == "sending", outbox_table.c.lease_until),
-                    else_=outbox_table.c.next_attempt_at,
-                )
-            )
+            due = func.min(outbox_table.c.next_attempt_at)  # for sending rows: their lease's end
             left = conn.execute(select(func.count(), due).where(where)).one()
         if not left[0]:
             return None
@@ -447,15 +442,7 @@ class Dispatcher:
 
         def work() -> None:
             with self.engine.begin() as conn:
-                conn.execute(
-                    update(outbox_table)
-                    .where(
-                        outbox_table.c.id.in_([e.id for e in events]),
-                        outbox_table.c.state == "sending",
-                        outbox_table.c.lease_owner == self.worker_id,
-                    )
-                    .values(lease_until=until)
-                )
+                ob.extend_lease(conn, self.worker_id, [e.id for e in events], until=until)
 
         await asyncio.to_thread(work)
         claim.lease_until = until

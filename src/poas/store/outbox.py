@@ -34,7 +34,7 @@ from sqlalchemy.sql.dml import Insert
 
 from poas.store.tables.delivery import delivery_log, outbox, pixel_state
 
-CLAIMABLE = ("pending", "retry")
+CLAIMABLE = ("pending", "retry", "sending")  # sending: only once its lease has expired
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,9 +161,8 @@ def blocked_pixels(conn: Connection, now: datetime) -> list[str]:
 
 
 def _claimable(now: datetime) -> ColumnElement[bool]:
-    due = and_(outbox.c.state.in_(CLAIMABLE), outbox.c.next_attempt_at <= now)
-    expired = and_(outbox.c.state == "sending", outbox.c.lease_until < now)
-    return or_(due, expired)
+    # A claim sets next_attempt_at = lease_until, so one index range finds due *and* expired rows.
+    return and_(outbox.c.state.in_(CLAIMABLE), outbox.c.next_attempt_at <= now)
 
 
 def claim(
@@ -197,6 +196,7 @@ def claim(
                 state="sending",
                 lease_owner=worker_id,
                 lease_until=lease_until,
+                next_attempt_at=lease_until,
                 attempts=outbox.c.attempts + 1,
             )
             .returning(
@@ -222,6 +222,14 @@ def claim(
 
 def _owned(conn: Connection, worker_id: str, ids: Sequence[int]) -> ColumnElement[bool]:
     return and_(_dialect(conn).id_in(ids), outbox.c.state == "sending", outbox.c.lease_owner == worker_id)
+
+
+def extend_lease(conn: Connection, worker_id: str, ids: Sequence[int], *, until: datetime) -> int:
+    """Hold the claim longer (a long bisection); returns how many rows this worker still owned."""
+    if not ids:
+        return 0
+    stmt = update(outbox).where(_owned(conn, worker_id, ids)).values(lease_until=until, next_attempt_at=until)
+    return conn.execute(stmt).rowcount
 
 
 def mark_sent(

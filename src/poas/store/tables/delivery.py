@@ -64,7 +64,7 @@ outbox = Table(
     Column("payload", Text, nullable=False),
     Column("state", String(10), nullable=False, default="pending"),
     Column("attempts", Integer, nullable=False, default=0),
-    Column("next_attempt_at", UtcTime(), nullable=False),
+    Column("next_attempt_at", UtcTime(), nullable=False),  # while sending: = lease_until
     Column("lease_owner", String(100), nullable=True),
     Column("lease_until", UtcTime(), nullable=True),
     Column("last_error", Text, nullable=True),
@@ -73,7 +73,6 @@ outbox = Table(
     Column("sent_at", UtcTime(), nullable=True),
     UniqueConstraint("pixel_id", "event_name", "event_id", name="uq_outbox_event_key"),
     Index("ix_outbox_claim", "state", "next_attempt_at"),
-    Index("ix_outbox_lease", "state", "lease_until"),
     Index("ix_outbox_order", "shop_id", "order_id"),
 )
 

@@ -41,7 +41,6 @@ def upgrade() -> None:
         sa.UniqueConstraint("pixel_id", "event_name", "event_id", name="uq_outbox_event_key"),
     )
     op.create_index("ix_outbox_claim", "outbox", ["state", "next_attempt_at"])
-    op.create_index("ix_outbox_lease", "outbox", ["state", "lease_until"])
     op.create_index("ix_outbox_order", "outbox", ["shop_id", "order_id"])
 
     op.create_table(
