@@ -21,6 +21,7 @@ from poas.meta.capi import CapiClient, Credentials, appsecret_proof, form_encode
 from poas.meta.errors import CapiError, Disposition, disposition_for, from_response
 from poas.meta.sandbox import run_sandbox
 from poas.services.deliver import DeliveryConfig, Dispatcher, backoff_delay
+from poas.store import outbox as ob
 from poas.store.tables.delivery import delivery_log, outbox
 
 FAST = DeliveryConfig(
@@ -301,3 +302,31 @@ async def test_shutdown_releases_claims_whose_requests_outlive_the_grace_period(
     with engine.connect() as conn:
         rows = conn.execute(select(outbox.c.state, outbox.c.lease_owner)).all()
     assert {(r.state, r.lease_owner) for r in rows} == {("retry", None)}  # due again for any worker
+
+
+async def test_a_database_error_in_a_slot_is_logged_and_the_worker_keeps_going(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = _now()
+    enqueue_all(engine, events("px1", 3, now), now)
+    real_claim = ob.claim
+    calls = {"n": 0}
+
+    def flaky_claim(*args: object) -> object:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("connection reset by peer")
+        return real_claim(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ob, "claim", flaky_claim)
+    with run_sandbox() as sb:
+        client = CapiClient(sb.url, "v25.0")
+        d = Dispatcher(engine, client, lambda s, p: CREDS, config=FAST, worker_id="w")
+        stop = asyncio.Event()
+        task = asyncio.create_task(d.run(stop))
+        while len(sb.events()) < 3:
+            await asyncio.sleep(0.02)
+        stop.set()
+        report = await asyncio.wait_for(task, timeout=5)
+        await client.aclose()
+    assert report.outcomes.get("error") == 1 and report.sent == 3

@@ -29,7 +29,8 @@ from poas.store.tables.delivery import outbox as outbox_table
 
 log = structlog.get_logger("poas.deliver")
 
-MAX_EVENT_AGE = timedelta(days=7)  # Meta rejects a whole request holding an older event_time
+# Meta rejects a whole request holding an event_time older than 7 days; keep a minute in hand.
+MAX_EVENT_AGE = timedelta(days=7) - timedelta(minutes=1)
 
 CredentialsLookup = Callable[[str, str], Credentials | None]  # (shop_id, pixel_id) -> credentials
 Clock = Callable[[], datetime]
@@ -145,27 +146,49 @@ class Dispatcher:
 
     async def _slot(self, stop: asyncio.Event | None, wait_for_retries: bool) -> None:
         while stop is None or not stop.is_set():
-            claim = await asyncio.to_thread(
-                ob.claim,
-                self.engine,
-                self.worker_id,
-                None,
-                self.config.batch_size,
-                self.config.lease_s,
-                self.clock(),
-            )
-            if claim is not None:
-                await self._process(claim)
-                continue
-            if stop is not None:
+            try:
+                done = await self._turn(stop, wait_for_retries)
+            except Exception as exc:  # a database hiccup must not silently kill a slot
+                # Only the error's class and first line: SQL parameters could hold event data.
+                first = str(exc).splitlines()[0][:200] if str(exc) else ""
+                log.error(
+                    "delivery slot failed; its claim returns when the lease ends",
+                    worker=self.worker_id,
+                    error=type(exc).__name__,
+                    detail=first,
+                )
+                self.report.count("error")
+                if stop is None:
+                    raise
                 await _sleep_or_stop(stop, self.config.idle_poll_s)
                 continue
-            if not wait_for_retries:
+            if done:
                 return
-            wait = await asyncio.to_thread(self._seconds_until_due)
-            if wait is None:
-                return
-            await asyncio.sleep(min(max(wait, 0.01), self.config.idle_poll_s))
+
+    async def _turn(self, stop: asyncio.Event | None, wait_for_retries: bool) -> bool:
+        """Claim and process one batch, or wait; True when a draining slot has nothing left."""
+        claim = await asyncio.to_thread(
+            ob.claim,
+            self.engine,
+            self.worker_id,
+            None,
+            self.config.batch_size,
+            self.config.lease_s,
+            self.clock(),
+        )
+        if claim is not None:
+            await self._process(claim)
+            return False
+        if stop is not None:
+            await _sleep_or_stop(stop, self.config.idle_poll_s)
+            return False
+        if not wait_for_retries:
+            return True
+        wait = await asyncio.to_thread(self._seconds_until_due)
+        if wait is None:
+            return True
+        await asyncio.sleep(min(max(wait, 0.01), self.config.idle_poll_s))
+        return False
 
     def _seconds_until_due(self) -> float | None:
         """None when no unsent event is left for a pixel that is not paused."""
@@ -193,8 +216,8 @@ class Dispatcher:
         too_old = [e for e in claim.events if e.event_time < oldest_ok]
         if too_old:
             reason = (
-                f"too old: event_time is more than {self.config.max_event_age.days} days before the send "
-                "time; Meta rejects the whole request"
+                f"too old: event_time is more than {self.config.max_event_age} before the send time "
+                "(Meta's limit is 7 days and it rejects the whole request)"
             )
             await asyncio.to_thread(self._finish, claim, too_old, "too_old", dead_reason=reason)
             self.report.too_old += len(too_old)
