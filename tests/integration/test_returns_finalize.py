@@ -21,9 +21,22 @@ from poas.services.returns import finalize_due
 from poas.settings import EventSettings, ShopConfig
 from poas.store import corrections
 from poas.store.costs import import_costs
+from poas.store.rules import save_rules
 from poas.store.tables.delivery import outbox
 
 D = Decimal
+RULES = """
+currency = "NOK"
+[[payment_fees]]
+id = "vipps"
+gateway = "vipps"
+percent = 2.5
+fixed = 1
+[[handling]]
+id = "pick-pack"
+per = "order"
+cost = 25
+"""
 FAST = DeliveryConfig(retry_base_s=0.01, retry_cap_s=0.05, idle_poll_s=0.02)
 
 
@@ -65,6 +78,14 @@ def _order(oid: str, placed: datetime, *, refunds: tuple[Refund, ...] = (), canc
     )
 
 
+def _setup(engine: Engine, now: datetime) -> None:
+    with engine.begin() as conn:
+        import_costs(
+            conn, "nordic", [CostRow.of("JACKET", D("150"), "NOK", now - timedelta(days=90))], now=now
+        )
+        save_rules(conn, "nordic", RULES, source="test", now=now)
+
+
 def _full_refund(oid: str, at: datetime) -> tuple[Refund, ...]:
     return (Refund(f"{oid}-r", at, (RefundLine(f"{oid}-1", 2, RestockType.RETURN),)),)
 
@@ -78,10 +99,7 @@ async def _deliver(engine: Engine, url: str, shop: ShopConfig) -> None:
 async def test_append_value_only_inside_the_window(engine: Engine) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
     shop = _shop()
-    with engine.begin() as conn:
-        import_costs(
-            conn, "nordic", [CostRow.of("JACKET", D("150"), "NOK", now - timedelta(days=90))], now=now
-        )
+    _setup(engine, now)
     placed = {
         "A": now - timedelta(days=2),  # fully refunded, Purchase 2 days old: inside the 3-day window
         "B": now - timedelta(days=5),  # fully refunded, Purchase 5 days old: outside the window
@@ -142,7 +160,8 @@ async def test_append_value_only_inside_the_window(engine: Engine) -> None:
         assert ledger["C"]["trigger"] == "cancelled"
         assert ledger["B"]["state"] == "unsent"
         assert "outside the append window" in ledger["B"]["reason"]
-        assert ledger["A"]["final_profit"] < 0  # the true value is kept although 0 was sent
+        # Kept costs: Vipps 2.5 % of 1000 + 1 = 26, handling 25, return handling 0 -> -51 NOK.
+        assert ledger["A"]["final_profit"] == -5100  # the true value is kept although 0 was sent
         sent_a = json.loads(
             conn.execute(
                 select(outbox.c.payload).where(outbox.c.order_id == "A", outbox.c.event_name == "Purchase")
@@ -160,10 +179,8 @@ async def test_finalize_on_each_refund_when_the_shop_chooses(engine: Engine) -> 
     now = datetime.now(UTC).replace(microsecond=0)
     shop = _shop(finalize_on_refund=True)
     placed = now - timedelta(days=1)
+    _setup(engine, now)
     with engine.begin() as conn:
-        import_costs(
-            conn, "nordic", [CostRow.of("JACKET", D("150"), "NOK", now - timedelta(days=90))], now=now
-        )
         ingest_order(conn, _order("D", placed), shop, now=placed, trigger_purchase=True)
     with run_sandbox() as sb:
         await _deliver(engine, sb.url, shop)
