@@ -104,7 +104,11 @@ async def post_all(url: str, payloads: list[bytes], concurrency: int) -> tuple[f
                     "X-Shopify-Event-Id": f"bench-{i}",
                 }
                 t0 = time.perf_counter()
-                r = await client.post("/webhooks/shopify/bench", content=body, headers=headers)
+                try:
+                    r = await client.post("/webhooks/shopify/bench", content=body, headers=headers)
+                except httpx.HTTPError:
+                    errors += 1
+                    continue
                 latencies.append(time.perf_counter() - t0)
                 if r.status_code != 200:
                     errors += 1

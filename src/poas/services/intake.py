@@ -9,11 +9,14 @@ PII-free reason and retried with backoff.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import socket
-from collections.abc import Mapping, Sequence
+import threading
+import weakref
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -97,10 +100,29 @@ def handles(source: str, topic: str) -> bool:
 
 # ---- accept --------------------------------------------------------------------------------------
 
+_writer_locks: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+_locks_guard = threading.Lock()
+
+
+@contextlib.contextmanager
+def writing(engine: Engine) -> Iterator[None]:
+    """On SQLite, one writing thread per process at a time.
+
+    SQLite admits one writer anyway; queueing threads here instead of in SQLite's busy handler
+    (which sleeps up to 100 ms between tries) keeps the webhook answers' tail latency low.
+    """
+    if engine.dialect.name != "sqlite":
+        yield
+        return
+    with _locks_guard:
+        lock = _writer_locks.setdefault(engine, threading.Lock())
+    with lock:
+        yield
+
 
 def accept(engine: Engine, delivery: inbox.Delivery, *, now: datetime) -> tuple[int, bool]:
     """Store the delivery durably: (inbox row id, False when it is a duplicate of a stored one)."""
-    with engine.begin() as conn:
+    with writing(engine), engine.begin() as conn:
         return inbox.store(conn, delivery, now=now)
 
 
@@ -253,7 +275,7 @@ def _run(
         try:
             if shop is None:
                 raise LookupError(f"shop {row.shop_id!r} is not configured")
-            with engine.begin() as conn:
+            with writing(engine), engine.begin() as conn:
                 status, outcome, order_id = _process_row(conn, row, shop, now)
                 inbox.finish(conn, row.id, worker, status=status, outcome=outcome, order_id=order_id, now=now)
             stats.done += status == "done"
@@ -261,7 +283,7 @@ def _run(
         except Exception as exc:  # every failure is recorded on the row and retried; nothing is lost
             attempts = row.attempts + 1
             next_at = now + backoff(attempts) if attempts < MAX_ATTEMPTS else None
-            with engine.begin() as conn:
+            with writing(engine), engine.begin() as conn:
                 inbox.fail(conn, row.id, worker, error=describe_error(exc), next_at=next_at, now=now)
             if next_at is None:
                 stats.failed += 1
@@ -275,7 +297,7 @@ def process_ids(
 ) -> ProcessStats:
     """Process the given rows if they are still due (the web process's background task)."""
     worker = worker or worker_name()
-    with engine.begin() as conn:
+    with writing(engine), engine.begin() as conn:
         claimed = inbox.claim(conn, worker=worker, now=now, ids=ids, limit=len(ids))
     return _run(engine, claimed, settings, worker, now)
 
@@ -295,7 +317,7 @@ def process_pending(
     total = ProcessStats()
     while max_rows is None or total.claimed < max_rows:
         limit = batch if max_rows is None else min(batch, max_rows - total.claimed)
-        with engine.begin() as conn:
+        with writing(engine), engine.begin() as conn:
             claimed = inbox.claim(conn, worker=worker, now=now, limit=limit)
         if not claimed:
             break
