@@ -142,3 +142,22 @@ def test_inbox_list_and_retry(runner: CliRunner, engine: Engine) -> None:
     assert result.exit_code == 1 and "1 will be retried" in " ".join(result.output.split())
     listed = runner.invoke(app, ["inbox", "list"], env={"COLUMNS": "300"})
     assert "ghost" in listed.output and "not configured" in listed.output and "pending" in listed.output
+
+
+def test_documented_example_config_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from poas.settings import load_settings
+
+    example = Path(__file__).parents[2] / "docs" / "poas.example.toml"
+    for name in ("nordlys_webhook_secrets", "nordlys_meta_token", "nordlys_meta_app_secret"):
+        (tmp_path / name).write_text("old-secret-0123456789\nnew-secret-0123456789\n")
+    config = tmp_path / "poas.toml"
+    config.write_text(example.read_text().replace("/run/secrets", str(tmp_path)))
+    monkeypatch.setenv("POAS_SHOP_KAFFE_WEBHOOK_SECRETS", "woo-a,woo-b")
+    shops = {s.id: s for s in load_settings(config).shops}
+    assert sorted(shops) == ["egen-butikk", "kaffe", "nordlys"]
+    assert [s.get_secret_value() for s in shops["nordlys"].webhook_secrets] == [
+        "old-secret-0123456789",
+        "new-secret-0123456789",
+    ]
+    assert len(shops["kaffe"].webhook_secrets) == 2
+    assert shops["nordlys"].events.purchase_topic == "paid"
