@@ -30,6 +30,7 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.requests import ClientDisconnect
 
 from poas.domain.capi_validation import APPEND_VALUE, Problem, validate_batch
 
@@ -411,6 +412,8 @@ def create_sandbox_app(
             params = await _params(request)
         except (orjson.JSONDecodeError, UnicodeDecodeError, binascii.Error):
             return _json(problem_error(Problem(None, "body", "is not valid JSON or form data")), 400)
+        except ClientDisconnect:  # the sender died mid-body: like Meta, nothing is received
+            return Response(status_code=400)
         reply = sb.handle(pixel_id, params)
         if reply.delay_s:
             await asyncio.sleep(reply.delay_s)
