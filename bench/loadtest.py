@@ -44,7 +44,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import psutil
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, func, select, text, update
 
 from poas.sources.payload import sign_hmac_sha256_base64
 from poas.store.db import make_engine, upgrade
@@ -81,9 +81,12 @@ class LoadConfig:
     concurrency: int = 32  # webhook requests in flight
     readers: int = 2  # concurrent dashboard readers (logged-in admin)
     duration_s: float = 120.0  # stop sending new requests after this long
-    drain_timeout_s: float = 180.0  # then wait at most this long for every Purchase to be sent
+    drain_timeout_s: float = 420.0  # then wait at most this long for every Purchase to be sent
     lease_s: float = 5.0  # worker claim lease: how soon a killed worker's events are taken over
     chaos: bool = True  # SIGTERM + restart one worker, SIGKILL another, during the run
+    # The inbox lease is 5 minutes: rows the killed worker had claimed wait that long. True moves
+    # their lease end to "now" after the traffic (a clock jump) instead of waiting it out.
+    fast_forward_inbox_lease: bool = False
     seed: int = 7
     log_dir: Path | None = None  # where process logs go (a temp dir when None)
 
@@ -111,6 +114,10 @@ class Observed:
     sandbox_records: list[dict[str, Any]] = field(default_factory=list)
     killed_in_flight: set[str] = field(default_factory=set)  # event ids the SIGKILLed worker held
     killed_worker: str = ""
+    killed_pid: int = 0
+    killed_inbox: int = 0  # inbox rows the killed worker held when the traffic ended
+    inbox_recovered_s: float | None = None  # how long after the kill its inbox rows were processed
+    killed_at: float = 0.0
     graceful: dict[str, bool] = field(default_factory=dict)  # process -> logged its orderly stop
     chaos_log: list[str] = field(default_factory=list)
     exit_codes: dict[str, int | None] = field(default_factory=dict)
@@ -459,10 +466,12 @@ async def traffic(cluster: Cluster, plan: list[Delivery], engine: Engine, seen: 
             return
         await reach(0.25)
         victim, held = await asyncio.to_thread(hang_and_find, cluster, engine)
-        os.kill(cluster.procs[victim].pid, signal.SIGKILL)
+        pid = cluster.procs[victim].pid
+        os.kill(pid, signal.SIGKILL)
         cluster.procs[victim].wait(timeout=10)
         cluster.exit_codes[victim] = cluster.procs[victim].returncode
-        seen.killed_worker, seen.killed_in_flight = victim, held
+        seen.killed_worker, seen.killed_pid, seen.killed_in_flight = victim, pid, held
+        seen.killed_at = time.monotonic()
         seen.chaos_log.append(f"SIGKILL {victim} at {sent} requests, mid-request holding {len(held)} events")
         fresh = cluster.start_worker()
         await asyncio.to_thread(cluster.wait_worker, fresh)
@@ -490,9 +499,24 @@ async def traffic(cluster: Cluster, plan: list[Delivery], engine: Engine, seen: 
 # ----------------------------------------------------------------------------------- after the run
 
 
+def killed_inbox_rows(engine: Engine, seen: Observed) -> list[int]:
+    """Inbox rows still claimed by the SIGKILLed worker (intake names claims host:pid)."""
+    if not seen.killed_pid:
+        return []
+    with engine.connect() as conn:
+        rows = conn.execute(select(inbox.c.id, inbox.c.worker).where(inbox.c.status == "processing")).all()
+    return [r.id for r in rows if (r.worker or "").endswith(f":{seen.killed_pid}")]
+
+
 def wait_drained(engine: Engine, cfg: LoadConfig, seen: Observed) -> None:
     """Until the inbox is processed and every Purchase is sent (or the drain timeout passes)."""
     t0 = time.perf_counter()
+    held = killed_inbox_rows(engine, seen)
+    seen.killed_inbox = len(held)
+    if held and cfg.fast_forward_inbox_lease:
+        with engine.begin() as conn:
+            conn.execute(update(inbox).where(inbox.c.id.in_(held)).values(lease_until=datetime.now(UTC)))
+        seen.chaos_log.append(f"moved the lease end of {len(held)} inbox rows of the killed worker to now")
     deadline = time.monotonic() + cfg.drain_timeout_s
     expected = sum(len(v) for v in seen.accepted.values())
     while time.monotonic() < deadline:
@@ -506,6 +530,8 @@ def wait_drained(engine: Engine, cfg: LoadConfig, seen: Observed) -> None:
                     func.count().filter(outbox.c.state == "sent"),
                 ).where(outbox.c.event_name == "Purchase")
             ).one()
+        if held and seen.inbox_recovered_s is None and not killed_inbox_rows(engine, seen):
+            seen.inbox_recovered_s = time.monotonic() - seen.killed_at
         if open_rows == 0 and unsent == 0 and sent >= expected:
             seen.drained = True
             break
@@ -679,6 +705,10 @@ def summarize(cfg: LoadConfig, seen: Observed, fails: list[str]) -> dict[str, An
         "sandbox_purchase_records": len(seen.sandbox_records),
         "resent_after_sigkill": sum(1 for r in seen.sandbox_records if r["duplicate"]),
         "killed_worker_held": len(seen.killed_in_flight),
+        "killed_worker_inbox_rows": seen.killed_inbox,
+        "inbox_rows_recovered_after_kill_s": (
+            round(seen.inbox_recovered_s, 1) if seen.inbox_recovered_s is not None else None
+        ),
         "chaos": seen.chaos_log,
         "exit_codes": seen.exit_codes,
         "failures": fails,
