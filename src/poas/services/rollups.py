@@ -90,94 +90,130 @@ def _to_shop(ctx: _Context, minor: int, currency: str, day: date) -> int:
     return converted.minor_units()
 
 
-def _day_orders(conn: Connection, shop_id: str, start: datetime, end: datetime) -> Any:
-    in_day = and_(
-        orders.c.shop_id == shop_id,
-        orders.c.created_at >= start,
-        orders.c.created_at < end,
-        orders.c.test.is_(False),
-        orders.c.cancelled_at.is_(None),
-    )
-    latest = (
-        select(profit_snapshots.c.order_id, func.max(profit_snapshots.c.version).label("v"))
-        .join(
-            orders,
-            and_(
-                orders.c.shop_id == profit_snapshots.c.shop_id,
-                orders.c.order_id == profit_snapshots.c.order_id,
-            ),
-        )
-        .where(in_day)
-        .group_by(profit_snapshots.c.order_id)
-        .subquery()
-    )
-    ps = profit_snapshots
-    return conn.execute(
+@dataclass(frozen=True, slots=True)
+class _DayOrder:
+    order_id: str
+    touch: Touch
+    currency: str
+    revenue_ex_vat: int
+    gross_profit: int
+    expected_profit: int
+    realized_profit: int
+
+
+_CHUNK = 500  # ids per IN (...): every per-day read goes orders-first, then by primary key
+
+
+def _chunks(ids: list[str]) -> Iterable[list[str]]:
+    for i in range(0, len(ids), _CHUNK):
+        yield ids[i : i + _CHUNK]
+
+
+def _day_orders(conn: Connection, shop_id: str, start: datetime, end: datetime) -> list[_DayOrder]:
+    """The day's orders (index range on created_at) with their latest snapshot (by primary key)."""
+    o = orders
+    heads = conn.execute(
         select(
-            orders.c.order_id,
-            orders.c.utm_source,
-            orders.c.utm_medium,
-            orders.c.utm_campaign,
-            orders.c.utm_content,
-            orders.c.utm_term,
-            orders.c.landing_url,
-            orders.c.fbclid,
-            orders.c.fbc,
-            orders.c.prices_include_vat,
-            ps.c.currency,
-            ps.c.revenue_ex_vat,
-            ps.c.gross_profit,
-            ps.c.expected_profit,
-            ps.c.realized_profit,
+            o.c.order_id,
+            o.c.utm_source,
+            o.c.utm_medium,
+            o.c.utm_campaign,
+            o.c.utm_content,
+            o.c.utm_term,
+            o.c.landing_url,
+            o.c.fbclid,
+            o.c.fbc,
+        ).where(
+            o.c.shop_id == shop_id,
+            o.c.created_at >= start,
+            o.c.created_at < end,
+            o.c.test.is_(False),
+            o.c.cancelled_at.is_(None),
         )
-        .select_from(orders)
-        .join(latest, latest.c.order_id == orders.c.order_id)
-        .join(
-            ps, and_(ps.c.shop_id == shop_id, ps.c.order_id == latest.c.order_id, ps.c.version == latest.c.v)
-        )
-        .where(in_day)
     ).all()
-
-
-def _day_lines(conn: Connection, shop_id: str, start: datetime, end: datetime) -> dict[str, list[Any]]:
-    rows = conn.execute(
-        select(
-            order_lines.c.order_id,
-            order_lines.c.product_id,
-            order_lines.c.sku,
-            order_lines.c.title,
-            order_lines.c.quantity,
-            order_lines.c.unit_price,
-            order_lines.c.discount,
-            order_lines.c.tax,
-            order_lines.c.gift_card,
-            orders.c.prices_include_vat,
+    ps = profit_snapshots
+    latest: dict[str, Any] = {}
+    for ids in _chunks([h.order_id for h in heads]):
+        rows = conn.execute(
+            select(
+                ps.c.order_id,
+                ps.c.version,
+                ps.c.currency,
+                ps.c.revenue_ex_vat,
+                ps.c.gross_profit,
+                ps.c.expected_profit,
+                ps.c.realized_profit,
+            ).where(ps.c.shop_id == shop_id, ps.c.order_id.in_(ids))
         )
-        .join(
-            orders,
-            and_(orders.c.shop_id == order_lines.c.shop_id, orders.c.order_id == order_lines.c.order_id),
+        for r in rows:
+            if r.order_id not in latest or r.version > latest[r.order_id].version:
+                latest[r.order_id] = r
+    out = []
+    for h in heads:
+        snap = latest.get(h.order_id)
+        if snap is None:  # not priced (yet): nothing to add up
+            continue
+        touch = Touch(
+            h.utm_source,
+            h.utm_medium,
+            h.utm_campaign,
+            h.utm_content,
+            h.utm_term,
+            h.landing_url,
+            h.fbclid,
+            h.fbc,
         )
-        .where(orders.c.shop_id == shop_id, orders.c.created_at >= start, orders.c.created_at < end)
-    )
-    out: dict[str, list[Any]] = defaultdict(list)
-    for r in rows:
-        out[r.order_id].append(r)
+        out.append(
+            _DayOrder(
+                h.order_id,
+                touch,
+                snap.currency,
+                snap.revenue_ex_vat,
+                snap.gross_profit,
+                snap.expected_profit,
+                snap.realized_profit,
+            )
+        )
     return out
 
 
-def _finals(conn: Connection, shop_id: str, start: datetime, end: datetime) -> set[str]:
-    pc = profit_corrections
-    rows = conn.execute(
-        select(pc.c.order_id)
-        .join(orders, and_(orders.c.shop_id == pc.c.shop_id, orders.c.order_id == pc.c.order_id))
-        .where(
-            pc.c.shop_id == shop_id,
-            pc.c.correction_key == "final",
-            orders.c.created_at >= start,
-            orders.c.created_at < end,
+def _day_lines(conn: Connection, shop_id: str, order_ids: list[str]) -> dict[str, list[Any]]:
+    out: dict[str, list[Any]] = defaultdict(list)
+    ol = order_lines
+    for ids in _chunks(order_ids):
+        rows = conn.execute(
+            select(
+                ol.c.order_id,
+                ol.c.product_id,
+                ol.c.sku,
+                ol.c.title,
+                ol.c.quantity,
+                ol.c.unit_price,
+                ol.c.discount,
+                ol.c.tax,
+                ol.c.gift_card,
+                orders.c.prices_include_vat,
+            )
+            .select_from(ol)
+            .join(orders, and_(orders.c.shop_id == ol.c.shop_id, orders.c.order_id == ol.c.order_id))
+            .where(ol.c.shop_id == shop_id, ol.c.order_id.in_(ids))
         )
-    )
-    return {r.order_id for r in rows}
+        for r in rows:
+            out[r.order_id].append(r)
+    return out
+
+
+def _finals(conn: Connection, shop_id: str, order_ids: list[str]) -> set[str]:
+    pc = profit_corrections
+    found: set[str] = set()
+    for ids in _chunks(order_ids):
+        rows = conn.execute(
+            select(pc.c.order_id).where(
+                pc.c.shop_id == shop_id, pc.c.correction_key == "final", pc.c.order_id.in_(ids)
+            )
+        )
+        found.update(r.order_id for r in rows)
+    return found
 
 
 def _line_revenue(line: Any) -> int:
@@ -214,24 +250,13 @@ def _build_day(conn: Connection, ctx: _Context, day: date) -> dict[tuple[str, st
             f.meta_purchases += r.meta_purchases
             f.meta_value_minor += value
 
-    lines = _day_lines(conn, shop_id, start, end)
-    finals = _finals(conn, shop_id, start, end)
+    day_orders = _day_orders(conn, shop_id, start, end)
+    ids = [o.order_id for o in day_orders]
+    lines = _day_lines(conn, shop_id, ids)
+    finals = _finals(conn, shop_id, ids)
     product_rev: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))  # campaign -> product
-    for o in _day_orders(conn, shop_id, start, end):
-        got = attribute(
-            Touch(
-                o.utm_source,
-                o.utm_medium,
-                o.utm_campaign,
-                o.utm_content,
-                o.utm_term,
-                o.landing_url,
-                o.fbclid,
-                o.fbc,
-            ),
-            ctx.catalog,
-            ctx.config,
-        )
+    for o in day_orders:
+        got = attribute(o.touch, ctx.catalog, ctx.config)
         amounts = {
             "revenue_minor": _to_shop(ctx, o.revenue_ex_vat, o.currency, day),
             "gross_profit_minor": _to_shop(ctx, o.gross_profit, o.currency, day),
