@@ -46,11 +46,11 @@ async def test_10000_events_3_pixels_random_faults_and_5_poisoned(engine: Engine
         sb.state.rng.seed(7)
         sb.add_fault(kind="5xx", probability=0.12, code=500)
         sb.add_fault(kind="5xx", probability=0.05, code=503)
-        sb.add_fault(kind="timeout", probability=0.05, delay_s=0.6)
+        sb.add_fault(kind="timeout", probability=0.05, delay_s=3.0)  # answer lost, not recorded
         sb.add_fault(kind="throttle", probability=0.05, code=17)
         sb.add_fault(kind="throttle", probability=0.03, code=613, pixel_id="px-b")
         sb.add_fault(kind="invalid_event", event_ids=poisoned)
-        client = CapiClient(sb.url, "v25.0", timeout_s=0.3, max_connections=12)
+        client = CapiClient(sb.url, "v25.0", timeout_s=2.0, max_connections=12)
         d = Dispatcher(engine, client, lambda shop, pixel: CREDS, config=CONFIG, worker_id="fault-test")
         report = await d.drain(wait_for_retries=True)
         await client.aclose()
@@ -63,7 +63,20 @@ async def test_10000_events_3_pixels_random_faults_and_5_poisoned(engine: Engine
     # The sandbox accepted every valid event exactly once, and none of the poisoned ones.
     counts = Counter(r["event"]["event_id"] for r in records)
     assert set(counts) == valid
-    assert set(counts.values()) == {1}
+    # Injected timeouts are not recorded, so a second copy could only come from a request the client
+    # gave up on (> 2 s) although the sandbox took it: the documented at-least-once resend. Meta
+    # deduplicates it by event_id; the check below proves no other path ever sends twice.
+    with engine.connect() as conn:
+        gave_up = {
+            oid
+            for ids, message in conn.execute(select(delivery_log.c.outbox_ids, delivery_log.c.message))
+            if message and "Timeout" in message
+            for oid in ids
+        }
+        id_of = dict(conn.execute(select(outbox.c.event_id, outbox.c.id)).all())
+    twice = {eid for eid, n in counts.items() if n > 1}
+    assert all(id_of[eid] in gave_up for eid in twice), "an event was sent twice without a timeout"
+    assert set(counts.values()) <= {1, 2}
     assert all(r["pixel_id"] == r["event"]["event_id"][1:5] for r in records)
     # The store agrees: valid ones sent, poisoned ones dead with Meta's reason, nothing else.
     with engine.connect() as conn:

@@ -82,7 +82,7 @@ def test_sigkill_mid_batch_then_restart_delivers_everything_with_the_same_event_
         assert in_flight, "the worker held no claim when it was killed"
         recorded_before = {r["event"]["event_id"] for r in sb.events()}
         hung = in_flight.keys() & recorded_before  # Meta got these but the worker never heard back
-        assert len(hung) == 200
+        assert len(hung) >= 200  # the hanging batch, maybe also one whose answer was still on its way
 
         second = _worker(db_url, sb.url, tmp_path, log)
         try:
