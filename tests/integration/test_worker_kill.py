@@ -1,4 +1,4 @@
-"""A `poas worker` process killed with SIGKILL mid-batch and restarted: nothing lost, resends keep event_id."""
+"""A `poas worker` killed with SIGKILL mid-batch and restarted: nothing lost, resends keep event_id."""
 
 from __future__ import annotations
 
