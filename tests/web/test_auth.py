@@ -123,3 +123,43 @@ def test_settings_page_masks_tokens(client: TestClient) -> None:
     html = client.get("/settings").text
     assert "shop-token-abcdef" not in html and "admin-token-123456" not in html
     assert "sh…ef (17 chars)" in html
+
+
+@pytest.mark.parametrize(
+    "target", ["//evil.example", "/\t/evil.example", "/\\evil.example", "https://evil.example"]
+)
+def test_login_next_cannot_leave_the_site(client: TestClient, target: str) -> None:
+    token = _csrf(client.get("/login").text)
+    r = client.post(
+        "/login", data={"password": PASSWORD, "csrf_token": token, "next": target}, follow_redirects=False
+    )
+    assert r.headers["location"] == "/"
+
+
+def test_api_bearer_tokens_and_session_rules(client: TestClient) -> None:
+    admin = {"Authorization": "Bearer admin-token-123456"}
+    # The replay endpoint needs a valid token; the store is not touched before auth answers.
+    assert client.post("/api/v1/delivery/replay", json={"ids": [1]}).status_code == 401
+    assert (
+        client.post(
+            "/api/v1/delivery/replay", json={"ids": [1]}, headers={"Authorization": "Bearer x"}
+        ).status_code
+        == 401
+    )
+    assert client.post("/api/v1/delivery/replay", json={"ids": [0]}, headers=admin).status_code == 422
+    # A logged-in browser may change things through the API only with the CSRF header.
+    token = _csrf(client.get("/login").text)
+    client.post("/login", data={"password": PASSWORD, "csrf_token": token, "next": "/settings"})
+    page_token = _csrf(client.get("/settings").text)
+    assert client.post("/api/v1/delivery/replay", json={"ids": [0]}).status_code == 401
+    assert (
+        client.post(
+            "/api/v1/delivery/replay", json={"ids": [0]}, headers={"X-CSRF-Token": page_token}
+        ).status_code
+        == 422
+    )
+
+
+def test_security_headers(client: TestClient) -> None:
+    r = client.get("/login")
+    assert r.headers["x-frame-options"] == "DENY" and r.headers["x-content-type-options"] == "nosniff"

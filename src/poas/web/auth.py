@@ -165,6 +165,14 @@ class Principal:
         return self.shop_id is None or self.shop_id == shop_id
 
 
+def _session_call_allowed(request: Request) -> bool:
+    """A browser session may read the API; changing anything also needs the CSRF header."""
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return True
+    sent, want = request.headers.get(CSRF_HEADER), request.session.get("csrf")
+    return bool(sent) and isinstance(want, str) and hmac.compare_digest(str(sent), want)
+
+
 bearer = HTTPBearer(auto_error=False, description="an admin API token or a shop's api_token")
 
 
@@ -180,7 +188,7 @@ def api_principal(
         for shop_id, shop_token in cfg.shop_tokens.items():
             if hmac.compare_digest(token.encode(), shop_token.encode()):
                 return Principal(shop_id=shop_id)
-    elif "authorization" not in request.headers and is_admin(request):
+    elif "authorization" not in request.headers and is_admin(request) and _session_call_allowed(request):
         return Principal(shop_id=None)
     raise HTTPException(
         status.HTTP_401_UNAUTHORIZED,
@@ -193,8 +201,13 @@ ApiPrincipal = Annotated[Principal, Depends(api_principal)]
 
 
 def _safe_next(target: str | None) -> str:
-    """Only same-site paths are followed after login (no open redirect)."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    """Only same-site paths are followed after login: no open redirect, no control characters."""
+    if (
+        target
+        and target.startswith("/")
+        and not target.startswith("//")
+        and all(0x21 <= ord(c) < 0x7F and c != "\\" for c in target)
+    ):
         return target
     return "/"
 
