@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -117,3 +118,29 @@ def test_spend_in_another_currency_is_converted_on_its_day(engine: Engine) -> No
     )
     a = {r.key: r for r in report.rows}[CAMPAIGN_A]
     assert a.figures.spend == Decimal("1115.00")  # 1 000 NOK + 10 EUR × 11.5
+
+
+def test_concurrent_rebuilds_of_the_same_days_wait_for_each_other(engine: Engine) -> None:
+    """Found by the load test: two dashboards refreshing at once gave a unique violation on PostgreSQL."""
+    _load(engine)
+    days = [DAY - timedelta(days=1), DAY, DAY + timedelta(days=1)]
+    rebuild_days(engine, SHOP, days)
+    first = _rows(engine)
+    barrier = threading.Barrier(6)
+    errors: list[BaseException] = []
+
+    def rebuild() -> None:
+        barrier.wait()
+        try:
+            for _ in range(3):
+                rebuild_days(engine, SHOP, days)
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=rebuild) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert _rows(engine) == first

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine, and_, delete, func, select
+from sqlalchemy import Connection, Engine, and_, delete, func, select, text
 
 from poas.domain.attribution import (
     UNATTRIBUTED,
@@ -370,6 +370,16 @@ def _write(conn: Connection, shop: ShopConfig, day: date, figs: dict[tuple[str, 
     return len(rows)
 
 
+def _lock_shop(conn: Connection, shop_id: str) -> None:
+    """One rebuild per shop at a time on PostgreSQL (SQLite's BEGIN IMMEDIATE already serializes).
+
+    Without it two processes refreshing at once (two dashboards, a report and a worker) both delete a
+    day, and the second insert hits the first one's rows: a unique violation, a 500 on the page.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"poas.rollups:{shop_id}"})
+
+
 def rebuild_days(
     engine: Engine,
     shop: ShopConfig,
@@ -384,6 +394,7 @@ def rebuild_days(
         return 0
     written = 0
     with engine.begin() as conn:
+        _lock_shop(conn, shop.id)
         ctx = _context(conn, shop, config)
         for day in wanted:
             written += _write(conn, shop, day, _build_day(conn, ctx, day))
