@@ -12,11 +12,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import queue
 import re
 import socket
 import threading
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -124,6 +126,49 @@ def accept(engine: Engine, delivery: inbox.Delivery, *, now: datetime) -> tuple[
     """Store the delivery durably: (inbox row id, False when it is a duplicate of a stored one)."""
     with writing(engine), engine.begin() as conn:
         return inbox.store(conn, delivery, now=now)
+
+
+class Acceptor:
+    """Group commit for `accept`: one thread stores the deliveries that arrive together in one
+    transaction, so a burst of webhooks costs one commit (one WAL flush) instead of one each.
+
+    `submit` returns a future that resolves only after the commit: nothing is answered before it is
+    durable. If a batch fails, its deliveries are retried one by one, so one bad row fails alone.
+    """
+
+    def __init__(self, engine: Engine, *, max_batch: int = 256) -> None:
+        self.engine = engine
+        self.max_batch = max_batch
+        self.items: queue.SimpleQueue[tuple[inbox.Delivery, datetime, Future[tuple[int, bool]]]]
+        self.items = queue.SimpleQueue()
+        self.thread = threading.Thread(target=self._loop, name="poas-accept", daemon=True)
+        self.thread.start()
+
+    def submit(self, delivery: inbox.Delivery, *, now: datetime) -> Future[tuple[int, bool]]:
+        future: Future[tuple[int, bool]] = Future()
+        self.items.put((delivery, now, future))
+        return future
+
+    def _loop(self) -> None:
+        while True:
+            batch = [self.items.get()]
+            while len(batch) < self.max_batch:
+                try:
+                    batch.append(self.items.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                with writing(self.engine), self.engine.begin() as conn:
+                    results = [inbox.store(conn, d, now=now) for d, now, _ in batch]
+            except Exception:  # retry alone, so only the row at fault fails
+                for d, now, future in batch:
+                    try:
+                        future.set_result(accept(self.engine, d, now=now))
+                    except Exception as exc:
+                        future.set_exception(exc)
+                continue
+            for (_, _, future), result in zip(batch, results, strict=True):
+                future.set_result(result)
 
 
 # ---- process -------------------------------------------------------------------------------------

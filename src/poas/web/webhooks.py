@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import queue
@@ -12,7 +13,6 @@ from typing import Any
 
 from fastapi import APIRouter, BackgroundTasks, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
 
 from poas.services import intake
 from poas.settings import Settings, ShopConfig
@@ -114,6 +114,15 @@ async def read_body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
+def _acceptor(app: FastAPI) -> intake.Acceptor:
+    with _create_lock:
+        acceptor: intake.Acceptor | None = getattr(app.state, "intake_acceptor", None)
+        if acceptor is None:
+            acceptor = intake.Acceptor(app.state.engine)
+            app.state.intake_acceptor = acceptor
+        return acceptor
+
+
 def _process_soon(request: Request, row_id: int) -> None:
     Processor.of(request.app).submit(row_id)
 
@@ -156,7 +165,7 @@ async def accept(
         triggered_at=triggered_at,
         order_id=parsed.order_id,
     )
-    row_id, new = await run_in_threadpool(intake.accept, request.app.state.engine, delivery, now=now)
+    row_id, new = await asyncio.wrap_future(_acceptor(request.app).submit(delivery, now=now))
     if new and _settings(request).intake_process_in_web:
         background.add_task(_process_soon, request, row_id)
     body_out: dict[str, Any] = {"status": "accepted" if new else "duplicate", "inbox_id": row_id}
