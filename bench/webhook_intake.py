@@ -79,6 +79,9 @@ def bodies(n: int) -> list[bytes]:
     return out
 
 
+ERROR_KINDS: dict[str, int] = {}
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
@@ -87,6 +90,7 @@ def percentile(values: list[float], p: float) -> float:
 async def post_all(url: str, payloads: list[bytes], concurrency: int) -> tuple[float, list[float], int]:
     latencies: list[float] = []
     errors = 0
+    kinds = ERROR_KINDS
     queue: asyncio.Queue[tuple[int, bytes]] = asyncio.Queue()
     for i, body in enumerate(payloads):
         queue.put_nowait((i, body))
@@ -106,12 +110,14 @@ async def post_all(url: str, payloads: list[bytes], concurrency: int) -> tuple[f
                 t0 = time.perf_counter()
                 try:
                     r = await client.post("/webhooks/shopify/bench", content=body, headers=headers)
-                except httpx.HTTPError:
+                except httpx.HTTPError as exc:
                     errors += 1
+                    kinds[type(exc).__name__] = kinds.get(type(exc).__name__, 0) + 1
                     continue
                 latencies.append(time.perf_counter() - t0)
                 if r.status_code != 200:
                     errors += 1
+                    kinds[f"HTTP {r.status_code}"] = kinds.get(f"HTTP {r.status_code}", 0) + 1
 
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
@@ -137,6 +143,7 @@ def run_one(name: str, mode: str, db_url: str, n: int, concurrency: int, home: P
     upgrade(engine)
     with engine.begin() as conn:
         conn.execute(inbox.delete())
+    ERROR_KINDS.clear()
     config = home / "poas.toml"
     config.write_text(CONFIG)
     port = free_port()
@@ -185,6 +192,7 @@ def run_one(name: str, mode: str, db_url: str, n: int, concurrency: int, home: P
                 proc.wait(timeout=10)
         engine.dispose()
     result = {
+        "error_kinds": dict(ERROR_KINDS),
         "engine": name,
         "mode": mode,
         "requests": n,
