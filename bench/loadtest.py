@@ -321,10 +321,12 @@ class Cluster:
     def workers(self) -> list[str]:
         return [n for n, p in self.procs.items() if n.startswith("worker") and p.poll() is None]
 
-    def stop(self, name: str, sig: int = signal.SIGTERM, timeout_s: float = 30) -> int | None:
+    def stop(self, name: str, sig: int | None = signal.SIGTERM, timeout_s: float = 30) -> int | None:
+        """Send `sig` (None: it was sent already) and wait; killed after `timeout_s`."""
         proc = self.procs[name]
         if proc.poll() is None:
-            proc.send_signal(sig)
+            if sig is not None:
+                proc.send_signal(sig)
             try:
                 proc.wait(timeout=timeout_s)
             except subprocess.TimeoutExpired:
@@ -334,11 +336,13 @@ class Cluster:
         return proc.returncode
 
     def stop_all(self) -> None:
-        for name in [n for n in self.procs if n.startswith("worker")]:
-            self.stop(name)
-        for name in [n for n in self.procs if n.startswith("web")]:
-            self.stop(name)
-        self.stop("sandbox")
+        """SIGTERM the workers together, then the web processes, then the sandbox."""
+        for group in ("worker", "web", "sandbox"):
+            names = [n for n, p in self.procs.items() if n.startswith(group) and p.poll() is None]
+            for name in names:
+                self.procs[name].send_signal(signal.SIGTERM)
+            for name in names:
+                self.stop(name, None)
 
 
 def _wait_http(url: str, what: str, timeout_s: float = 30) -> None:
@@ -353,14 +357,23 @@ def _wait_http(url: str, what: str, timeout_s: float = 30) -> None:
     raise RuntimeError(f"{what} did not answer at {url} within {timeout_s:.0f}s")
 
 
+def held_by(engine: Engine, pid: int) -> set[str]:
+    """Event ids still claimed by the worker with this pid (a dead worker's claims last a lease)."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(outbox.c.event_id, outbox.c.lease_owner).where(outbox.c.state == "sending")
+        ).all()
+    return {r.event_id for r in rows if _pid_of(r.lease_owner or "") == pid}
+
+
 def _pid_of(lease_owner: str) -> int | None:
     match = re.search(r"-(\d+)-[0-9a-f]+$", lease_owner)  # Dispatcher ids: host-pid-random
     return int(match.group(1)) if match else None
 
 
-def hang_and_find(cluster: Cluster, engine: Engine, timeout_s: float = 60) -> tuple[str, set[str]]:
+def hang_and_find(cluster: Cluster, engine: Engine, timeout_s: float = 60) -> tuple[str, int]:
     """Make the sandbox keep the next request's events but hold its answer; return the worker that
-    sent it (mid-request now) and the event ids it holds."""
+    sent it (mid-request now) and its pid."""
     sb = cluster.sandbox_url
     spec = {"kind": "timeout", "count": 1, "delay_s": 20, "record": True}
     httpx.post(f"{sb}/_sandbox/faults", json=spec, timeout=10).raise_for_status()
@@ -379,7 +392,7 @@ def hang_and_find(cluster: Cluster, engine: Engine, timeout_s: float = 60) -> tu
     pid = owners.most_common(1)[0][0] if owners else None
     for name in cluster.workers():
         if cluster.procs[name].pid == pid:
-            return name, {r.event_id for r in rows if _pid_of(r.lease_owner or "") == pid}
+            return name, pid
     raise RuntimeError(f"the hung request's worker was not found (lease owners {dict(owners)})")
 
 
@@ -465,11 +478,12 @@ async def traffic(cluster: Cluster, plan: list[Delivery], engine: Engine, seen: 
         if not cfg.chaos or cfg.workers < 2:
             return
         await reach(0.25)
-        victim, held = await asyncio.to_thread(hang_and_find, cluster, engine)
-        pid = cluster.procs[victim].pid
+        victim, pid = await asyncio.to_thread(hang_and_find, cluster, engine)
         os.kill(pid, signal.SIGKILL)
         cluster.procs[victim].wait(timeout=10)
         cluster.exit_codes[victim] = cluster.procs[victim].returncode
+        # Looked up after the kill: what it claimed in its last moments counts too.
+        held = await asyncio.to_thread(held_by, engine, pid)
         seen.killed_worker, seen.killed_pid, seen.killed_in_flight = victim, pid, held
         seen.killed_at = time.monotonic()
         seen.chaos_log.append(f"SIGKILL {victim} at {sent} requests, mid-request holding {len(held)} events")

@@ -21,7 +21,7 @@ def test_mixed_load_with_killed_and_stopped_workers_keeps_each_order_and_purchas
     cfg = LoadConfig(
         db_url=db_url,
         engine_name="postgresql" if postgres else "sqlite",
-        orders=160,
+        orders=130,
         web=2 if postgres else 1,
         workers=2,
         concurrency=8,
@@ -38,7 +38,7 @@ def test_mixed_load_with_killed_and_stopped_workers_keeps_each_order_and_purchas
     kinds = Counter(s.kind for s in seen.samples)
     assert kinds["webhook_paid"] > 0 and kinds["webhook_duplicate"] > 0 and kinds["webhook_updated"] > 0
     assert all(kinds[k] > 0 for k in READS), kinds
-    assert sum(kinds.values()) >= 200
+    assert sum(kinds.values()) >= 150
     assert {s.status for s in seen.samples} == {200}
     # Each accepted order is stored once and has one Purchase, sent.
     accepted = {(shop, o) for shop, ids in seen.accepted.items() for o in ids}
