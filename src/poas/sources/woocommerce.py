@@ -8,6 +8,7 @@ the tax sits in the `*_tax` fields, so the canonical order is built on the ex-VA
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
@@ -117,8 +118,6 @@ def _fee_line(obj: Obj) -> OrderLine:
 
 def _spread_discount(lines: list[OrderLine], discount: Decimal, tax: Decimal) -> list[OrderLine]:
     """Spread a negative fee (a manual discount) over the lines in proportion to their net amount."""
-    from dataclasses import replace
-
     base = sum((ln.unit_price * ln.quantity - ln.discount for ln in lines), ZERO)
     if base <= 0:
         return lines
