@@ -150,7 +150,7 @@ def run_one(name: str, mode: str, db_url: str, n: int, concurrency: int, home: P
     env = dict(os.environ, POAS_CONFIG_FILE=str(config), POAS_DATABASE_URL=db_url, POAS_HOME=str(home))
     env["POAS_INTAKE_PROCESS_IN_WEB"] = "true" if mode == "web" else "false"
     cmd = [sys.executable, "-m", "uvicorn", "poas.web.server:app_from_env", "--factory"]
-    cmd += ["--port", str(port), "--log-level", "warning", "--no-access-log"]
+    cmd += ["--port", str(port), "--log-level", "warning", "--no-access-log", "--timeout-keep-alive", "60"]
     server = subprocess.Popen(cmd, env=env)
     worker: subprocess.Popen[bytes] | None = None
     url = f"http://127.0.0.1:{port}"
@@ -164,8 +164,11 @@ def run_one(name: str, mode: str, db_url: str, n: int, concurrency: int, home: P
         asyncio.run(post_all(url, bodies(50), 8))  # warm-up (not counted)
         payloads = bodies(n + 50)[50:]
         load_before = round(os.getloadavg()[0], 2)
+        proc = psutil.Process(server.pid)
+        cpu_before = sum(proc.cpu_times()[:2])
         started = time.perf_counter()
         elapsed, latencies, errors = asyncio.run(post_all(url, payloads, concurrency))
+        cpu_flood = sum(proc.cpu_times()[:2]) - cpu_before
         if mode == "accept":
             started = time.perf_counter()  # processing is timed on its own, after the flood
             worker = subprocess.Popen([sys.executable, "-c", WORKER], env=env)
@@ -206,6 +209,9 @@ def run_one(name: str, mode: str, db_url: str, n: int, concurrency: int, home: P
         "processed_per_s": round(int(done) / drained, 1),
         "drain_s": round(drained, 2),
         "load_avg_1m_before": load_before,
+        # CPU the web process spent per request during the flood: capacity on an idle core is about
+        # 1000 / this (with processing on, it includes the processing done meanwhile).
+        "server_cpu_ms_per_request": round(cpu_flood / n * 1000, 3),
     }
     print(json.dumps(result), flush=True)
     return result
