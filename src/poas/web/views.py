@@ -7,10 +7,12 @@ travels as decimal strings; timestamps are aware UTC.
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from weakref import WeakKeyDictionary
 
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection, Engine, and_, case, func, or_, select
@@ -210,50 +212,44 @@ class OrderPage(BaseModel):
     query: str | None
 
 
-def _latest_snapshots() -> Any:
+def _page_extras(
+    conn: Connection, keys: list[tuple[str, str]]
+) -> tuple[dict[tuple[str, str], Any], dict[tuple[str, str], tuple[int, int]]]:
+    """Latest snapshot and (sent, total) event counts for one page of orders (index lookups only)."""
+    snaps: dict[tuple[str, str], Any] = {}
+    events: dict[tuple[str, str], tuple[int, int]] = {}
     t = profit_snapshots.c
-    latest = (
-        select(t.shop_id, t.order_id, func.max(t.version).label("version"))
-        .group_by(t.shop_id, t.order_id)
-        .subquery()
-    )
-    return (
-        select(
-            t.shop_id,
-            t.order_id,
-            t.currency.label("snap_currency"),
-            t.revenue_ex_vat,
-            t.expected_profit,
-            t.realized_profit,
-            t.sendable,
+    for shop_id in {k[0] for k in keys}:
+        ids = [k[1] for k in keys if k[0] == shop_id]
+        rows = conn.execute(
+            select(
+                t.order_id,
+                t.version,
+                t.currency,
+                t.revenue_ex_vat,
+                t.expected_profit,
+                t.realized_profit,
+                t.sendable,
+            ).where(t.shop_id == shop_id, t.order_id.in_(ids))
         )
-        .join(
-            latest,
-            and_(
-                t.shop_id == latest.c.shop_id,
-                t.order_id == latest.c.order_id,
-                t.version == latest.c.version,
-            ),
+        for r in rows:
+            key = (shop_id, r.order_id)
+            if key not in snaps or r.version > snaps[key].version:
+                snaps[key] = r
+        counts = conn.execute(
+            select(outbox.c.order_id, func.count(), func.sum(case((outbox.c.state == "sent", 1), else_=0)))
+            .where(outbox.c.shop_id == shop_id, outbox.c.order_id.in_(ids))
+            .group_by(outbox.c.order_id)
         )
-        .subquery()
-    )
+        for order_id, total, sent in counts:
+            events[(shop_id, order_id)] = (int(sent or 0), int(total))
+    return snaps, events
 
 
 def order_page(
     conn: Connection, *, shops: list[str] | None, query: str | None, limit: int = 50, offset: int = 0
 ) -> OrderPage:
     """Orders newest first, optionally matching `query` (order id, or part of the order name)."""
-    snap = _latest_snapshots()
-    ev = (
-        select(
-            outbox.c.shop_id,
-            outbox.c.order_id,
-            func.count().label("total"),
-            func.sum(case((outbox.c.state == "sent", 1), else_=0)).label("sent"),
-        )
-        .group_by(outbox.c.shop_id, outbox.c.order_id)
-        .subquery()
-    )
     o = orders.c
     # PostgreSQL refuses NUL in text: it is dropped from the search, on both engines.
     query = None if query is None else query.replace("\x00", "")
@@ -266,34 +262,42 @@ def order_page(
         where.append(or_(o.order_id == q, o.name.ilike(pattern, escape="\\")))
     total = conn.execute(select(func.count()).select_from(orders).where(*where)).scalar_one()
     rows = conn.execute(
-        select(o.shop_id, o.order_id, o.name, o.created_at, o.currency, o.financial_status, o.test)
-        .add_columns(o.cancelled_at, snap, ev.c.total, ev.c.sent)
-        .outerjoin(snap, and_(snap.c.shop_id == o.shop_id, snap.c.order_id == o.order_id))
-        .outerjoin(ev, and_(ev.c.shop_id == o.shop_id, ev.c.order_id == o.order_id))
+        select(
+            o.shop_id,
+            o.order_id,
+            o.name,
+            o.created_at,
+            o.currency,
+            o.financial_status,
+            o.test,
+            o.cancelled_at,
+        )
         .where(*where)
         .order_by(o.created_at.desc(), o.order_id.desc())
         .limit(limit)
         .offset(offset)
-    ).mappings()
+    ).all()
+    snaps, events = _page_extras(conn, [(r.shop_id, r.order_id) for r in rows])
     out = []
     for r in rows:
-        cur = r["snap_currency"]
+        snap = snaps.get((r.shop_id, r.order_id))
+        sent, total_events = events.get((r.shop_id, r.order_id), (0, 0))
         out.append(
             OrderSummary(
-                shop_id=r["shop_id"],
-                order_id=r["order_id"],
-                name=r["name"],
-                created_at=r["created_at"],
-                currency=r["currency"],
-                financial_status=r["financial_status"],
-                test=r["test"],
-                cancelled=r["cancelled_at"] is not None,
-                revenue_ex_vat=None if cur is None else from_minor(r["revenue_ex_vat"], cur),
-                expected_profit=None if cur is None else from_minor(r["expected_profit"], cur),
-                realized_profit=None if cur is None else from_minor(r["realized_profit"], cur),
-                sendable=r["sendable"],
-                events_sent=int(r["sent"] or 0),
-                events_total=int(r["total"] or 0),
+                shop_id=r.shop_id,
+                order_id=r.order_id,
+                name=r.name,
+                created_at=r.created_at,
+                currency=r.currency,
+                financial_status=r.financial_status,
+                test=r.test,
+                cancelled=r.cancelled_at is not None,
+                revenue_ex_vat=None if snap is None else from_minor(snap.revenue_ex_vat, snap.currency),
+                expected_profit=None if snap is None else from_minor(snap.expected_profit, snap.currency),
+                realized_profit=None if snap is None else from_minor(snap.realized_profit, snap.currency),
+                sendable=None if snap is None else snap.sendable,
+                events_sent=sent,
+                events_total=total_events,
             )
         )
     return OrderPage(orders=out, total=int(total), limit=limit, offset=offset, query=q or None)
@@ -627,6 +631,8 @@ class ReportView(BaseModel):
     advice: AdviceView | None = Field(None, description="budget advice (campaign reports only)")
 
 
+REFRESH_EVERY_S = 30.0
+_REFRESHED: WeakKeyDictionary[Engine, dict[str, float]] = WeakKeyDictionary()  # shop -> last refresh
 SORT_KEYS = ("name", "spend", "orders", "revenue", "gross_profit", "roas", "poas", "poas_expected", "margin")
 
 
@@ -700,8 +706,19 @@ def report_view(
     sort: str | None = None,
     descending: bool = True,
 ) -> ReportView:
-    """The report service's figures for one shop (rollups refreshed first), optionally sorted."""
-    report = build_report(engine, shop, by=by, now=now, date_from=date_from, date_to=date_to)
+    """The report service's figures for one shop, optionally sorted.
+
+    The rollups are refreshed first at most every REFRESH_EVERY_S per shop in this process: a
+    refresh right after a large import rebuilds whole days, and a dashboard asks for several
+    reports per page. Figures are therefore at most that many seconds behind the orders.
+    """
+    last = _REFRESHED.setdefault(engine, {})
+    due = time.monotonic() - last.get(shop.id, -REFRESH_EVERY_S) >= REFRESH_EVERY_S
+    report = build_report(
+        engine, shop, by=by, now=now, date_from=date_from, date_to=date_to, refresh_first=due
+    )
+    if due:
+        last[shop.id] = time.monotonic()
     places = exponent(report.currency)
     rows = [_line(r, places) for r in report.rows]
     if sort in SORT_KEYS:
