@@ -18,10 +18,15 @@ def _announce_password(password: str | None) -> None:
     if password is None:
         return
     err_console.print(
-        "[bold]No admin password is configured.[/bold] One-time password for this run: "
-        f"[bold green]{password}[/bold green]\n"
-        "Set a permanent one with: poas admin hash-password, then POAS_ADMIN_PASSWORD_HASH=…",
+        "[bold]No admin password is configured.[/bold] One-time password for this run:",
         highlight=False,
+        soft_wrap=True,
+    )
+    err_console.print(f"[bold green]{password}[/bold green]", highlight=False, soft_wrap=True)
+    err_console.print(
+        "Set a permanent one: poas admin hash-password, then POAS_ADMIN_PASSWORD_HASH=<hash>",
+        highlight=False,
+        soft_wrap=True,
     )
 
 
