@@ -60,9 +60,7 @@ def _load_sql(dialect: str, orders: int) -> list[str]:
     ids = _ids(dialect, f"n % {ADS}")
     if pg:
         seq = f"generate_series(1, {orders}) AS g(n)"
-        created = (
-            "timestamptz '2025-01-01 00:00+00' + make_interval(days => n % 365, secs => (n::bigint * 7919) % 86400)"
-        )
+        created = "timestamptz '2025-01-01 00:00+00' + make_interval(days => n % 365, secs => (n::bigint * 7919) % 86400)"
         now = "now()"
         prefix = ""
         from_seq = f"FROM {seq}"
