@@ -51,6 +51,7 @@ def test_created_order_amounts_match_hand_computed_values() -> None:
         Decimal("16.00"),
         Decimal("36.00"),
     )
+    assert grinder.tax_rate == Decimal("0.25")
     assert (fee.line_id, fee.unit_price, fee.tax, fee.unit_cost) == (
         "fee:330",
         Decimal("39.20"),

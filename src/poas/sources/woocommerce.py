@@ -79,7 +79,14 @@ def _unit_price(subtotal: Decimal, quantity: int) -> Decimal:
     return unit if unit * quantity == subtotal else unit.quantize(Decimal("1e-10"), ROUND_HALF_EVEN)
 
 
-def _line(obj: Obj) -> OrderLine:
+def _rate(obj: Obj, rates: Mapping[str, Decimal]) -> Decimal | None:
+    """The line's VAT rate when exactly one tax rate applies to it (from the order's tax_lines)."""
+    ids = {t.id("id", required=False) for t in obj.objs("taxes") if (t.dec("total") or ZERO) != 0}
+    found = {rates[i] for i in ids if i is not None and i in rates}
+    return found.pop() if len(ids) == 1 and len(found) == 1 else None
+
+
+def _line(obj: Obj, rates: Mapping[str, Decimal]) -> OrderLine:
     quantity = obj.req_int("quantity")
     if quantity < 0:
         raise PayloadError(obj.where("quantity"), "must not be negative")
@@ -99,6 +106,7 @@ def _line(obj: Obj) -> OrderLine:
         title=obj.text("name", "") or "",
         discount=subtotal - total,
         tax=obj.dec("total_tax", ZERO) or ZERO,
+        tax_rate=_rate(obj, rates),
         unit_cost=_unit_cost(obj, meta, quantity),
     )
 
@@ -222,8 +230,13 @@ def parse_order(data: Mapping[str, Any], shop_id: str) -> Order:
     modified = obj.time("date_modified_gmt", naive_is_utc=True)
     lines: list[OrderLine] = []
     restocked: dict[str, int] = {}
+    rates: dict[str, Decimal] = {}
+    for t in obj.objs("tax_lines"):
+        rate_id, percent = t.id("rate_id", required=False), t.dec("rate_percent")
+        if rate_id is not None and percent is not None:
+            rates[rate_id] = percent / 100
     for li in obj.objs("line_items"):
-        line = _line(li)
+        line = _line(li, rates)
         lines.append(line)
         restock_count = _meta(li).get("_restock_refunded_items")
         if restock_count not in (None, "", "0", 0):
