@@ -59,6 +59,7 @@ def test_overview_chart_has_the_same_numbers_as_its_table(demo_desktop: Any, dem
     assert blended == number(page.locator("#campaign-table tfoot td").nth(5).inner_text())
     daily = page.evaluate("() => Chart.getChart('daily').data.datasets[0].data.length")
     assert daily == page.locator("#daily-table tbody tr").count()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
     screenshot(page, "overview-desktop")
 
 
@@ -86,6 +87,7 @@ def test_open_an_orders_profit_waterfall(demo_desktop: Any, demo_app: DemoApp) -
     assert page.locator("#lines tbody tr").count() >= 1
     assert "cost book" in page.locator("#lines").inner_text()
     assert "rule:" in page.locator("#waterfall-table").inner_text()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
     screenshot(page, "order-waterfall")
 
 
@@ -124,11 +126,17 @@ def test_upload_a_cost_csv_with_one_bad_row(demo_desktop: Any, demo_app: DemoApp
 
 
 @pytest.mark.parametrize(
-    "path", ["/", "/campaigns", "/products", "/orders", "/delivery", "/costs", "/settings"]
+    "path", ["/", "/campaigns", "/products", "/orders", "{order}", "/delivery", "/costs", "/settings"]
 )
 def test_pages_fit_a_phone_without_horizontal_overflow(demo_phone: Any, demo_app: DemoApp, path: str) -> None:
     page = demo_phone
-    page.goto(f"{demo_app.url}{path}")
+    if path == "{order}":
+        page.goto(f"{demo_app.url}/orders")
+        page.locator("#orders tbody tr a").first.click()
+        page.wait_for_selector("#waterfall-table")
+        path = "/order"
+    else:
+        page.goto(f"{demo_app.url}{path}")
     page.wait_for_load_state("load")
     widths = page.evaluate(
         """() => ({doc: document.documentElement.scrollWidth,
