@@ -99,6 +99,21 @@ def load_fx_rates(conn: Connection) -> list[FxRate]:
     return [FxRate(b, q, Decimal(rate), day, source) for b, q, rate, day, source in rows]
 
 
+_FX_TABLES: dict[tuple[tuple[str, ...], ...], FxTable] = {}
+_FX_TABLES_MAX = 8
+
+
 def load_fx_table(conn: Connection) -> FxTable:
-    """The FX table profit uses: the bundled ECB history with the stored user rates on top."""
-    return FxTable(load_fx_rates(conn))
+    """The FX table profit uses: the bundled ECB history with the stored user rates on top.
+
+    The table for a given set of stored rates is built once per process and reused (it memoizes its
+    look-ups); the rates are read every time, so a rate saved by another process is seen at once.
+    """
+    rates = load_fx_rates(conn)
+    key = tuple(sorted((r.base, r.quote, r.rate_date.isoformat(), str(r.rate), r.source) for r in rates))
+    table = _FX_TABLES.get(key)
+    if table is None:
+        if len(_FX_TABLES) >= _FX_TABLES_MAX:
+            _FX_TABLES.clear()
+        table = _FX_TABLES[key] = FxTable(rates)
+    return table

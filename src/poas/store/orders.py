@@ -8,17 +8,15 @@ data only as the hashed CAPI `user_data`; a loaded order has an empty `Customer`
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
-from decimal import ROUND_HALF_EVEN, Decimal
+from dataclasses import replace
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Table, and_, delete, or_, select, tuple_
+from sqlalchemy import Connection, Table, and_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from poas.domain.money import exponent
 from poas.domain.order import (
     Attribution,
     Consent,
@@ -30,6 +28,8 @@ from poas.domain.order import (
     RestockType,
     ShippingLine,
 )
+from poas.store.order_rows import from_minor, json_text, order_rows, to_minor, utc_text
+from poas.store.order_writer import UpsertResult, insert_rows, write_orders
 from poas.store.tables.foundation import (
     order_lines,
     order_shipping_lines,
@@ -39,29 +39,14 @@ from poas.store.tables.foundation import (
     shops,
 )
 
+__all__ = ["UpsertResult", "from_minor", "to_minor"]  # re-exported: the store's money helpers
+
 ZERO = Decimal(0)
 _IN_CHUNK = 500  # ids per IN (...) clause
 
 
-def to_minor(amount: Decimal, currency: str) -> int:
-    """Integer minor units, rounded half-even (NOK 12.345 -> 1234)."""
-    return int(amount.scaleb(exponent(currency)).to_integral_value(ROUND_HALF_EVEN))
-
-
-def from_minor(minor: int, currency: str) -> Decimal:
-    return Decimal(minor).scaleb(-exponent(currency))
-
-
-def _opt_minor(amount: Decimal | None, currency: str) -> int | None:
-    return None if amount is None else to_minor(amount, currency)
-
-
 def _opt_dec(minor: int | None, currency: str) -> Decimal | None:
     return None if minor is None else from_minor(minor, currency)
-
-
-def _rate(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)
 
 
 def upsert_insert(conn: Connection, table: Table) -> postgresql.Insert | sqlite.Insert:
@@ -82,137 +67,24 @@ def ensure_shop(
     )
 
 
-# ---- rows from an order ------------------------------------------------------------------------
-
-
-def order_row(order: Order, user_data: Mapping[str, Any] | None, now: datetime) -> dict[str, Any]:
-    cur, a, c = order.currency, order.attribution, order.consent
-    return {
-        "shop_id": order.shop_id,
-        "order_id": order.order_id,
-        "name": order.name,
-        "currency": cur,
-        "prices_include_vat": order.prices_include_vat,
-        "created_at": order.created_at,
-        "processed_at": order.processed_at,
-        "updated_at": order.updated_at,
-        "cancelled_at": order.cancelled_at,
-        "financial_status": order.financial_status,
-        "gateway": order.gateway,
-        "shipping_country": order.shipping_country,
-        "test": order.test,
-        "consent_marketing": c.marketing,
-        "consent_ads_tracking": c.ads_tracking,
-        "landing_url": a.landing_url,
-        "referrer": a.referrer,
-        "utm_source": a.utm_source,
-        "utm_medium": a.utm_medium,
-        "utm_campaign": a.utm_campaign,
-        "utm_content": a.utm_content,
-        "utm_term": a.utm_term,
-        "fbclid": a.fbclid,
-        "fbc": a.fbc,
-        "fbp": a.fbp,
-        "actual_payment_fee": _opt_minor(order.actual_payment_fee, cur),
-        "user_data": dict(user_data) if user_data else None,
-        "source": order.source,
-        "ingested_at": now,
-    }
-
-
-def _child_rows(order: Order, out: dict[str, list[dict[str, Any]]]) -> None:
-    sid, oid, cur = order.shop_id, order.order_id, order.currency
-    for pos, ln in enumerate(order.lines):
-        out["lines"].append(
-            {
-                "shop_id": sid,
-                "order_id": oid,
-                "line_id": ln.line_id,
-                "position": pos,
-                "quantity": ln.quantity,
-                "unit_price": to_minor(ln.unit_price, cur),
-                "discount": to_minor(ln.discount, cur),
-                "tax": to_minor(ln.tax, cur),
-                "tax_rate": _rate(ln.tax_rate),
-                "sku": ln.sku,
-                "variant_id": ln.variant_id,
-                "product_id": ln.product_id,
-                "title": ln.title,
-                "category": ln.category,
-                "gift_card": ln.gift_card,
-                "grams": ln.grams,
-                "unit_cost": _opt_minor(ln.unit_cost, cur),
-            }
-        )
-    for pos, sl in enumerate(order.shipping_lines):
-        out["shipping"].append(
-            {
-                "shop_id": sid,
-                "order_id": oid,
-                "position": pos,
-                "price": to_minor(sl.price, cur),
-                "method": sl.method,
-                "title": sl.title,
-                "discount": to_minor(sl.discount, cur),
-                "tax": to_minor(sl.tax, cur),
-                "tax_rate": _rate(sl.tax_rate),
-            }
-        )
-    for pos, rf in enumerate(order.refunds):
-        out["refunds"].append(
-            {
-                "shop_id": sid,
-                "order_id": oid,
-                "refund_id": rf.refund_id,
-                "position": pos,
-                "processed_at": rf.processed_at,
-                "shipping": to_minor(rf.shipping, cur),
-                "shipping_tax": to_minor(rf.shipping_tax, cur),
-                "adjustment": to_minor(rf.adjustment, cur),
-                "adjustment_tax": to_minor(rf.adjustment_tax, cur),
-                "note": rf.note,
-            }
-        )
-        for lpos, rl in enumerate(rf.lines):
-            out["refund_lines"].append(
-                {
-                    "shop_id": sid,
-                    "order_id": oid,
-                    "refund_id": rf.refund_id,
-                    "position": lpos,
-                    "line_id": rl.line_id,
-                    "quantity": rl.quantity,
-                    "restock_type": rl.restock_type.value,
-                    "amount": _opt_minor(rl.amount, cur),
-                    "tax": _opt_minor(rl.tax, cur),
-                }
-            )
-
-
-# ---- bulk writes below SQLAlchemy's per-row bind processing (imports of millions of lines) ----------
+# ---- bulk inserts of dict rows (kept for callers that build rows themselves) -----------------------
 
 
 def _sqlite_value(v: Any) -> Any:
     """What SQLAlchemy itself would bind on SQLite: UTC text timestamps, 0/1, JSON text."""
     if isinstance(v, datetime):
-        if v.tzinfo is None or v.utcoffset() is None:
-            raise ValueError(f"naive timestamp {v.isoformat()} cannot be stored (need a timezone)")
-        return f"{v.astimezone(UTC):%Y-%m-%d %H:%M:%S.%f}"
+        return utc_text(v)
     if isinstance(v, bool):
         return int(v)
     if isinstance(v, dict | list):
-        return json.dumps(v)
+        return json_text(v)
     return v
 
 
 def _pg_value(v: Any) -> Any:
-    if isinstance(v, datetime) and (v.tzinfo is None or v.utcoffset() is None):
-        raise ValueError(f"naive timestamp {v.isoformat()} cannot be stored (need a timezone)")
-    return json.dumps(v) if isinstance(v, dict | list) else v
-
-
-def _cols(names: Sequence[str]) -> str:
-    return ", ".join(f'"{n}"' for n in names)
+    if isinstance(v, datetime):
+        return utc_text(v)
+    return json_text(v) if isinstance(v, dict | list) else v
 
 
 def fast_insert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -220,78 +92,14 @@ def fast_insert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]
     if not rows:
         return
     names = list(rows[0])
-    if conn.dialect.name == "sqlite":
-        sql = f'INSERT INTO "{table.name}" ({_cols(names)}) VALUES ({", ".join("?" * len(names))})'
-        conn.exec_driver_sql(sql, [tuple(_sqlite_value(r[n]) for n in names) for r in rows])
-    elif conn.dialect.name == "postgresql":
-        raw: Any = conn.connection.driver_connection
-        with raw.cursor() as cur, cur.copy(f'COPY "{table.name}" ({_cols(names)}) FROM STDIN') as copy:
-            for r in rows:
-                copy.write_row(tuple(_pg_value(r[n]) for n in names))
-    else:
+    if conn.dialect.name not in ("sqlite", "postgresql"):
         conn.execute(table.insert(), list(rows))
-
-
-def _sqlite_upsert_orders(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-    names = list(rows[0])
-    keep = ", ".join(f'"{n}" = excluded."{n}"' for n in names if n not in ("shop_id", "order_id"))
-    sql = (
-        f"INSERT INTO orders ({_cols(names)}) VALUES ({', '.join('?' * len(names))}) "
-        f"ON CONFLICT (shop_id, order_id) DO UPDATE SET {keep} "
-        "WHERE orders.updated_at IS NULL OR excluded.updated_at IS NULL "
-        "OR excluded.updated_at >= orders.updated_at"
-    )
-    conn.exec_driver_sql(sql, [tuple(_sqlite_value(r[n]) for n in names) for r in rows])
+        return
+    value = _sqlite_value if conn.dialect.name == "sqlite" else _pg_value
+    insert_rows(conn, table.name, names, [tuple(value(r[n]) for n in names) for r in rows])
 
 
 # ---- upsert --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class UpsertResult:
-    """Which order ids of one batch were inserted, replaced, or ignored as stale."""
-
-    inserted: frozenset[tuple[str, str]]
-    updated: frozenset[tuple[str, str]]
-    stale: frozenset[tuple[str, str]]
-
-    @property
-    def written(self) -> frozenset[tuple[str, str]]:
-        return self.inserted | self.updated
-
-
-def _chunks(items: Sequence[Any], size: int = _IN_CHUNK) -> Iterable[Sequence[Any]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
-
-
-def _stored_versions(
-    conn: Connection, keys: Sequence[tuple[str, str]]
-) -> dict[tuple[str, str], datetime | None]:
-    found: dict[tuple[str, str], datetime | None] = {}
-    by_shop: dict[str, list[str]] = {}
-    for shop_id, order_id in keys:
-        by_shop.setdefault(shop_id, []).append(order_id)
-    for shop_id, ids in by_shop.items():
-        for chunk in _chunks(ids):
-            rows = conn.execute(
-                select(orders.c.order_id, orders.c.updated_at).where(
-                    orders.c.shop_id == shop_id, orders.c.order_id.in_(chunk)
-                )
-            )
-            for order_id, updated_at in rows:
-                found[(shop_id, order_id)] = updated_at
-    return found
-
-
-def _is_stale(incoming: datetime | None, stored: datetime | None) -> bool:
-    return incoming is not None and stored is not None and incoming < stored
-
-
-def _delete_children(conn: Connection, keys: Sequence[tuple[str, str]]) -> None:
-    for chunk in _chunks(keys):
-        for table in (refund_lines, refunds, order_shipping_lines, order_lines):
-            conn.execute(delete(table).where(tuple_(table.c.shop_id, table.c.order_id).in_(list(chunk))))
 
 
 def newest_per_key(batch: Iterable[Order]) -> dict[tuple[str, str], Order]:
@@ -303,6 +111,10 @@ def newest_per_key(batch: Iterable[Order]) -> dict[tuple[str, str], Order]:
         if prev is None or not _is_stale(order.updated_at, prev.updated_at):
             latest[key] = order
     return latest
+
+
+def _is_stale(incoming: datetime | None, stored: datetime | None) -> bool:
+    return incoming is not None and stored is not None and incoming < stored
 
 
 def upsert_orders(
@@ -319,59 +131,9 @@ def upsert_orders(
     hashed CAPI user_data to keep. `always_clear_children` deletes child rows even for orders that
     looked new (use it where another writer may insert the same order concurrently).
     """
-    latest = newest_per_key(batch)
-    keys = list(latest)
-    stored = _stored_versions(conn, keys)
-    inserted: set[tuple[str, str]] = set()
-    updated: set[tuple[str, str]] = set()
-    stale: set[tuple[str, str]] = set()
-    rows: list[dict[str, Any]] = []
-    children: dict[str, list[dict[str, Any]]] = {
-        "lines": [],
-        "shipping": [],
-        "refunds": [],
-        "refund_lines": [],
-    }
     ud = user_data or {}
-    for key, order in latest.items():
-        if key in stored:
-            if _is_stale(order.updated_at, stored[key]):
-                stale.add(key)
-                continue
-            updated.add(key)
-        else:
-            inserted.add(key)
-        rows.append(order_row(order, ud.get(key), now))
-        _child_rows(order, children)
-    if not rows:
-        return UpsertResult(frozenset(), frozenset(), frozenset(stale))
-    stmt = upsert_insert(conn, orders)
-    keep = {c.name: stmt.excluded[c.name] for c in orders.c if c.name not in ("shop_id", "order_id")}
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["shop_id", "order_id"],
-        set_=keep,
-        where=or_(
-            orders.c.updated_at.is_(None),
-            stmt.excluded.updated_at.is_(None),
-            stmt.excluded.updated_at >= orders.c.updated_at,
-        ),
-    )
-    if conn.dialect.name == "sqlite":
-        _sqlite_upsert_orders(conn, rows)
-    else:
-        conn.execute(stmt, rows)
-    clear = sorted(updated | inserted) if always_clear_children else sorted(updated)
-    if clear:
-        _delete_children(conn, clear)
-    for table, name in (
-        (order_lines, "lines"),
-        (order_shipping_lines, "shipping"),
-        (refunds, "refunds"),
-        (refund_lines, "refund_lines"),
-    ):
-        if children[name]:
-            fast_insert(conn, table, children[name])
-    return UpsertResult(frozenset(inserted), frozenset(updated), frozenset(stale))
+    rows = [order_rows(o, ud.get((o.shop_id, o.order_id))) for o in newest_per_key(batch).values()]
+    return write_orders(conn, rows, now_text=utc_text(now), always_clear_children=always_clear_children)
 
 
 def upsert_order(
@@ -388,6 +150,11 @@ def upsert_order(
 
 
 # ---- load --------------------------------------------------------------------------------------
+
+
+def _chunks(items: Sequence[Any], size: int = _IN_CHUNK) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
 
 
 def _group(rows: Iterable[Any]) -> dict[tuple[str, str], list[Any]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Literal
 
 from sqlalchemy import Connection, func, select
@@ -25,7 +26,15 @@ class StoredRules:
     loaded_at: datetime
 
     def parse(self) -> CostRules:
-        return parse_rules(self.document, self.format)
+        return _parsed(self.document, self.format)
+
+
+@lru_cache(maxsize=32)
+def _parsed(document: str, fmt: RulesFormat) -> CostRules:
+    """Parsed documents by their text: a webhook prices with the rules in force without re-parsing them
+    (CostRules is immutable). Keyed by the text itself, so a new version, another shop or another
+    database can never be served a stale parse."""
+    return parse_rules(document, fmt)
 
 
 def parse_rules(document: str, fmt: RulesFormat) -> CostRules:

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, select, tuple_
+from sqlalchemy import Connection, select
 
-from poas.domain.money import Money
-from poas.store.orders import fast_insert, from_minor, to_minor
+from poas.domain.money import Money, exponent
+from poas.store.order_rows import from_minor, json_text, utc_text
+from poas.store.order_writer import insert_rows
 from poas.store.tables.foundation import profit_snapshots
 
 COMPONENTS = (
@@ -88,59 +89,105 @@ class Snapshot:
         }
 
 
-def _fingerprint(currency: str, minors: Sequence[int], sendable: bool, reason: str | None) -> tuple[Any, ...]:
-    return (currency, *minors, bool(sendable), reason or None)
+SNAPSHOT_COLUMNS = (
+    *("shop_id", "order_id", "version", "created_at", "reason", "currency"),
+    *COMPONENTS,
+    *("sendable", "sendable_reason", "breakdown"),
+)
+Fingerprint = tuple[Any, ...]
 
 
-def _row(
-    shop_id: str, order_id: str, version: int, result: ProfitLike, reason: str, now: datetime
-) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class SnapshotValues:
+    """What a snapshot stores of one profit result, ready to write (the breakdown already JSON text)."""
+
+    currency: str
+    minors: tuple[int, ...]  # COMPONENTS in minor units of `currency`
+    sendable: bool
+    reason: str | None
+    breakdown_json: str
+
+    @property
+    def fingerprint(self) -> Fingerprint:
+        return _fingerprint(self.currency, self.minors, self.sendable, self.reason)
+
+
+def snapshot_values(result: ProfitLike) -> SnapshotValues:
+    """Round every component to minor units and serialize the breakdown once."""
     monies = [getattr(result, c) for c in COMPONENTS]
     currency = monies[0].currency
-    row: dict[str, Any] = {
-        "shop_id": shop_id,
-        "order_id": order_id,
-        "version": version,
-        "created_at": now,
-        "reason": reason[:200],
-        "currency": currency,
-        "sendable": bool(result.sendable),
-        "sendable_reason": result.reason,
-        "breakdown": result.to_dict(),
-    }
     for name, m in zip(COMPONENTS, monies, strict=True):
         if m.currency != currency:
             raise ValueError(f"profit component {name} is in {m.currency}, expected {currency}")
-        row[name] = to_minor(m.amount, currency)
-    return row
+    e = exponent(currency)
+    minors = tuple(int(m.amount.scaleb(e).to_integral_value(ROUND_HALF_EVEN)) for m in monies)
+    return SnapshotValues(currency, minors, bool(result.sendable), result.reason, json_text(result.to_dict()))
 
 
-def _row_fingerprint(row: Mapping[Any, Any]) -> tuple[Any, ...]:
-    return _fingerprint(
-        row["currency"], [row[c] for c in COMPONENTS], row["sendable"], row["sendable_reason"]
-    )
+def _fingerprint(currency: str, minors: Sequence[int], sendable: bool, reason: str | None) -> Fingerprint:
+    return (currency, *minors, bool(sendable), reason or None)
 
 
 def _latest_fingerprints(
     conn: Connection, keys: Sequence[tuple[str, str]]
-) -> dict[tuple[str, str], tuple[int, tuple[Any, ...]]]:
+) -> dict[tuple[str, str], tuple[int, Fingerprint]]:
     t = profit_snapshots.c
-    cols = [
-        t.shop_id,
-        t.order_id,
-        t.version,
-        t.currency,
-        *(t[c] for c in COMPONENTS),
-        t.sendable,
-        t.sendable_reason,
-    ]
-    out: dict[tuple[str, str], tuple[int, tuple[Any, ...]]] = {}
-    for i in range(0, len(keys), _IN_CHUNK):
-        chunk = list(keys[i : i + _IN_CHUNK])
-        rows = conn.execute(select(*cols).where(tuple_(t.shop_id, t.order_id).in_(chunk)).order_by(t.version))
-        for r in rows:
-            out[(r.shop_id, r.order_id)] = (r.version, _row_fingerprint(r._mapping))
+    cols = [t.order_id, t.version, t.currency, *(t[c] for c in COMPONENTS), t.sendable, t.sendable_reason]
+    out: dict[tuple[str, str], tuple[int, Fingerprint]] = {}
+    by_shop: dict[str, list[str]] = {}
+    for shop_id, order_id in keys:
+        by_shop.setdefault(shop_id, []).append(order_id)
+    for shop_id, ids in by_shop.items():
+        for i in range(0, len(ids), _IN_CHUNK):
+            chunk = ids[i : i + _IN_CHUNK]
+            stmt = select(*cols).where(t.shop_id == shop_id, t.order_id.in_(chunk)).order_by(t.version)
+            for r in conn.execute(stmt):
+                fp = _fingerprint(
+                    r.currency, [r._mapping[c] for c in COMPONENTS], r.sendable, r.sendable_reason
+                )
+                out[(shop_id, r.order_id)] = (r.version, fp)
     return out
+
+
+def add_snapshot_values(
+    conn: Connection,
+    items: Sequence[tuple[str, str, SnapshotValues]],
+    *,
+    reason: str,
+    now: datetime,
+    known_new: bool = False,
+) -> list[tuple[str, str, int]]:
+    """Add a new version for each (shop, order, values) that differs from the order's latest snapshot.
+
+    Returns (shop, order, version) of the snapshots added. `known_new` skips the look-up of existing
+    versions (only for orders the caller just inserted). Rows are never updated or deleted.
+    """
+    latest = {} if known_new else _latest_fingerprints(conn, [(s, o) for s, o, _ in items])
+    why, at = reason[:200], utc_text(now)
+    rows: list[tuple[Any, ...]] = []
+    for shop_id, order_id, v in items:
+        prev = latest.get((shop_id, order_id))
+        fp = v.fingerprint
+        if prev is not None and prev[1] == fp:
+            continue
+        version = 1 if prev is None else prev[0] + 1
+        latest[(shop_id, order_id)] = (version, fp)
+        rows.append(
+            (
+                shop_id,
+                order_id,
+                version,
+                at,
+                why,
+                v.currency,
+                *v.minors,
+                v.sendable,
+                v.reason,
+                v.breakdown_json,
+            )
+        )
+    insert_rows(conn, "profit_snapshots", SNAPSHOT_COLUMNS, rows)
+    return [(r[0], r[1], r[2]) for r in rows]
 
 
 def add_snapshots(
@@ -156,19 +203,8 @@ def add_snapshots(
     Returns (shop, order, version) of the snapshots added. `known_new` skips the look-up of existing
     versions (only for orders the caller just inserted). Rows are never updated or deleted.
     """
-    latest = {} if known_new else _latest_fingerprints(conn, [(s, o) for s, o, _ in items])
-    rows: list[dict[str, Any]] = []
-    for shop_id, order_id, result in items:
-        prev = latest.get((shop_id, order_id))
-        row = _row(shop_id, order_id, 1 if prev is None else prev[0] + 1, result, reason, now)
-        fp = _row_fingerprint(row)
-        if prev is not None and prev[1] == fp:
-            continue
-        latest[(shop_id, order_id)] = (row["version"], fp)
-        rows.append(row)
-    if rows:
-        fast_insert(conn, profit_snapshots, rows)
-    return [(r["shop_id"], r["order_id"], r["version"]) for r in rows]
+    values = [(s, o, snapshot_values(r)) for s, o, r in items]
+    return add_snapshot_values(conn, values, reason=reason, now=now, known_new=known_new)
 
 
 def add_snapshot(
