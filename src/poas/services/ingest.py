@@ -24,9 +24,11 @@ from poas.domain.rules import CostRules
 from poas.services.purchase_events import QueuedEvents, queue_purchase_events
 from poas.settings import ShopConfig
 from poas.store.costs import load_cost_book, load_fx_table
-from poas.store.orders import ensure_shop, load_orders, newest_per_key, stored_form, upsert_orders
+from poas.store.order_rows import UPDATED_AT, OrderRows, order_rows, utc_text
+from poas.store.order_writer import write_orders
+from poas.store.orders import ensure_shop, load_orders, newest_per_key, stored_form
 from poas.store.rules import load_rules
-from poas.store.snapshots import add_snapshots
+from poas.store.snapshots import SnapshotValues, add_snapshot_values, add_snapshots, snapshot_values
 from poas.store.tables.foundation import orders as orders_table
 
 Status = Literal["inserted", "updated", "stale"]
@@ -120,6 +122,47 @@ def _queue(
     return queued, queued.skipped
 
 
+@dataclass(slots=True)
+class PreparedOrder:
+    """One order ready to write: its rows and profit snapshot values, or why it has no profit.
+
+    Built by `prepare_order` (in an import's worker processes too: everything but `order`, `profit`
+    and `user_data`, which are kept only when events are to be queued, pickles cheaply).
+    """
+
+    rows: OrderRows
+    lines: int
+    snapshot: SnapshotValues | None
+    profit_error: str | None
+    line: int = 0  # the file line the order starts on (imports)
+    order: Order | None = None
+    profit: ProfitResult | None = None
+    user_data: dict[str, Any] | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.rows.key
+
+
+def prepare_order(
+    order: Order, context: ProfitContext, *, amounts_exact: bool = False, keep: bool = False, line: int = 0
+) -> PreparedOrder:
+    """Hash the contact data, price the order as the store will keep it, and build its rows."""
+    user_data, _ = hash_contact(order)
+    kept = order if amounts_exact else stored_form(order)
+    profit, error = context.price(kept)
+    return PreparedOrder(
+        order_rows(order, user_data),
+        len(order.lines),
+        snapshot_values(profit) if profit is not None else None,
+        error,
+        line,
+        kept if keep else None,
+        profit if keep else None,
+        user_data if keep else None,
+    )
+
+
 def ingest_order(
     conn: Connection,
     order: Order,
@@ -133,14 +176,16 @@ def ingest_order(
 
     Runs in the caller's transaction. An order older than the stored one (by `updated_at`) changes
     nothing. Profit is computed on the order as the store keeps it (amounts in minor units), so a
-    later recompute from the store gives the same numbers.
+    later recompute from the store gives the same numbers. Without a `context`, the rules in force
+    and the FX rates are read from the store (their parsed forms are reused while unchanged) and
+    only the cost rows of the order's variants and SKUs are loaded.
     """
     _check_shop(order, shop)
     ensure_shop(conn, shop.id, shop.currency, shop.prices_include_vat, now)
     user_data, dropped = hash_contact(order)
     key = (order.shop_id, order.order_id)
-    up = upsert_orders(
-        conn, [order], now=now, user_data={key: user_data} if user_data else None, always_clear_children=True
+    up = write_orders(
+        conn, [order_rows(order, user_data)], now_text=utc_text(now), always_clear_children=True
     )
     if key in up.stale:
         return IngestOutcome(order.shop_id, order.order_id, "stale", contact_dropped=dropped)
@@ -150,7 +195,9 @@ def ingest_order(
     profit, error = ctx.price(kept)
     version = None
     if profit is not None:
-        added = add_snapshots(conn, [(*key, profit)], reason=f"order {status}", now=now)
+        added = add_snapshot_values(
+            conn, [(*key, snapshot_values(profit))], reason=f"order {status}", now=now
+        )
         version = added[0][2] if added else None
     events: QueuedEvents | None = None
     skipped: str | None = "not a purchase trigger"
@@ -171,6 +218,59 @@ class BatchOutcome:
     profit_errors: list[tuple[str, str]] = field(default_factory=list)  # (order id, reason)
 
 
+def _newest(prepared: Iterable[PreparedOrder]) -> dict[tuple[str, str], PreparedOrder]:
+    """One per (shop, order id), the newest by `updated_at` (on a tie the later), as the store keeps."""
+    latest: dict[tuple[str, str], PreparedOrder] = {}
+    for p in prepared:
+        prev = latest.get(p.key)
+        if prev is None:
+            latest[p.key] = p
+            continue
+        new, old = p.rows.head[UPDATED_AT], prev.rows.head[UPDATED_AT]
+        if new is None or old is None or new >= old:
+            latest[p.key] = p
+    return latest
+
+
+def write_prepared(
+    conn: Connection,
+    prepared: Sequence[PreparedOrder],
+    shop: ShopConfig,
+    *,
+    now: datetime,
+    trigger_purchase: bool = False,
+    outcome: BatchOutcome | None = None,
+) -> BatchOutcome:
+    """Write prepared orders in the caller's transaction: orders, child rows, changed snapshots, events.
+
+    Events need the `order`, `profit` and `user_data` kept by `prepare_order(..., keep=True)`.
+    """
+    out = outcome or BatchOutcome()
+    latest = _newest(prepared)
+    up = write_orders(conn, [p.rows for p in latest.values()], now_text=utc_text(now))
+    out.inserted += len(up.inserted)
+    out.updated += len(up.updated)
+    out.stale += len(up.stale)
+    for status, keys in (("inserted", up.inserted), ("updated", up.updated)):
+        items = [(*k, p.snapshot) for k, p in latest.items() if k in keys and p.snapshot is not None]
+        if items:
+            added = add_snapshot_values(
+                conn, items, reason=f"order {status}", now=now, known_new=status == "inserted"
+            )
+            out.snapshots += len(added)
+    written = up.written
+    for key, p in latest.items():
+        if key in written and p.profit_error is not None:
+            out.profit_errors.append((key[1], p.profit_error))
+    if trigger_purchase:
+        for key, p in latest.items():
+            if key in written and p.profit is not None and p.order is not None:
+                events, _ = _queue(conn, shop, p.order, p.user_data, p.profit, now)
+                if events is not None and events.queued:
+                    out.queued += 1
+    return out
+
+
 def ingest_orders(
     conn: Connection,
     batch: Sequence[Order],
@@ -188,40 +288,13 @@ def ingest_orders(
     `amounts_exact` says every amount already fits the currency's minor unit (the canonical readers
     check that), so the orders are priced as they are.
     """
-    out = outcome or BatchOutcome()
     for order in batch:
         _check_shop(order, shop)
-    user_data: dict[tuple[str, str], dict[str, Any]] = {}
-    for order in batch:
-        ud, _ = hash_contact(order)
-        if ud:
-            user_data[(order.shop_id, order.order_id)] = ud
-    up = upsert_orders(conn, batch, now=now, user_data=user_data)
-    out.inserted += len(up.inserted)
-    out.updated += len(up.updated)
-    out.stale += len(up.stale)
-    priced: dict[tuple[str, str], tuple[Order, ProfitResult]] = {}
-    for key, order in newest_per_key(batch).items():  # the copy of each order that was stored
-        if key in up.written:
-            kept = order if amounts_exact else stored_form(order)
-            profit, error = context.price(kept)
-            if profit is None:
-                out.profit_errors.append((order.order_id, error or "unknown"))
-            else:
-                priced[key] = (kept, profit)
-    for status, keys in (("inserted", up.inserted), ("updated", up.updated)):
-        items = [(*k, priced[k][1]) for k in keys if k in priced]
-        if items:
-            added = add_snapshots(
-                conn, items, reason=f"order {status}", now=now, known_new=status == "inserted"
-            )
-            out.snapshots += len(added)
-    if trigger_purchase:
-        for key, (kept, profit) in priced.items():
-            events, _ = _queue(conn, shop, kept, user_data.get(key), profit, now)
-            if events is not None and events.queued:
-                out.queued += 1
-    return out
+    prepared = [
+        prepare_order(o, context, amounts_exact=amounts_exact, keep=trigger_purchase)
+        for o in newest_per_key(batch).values()
+    ]
+    return write_prepared(conn, prepared, shop, now=now, trigger_purchase=trigger_purchase, outcome=outcome)
 
 
 @dataclass(slots=True)

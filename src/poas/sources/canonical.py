@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import orjson
+
 from poas.domain.costs import CostRow
 from poas.domain.money import CurrencyError, check_currency, exponent
 from poas.domain.order import (
@@ -395,33 +397,63 @@ def order_from_dict(d: Any, defaults: ImportDefaults) -> Order:
     )
 
 
+def _record_error(name: str, n: int, obj: Any, exc: FieldError) -> RowError:
+    oid = obj.get("order_id") if isinstance(obj, dict) else None
+    return RowError(name, n, exc.field, exc.message, str(oid) if oid is not None else None)
+
+
+def parse_jsonl_record(name: str, n: int, data: bytes, defaults: ImportDefaults) -> Parsed | RowError | None:
+    """One JSONL line (`n` = its 1-based number) as an order or a RowError; None for a blank line.
+
+    orjson reads the common case. Amounts are decimal strings there; a JSON number with a fraction
+    becomes a float, which every field reader refuses, so any record orjson cannot read or whose
+    fields fail is read again with the standard library and exact Decimals, and judged on that.
+    """
+    if not data.strip():
+        return None
+    try:
+        obj = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        pass
+    else:
+        try:
+            return Parsed(n, order_from_dict(obj, defaults))
+        except FieldError:
+            pass
+    try:
+        obj = json.loads(data.decode("utf-8"), parse_float=Decimal)
+    except UnicodeDecodeError as exc:
+        return RowError(name, n, None, f"not UTF-8 ({exc.reason} at byte {exc.start})")
+    except json.JSONDecodeError as exc:
+        return RowError(name, n, None, f"malformed JSON: {exc.msg} at column {exc.colno}")
+    try:
+        return Parsed(n, order_from_dict(obj, defaults))
+    except FieldError as exc:
+        return _record_error(name, n, obj, exc)
+
+
+def read_jsonl_records(
+    path: Path, *, on_progress: Callable[[int], None] | None = None
+) -> Iterator[tuple[int, bytes]]:
+    """The raw lines of a JSONL file with their 1-based numbers (parse them with parse_jsonl_record)."""
+    with open(path, "rb") as raw:
+        for n, data in enumerate(raw, start=1):
+            if on_progress is not None and n % 1000 == 0:
+                on_progress(raw.tell())
+            yield n, data
+        if on_progress is not None:
+            on_progress(raw.tell())
+
+
 def read_jsonl(
     path: Path, defaults: ImportDefaults, *, on_progress: Callable[[int], None] | None = None
 ) -> Iterator[Parsed | RowError]:
     """Stream a canonical JSONL file: one order per line; blank lines are skipped."""
     name = str(path)
-    with open(path, "rb") as raw:
-        for n, data in enumerate(raw, start=1):
-            if on_progress is not None and n % 1000 == 0:
-                on_progress(raw.tell())
-            if not data.strip():
-                continue
-            try:
-                text = data.decode("utf-8")
-                obj = json.loads(text, parse_float=Decimal)
-            except UnicodeDecodeError as exc:
-                yield RowError(name, n, None, f"not UTF-8 ({exc.reason} at byte {exc.start})")
-                continue
-            except json.JSONDecodeError as exc:
-                yield RowError(name, n, None, f"malformed JSON: {exc.msg} at column {exc.colno}")
-                continue
-            try:
-                yield Parsed(n, order_from_dict(obj, defaults))
-            except FieldError as exc:
-                oid = obj.get("order_id") if isinstance(obj, dict) else None
-                yield RowError(name, n, exc.field, exc.message, str(oid) if oid is not None else None)
-        if on_progress is not None:
-            on_progress(raw.tell())
+    for n, data in read_jsonl_records(path, on_progress=on_progress):
+        item = parse_jsonl_record(name, n, data, defaults)
+        if item is not None:
+            yield item
 
 
 # ---- CSV -------------------------------------------------------------------------------------
