@@ -91,6 +91,21 @@ def test_open_an_orders_profit_waterfall(demo_desktop: Any, demo_app: DemoApp) -
     screenshot(page, "order-waterfall")
 
 
+def test_an_order_shows_the_events_sent_and_metas_answer(demo_desktop: Any, demo_app: DemoApp) -> None:
+    page = demo_desktop
+    page.goto(f"{demo_app.url}/orders")
+    sent_row = page.locator("#orders tbody tr", has_text="1/1").first
+    sent_row.locator("td a").click()
+    events = page.locator("#events tbody tr")
+    expect(events).to_have_count(1)
+    text = events.first.inner_text()
+    assert "Purchase" in text and "sent" in text
+    assert "events_received" in text and "fbtrace_id" in text  # Meta's answer to the batch
+    payload = events.first.locator("pre").text_content() or ""
+    assert '"net_revenue"' in payload and '"em"' in payload
+    assert "@" not in payload  # contact data leaves poas hashed only
+
+
 def test_orders_search_narrows_the_table_as_you_type(demo_desktop: Any, demo_app: DemoApp) -> None:
     page = demo_desktop
     page.goto(f"{demo_app.url}/orders")
