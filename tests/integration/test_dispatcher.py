@@ -330,3 +330,26 @@ async def test_a_database_error_in_a_slot_is_logged_and_the_worker_keeps_going(
         report = await asyncio.wait_for(task, timeout=5)
         await client.aclose()
     assert report.outcomes.get("error") == 1 and report.sent == 3
+
+
+async def test_long_bisection_extends_the_lease_instead_of_losing_it(engine: Engine) -> None:
+    now = _now()
+    enqueue_all(engine, events("px1", 16, now), now)
+    with run_sandbox() as sb:
+        sb.add_fault(kind="invalid_event", event_ids=["opx1-5"])
+        # A lease shorter than two client timeouts: every request must first extend it.
+        config = DeliveryConfig(**{**FAST.__dict__, "lease_s": 1.0})
+        client = CapiClient(sb.url, "v25.0", timeout_s=2.0)
+        d = Dispatcher(engine, client, lambda s, p: CREDS, config=config, worker_id="slow")
+        report = await d.drain()
+        await client.aclose()
+        assert len(sb.events()) == 15
+    assert report.lost_leases == 0 and report.sent == 15 and report.dead == 1
+    with engine.connect() as conn:
+        owners = conn.execute(
+            select(outbox.c.lease_owner, outbox.c.lease_until).where(outbox.c.state != "sent")
+        ).all()
+        spans = conn.execute(select(delivery_log.c.claimed_at, delivery_log.c.lease_until)).all()
+    assert owners == [(None, None)]
+    assert len(spans) >= 8  # the bisection's requests
+    assert all(until > claimed + timedelta(seconds=1) for claimed, until in spans)  # each one extended
