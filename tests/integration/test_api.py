@@ -131,6 +131,8 @@ def test_metrics_come_from_the_database(client: TestClient, engine: Engine) -> N
     assert 'poas_outbox_pixel_events{event="Purchase",pixel="222",state="pending"} 3.0' in text
     assert "poas_outbox_depth 4.0" in text
     assert 'poas_pixel_paused{pixel="222"} 1.0' in text
+    assert 'poas_purchase_match_rate{pixel="111"} 0.7' in text  # 7 of 10 two-day-old Purchases
+    assert 'poas_purchase_match_rate{pixel="222"}' not in text  # only minutes-old events: no rate yet
     # A second app on the same store (another process in production) reports the same numbers.
     again = render_metrics(engine, now).decode()
     assert 'poas_outbox_events{state="sent"} 7.0' in again

@@ -14,6 +14,7 @@ from sqlalchemy import Engine, case, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from poas.store.tables.delivery import OUTBOX_STATES, delivery_log, outbox, pixel_state
+from poas.web.views import MATCH_WINDOW, purchase_match_query
 
 # Graph request latency buckets (seconds) and the window the histogram covers.
 LATENCY_BUCKETS_S = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -44,6 +45,7 @@ class StoreCollector(Collector):
                 .group_by(outbox.c.pixel_id)
             ).all()
             paused = conn.execute(select(pixel_state.c.pixel_id, pixel_state.c.paused)).all()
+            matches = conn.execute(purchase_match_query(now).group_by(outbox.c.pixel_id)).all()
             ms = delivery_log.c.latency_ms
             bucket_cols = [func.sum(case((ms <= int(b * 1000), 1), else_=0)) for b in LATENCY_BUCKETS_S]
             lat = conn.execute(
@@ -92,6 +94,16 @@ class StoreCollector(Collector):
         for pixel, is_paused in paused:
             pause.add_metric([pixel], 1 if is_paused else 0)
         yield pause
+
+        match = GaugeMetricFamily(
+            "poas_purchase_match_rate",
+            f"Share of Purchase events queued in the last {MATCH_WINDOW.days} days that Meta accepted",
+            labels=["pixel"],
+        )
+        for pixel, eligible, accepted in matches:
+            if eligible:
+                match.add_metric([pixel], int(accepted or 0) / int(eligible))  # a gauge: float at the edge
+        yield match
 
         total, total_ms = int(lat[0]), int(lat[1] or 0)
         buckets = [(str(b), float(lat[2 + i] or 0)) for i, b in enumerate(LATENCY_BUCKETS_S)]

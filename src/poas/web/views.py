@@ -100,6 +100,20 @@ def _rate(accepted: int, eligible: int) -> Decimal | None:
     return None if eligible == 0 else (Decimal(accepted) / Decimal(eligible)).quantize(Decimal("0.0001"))
 
 
+def purchase_match_query(now: datetime) -> Any:
+    """Per pixel: Purchase events queued in the match window, and how many Meta accepted.
+
+    Group by `outbox.c.pixel_id` before running it.
+    """
+    return select(
+        outbox.c.pixel_id, func.count(), func.sum(case((outbox.c.state == "sent", 1), else_=0))
+    ).where(
+        outbox.c.event_name == "Purchase",
+        outbox.c.created_at >= now - MATCH_WINDOW,
+        outbox.c.created_at <= now - MATCH_GRACE,
+    )
+
+
 def delivery_view(conn: Connection, *, now: datetime, shops: list[str] | None) -> DeliveryView:
     shop_filter = outbox.c.shop_id.in_(shops) if shops is not None else None
     pixels: dict[str, DeliveryPixel] = {}
@@ -111,13 +125,7 @@ def delivery_view(conn: Connection, *, now: datetime, shops: list[str] | None) -
     oldest = select(outbox.c.pixel_id, func.min(outbox.c.created_at)).where(
         outbox.c.state.in_(("pending", "retry", "sending"))
     )
-    eligible = select(
-        outbox.c.pixel_id, func.count(), func.sum(case((outbox.c.state == "sent", 1), else_=0))
-    ).where(
-        outbox.c.event_name == "Purchase",
-        outbox.c.created_at >= now - MATCH_WINDOW,
-        outbox.c.created_at <= now - MATCH_GRACE,
-    )
+    eligible = purchase_match_query(now)
     dead = select(outbox).where(outbox.c.state == "dead").order_by(outbox.c.id.desc()).limit(DEAD_LIST_LIMIT)
     if shop_filter is not None:
         counts, oldest, eligible, dead = (q.where(shop_filter) for q in (counts, oldest, eligible, dead))
