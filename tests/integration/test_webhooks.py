@@ -17,7 +17,7 @@ from sqlalchemy import Engine, func, select
 
 from poas.settings import Settings, ShopConfig
 from poas.sources.payload import sign_hmac_sha256_base64
-from poas.store.orders import load_order
+from poas.store.orders import load_order, load_user_data
 from poas.store.snapshots import latest_snapshot
 from poas.store.tables.foundation import orders
 from poas.store.tables.intake import inbox
@@ -150,6 +150,9 @@ def test_shopify_paid_then_refund_matches_hand_computed_values(client: TestClien
     with engine.connect() as conn:
         statuses = [r.status for r in conn.execute(select(inbox.c.status, inbox.c.body))]
         bodies = [r.body for r in conn.execute(select(inbox.c.body))]
+    with engine.connect() as conn:
+        kept = load_user_data(conn, "nordlys", "5830120800456") or {}
+    assert {"em", "ph", "fbc"} <= set(kept)  # the refund (no contact data) keeps the stored hashes
     assert statuses == ["done", "done"]
     assert bodies == [None, None]  # raw bodies (contact data) are dropped once processed
 

@@ -26,7 +26,7 @@ from poas.settings import ShopConfig
 from poas.store.costs import load_cost_book, load_fx_table
 from poas.store.order_rows import UPDATED_AT, OrderRows, order_rows, utc_text
 from poas.store.order_writer import write_orders
-from poas.store.orders import ensure_shop, load_orders, newest_per_key, stored_form
+from poas.store.orders import ensure_shop, load_orders, load_user_data, newest_per_key, stored_form
 from poas.store.rules import load_rules
 from poas.store.snapshots import SnapshotValues, add_snapshot_values, add_snapshots, snapshot_values
 from poas.store.tables.foundation import orders as orders_table
@@ -183,6 +183,10 @@ def ingest_order(
     _check_shop(order, shop)
     ensure_shop(conn, shop.id, shop.currency, shop.prices_include_vat, now)
     user_data, dropped = hash_contact(order)
+    c = order.customer
+    if not (c.email or c.phone or c.external_id):  # e.g. a refund rebuilt without contact: keep stored hashes
+        stored = load_user_data(conn, order.shop_id, order.order_id) or {}
+        user_data = {**stored, **(user_data or {})} or None
     key = (order.shop_id, order.order_id)
     up = write_orders(
         conn, [order_rows(order, user_data)], now_text=utc_text(now), always_clear_children=True

@@ -147,4 +147,9 @@ def refund_order_id(data: Mapping[str, Any]) -> str:
 
 
 def scrub(payload: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in payload.items() if k not in CONTACT_KEYS}
+    """The order without contact data or the browser's IP and user agent (kept for later rebuilds)."""
+    clean = {k: v for k, v in payload.items() if k not in CONTACT_KEYS}
+    attribution = payload.get("attribution")
+    if isinstance(attribution, Mapping):
+        clean["attribution"] = {k: v for k, v in attribution.items() if k not in ("client_ip", "user_agent")}
+    return clean
