@@ -14,7 +14,7 @@ from sqlalchemy import create_engine
 
 from poas.settings import Settings, ShopConfig
 from poas.web.app import create_app
-from poas.web.auth import SESSION_COOKIE, hash_password, verify_password
+from poas.web.auth import SESSION_COOKIE, LoginFailures, hash_password, verify_password
 
 PASSWORD = "correct horse battery staple"
 HASH = hash_password(PASSWORD)
@@ -163,3 +163,23 @@ def test_api_bearer_tokens_and_session_rules(client: TestClient) -> None:
 def test_security_headers(client: TestClient) -> None:
     r = client.get("/login")
     assert r.headers["x-frame-options"] == "DENY" and r.headers["x-content-type-options"] == "nosniff"
+
+
+def test_repeated_wrong_passwords_slow_the_client_down(client: TestClient) -> None:
+    token = _csrf(client.get("/login").text)
+    for _ in range(10):
+        r = client.post("/login", data={"password": "guess", "csrf_token": token}, follow_redirects=False)
+        assert r.status_code == 401
+    r = client.post("/login", data={"password": PASSWORD, "csrf_token": token}, follow_redirects=False)
+    assert r.status_code == 429  # even the right password waits until the window has passed
+    assert "Too many wrong passwords" in r.text
+
+
+def test_login_failures_window() -> None:
+    failures = LoginFailures(limit=2, window_s=60)
+    failures.add("1.2.3.4", 0)
+    failures.add("1.2.3.4", 10)
+    assert failures.blocked("1.2.3.4", 20) and not failures.blocked("5.6.7.8", 20)
+    assert not failures.blocked("1.2.3.4", 65)  # the first failure left the window
+    failures.clear("1.2.3.4")
+    assert "1.2.3.4" not in failures.seen

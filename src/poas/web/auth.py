@@ -6,7 +6,8 @@ import base64
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -67,6 +68,38 @@ def verify_password(password: str, encoded: str) -> bool:
 
 
 @dataclass
+class LoginFailures:
+    """Wrong passwords per client address in this process: after `limit` in `window_s`, wait.
+
+    Per process on purpose: a slow-down for guessing, not shared state (scrypt already makes each
+    guess cost ~0.1 s of CPU).
+    """
+
+    limit: int = 10
+    window_s: float = 300.0
+    seen: dict[str, list[float]] = field(default_factory=dict)
+
+    def _recent(self, client: str, now: float) -> list[float]:
+        recent = [t for t in self.seen.get(client, []) if now - t < self.window_s]
+        if recent:
+            self.seen[client] = recent
+        else:
+            self.seen.pop(client, None)
+        return recent
+
+    def blocked(self, client: str, now: float) -> bool:
+        return len(self._recent(client, now)) >= self.limit
+
+    def add(self, client: str, now: float) -> None:
+        if len(self.seen) > 10_000:  # bound the memory an address sweep can take
+            self.seen.clear()
+        self.seen.setdefault(client, []).append(now)
+
+    def clear(self, client: str) -> None:
+        self.seen.pop(client, None)
+
+
+@dataclass
 class AuthConfig:
     """What the running app checks logins and tokens against (kept on `app.state.auth`)."""
 
@@ -74,6 +107,7 @@ class AuthConfig:
     session_secret: str
     admin_api_token: str | None
     shop_tokens: dict[str, str]  # shop id -> api token
+    failures: LoginFailures = field(default_factory=LoginFailures)
 
 
 def auth_config(settings: Settings) -> AuthConfig:
@@ -236,11 +270,25 @@ def login(
     from poas.web.dashboard import templates
 
     cfg = _cfg(request)
+    client = request.client.host if request.client else "?"
+    if cfg.failures.blocked(client, time.monotonic()):
+        return templates.TemplateResponse(
+            request,
+            "login.html",
+            {
+                "next": _safe_next(next),
+                "error": "Too many wrong passwords; wait a few minutes.",
+                "configured": True,
+            },
+            status_code=status.HTTP_429_TOO_MANY_REQUESTS,
+        )
     if cfg.password_hash and verify_password(password, cfg.password_hash):
+        cfg.failures.clear(client)
         request.session.clear()
         request.session["admin"] = True
         csrf_token(request)  # a fresh token for the new session
         return RedirectResponse(_safe_next(next), status.HTTP_303_SEE_OTHER)
+    cfg.failures.add(client, time.monotonic())
     return templates.TemplateResponse(
         request,
         "login.html",
