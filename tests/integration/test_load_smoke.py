@@ -33,7 +33,7 @@ def test_mixed_load_with_killed_and_stopped_workers_keeps_each_order_and_purchas
     )
     summary, seen = run_load(cfg)
 
-    assert summary["failures"] == [], f"{summary['failures']} (logs in {cfg.log_dir})"
+    assert summary["failures"] == [], f"{summary['failures']} {summary['chaos']} (logs in {cfg.log_dir})"
     # The traffic was the mix asked for, and every answer was a 200.
     kinds = Counter(s.kind for s in seen.samples)
     assert kinds["webhook_paid"] > 0 and kinds["webhook_duplicate"] > 0 and kinds["webhook_updated"] > 0
@@ -48,12 +48,13 @@ def test_mixed_load_with_killed_and_stopped_workers_keeps_each_order_and_purchas
     purchases = Counter((p["shop_id"], p["order_id"]) for p in seen.purchases)
     assert set(purchases) == accepted and set(purchases.values()) == {1}
     assert {p["state"] for p in seen.purchases} == {"sent"}
-    # Meta accepted each Purchase once by event_id; a repeat only for what the killed worker held.
+    # Meta accepted each Purchase once by event_id; a repeat only for what the killed worker held
+    # (or a request whose answer the sandbox withheld to catch a worker mid-request).
     firsts = Counter(r["event"]["event_id"] for r in seen.sandbox_records if not r["duplicate"])
     assert set(firsts) == {p["event_id"] for p in seen.purchases} and set(firsts.values()) == {1}
     repeats = {r["event"]["event_id"] for r in seen.sandbox_records if r["duplicate"]}
     assert seen.killed_in_flight, "the SIGKILL did not land while the worker held a claim"
-    assert repeats <= seen.killed_in_flight
+    assert repeats <= seen.killed_in_flight | seen.answer_lost
     # One worker was killed mid-request, one stopped with SIGTERM and exited cleanly.
     assert seen.exit_codes[seen.killed_worker] == -signal.SIGKILL
     stopped = [line for line in seen.chaos_log if line.startswith("SIGTERM")]
