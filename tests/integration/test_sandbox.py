@@ -5,6 +5,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
+import socket
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -288,3 +291,24 @@ def test_reset_and_bad_fault_spec(client: httpx.Client) -> None:
 def test_data_must_be_json(client: httpx.Client) -> None:
     resp = client.post(f"/v25.0/{PIXEL}/events", data={"data": "[{", "access_token": "t"})
     assert error_of(resp)["code"] == 100
+
+
+def test_a_sender_that_dies_mid_body_is_not_an_application_error() -> None:
+    """Found by the load test: a SIGKILLed worker's half-sent request left a traceback in the log."""
+    errors: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.ERROR)
+    handler.emit = errors.append  # type: ignore[method-assign]
+    uvicorn_log = logging.getLogger("uvicorn.error")
+    with run_sandbox() as sb:
+        uvicorn_log.addHandler(handler)  # after the start: uvicorn's logging set-up resets handlers
+        try:
+            host, port = sb.url.removeprefix("http://").split(":")
+            with socket.create_connection((host, int(port))) as raw:
+                head = f"POST /v25.0/{PIXEL}/events HTTP/1.1\r\nHost: {host}\r\n"
+                raw.sendall(f"{head}Content-Length: 5000\r\n\r\n".encode() + b'{"data": [')
+                time.sleep(0.2)
+            time.sleep(0.3)
+            assert httpx.get(f"{sb.url}/_sandbox/stats").json()["requests"] == 0  # nothing was received
+        finally:
+            uvicorn_log.removeHandler(handler)
+    assert [r.getMessage() for r in errors] == []
