@@ -19,7 +19,8 @@ LAYER = {
     "cli": 3,
 }
 # Which adapters may import which other adapters (the sandbox is a fake Graph API living beside the client).
-ALLOWED_SIDEWAYS = {("meta", "meta"), ("store", "store"), ("sources", "sources")}
+# The CLI may start the web face (`poas web`, `poas serve`); the web never imports the CLI.
+ALLOWED_SIDEWAYS = {("meta", "meta"), ("store", "store"), ("sources", "sources"), ("cli", "web")}
 
 
 def _layer_of(module: str) -> str | None:
