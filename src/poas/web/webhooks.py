@@ -28,14 +28,20 @@ _create_lock = threading.Lock()
 class Processor:
     """Processes accepted deliveries on a thread of the web process, right after each answer.
 
-    Answers never wait for processing. A row this thread cannot finish (crash, shutdown) stays in
-    the inbox, and `poas worker` / `poas inbox retry` pick it up once its lease expires.
+    Answers never wait for processing, and processing gives way to them: while requests are being
+    answered it waits (at most `max_yield_s` per chunk of rows), so a burst is accepted first and
+    processed right after. A row this thread cannot finish (crash, shutdown) stays in the inbox, and
+    `poas worker` / `poas inbox retry` pick it up once its lease expires.
     """
+
+    chunk = 20
+    max_yield_s = 0.25
 
     def __init__(self, app: FastAPI) -> None:
         self.app = app
         self.ids: queue.SimpleQueue[int] = queue.SimpleQueue()
         self.busy = 0
+        self.answering = 0  # intake requests being handled right now
         self.lock = threading.Lock()
         self.thread = threading.Thread(target=self._loop, name="poas-intake", daemon=True)
         self.thread.start()
@@ -53,6 +59,19 @@ class Processor:
         with self.lock:
             self.busy += 1
         self.ids.put(row_id)
+
+    def enter(self) -> None:
+        with self.lock:
+            self.answering += 1
+
+    def leave(self) -> None:
+        with self.lock:
+            self.answering -= 1
+
+    def _give_way(self) -> None:
+        deadline = time.monotonic() + self.max_yield_s
+        while self.answering > 0 and time.monotonic() < deadline:
+            time.sleep(0.002)
 
     def wait_idle(self, timeout_s: float = 30.0) -> bool:
         """Block until every submitted row was processed (tests, graceful shutdown)."""
@@ -72,15 +91,18 @@ class Processor:
                     batch.append(self.ids.get_nowait())
                 except queue.Empty:
                     break
-            try:
-                intake.process_ids(
-                    self.app.state.engine, batch, now=datetime.now(UTC), settings=self.app.state.settings
-                )
-            except Exception as exc:  # the rows stay in the inbox for the workers; keep serving
-                log.warning("inbox processing failed: %s", intake.describe_error(exc))
-            finally:
-                with self.lock:
-                    self.busy -= len(batch)
+            for i in range(0, len(batch), self.chunk):
+                part = batch[i : i + self.chunk]
+                self._give_way()
+                try:
+                    intake.process_ids(
+                        self.app.state.engine, part, now=datetime.now(UTC), settings=self.app.state.settings
+                    )
+                except Exception as exc:  # the rows stay in the inbox for the workers; keep serving
+                    log.warning("inbox processing failed: %s", intake.describe_error(exc))
+                finally:
+                    with self.lock:
+                        self.busy -= len(part)
 
 
 def _settings(request: Request) -> Settings:
@@ -147,6 +169,26 @@ async def accept(
     triggered_at: datetime | None = None,
 ) -> JSONResponse:
     """Check the shape (400/422), store the delivery, answer, and process it after the response."""
+    processor: Processor | None = getattr(request.app.state, "intake_processor", None)
+    if processor is None:
+        return await _accept(request, background, shop, source, topic, body, dedup_key, triggered_at)
+    processor.enter()
+    try:
+        return await _accept(request, background, shop, source, topic, body, dedup_key, triggered_at)
+    finally:
+        processor.leave()
+
+
+async def _accept(
+    request: Request,
+    background: BackgroundTasks,
+    shop: ShopConfig,
+    source: str,
+    topic: str,
+    body: bytes,
+    dedup_key: str | None,
+    triggered_at: datetime | None,
+) -> JSONResponse:
     if not intake.handles(source, topic):
         return JSONResponse({"status": "ignored", "reason": f"topic {topic!r} is not used"})
     try:
