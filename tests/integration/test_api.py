@@ -242,6 +242,7 @@ def test_nul_characters_never_reach_the_database(client: TestClient, engine: Eng
 def test_cost_upload_keeps_good_rows_and_names_bad_ones(client: TestClient, engine: Engine) -> None:
     now = datetime.now(UTC)
     seed_order(engine, _settings().shops[0], now)
+    before = client.get("/api/v1/report?by=day&shop_id=a", headers=ADMIN).json()["total"]["gross_profit"]
     day = (now - timedelta(days=5)).date()  # after the 150 row, before the order: the order's new cost
     csv_text = f"variant_id,unit_cost,currency,valid_from\nv1,200,NOK,{day}\nv2,,NOK,\nv3,5,XXX,\n"
     r = client.post(
@@ -257,6 +258,9 @@ def test_cost_upload_keeps_good_rows_and_names_bad_ones(client: TestClient, engi
     detail = client.get("/api/v1/orders/a/9001", headers=ADMIN).json()
     assert detail["lines"][0]["cogs"] == "400.00"
     assert [s["reason"] for s in detail["snapshots"]] == ["order inserted", "costs uploaded from costs.csv"]
+    # The report (rollups refreshed at most every 30 s) is refreshed after an upload: 2 × 50 NOK more COGS.
+    after = client.get("/api/v1/report?by=day&shop_id=a", headers=ADMIN).json()["total"]["gross_profit"]
+    assert Decimal(before) - Decimal(after) == Decimal("100")
     assert (
         client.post("/api/v1/costs?shop_id=a", headers=SHOP_B, files={"file": ("c.csv", "x")}).status_code
         == 404

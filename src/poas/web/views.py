@@ -900,4 +900,5 @@ def upload_costs(
                 conn, shop, now=now, reason=f"costs uploaded from {file_name}", order_ids=ids
             )
             result.recomputed, result.changed = done.checked, done.changed
+    _REFRESHED.pop(engine, None)  # profits changed: the next report refreshes its rollups
     return result
