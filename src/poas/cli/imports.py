@@ -14,9 +14,10 @@ from sqlalchemy import Connection, or_, select
 from poas.cli.app import console, err_console, fail, import_app, settings, store
 from poas.domain.costs import CostRow
 from poas.domain.fx import FxError
-from poas.services.ingest import BatchOutcome, ProfitContext, ingest_orders, recompute_profits
+from poas.services.ingest import recompute_profits
+from poas.services.order_import import OrderImport
 from poas.settings import ShopConfig
-from poas.sources.canonical import ImportDefaults, Parsed, RowError, read_costs_csv, read_orders
+from poas.sources.canonical import RowError, read_costs_csv
 from poas.store.costs import import_costs, load_fx_table
 from poas.store.orders import ensure_shop
 from poas.store.tables.foundation import order_lines
@@ -50,28 +51,15 @@ def _print_errors(errors: list[RowError], total: int) -> None:
         err_console.print(f"  … and {total - len(errors)} more rejected rows", highlight=False)
 
 
-def _commit_batch(
-    batch: list[Parsed], shop: ShopConfig, ctx: ProfitContext, out: BatchOutcome, *, send: bool
-) -> None:
-    with store().begin() as conn:
-        ingest_orders(
-            conn,
-            [p.value for p in batch],
-            shop,
-            now=datetime.now(UTC),
-            context=ctx,
-            trigger_purchase=send,
-            outcome=out,
-            amounts_exact=True,
-        )
-
-
 @import_app.command("orders")
 def import_orders(
     file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True, help="JSONL or CSV file"),
     shop: str | None = typer.Option(None, "--shop", help="Shop id (default: the only configured shop)"),
     fmt: str | None = typer.Option(None, "--format", help="jsonl or csv (default: from the file suffix)"),
     batch_size: int = typer.Option(2000, "--batch-size", min=1, help="Orders per transaction"),
+    workers: int | None = typer.Option(
+        None, "--workers", min=0, help="Processes parsing and pricing JSONL (default: one per CPU; 0: none)"
+    ),
     send_events: bool = typer.Option(
         False, "--send-events", help="Queue Purchase events too (off: a backfill is usually too old for Meta)"
     ),
@@ -82,37 +70,25 @@ def import_orders(
     cfg, note = resolve_shop(shop)
     if note:
         console.print(f"[yellow]note:[/yellow] {note}", highlight=False)
-    now = datetime.now(UTC)
-    with store().begin() as conn:
-        ensure_shop(conn, cfg.id, cfg.currency, cfg.prices_include_vat, now)
-        ctx = ProfitContext.load(conn, cfg)
-    defaults = ImportDefaults(cfg.id, cfg.prices_include_vat, source="import")
-    out = BatchOutcome()
-    errors: list[RowError] = []
-    rejected = accepted = lines = 0
-    batch: list[Parsed] = []
     started = time.perf_counter()
     size = file.stat().st_size
     columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task(f"importing {file.name}", total=size)
-        reader = read_orders(
-            file, defaults, fmt=fmt, on_progress=lambda n: progress.update(task, completed=n)
-        )
-        for item in reader:
-            if isinstance(item, RowError):
-                rejected += 1
-                if len(errors) < MAX_ERRORS_SHOWN:
-                    errors.append(item)
-                continue
-            accepted += 1
-            lines += len(item.value.lines)
-            batch.append(item)
-            if len(batch) >= batch_size:
-                _commit_batch(batch, cfg, ctx, out, send=send_events)
-                batch = []
-        if batch:
-            _commit_batch(batch, cfg, ctx, out, send=send_events)
+    importer = OrderImport(
+        store(),
+        cfg,
+        workers=workers,
+        batch_size=batch_size,
+        send_events=send_events,
+        max_errors=MAX_ERRORS_SHOWN,
+    )
+    with importer:
+        if importer.wants_pool(file, fmt):
+            importer.start_pool(str(file))  # before the progress bar's thread: workers fork
+        with Progress(*columns, console=console, transient=True) as progress:
+            task = progress.add_task(f"importing {file.name}", total=size)
+            report = importer.run(file, fmt=fmt, on_progress=lambda n: progress.update(task, completed=n))
+    out, errors = report.outcome, report.errors
+    accepted, rejected, lines = report.accepted, report.rejected, report.lines
     elapsed = time.perf_counter() - started
     rate = lines / elapsed if elapsed > 0 else 0.0
     console.print(

@@ -1,0 +1,227 @@
+"""File imports of orders: records parsed and priced in worker processes, written in batches by this one.
+
+The reader streams the file; chunks of raw JSONL lines go to a process pool (forked, so the shop's
+cost book and rules are not copied through pipes), which answers with rows ready to write and the
+rejected records. At most a few chunks are in flight, so memory stays flat however long the file.
+Results come back in file order, so bad rows are reported in order and the newest copy of an order
+wins exactly as in a sequential import. CSV files and imports that queue events are read in this
+process (same code, no pool).
+"""
+
+from __future__ import annotations
+
+import gc
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+
+from sqlalchemy import Engine
+
+from poas.services.ingest import BatchOutcome, PreparedOrder, ProfitContext, prepare_order, write_prepared
+from poas.settings import ShopConfig
+from poas.sources.canonical import (
+    ImportDefaults,
+    Parsed,
+    RowError,
+    parse_jsonl_record,
+    read_jsonl_records,
+    read_orders,
+)
+from poas.store.orders import ensure_shop
+
+CHUNK_RECORDS = 250  # JSONL lines per task sent to a worker
+POOL_MIN_BYTES = 1 << 20  # smaller files are read in this process: starting workers costs more
+
+
+@dataclass(slots=True)
+class ImportReport:
+    accepted: int = 0
+    rejected: int = 0
+    lines: int = 0
+    errors: list[RowError] = field(default_factory=list)  # the first `max_errors` rejected records
+    outcome: BatchOutcome = field(default_factory=BatchOutcome)
+
+
+# ---- worker side -------------------------------------------------------------------------------
+
+_worker: tuple[ProfitContext, ImportDefaults, str] | None = None
+
+
+def _tune_gc() -> None:
+    """Imports allocate millions of short-lived objects: freeze what exists (modules, the cost book)
+    so collections stop re-scanning it, and collect the young generation less often."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
+
+
+def _init_worker(context: ProfitContext, defaults: ImportDefaults, name: str) -> None:
+    global _worker
+    _worker = (context, defaults, name)
+    _tune_gc()
+
+
+def _prepare(
+    item: Parsed | RowError | None, context: ProfitContext, keep: bool
+) -> PreparedOrder | RowError | None:
+    if item is None or isinstance(item, RowError):
+        return item
+    return prepare_order(item.value, context, amounts_exact=True, keep=keep, line=item.line)
+
+
+def prepare_jsonl_chunk(records: list[tuple[int, bytes]]) -> list[PreparedOrder | RowError]:
+    """Parse and price a chunk of JSONL lines (runs in a worker set up by `_init_worker`)."""
+    assert _worker is not None, "worker not initialized"
+    context, defaults, name = _worker
+    out: list[PreparedOrder | RowError] = []
+    for n, data in records:
+        done = _prepare(parse_jsonl_record(name, n, data, defaults), context, False)
+        if done is not None:
+            out.append(done)
+    return out
+
+
+def _chunks(records: Iterable[tuple[int, bytes]], size: int) -> Iterator[list[tuple[int, bytes]]]:
+    chunk: list[tuple[int, bytes]] = []
+    for rec in records:
+        chunk.append(rec)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+# ---- the import --------------------------------------------------------------------------------
+
+
+class OrderImport:
+    """One shop's order import. Use as a context manager: entering loads the shop's profit context and
+    (with `workers` > 0) starts the worker processes; leaving stops them."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        shop: ShopConfig,
+        *,
+        workers: int | None = None,
+        batch_size: int = 2000,
+        send_events: bool = False,
+        max_errors: int = 20,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.engine, self.shop = engine, shop
+        self.workers = max(0, os.cpu_count() or 1) if workers is None else max(0, workers)
+        self.batch_size, self.send_events, self.max_errors, self.now = (
+            batch_size,
+            send_events,
+            max_errors,
+            now,
+        )
+        self.defaults = ImportDefaults(shop.id, shop.prices_include_vat, source="import")
+        self.context: ProfitContext | None = None
+        self._pool: ProcessPoolExecutor | None = None
+        self._pool_name = ""
+        self._gc_threshold = gc.get_threshold()
+
+    def __enter__(self) -> OrderImport:
+        with self.engine.begin() as conn:
+            ensure_shop(conn, self.shop.id, self.shop.currency, self.shop.prices_include_vat, self.now())
+            self.context = ProfitContext.load(conn, self.shop)
+        _tune_gc()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        gc.unfreeze()
+        gc.set_threshold(*self._gc_threshold)
+
+    def start_pool(self, name: str) -> bool:
+        """Start the workers for a file named `name` (call before starting UI threads: workers fork)."""
+        if self.workers == 0 or self.send_events or self._pool is not None:
+            return self._pool is not None
+        assert self.context is not None, "use OrderImport as a context manager"
+        self.engine.dispose()  # no pooled database connection is inherited by the workers
+        self._pool = ProcessPoolExecutor(
+            self.workers,
+            mp_context=multiprocessing.get_context("fork"),
+            initializer=_init_worker,
+            initargs=(self.context, self.defaults, name),
+        )
+        self._pool_name = name
+        return True
+
+    def wants_pool(self, path: Path, fmt: str | None) -> bool:
+        kind = fmt or ("csv" if path.suffix.lower() == ".csv" else "jsonl")
+        return (
+            kind == "jsonl"
+            and self.workers > 0
+            and not self.send_events
+            and path.stat().st_size >= POOL_MIN_BYTES
+        )
+
+    def run(
+        self, path: Path, *, fmt: str | None = None, on_progress: Callable[[int], None] | None = None
+    ) -> ImportReport:
+        """Import the file; rejected records are counted (and the first few kept), good ones stored."""
+        assert self.context is not None, "use OrderImport as a context manager"
+        report = ImportReport()
+        items: Iterable[PreparedOrder | RowError | None]
+        if self._pool is not None and self._pool_name == str(path):
+            items = self._pooled(path, on_progress)
+        else:
+            ctx, keep = self.context, self.send_events
+            parsed = read_orders(path, self.defaults, fmt=fmt, on_progress=on_progress)
+            items = (_prepare(it, ctx, keep) for it in parsed)
+        batch: list[PreparedOrder] = []
+        for item in items:
+            if item is None:
+                continue
+            if isinstance(item, RowError):
+                report.rejected += 1
+                if len(report.errors) < self.max_errors:
+                    report.errors.append(item)
+                continue
+            report.accepted += 1
+            report.lines += item.lines
+            batch.append(item)
+            if len(batch) >= self.batch_size:
+                self._write(batch, report)
+                batch = []
+        if batch:
+            self._write(batch, report)
+        return report
+
+    def _pooled(
+        self, path: Path, on_progress: Callable[[int], None] | None
+    ) -> Iterator[PreparedOrder | RowError]:
+        assert self._pool is not None
+        pending: deque[Future[list[PreparedOrder | RowError]]] = deque()
+        in_flight = 4 * self.workers + 4  # enough to keep the workers busy while a batch is written
+        for chunk in _chunks(read_jsonl_records(path, on_progress=on_progress), CHUNK_RECORDS):
+            pending.append(self._pool.submit(prepare_jsonl_chunk, chunk))
+            if len(pending) >= in_flight:
+                yield from pending.popleft().result()
+        while pending:
+            yield from pending.popleft().result()
+
+    def _write(self, batch: list[PreparedOrder], report: ImportReport) -> None:
+        with self.engine.begin() as conn:
+            write_prepared(
+                conn,
+                batch,
+                self.shop,
+                now=self.now(),
+                trigger_purchase=self.send_events,
+                outcome=report.outcome,
+            )
