@@ -1,0 +1,75 @@
+"""Read models shared by the JSON API and the dashboard: one builder per view, rendered twice.
+
+A page and its API endpoint render the same pydantic model, so they can never disagree. Money
+travels as decimal strings; timestamps are aware UTC.
+"""
+
+from poas.web.views.common import DbId, utcnow
+from poas.web.views.costs import (
+    CostLine,
+    CostsView,
+    RulesInfo,
+    UploadError,
+    UploadResult,
+    costs_view,
+    upload_costs,
+)
+from poas.web.views.delivery import (
+    MATCH_ALERT_BELOW,
+    MATCH_WINDOW,
+    DeadEvent,
+    DeliveryPixel,
+    DeliveryView,
+    delivery_view,
+    purchase_match_query,
+    replay_dead,
+)
+from poas.web.views.orders import (
+    EventView,
+    OrderDetail,
+    OrderLineView,
+    OrderPage,
+    OrderSummary,
+    SnapshotView,
+    WaterfallStep,
+    order_detail,
+    order_page,
+    waterfall,
+)
+from poas.web.views.reports import SORT_KEYS, AdviceLine, AdviceView, ReportLine, ReportView, report_view
+
+__all__ = [
+    "MATCH_ALERT_BELOW",
+    "MATCH_WINDOW",
+    "SORT_KEYS",
+    "AdviceLine",
+    "AdviceView",
+    "CostLine",
+    "CostsView",
+    "DbId",
+    "DeadEvent",
+    "DeliveryPixel",
+    "DeliveryView",
+    "EventView",
+    "OrderDetail",
+    "OrderLineView",
+    "OrderPage",
+    "OrderSummary",
+    "ReportLine",
+    "ReportView",
+    "RulesInfo",
+    "SnapshotView",
+    "UploadError",
+    "UploadResult",
+    "WaterfallStep",
+    "costs_view",
+    "delivery_view",
+    "order_detail",
+    "order_page",
+    "purchase_match_query",
+    "replay_dead",
+    "report_view",
+    "upload_costs",
+    "utcnow",
+    "waterfall",
+]

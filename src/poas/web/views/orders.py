@@ -1,0 +1,406 @@
+"""Order read models: the searchable order list and one order's profit waterfall, lines, events, history."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+from sqlalchemy import Connection, case, func, or_, select
+from sqlalchemy.sql import ColumnElement
+
+from poas.store import snapshots as snapshot_store
+from poas.store.orders import from_minor
+from poas.store.snapshots import Snapshot
+from poas.store.tables.delivery import outbox
+from poas.store.tables.foundation import order_lines, orders, profit_snapshots
+from poas.web.views.common import ZERO
+
+
+class OrderSummary(BaseModel):
+    shop_id: str
+    order_id: str
+    name: str
+    created_at: datetime
+    currency: str
+    financial_status: str
+    test: bool
+    cancelled: bool
+    revenue_ex_vat: Decimal | None = Field(None, description="latest profit snapshot, shop currency")
+    expected_profit: Decimal | None = None
+    realized_profit: Decimal | None = None
+    sendable: bool | None = None
+    events_sent: int = 0
+    events_total: int = 0
+
+
+class OrderPage(BaseModel):
+    orders: list[OrderSummary]
+    total: int
+    limit: int
+    offset: int
+    query: str | None
+
+
+def _page_extras(
+    conn: Connection, keys: list[tuple[str, str]]
+) -> tuple[dict[tuple[str, str], Any], dict[tuple[str, str], tuple[int, int]]]:
+    """Latest snapshot and (sent, total) event counts for one page of orders (index lookups only)."""
+    snaps: dict[tuple[str, str], Any] = {}
+    events: dict[tuple[str, str], tuple[int, int]] = {}
+    t = profit_snapshots.c
+    for shop_id in {k[0] for k in keys}:
+        ids = [k[1] for k in keys if k[0] == shop_id]
+        rows = conn.execute(
+            select(
+                t.order_id,
+                t.version,
+                t.currency,
+                t.revenue_ex_vat,
+                t.expected_profit,
+                t.realized_profit,
+                t.sendable,
+            ).where(t.shop_id == shop_id, t.order_id.in_(ids))
+        )
+        for r in rows:
+            key = (shop_id, r.order_id)
+            if key not in snaps or r.version > snaps[key].version:
+                snaps[key] = r
+        counts = conn.execute(
+            select(outbox.c.order_id, func.count(), func.sum(case((outbox.c.state == "sent", 1), else_=0)))
+            .where(outbox.c.shop_id == shop_id, outbox.c.order_id.in_(ids))
+            .group_by(outbox.c.order_id)
+        )
+        for order_id, total, sent in counts:
+            events[(shop_id, order_id)] = (int(sent or 0), int(total))
+    return snaps, events
+
+
+def order_page(
+    conn: Connection, *, shops: list[str] | None, query: str | None, limit: int = 50, offset: int = 0
+) -> OrderPage:
+    """Orders newest first, optionally matching `query` (order id, or part of the order name)."""
+    o = orders.c
+    # PostgreSQL refuses NUL in text: it is dropped from the search, on both engines.
+    query = None if query is None else query.replace("\x00", "")
+    where: list[ColumnElement[bool]] = []
+    if shops is not None:
+        where.append(o.shop_id.in_(shops))
+    q = (query or "").strip()
+    if q:
+        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        where.append(or_(o.order_id == q, o.name.ilike(pattern, escape="\\")))
+    total = conn.execute(select(func.count()).select_from(orders).where(*where)).scalar_one()
+    rows = conn.execute(
+        select(
+            o.shop_id,
+            o.order_id,
+            o.name,
+            o.created_at,
+            o.currency,
+            o.financial_status,
+            o.test,
+            o.cancelled_at,
+        )
+        .where(*where)
+        .order_by(o.created_at.desc(), o.order_id.desc())
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    snaps, events = _page_extras(conn, [(r.shop_id, r.order_id) for r in rows])
+    out = []
+    for r in rows:
+        snap = snaps.get((r.shop_id, r.order_id))
+        sent, total_events = events.get((r.shop_id, r.order_id), (0, 0))
+        out.append(
+            OrderSummary(
+                shop_id=r.shop_id,
+                order_id=r.order_id,
+                name=r.name,
+                created_at=r.created_at,
+                currency=r.currency,
+                financial_status=r.financial_status,
+                test=r.test,
+                cancelled=r.cancelled_at is not None,
+                revenue_ex_vat=None if snap is None else from_minor(snap.revenue_ex_vat, snap.currency),
+                expected_profit=None if snap is None else from_minor(snap.expected_profit, snap.currency),
+                realized_profit=None if snap is None else from_minor(snap.realized_profit, snap.currency),
+                sendable=None if snap is None else snap.sendable,
+                events_sent=sent,
+                events_total=total_events,
+            )
+        )
+    return OrderPage(orders=out, total=int(total), limit=limit, offset=offset, query=q or None)
+
+
+class WaterfallStep(BaseModel):
+    """One bar: a running total (`kind` total) or a change from the previous bar (`kind` delta)."""
+
+    key: str
+    label: str
+    kind: Literal["total", "delta"]
+    amount: Decimal  # the bar's value: the total, or the signed change
+    start: Decimal
+    end: Decimal
+    source: str = ""
+
+
+class OrderLineView(BaseModel):
+    line_id: str
+    key: str | None
+    title: str
+    quantity: int
+    revenue_ex_vat: Decimal
+    vat: Decimal
+    cogs: Decimal
+    cost_source: str
+    p_return: Decimal
+    return_rule: str | None
+    expected_return_cost: Decimal
+
+
+class EventView(BaseModel):
+    id: int
+    pixel_id: str
+    event_name: str
+    event_id: str
+    state: str
+    attempts: int
+    created_at: datetime
+    sent_at: datetime | None
+    last_error: str | None
+    meta_response: dict[str, Any] | None
+    payload: dict[str, Any] = Field(description="as sent; IP address and user agent masked")
+
+
+class SnapshotView(BaseModel):
+    version: int
+    created_at: datetime
+    reason: str
+    expected_profit: Decimal
+    realized_profit: Decimal
+    sendable: bool
+
+
+class OrderDetail(BaseModel):
+    shop_id: str
+    order_id: str
+    name: str
+    created_at: datetime
+    currency: str
+    financial_status: str
+    gateway: str | None
+    test: bool
+    cancelled_at: datetime | None
+    profit_currency: str | None
+    sendable: bool | None
+    sendable_reason: str | None
+    waterfall: list[WaterfallStep]
+    realized: list[WaterfallStep] = Field(description="after refunds: expected profit to realized profit")
+    lines: list[OrderLineView]
+    fallbacks: list[str]
+    notes: list[str]
+    fx: list[dict[str, Any]]
+    events: list[EventView]
+    snapshots: list[SnapshotView]
+
+
+_WATERFALL = (
+    ("vat", "VAT", "revenue_ex_vat"),
+    ("cogs", "Cost of goods", None),
+    ("shipping_cost", "Shipping cost", None),
+    ("payment_fee", "Payment fees", None),
+    ("handling_cost", "Handling", None),
+    ("expected_return_cost", "Expected returns", None),
+)
+_REALIZED = (
+    ("refunded_revenue_ex_vat", "Refunded revenue", -1),
+    ("recovered_cogs", "Restocked goods recovered", 1),
+    ("return_handling_cost", "Return handling", -1),
+)
+_MASKED_USER_DATA = ("client_ip_address", "client_user_agent")
+
+
+def _describe(entry: Any) -> str:
+    """A component's source (rule, cost row, basis) as `key: value` text."""
+    if not isinstance(entry, dict):
+        return ""
+    parts = [f"{k}: {_short(v)}" for k, v in entry.items() if k != "amount" and v not in (None, "", [], {})]
+    return "; ".join(parts)
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={_short(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return ", ".join(_short(v) for v in value)
+    return str(value)
+
+
+def _amount(components: dict[str, Any], name: str, fallback: Decimal) -> Decimal:
+    entry = components.get(name)
+    if isinstance(entry, dict) and "amount" in entry:
+        return Decimal(str(entry["amount"]))
+    return fallback
+
+
+def _total(key: str, label: str, amount: Decimal, source: str = "") -> WaterfallStep:
+    step = WaterfallStep(key=key, label=label, kind="total", amount=amount, start=ZERO, end=amount)
+    step.source = source
+    return step
+
+
+def _delta(key: str, label: str, delta: Decimal, running: Decimal, source: str = "") -> WaterfallStep:
+    step = WaterfallStep(key=key, label=label, kind="delta", amount=delta, start=running, end=running + delta)
+    step.source = source
+    return step
+
+
+def waterfall(snap: Snapshot) -> tuple[list[WaterfallStep], list[WaterfallStep]]:
+    """Revenue incl. VAT → VAT → COGS → shipping → fees → handling → expected returns → profit.
+
+    The second list walks gross profit to realized profit after refunds (empty without refunds).
+    """
+    a = snap.amounts
+    comps: dict[str, Any] = dict(snap.breakdown.get("components") or {})
+    running = a["revenue_ex_vat"] + a["vat"]
+    steps = [_total("revenue", "Revenue incl. VAT", running)]
+    for key, label, subtotal in _WATERFALL:
+        steps.append(_delta(key, label, -a[key], running, _describe(comps.get(key))))
+        running -= a[key]
+        if subtotal:
+            steps.append(_total(subtotal, "Revenue ex VAT", running, _describe(comps.get(subtotal))))
+    steps.append(_total("expected_profit", "Expected profit", a["expected_profit"]))
+    realized: list[WaterfallStep] = []
+    if any(_amount(comps, k, ZERO) != 0 for k, _, _ in _REALIZED):
+        running = a["gross_profit"]
+        realized.append(_total("gross_profit", "Gross profit", running))
+        for key, label, sign in _REALIZED:
+            delta = sign * _amount(comps, key, ZERO)
+            realized.append(_delta(key, label, delta, running, _describe(comps.get(key))))
+            running += delta
+        realized.append(_total("realized_profit", "Realized profit", a["realized_profit"]))
+    return steps, realized
+
+
+def _cost_source(cost: Any) -> str:
+    """`cost book: 55.72 NOK from 2026-09-14 (row csv:…)`, or the fallback / missing verdict."""
+    if not isinstance(cost, dict):
+        return str(cost or "")
+    if cost.get("source") == "cost book" and cost.get("unit_cost"):
+        since = str(cost.get("valid_from") or "")[:10]
+        unit = f"{cost['unit_cost']} {cost.get('currency', '')}"
+        return f"cost book: {unit} from {since} (row {cost.get('row', '?')})"
+    return _short(cost)
+
+
+def _payload(text: str) -> dict[str, Any]:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return {"unreadable": True}
+    if not isinstance(data, dict):
+        return {"unreadable": True}
+    user = data.get("user_data")
+    if isinstance(user, dict):
+        data["user_data"] = {k: ("(masked)" if k in _MASKED_USER_DATA else v) for k, v in user.items()}
+    return data
+
+
+def order_detail(conn: Connection, shop_id: str, order_id: str) -> OrderDetail | None:
+    if "\x00" in shop_id or "\x00" in order_id:  # no stored id holds NUL (PostgreSQL cannot)
+        return None
+    row = (
+        conn.execute(select(orders).where(orders.c.shop_id == shop_id, orders.c.order_id == order_id))
+        .mappings()
+        .first()
+    )
+    if row is None:
+        return None
+    snaps = snapshot_store.history(conn, shop_id, order_id)
+    latest = snaps[-1] if snaps else None
+    titles = {
+        r.line_id: r.title
+        for r in conn.execute(
+            select(order_lines.c.line_id, order_lines.c.title).where(
+                order_lines.c.shop_id == shop_id, order_lines.c.order_id == order_id
+            )
+        )
+    }
+    steps: list[WaterfallStep] = []
+    realized: list[WaterfallStep] = []
+    lines: list[OrderLineView] = []
+    bd: dict[str, Any] = {}
+    if latest is not None:
+        steps, realized = waterfall(latest)
+        bd = dict(latest.breakdown)
+        for ln in bd.get("lines") or []:
+            lines.append(
+                OrderLineView(
+                    line_id=str(ln.get("line_id")),
+                    key=ln.get("key"),
+                    title=titles.get(str(ln.get("line_id")), ""),
+                    quantity=int(ln.get("quantity", 0)),
+                    revenue_ex_vat=Decimal(str(ln.get("revenue_ex_vat", "0"))),
+                    vat=Decimal(str(ln.get("vat", "0"))),
+                    cogs=Decimal(str(ln.get("cogs", "0"))),
+                    cost_source=_cost_source(ln.get("cost")),
+                    p_return=Decimal(str(ln.get("p_return", "0"))),
+                    return_rule=ln.get("return_rule"),
+                    expected_return_cost=Decimal(str(ln.get("expected_return_cost", "0"))),
+                )
+            )
+    events = [
+        EventView(
+            id=e["id"],
+            pixel_id=e["pixel_id"],
+            event_name=e["event_name"],
+            event_id=e["event_id"],
+            state=e["state"],
+            attempts=e["attempts"],
+            created_at=e["created_at"],
+            sent_at=e["sent_at"],
+            last_error=e["last_error"],
+            meta_response=e["meta_response"],
+            payload=_payload(e["payload"]),
+        )
+        for e in conn.execute(
+            select(outbox)
+            .where(outbox.c.shop_id == shop_id, outbox.c.order_id == order_id)
+            .order_by(outbox.c.id)
+        ).mappings()
+    ]
+    return OrderDetail(
+        shop_id=row["shop_id"],
+        order_id=row["order_id"],
+        name=row["name"],
+        created_at=row["created_at"],
+        currency=row["currency"],
+        financial_status=row["financial_status"],
+        gateway=row["gateway"],
+        test=row["test"],
+        cancelled_at=row["cancelled_at"],
+        profit_currency=latest.currency if latest else None,
+        sendable=latest.sendable if latest else None,
+        sendable_reason=latest.sendable_reason if latest else None,
+        waterfall=steps,
+        realized=realized,
+        lines=lines,
+        fallbacks=[str(f) for f in bd.get("fallbacks") or []],
+        notes=[str(n) for n in bd.get("notes") or []],
+        fx=[dict(f) for f in bd.get("fx") or [] if isinstance(f, dict)],
+        events=events,
+        snapshots=[
+            SnapshotView(
+                version=s.version,
+                created_at=s.created_at,
+                reason=s.reason,
+                expected_profit=s.amounts["expected_profit"],
+                realized_profit=s.amounts["realized_profit"],
+                sendable=s.sendable,
+            )
+            for s in snaps
+        ],
+    )

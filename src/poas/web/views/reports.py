@@ -1,0 +1,185 @@
+"""Report read model: ROAS next to POAS per campaign / ad set / ad / product / day, with budget advice."""
+
+from __future__ import annotations
+
+import time
+from datetime import date, datetime
+from decimal import ROUND_HALF_EVEN, Decimal
+from weakref import WeakKeyDictionary
+
+from pydantic import BaseModel, Field
+from sqlalchemy import Engine
+
+from poas.domain.advice import CampaignFigures, advise
+from poas.domain.money import exponent
+from poas.domain.report_rows import ReportRow
+from poas.services.report import By, Report, build_report
+from poas.settings import ShopConfig
+from poas.web.views.common import ZERO
+
+
+class ReportLine(BaseModel):
+    key: str = Field(description="campaign / ad set / ad id, product key or day; empty for the total")
+    name: str
+    spend: Decimal
+    orders: int
+    revenue: Decimal
+    gross_profit: Decimal
+    expected_profit: Decimal
+    realized_profit: Decimal | None = Field(None, description="only when some orders' profit is final")
+    roas: Decimal | None
+    poas: Decimal | None
+    poas_expected: Decimal | None
+    margin: Decimal | None
+    break_even_roas: Decimal | None
+    meta_purchases: int
+    meta_value: Decimal
+    revenue_trap: bool
+
+
+class AdviceLine(BaseModel):
+    key: str
+    name: str
+    spend: Decimal
+    proposed_spend: Decimal
+    change: Decimal
+    change_pct: Decimal | None
+    poas: Decimal | None
+    target_roas: Decimal | None
+    reason: str
+
+
+class AdviceView(BaseModel):
+    budget: Decimal
+    allocated: Decimal
+    unallocated: Decimal
+    target_poas: Decimal
+    cap: Decimal
+    rule: str
+    disclaimer: str
+    campaigns: list[AdviceLine]
+
+
+class ReportView(BaseModel):
+    shop_id: str
+    currency: str
+    by: str
+    date_from: date
+    date_to: date
+    rows: list[ReportLine]
+    total: ReportLine = Field(description="blended: all profit / all spend, attributed or not")
+    notes: list[str]
+    advice: AdviceView | None = Field(None, description="budget advice (campaign reports only)")
+
+
+REFRESH_EVERY_S = 30.0
+_REFRESHED: WeakKeyDictionary[Engine, dict[str, float]] = WeakKeyDictionary()  # shop -> last refresh
+SORT_KEYS = ("name", "spend", "orders", "revenue", "gross_profit", "roas", "poas", "poas_expected", "margin")
+
+
+def _q(value: Decimal | None, places: int) -> Decimal | None:
+    return None if value is None else value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
+
+
+def _line(row: ReportRow, places: int) -> ReportLine:
+    f = row.figures
+    return ReportLine(
+        key=row.key,
+        name=row.name,
+        spend=f.spend,
+        orders=f.orders,
+        revenue=f.revenue,
+        gross_profit=f.gross_profit,
+        expected_profit=f.expected_profit,
+        realized_profit=row.realized_profit,
+        roas=_q(row.roas, 4),
+        poas=_q(row.poas, 4),
+        poas_expected=_q(row.poas_expected, 4),
+        margin=_q(row.margin, 4),
+        break_even_roas=_q(row.break_even_roas, 4),
+        meta_purchases=f.meta_purchases,
+        meta_value=f.meta_value,
+        revenue_trap=row.revenue_trap,
+    )
+
+
+def advice_view(report: Report) -> AdviceView:
+    figures = [
+        CampaignFigures(r.key, r.name, r.figures.spend, r.figures.revenue, r.figures.gross_profit)
+        for r in report.rows
+        if r.key
+    ]
+    a = advise(figures)
+    places = exponent(report.currency)
+    return AdviceView(
+        budget=a.budget,
+        allocated=a.allocated,
+        unallocated=a.unallocated,
+        target_poas=a.target_poas,
+        cap=a.cap,
+        rule=a.rule,
+        disclaimer=a.disclaimer,
+        campaigns=[
+            AdviceLine(
+                key=c.key,
+                name=c.name,
+                spend=c.spend,
+                proposed_spend=_q(c.proposed_spend, places) or ZERO,
+                change=_q(c.change, places) or ZERO,
+                change_pct=_q(c.change_pct, 4),
+                poas=_q(c.poas, 4),
+                target_roas=_q(c.target_roas, 4),
+                reason=c.reason,
+            )
+            for c in a.campaigns
+        ],
+    )
+
+
+def figures_changed(engine: Engine) -> None:
+    """Profits in this store changed: the next report refreshes its rollups whatever the throttle."""
+    _REFRESHED.pop(engine, None)
+
+
+def report_view(
+    engine: Engine,
+    shop: ShopConfig,
+    *,
+    by: By,
+    now: datetime,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    sort: str | None = None,
+    descending: bool = True,
+) -> ReportView:
+    """The report service's figures for one shop, optionally sorted.
+
+    The rollups are refreshed first at most every REFRESH_EVERY_S per shop in this process: a
+    refresh right after a large import rebuilds whole days, and a dashboard asks for several
+    reports per page. Figures are therefore at most that many seconds behind the orders.
+    """
+    last = _REFRESHED.setdefault(engine, {})
+    due = time.monotonic() - last.get(shop.id, -REFRESH_EVERY_S) >= REFRESH_EVERY_S
+    report = build_report(
+        engine, shop, by=by, now=now, date_from=date_from, date_to=date_to, refresh_first=due
+    )
+    if due:
+        last[shop.id] = time.monotonic()
+    places = exponent(report.currency)
+    rows = [_line(r, places) for r in report.rows]
+    if sort in SORT_KEYS:
+        present = [r for r in rows if getattr(r, sort) is not None]
+        missing = [r for r in rows if getattr(r, sort) is None]
+        present.sort(key=lambda r: getattr(r, sort), reverse=descending)
+        rows = present + missing
+    return ReportView(
+        shop_id=report.shop_id,
+        currency=report.currency,
+        by=report.by,
+        date_from=report.date_from,
+        date_to=report.date_to,
+        rows=rows,
+        total=_line(report.total, places),
+        notes=list(report.notes),
+        advice=advice_view(report) if by == "campaign" else None,
+    )
