@@ -101,6 +101,7 @@ orders = Table(
     Column("ingested_at", UtcDateTime, nullable=False),
     ForeignKeyConstraint(["shop_id"], ["shops.id"], name="fk_orders_shop_id_shops"),
     Index("ix_orders_shop_created", "shop_id", "created_at"),
+    Index("ix_orders_shop_ingested", "shop_id", "ingested_at"),  # rollup refresh: what changed since
 )
 
 

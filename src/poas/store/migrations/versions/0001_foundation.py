@@ -76,6 +76,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("shop_id", "order_id", name="pk_orders"),
     )
     op.create_index("ix_orders_shop_created", "orders", ["shop_id", "created_at"])
+    op.create_index("ix_orders_shop_ingested", "orders", ["shop_id", "ingested_at"])
     op.create_table(
         "order_lines",
         sa.Column("shop_id", _SHOP, nullable=False),
@@ -220,6 +221,7 @@ def downgrade() -> None:
         "order_lines",
     ):
         op.drop_table(table)
+    op.drop_index("ix_orders_shop_ingested", table_name="orders")
     op.drop_index("ix_orders_shop_created", table_name="orders")
     op.drop_table("orders")
     op.drop_table("shops")
