@@ -64,6 +64,20 @@ class EventSettings(BaseModel):
     finalize_on_refund: bool = False
 
 
+class AttributionSettings(BaseModel):
+    """Which UTM parameter carries which Meta id (docs/attribution.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    campaign_param: str = "utm_campaign"
+    adset_param: str = "utm_term"
+    ad_param: str = "utm_content"
+    id_param: str = "utm_id"
+    mapping: dict[str, str] = Field(default_factory=dict)  # utm_campaign value -> campaign id
+    match_names: bool = True
+    require_meta_source: bool = True
+
+
 class ShopConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -86,6 +100,7 @@ class ShopConfig(BaseModel):
     default_margin: Decimal | None = None  # used by the fallback_margin policy
     category_margins: dict[str, Decimal] = Field(default_factory=dict)
     events: EventSettings = Field(default_factory=EventSettings)
+    attribution: AttributionSettings = Field(default_factory=AttributionSettings)
 
     @field_validator("currency")
     @classmethod

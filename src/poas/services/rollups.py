@@ -340,6 +340,20 @@ def _spend_row_view(r: Any) -> Any:
     return _RowView(r.campaign_id, r.campaign_name, r.adset_id, r.adset_name, r.ad_id, r.ad_name)
 
 
+def attribution_config(shop: ShopConfig) -> AttributionConfig:
+    """The shop's `[shops.attribution]` settings as the domain's attribution config."""
+    a = shop.attribution
+    return AttributionConfig(
+        campaign_param=a.campaign_param,
+        adset_param=a.adset_param,
+        ad_param=a.ad_param,
+        id_param=a.id_param,
+        mapping=dict(a.mapping),
+        match_names=a.match_names,
+        require_meta_source=a.require_meta_source,
+    )
+
+
 def _context(conn: Connection, shop: ShopConfig, config: AttributionConfig | None) -> _Context:
     needs_fx = conn.execute(
         select(func.count())
@@ -347,7 +361,9 @@ def _context(conn: Connection, shop: ShopConfig, config: AttributionConfig | Non
         .where(ad_spend.c.shop_id == shop.id, ad_spend.c.currency != shop.currency)
     ).scalar_one()
     fx = load_fx_table(conn) if needs_fx else None
-    return _Context(shop, ZoneInfo(shop.timezone), _catalog(conn, shop.id), fx, config or AttributionConfig())
+    return _Context(
+        shop, ZoneInfo(shop.timezone), _catalog(conn, shop.id), fx, config or attribution_config(shop)
+    )
 
 
 def _write(conn: Connection, shop: ShopConfig, day: date, figs: dict[tuple[str, str], _Fig]) -> int:
