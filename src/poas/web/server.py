@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import signal
 import socket
 import threading
 import time
@@ -109,6 +110,15 @@ def run_in_thread(app: FastAPI, host: str = "127.0.0.1", port: int | None = None
         server.stop()
 
 
+class _QuietSignals(uvicorn.Server):
+    """A uvicorn server that leaves SIGINT/SIGTERM to its caller (uvicorn re-raises them on exit,
+    which would cut the worker's graceful shutdown short)."""
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
 async def serve_with_worker(
     settings: Settings,
     engine: Engine,
@@ -128,7 +138,11 @@ async def serve_with_worker(
     from poas.web.app import create_app
 
     config = uvicorn.Config(create_app(settings, engine), host=host, port=port, log_level=log_level)
-    server = uvicorn.Server(config)
+    server = _QuietSignals(config)
+    if threading.current_thread() is threading.main_thread():
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
     delivery = delivery or DeliveryConfig()
     client = CapiClient(
         settings.graph_base_url,
