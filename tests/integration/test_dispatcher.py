@@ -353,3 +353,39 @@ async def test_long_bisection_extends_the_lease_instead_of_losing_it(engine: Eng
     assert owners == [(None, None)]
     assert len(spans) >= 8  # the bisection's requests
     assert all(until > claimed + timedelta(seconds=1) for claimed, until in spans)  # each one extended
+
+
+async def test_append_value_waits_until_its_purchase_is_sent(engine: Engine) -> None:
+    now = _now()
+    purchase = events("px1", 1, now)[0]
+    original = json.loads(str(purchase.payload))
+    append = {
+        "event_name": "AppendValue",
+        "event_time": int(now.timestamp()),
+        "event_id": "opx1-0.append.final",
+        "action_source": "website",
+        "event_source_url": original["event_source_url"],
+        "user_data": original["user_data"],
+        "original_event_data": {
+            "event_name": "Purchase",
+            "event_time": original["event_time"],
+            "event_id": "opx1-0",
+        },
+        "custom_data": {"currency": "NOK", "net_revenue": 80.0},
+    }
+    row = ob.OutboxEvent("shop-a", "px1", "AppendValue", append["event_id"], now, append, purchase.order_id)
+    enqueue_all(engine, [purchase, row], now)
+    with run_sandbox() as sb:
+        sb.add_fault(kind="5xx", count=1, code=500)  # the Purchase's first request fails
+        config = DeliveryConfig(**{**FAST.__dict__, "batch_size": 1})
+        client = CapiClient(sb.url, "v25.0")
+        d = Dispatcher(engine, client, lambda s, p: CREDS, config=config, worker_id="w")
+        first = ob.claim(engine, "probe", None, 10, 30, now)
+        assert first is not None and [e.event_name for e in first.events] == ["Purchase"]
+        with engine.begin() as conn:
+            ob.release(conn, "probe", None, now=now, undo_attempt=True)
+        report = await d.drain(wait_for_retries=True)
+        await client.aclose()
+        got = [r["event"]["event_name"] for r in sb.events()]
+    assert got == ["Purchase", "AppendValue"]
+    assert report.dead == 0 and report.sent == 2 and report.outcomes["retry"] == 1

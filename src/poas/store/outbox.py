@@ -23,6 +23,7 @@ from sqlalchemy import (
     any_,
     bindparam,
     delete,
+    exists,
     func,
     or_,
     select,
@@ -32,6 +33,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql import ColumnElement, Select
 from sqlalchemy.sql.dml import Insert
 
+from poas.domain.capi_events import APPEND_VALUE
 from poas.store.tables.delivery import delivery_log, outbox, pixel_state
 
 CLAIMABLE = ("pending", "retry", "sending")  # sending: only once its lease has expired
@@ -162,7 +164,20 @@ def blocked_pixels(conn: Connection, now: datetime) -> list[str]:
 
 def _claimable(now: datetime) -> ColumnElement[bool]:
     # A claim sets next_attempt_at = lease_until, so one index range finds due *and* expired rows.
-    return and_(outbox.c.state.in_(CLAIMABLE), outbox.c.next_attempt_at <= now)
+    due = and_(outbox.c.state.in_(CLAIMABLE), outbox.c.next_attempt_at <= now)
+    # An AppendValue waits while its order's Purchase is still unsent: Meta rejects a correction
+    # whose original event it has not seen (and one bad event sinks a batch).
+    original = outbox.alias("original")
+    waiting = exists(
+        select(original.c.id).where(
+            original.c.shop_id == outbox.c.shop_id,
+            original.c.order_id == outbox.c.order_id,
+            original.c.pixel_id == outbox.c.pixel_id,
+            original.c.event_name != APPEND_VALUE,
+            original.c.state.in_(CLAIMABLE),
+        )
+    )
+    return and_(due, or_(outbox.c.event_name != APPEND_VALUE, ~waiting))
 
 
 def claim(
