@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 import psutil
 
-from poas.services.demo import Demo, DemoOptions
+from poas.cli.demo_run import Demo, DemoOptions
 
 ROOT = Path(__file__).resolve().parent
 PAGES = [

@@ -21,7 +21,7 @@ from typing import Any
 
 import psutil
 
-from poas.services.demo import Demo, DemoOptions
+from poas.cli.demo_run import Demo, DemoOptions
 from poas.sources.sample_files import write_shop
 from poas.sources.sample_shop import generate
 

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from poas.services.demo import Demo, DemoOptions
+from poas.cli.demo_run import Demo, DemoOptions
 from poas.sources.sample_catalog import CAMPAIGNS
 
 D = Decimal

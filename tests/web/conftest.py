@@ -119,7 +119,7 @@ class DemoApp:
 @pytest.fixture(scope="module")
 def demo_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoApp]:
     """A store seeded the real way: the demo shop's webhooks, costs, rules, delivery and spend."""
-    from poas.services.demo import Demo, DemoOptions
+    from poas.cli.demo_run import Demo, DemoOptions
 
     with Demo(DemoOptions(home=tmp_path_factory.mktemp("demo"), days=14, orders_per_day=12)) as demo:
         # The demo runs its own asyncio loop; Playwright's sync API already has one in this thread.

@@ -23,7 +23,7 @@ from rich.progress import (
 from rich.table import Table
 
 from poas.cli.app import app, console, err_console, fail, settings
-from poas.services.demo import Demo, DemoError, DemoOptions, DemoResult
+from poas.cli.demo_run import Demo, DemoError, DemoOptions, DemoResult
 from poas.services.report import report_json
 from poas.sources.sample_files import write_shop
 from poas.sources.sample_shop import generate as generate_shop

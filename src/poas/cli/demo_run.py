@@ -1,0 +1,376 @@
+"""The demo, composed from every face (sandbox, web app, worker): a generated sample shop pushed
+through the real webhooks, profit engine, outbox, Meta sandbox and spend sync, ending in the
+ROAS-vs-POAS report and budget advice.
+
+Every stage uses the same code a real installation runs; only Meta and Shopify are stand-ins (the local
+Meta sandbox over real HTTP, and signed webhook deliveries built from the generator's payloads).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+import httpx
+from sqlalchemy import Engine
+
+from poas.domain.advice import Advice, CampaignFigures, advise
+from poas.meta.capi import CapiClient
+from poas.meta.sandbox import RunningSandbox, run_sandbox
+from poas.services import intake
+from poas.services.deliver import DeliveryConfig, DeliveryReport, Dispatcher, settings_credentials
+from poas.services.report import Report, build_report
+from poas.services.returns import finalize_due
+from poas.services.spend import sync_spend
+from poas.settings import Settings, ShopConfig, load_settings
+from poas.sources.canonical import ParsedCost, read_costs_csv
+from poas.sources.sample_files import write_shop
+from poas.sources.sample_shop import API_VERSION, SHOP_DOMAIN, SHOP_ID, generate
+from poas.store import inbox
+from poas.store import outbox as ob
+from poas.store.costs import import_costs
+from poas.store.db import make_engine, upgrade
+from poas.store.orders import ensure_shop
+from poas.store.rules import save_rules
+from poas.web.server import ServerThread, ensure_admin_password
+
+Clock = Callable[[], datetime]
+
+
+class Progress(Protocol):
+    """Where the demo reports its stages (the CLI draws Rich progress bars; tests pass NullProgress)."""
+
+    def stage(self, name: str, total: int | None = None) -> None: ...
+    def advance(self, n: int = 1) -> None: ...
+    def done(self, note: str = "") -> None: ...
+
+
+class NullProgress:
+    def stage(self, name: str, total: int | None = None) -> None:
+        return None
+
+    def advance(self, n: int = 1) -> None:
+        return None
+
+    def done(self, note: str = "") -> None:
+        return None
+
+
+class DemoError(RuntimeError):
+    """A stage that did not do what the demo needs; the message names the stage."""
+
+
+@dataclass(frozen=True, slots=True)
+class DemoOptions:
+    home: Path  # the demo makes a fresh folder inside it
+    seed: int = 7
+    days: int = 28
+    orders_per_day: int = 40
+    webhook_concurrency: int = 16
+    port: int | None = None  # the web app's port; default a free one
+    database_url: str | None = None  # default: a fresh SQLite file in the demo folder
+
+
+@dataclass(slots=True)
+class DemoResult:
+    folder: Path
+    since: date
+    until: date
+    report: Report
+    advice: Advice
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def sign(body: bytes, secret: str) -> str:
+    """Shopify's X-Shopify-Hmac-Sha256: base64 HMAC-SHA256 of the raw body."""
+    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
+class Demo:
+    """One demo run. Use as a context manager: entering starts the sandbox and the web app."""
+
+    def __init__(self, options: DemoOptions, progress: Progress | None = None, clock: Clock | None = None):
+        self.options = options
+        self.progress = progress or NullProgress()
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.counts: dict[str, int] = {}
+        self._stack = ExitStack()
+        self.folder = Path()
+        self.shop_dir = Path()
+        self.settings: Settings
+        self.shop: ShopConfig
+        self.engine: Engine
+        self.sandbox: RunningSandbox
+        self.web: ServerThread
+        self.admin_password: str | None = None
+
+    # ---------------------------------------------------------------- lifecycle
+
+    def __enter__(self) -> Demo:
+        try:
+            self._start()
+        except BaseException:
+            self._stack.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+
+    def _start(self) -> None:
+        opts = self.options
+        opts.home.mkdir(parents=True, exist_ok=True)
+        self.folder = Path(tempfile.mkdtemp(prefix="demo-", dir=opts.home))
+        self.shop_dir = self.folder / "sample-shop"
+        today = self.clock().astimezone(ZoneInfo("Europe/Oslo")).date()
+        self.progress.stage("generate the sample shop")
+        sample = generate(seed=opts.seed, days=opts.days, orders_per_day=opts.orders_per_day, today=today)
+        self.since, self.until = sample.since, sample.until
+        written = write_shop(sample, self.shop_dir)
+        self.counts.update({f"generated_{k}": v for k, v in written.items()})
+        self.progress.done(f"{written['orders']} orders, {written['refunds']} refunds")
+
+        self.progress.stage("start the Meta sandbox")
+        base = load_settings(self.shop_dir / "poas.toml")
+        shop = base.shop(SHOP_ID)
+        if shop is None:
+            raise DemoError(f"generate: {self.shop_dir / 'poas.toml'} has no shop {SHOP_ID!r}")
+        secret = shop.app_secret.get_secret_value() if shop.app_secret else None
+        self.sandbox = self._stack.enter_context(run_sandbox(app_secret=secret))
+        self.progress.done(self.sandbox.url)
+
+        self.progress.stage("open the store and start the web app")
+        self.settings = load_settings(
+            self.shop_dir / "poas.toml",
+            home=self.folder,
+            database_url=opts.database_url or f"sqlite:///{self.folder / 'poas.db'}",
+            graph_base_url=self.sandbox.url,
+        )
+        found = self.settings.shop(SHOP_ID)
+        assert found is not None
+        self.shop = found
+        self.engine = make_engine(self.settings.resolved_database_url())
+        self._stack.callback(self.engine.dispose)
+        upgrade(self.engine)
+        self.admin_password = ensure_admin_password(self.settings)
+        from poas.web.app import create_app
+
+        self.web = ServerThread(create_app(self.settings, self.engine), port=opts.port)
+        self.web.start()
+        self._stack.callback(self.web.stop)
+        self.progress.done(self.web.url)
+
+    # ---------------------------------------------------------------- stages
+
+    def run(self) -> DemoResult:
+        """Every stage in order; returns the campaign report and the budget advice."""
+        self.load_costs_and_rules()
+        self.send_webhooks()
+        self.process_inbox()
+        self.deliver()
+        if self.finalize_returns():
+            self.deliver("send AppendValue corrections to the sandbox")
+        self.sync_spend()
+        report, advice = self.report()
+        self.save_record(report)
+        return DemoResult(self.folder, self.since, self.until, report, advice, dict(self.counts))
+
+    def load_costs_and_rules(self) -> None:
+        now = self.clock()
+        path = self.shop_dir / "costs.csv"
+        parsed = list(read_costs_csv(path, default_currency=self.shop.currency, timezone=self.shop.timezone))
+        errors = [p for p in parsed if not isinstance(p, ParsedCost)]
+        if errors:
+            raise DemoError(f"costs: {errors[0]}")
+        rows = [row for p in parsed if isinstance(p, ParsedCost) for row in p.rows]
+        self.progress.stage("load costs and rules", len(rows))
+        with self.engine.begin() as conn:
+            ensure_shop(conn, self.shop.id, self.shop.currency, self.shop.prices_include_vat, now)
+            self.counts["cost_rows"] = import_costs(conn, self.shop.id, rows, now=now)
+            save_rules(conn, self.shop.id, (self.shop_dir / "rules.toml").read_text(), source="demo", now=now)
+        self.progress.advance(len(rows))
+        self.progress.done(f"{len(parsed)} cost lines, rules version saved")
+
+    def _deliveries(self) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = json.loads((self.shop_dir / "webhooks.json").read_text())
+        return items
+
+    def send_webhooks(self) -> None:
+        """POST every delivery, signed, to the web app; orders first, then refunds (as Shopify would,
+        days later)."""
+        items = self._deliveries()
+        orders = [d for d in items if d["topic"] != "refunds/create"]
+        refunds = [d for d in items if d["topic"] == "refunds/create"]
+        self.progress.stage("send Shopify webhooks", len(items))
+        results = asyncio.run(self._post_all([orders, refunds]))
+        for status, n in results.items():
+            self.counts[f"webhooks_{status}"] = n
+        accepted = results.get("accepted", 0) + results.get("duplicate", 0)
+        if accepted != len(items):
+            raise DemoError(f"webhooks: only {accepted} of {len(items)} accepted ({results})")
+        self.progress.done(f"{accepted} accepted")
+
+    async def _post_all(self, groups: list[list[dict[str, Any]]]) -> dict[str, int]:
+        secret = self.shop.webhook_secrets[0].get_secret_value()
+        url = f"{self.web.url}/webhooks/shopify/{self.shop.id}"
+        results: dict[str, int] = {}
+        limits = httpx.Limits(max_connections=self.options.webhook_concurrency)
+        async with httpx.AsyncClient(timeout=30, limits=limits) as client:
+            for group in groups:
+                todo = iter(group)
+
+                async def worker(todo: Iterator[dict[str, Any]] = todo) -> None:
+                    for item in todo:  # the workers share one iterator: each item is sent once
+                        status = await self._post(client, url, secret, item)
+                        results[status] = results.get(status, 0) + 1
+                        self.progress.advance()
+
+                await asyncio.gather(*(worker() for _ in range(self.options.webhook_concurrency)))
+        return results
+
+    async def _post(self, client: httpx.AsyncClient, url: str, secret: str, item: dict[str, Any]) -> str:
+        body = (self.shop_dir / item["file"]).read_bytes()
+        headers = {
+            "Content-Type": "application/json",
+            "X-Shopify-Topic": item["topic"],
+            "X-Shopify-Hmac-Sha256": sign(body, secret),
+            "X-Shopify-Shop-Domain": SHOP_DOMAIN,
+            "X-Shopify-API-Version": API_VERSION,
+            "X-Shopify-Webhook-Id": item["webhook_id"],
+            "X-Shopify-Event-Id": item["event_id"],
+            "X-Shopify-Triggered-At": item["triggered_at"],
+        }
+        for attempt in range(3):
+            try:
+                response = await client.post(url, content=body, headers=headers)
+            except httpx.TransportError:
+                if attempt == 2:
+                    return "transport_error"
+                await asyncio.sleep(0.2 * (attempt + 1))
+                continue
+            if response.status_code >= 500 and attempt < 2:
+                await asyncio.sleep(0.2 * (attempt + 1))
+                continue
+            if response.status_code != 200:
+                return f"http_{response.status_code}"
+            status: str = response.json().get("status", "unknown")
+            return status
+        return "gave_up"
+
+    def process_inbox(self, timeout_s: float = 120.0) -> None:
+        """Process what the web app's background tasks have not yet, until the inbox is settled."""
+        self.progress.stage("process the inbox")
+        deadline = time.monotonic() + timeout_s
+        processed = 0
+        while True:
+            stats = intake.process_pending(self.engine, self.clock(), settings=self.settings)
+            processed += stats.claimed
+            with self.engine.connect() as conn:
+                counts = inbox.counts(conn)
+            busy = {k: v for k, v in counts.items() if k not in ("done", "failed", "ignored")}
+            if not busy:
+                break
+            if time.monotonic() > deadline:
+                raise DemoError(f"inbox: still not settled after {timeout_s:.0f} s ({counts})")
+            time.sleep(0.1)
+        self.counts.update({f"inbox_{k}": v for k, v in counts.items()})
+        self.progress.done(", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
+
+    def finalize_returns(self) -> int:
+        """Orders whose profit is final (refunded, cancelled, window closed): AppendValue or ledger."""
+        self.progress.stage("finalize refunded and closed orders")
+        report = finalize_due(self.engine, self.shop, now=self.clock())
+        self.counts.update(
+            {
+                "finalize_examined": report.examined,
+                "finalize_queued": report.queued,
+                "finalize_unsent": report.unsent,
+                "finalize_waiting": report.waiting,
+                "finalize_errors": len(report.errors),
+            }
+        )
+        self.progress.done(
+            f"{report.queued} AppendValue queued, {report.unsent} outside the append window (ledger only)"
+        )
+        return report.queued
+
+    def deliver(self, label: str = "send events to the Meta sandbox") -> None:
+        """Run the outbox dispatcher against the sandbox until nothing due is left."""
+        with self.engine.connect() as conn:
+            before = ob.stats(conn, now=self.clock())
+        due = sum(
+            n for states in before.counts.values() for s, n in states.items() if s in ("pending", "retry")
+        )
+        self.counts["events_queued"] = sum(n for states in before.counts.values() for n in states.values())
+        self.progress.stage(label, due)
+        report = asyncio.run(self._drain())
+        for key, n in (
+            ("events_sent", report.sent),
+            ("events_too_old", report.too_old),
+            ("events_dead", report.dead),
+            ("events_retried", report.retried),
+            ("capi_requests", report.requests),
+        ):
+            self.counts[key] = self.counts.get(key, 0) + n
+        self.progress.advance(report.sent + report.too_old + report.dead)
+        self.progress.done(f"{report.sent} sent in {report.requests} requests, {report.too_old} too old")
+
+    async def _drain(self) -> DeliveryReport:
+        client = CapiClient(self.sandbox.url, self.settings.graph_version, timeout_s=30)
+        try:
+            dispatcher = Dispatcher(
+                self.engine,
+                client,
+                settings_credentials(self.settings.shops),
+                config=DeliveryConfig(concurrency=4),
+            )
+            return await dispatcher.drain(wait_for_retries=True)
+        finally:
+            await client.aclose()
+
+    def sync_spend(self) -> None:
+        spend = json.loads((self.shop_dir / "spend.json").read_text())
+        self.progress.stage("load spend into the sandbox and sync it", len(spend))
+        body = {"account_id": self.shop.ad_account_id, "rows": spend, "replace": True, "page_size": 500}
+        response = httpx.post(f"{self.sandbox.url}/_sandbox/insights", json=body, timeout=30)
+        if response.status_code != 200:
+            raise DemoError(f"spend: the sandbox refused the rows ({response.status_code})")
+        result = sync_spend(
+            self.engine, self.settings, self.shop, now=self.clock(), since=self.since, until=self.until
+        )
+        self.counts["spend_rows"] = result.rows
+        self.progress.advance(result.rows)
+        self.progress.done(f"{result.rows} rows for {len(result.days)} days")
+
+    def report(self) -> tuple[Report, Advice]:
+        self.progress.stage("build the report")
+        report = build_report(
+            self.engine, self.shop, by="campaign", now=self.clock(), date_from=self.since, date_to=self.until
+        )
+        figures = [
+            CampaignFigures(r.key, r.name, r.figures.spend, r.figures.revenue, r.figures.gross_profit)
+            for r in report.rows
+            if r.key
+        ]
+        advice = advise(figures)
+        self.progress.done(f"{len(report.rows)} rows")
+        return report, advice
+
+    def save_record(self, report: Report) -> None:
+        """Keep what the sandbox received next to the store, for checking the run afterwards."""
+        from poas.services.report import report_json
+
+        (self.folder / "sandbox_events.json").write_text(json.dumps(self.sandbox.events(), indent=1) + "\n")
+        (self.folder / "report.json").write_text(json.dumps(report_json(report), indent=1) + "\n")
