@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 
 from poas.meta.capi import CapiClient
 from poas.services.deliver import DeliveryConfig, DeliveryReport, Dispatcher, settings_credentials
+from poas.services.housekeeping import run_housekeeping
 from poas.settings import Settings, load_settings
 from poas.store.db import make_engine, upgrade
 from poas.web.auth import hash_password
@@ -130,7 +131,8 @@ async def serve_with_worker(
     stop: asyncio.Event | None = None,
     log_level: str = "info",
 ) -> DeliveryReport:
-    """The embedded default: web app and outbox dispatcher in one process and one event loop.
+    """The embedded default: web app, outbox dispatcher and the worker's duties (inbox, finalizing
+    returns) in one process and one event loop.
 
     Stops on SIGINT/SIGTERM (uvicorn's handlers) or when `stop` is set; in-flight Graph requests
     finish (or their claims are released) before it returns.
@@ -153,6 +155,7 @@ async def serve_with_worker(
     dispatcher = Dispatcher(engine, client, settings_credentials(settings.shops), config=delivery)
     worker_stop = asyncio.Event()
     worker = asyncio.create_task(dispatcher.run(worker_stop))
+    duties = asyncio.create_task(run_housekeeping(engine, settings, worker_stop))
     web = asyncio.create_task(server.serve())
 
     async def watch() -> None:
@@ -171,5 +174,6 @@ async def serve_with_worker(
         watcher.cancel()
         worker_stop.set()
         report = await worker
+        await duties
         await client.aclose()
     return report
