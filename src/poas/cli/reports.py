@@ -142,6 +142,9 @@ def _table(report: Report) -> Table:
 
 @app.command("report")
 def report_cmd(
+    subject: str | None = typer.Argument(
+        None, help="Leave out for ROAS/POAS; `returns` for the return-cost calibration report."
+    ),
     by: str = typer.Option("campaign", "--by", help="campaign | adset | ad | product | day | week"),
     date_from: str | None = typer.Option(None, "--from", help="First day (default: 30 days ago)."),
     date_to: str | None = typer.Option(None, "--to", help="Last day (default: today)."),
@@ -151,6 +154,13 @@ def report_cmd(
     daily: bool = typer.Option(False, "--daily", help="One line per day and campaign/ad set/ad/product."),
 ) -> None:
     """Spend, revenue and profit with ROAS next to POAS, from the daily rollups."""
+    if subject is not None:
+        if subject != "returns":
+            raise fail(f"unknown report {subject!r}: leave it out, or use `returns`")
+        from poas.cli.returns import print_calibration
+
+        print_calibration(shop, "json" if fmt == "json" else "table")
+        return
     if by not in BY_CHOICES:
         raise fail(f"--by must be one of {', '.join(BY_CHOICES)}")
     if fmt not in ("table", "json", "csv"):
