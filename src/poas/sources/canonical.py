@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -76,6 +77,10 @@ class Parsed:
 
 
 def _text(v: Any, field: str, *, required: bool = False, max_len: int = 500) -> str | None:
+    if type(v) is str:  # the common case first; anything unusual takes the checks below
+        s = v.strip()
+        if s and len(s) <= max_len:
+            return s
     if v is None or (isinstance(v, str) and not v.strip()):
         if required:
             raise FieldError(field, "is required")
@@ -115,15 +120,39 @@ def _decimal(v: Any, field: str, *, required: bool = False, default: Decimal | N
     return d
 
 
+# Amount texts already accepted (non-negative, within the currency's decimals): prices and taxes
+# repeat across a file, and Decimals are immutable, so one parse serves every repeat.
+_ACCEPTED: dict[tuple[str, str], Decimal] = {}
+_ACCEPTED_MAX = 100_000
+
+
+def _remember(v: Any, currency: str, d: Decimal) -> Decimal:
+    if type(v) is str and d >= 0:
+        if len(_ACCEPTED) >= _ACCEPTED_MAX:
+            _ACCEPTED.clear()
+        _ACCEPTED[(v, currency)] = d
+    return d
+
+
 def _money(v: Any, field: str, currency: str, *, required: bool = False, signed: bool = False) -> Decimal:
+    if type(v) is str:
+        hit = _ACCEPTED.get((v, currency))
+        if hit is not None:
+            return hit
     d = _decimal(v, field, required=required, default=ZERO)
     assert d is not None
-    return _check_money(d, field, currency, signed)
+    return _remember(v, currency, _check_money(d, field, currency, signed))
 
 
 def _opt_money(v: Any, field: str, currency: str, *, signed: bool = False) -> Decimal | None:
+    if v is None:
+        return None
+    if type(v) is str:
+        hit = _ACCEPTED.get((v, currency))
+        if hit is not None:
+            return hit
     d = _decimal(v, field)
-    return None if d is None else _check_money(d, field, currency, signed)
+    return None if d is None else _remember(v, currency, _check_money(d, field, currency, signed))
 
 
 def _check_money(d: Decimal, field: str, currency: str, signed: bool) -> Decimal:
@@ -137,13 +166,23 @@ def _check_money(d: Decimal, field: str, currency: str, signed: bool) -> Decimal
 
 
 def _rate(v: Any, field: str) -> Decimal | None:
+    if v is None:
+        return None
+    if type(v) is str:
+        hit = _ACCEPTED.get((v, "rate"))
+        if hit is not None:
+            return hit
     d = _decimal(v, field)
+    if d is not None and ZERO <= d < 1 and type(v) is str:
+        _remember(v, "rate", d)
     if d is not None and not ZERO <= d < 1:
         raise FieldError(field, f"{d} must be a fraction in [0, 1) (0.25 for 25 %)")
     return d
 
 
 def _int(v: Any, field: str, *, default: int | None = None, minimum: int = 0) -> int:
+    if type(v) is int and v >= minimum:
+        return v
     if v is None or (isinstance(v, str) and not v.strip()):
         if default is None:
             raise FieldError(field, "is required")
@@ -218,6 +257,8 @@ def _object(v: Any, field: str, allowed: frozenset[str]) -> Mapping[str, Any]:
         return {}
     if not isinstance(v, dict):
         raise FieldError(field, "must be an object")
+    if v.keys() <= allowed:
+        return v
     unknown = sorted(set(v) - allowed)
     if unknown:
         raise FieldError(f"{field}.{unknown[0]}", "is not a known field")
@@ -258,26 +299,33 @@ class ImportDefaults:
     source: str = "import"
 
 
+@lru_cache(maxsize=256)
+def _line_names(i: int) -> dict[str, str]:
+    """The error names of line `i`'s fields ("lines[2].tax"), built once per position."""
+    return {n: f"lines[{i}].{n}" for n in ("", *_LINE_FIELDS)}
+
+
 def _line(d: Any, i: int, cur: str) -> OrderLine:
-    f = f"lines[{i}]"
-    obj = _object(d, f, _LINE_FIELDS)
+    f = _line_names(i)
+    obj = _object(d, f"lines[{i}]", _LINE_FIELDS)
     if "unit_price" not in obj or obj["unit_price"] in (None, ""):
-        raise FieldError(f"{f}.unit_price", "is required (a line without a price cannot be priced)")
+        raise FieldError(f["unit_price"], "is required (a line without a price cannot be priced)")
+    g = obj.get
     return OrderLine(
-        line_id=_text(obj.get("line_id"), f"{f}.line_id", max_len=100) or str(i + 1),
-        quantity=_int(obj.get("quantity"), f"{f}.quantity"),
-        unit_price=_money(obj.get("unit_price"), f"{f}.unit_price", cur, required=True),
-        sku=_text(obj.get("sku"), f"{f}.sku", max_len=200),
-        variant_id=_text(obj.get("variant_id"), f"{f}.variant_id", max_len=100),
-        product_id=_text(obj.get("product_id"), f"{f}.product_id", max_len=100),
-        title=_text(obj.get("title"), f"{f}.title") or "",
-        category=_text(obj.get("category"), f"{f}.category", max_len=200),
-        discount=_money(obj.get("discount"), f"{f}.discount", cur),
-        tax=_money(obj.get("tax"), f"{f}.tax", cur),
-        tax_rate=_rate(obj.get("tax_rate"), f"{f}.tax_rate"),
-        gift_card=bool(_bool(obj.get("gift_card"), f"{f}.gift_card", False)),
-        grams=_int(obj.get("grams"), f"{f}.grams", default=0),
-        unit_cost=_opt_money(obj.get("unit_cost"), f"{f}.unit_cost", cur),
+        line_id=_text(g("line_id"), f["line_id"], max_len=100) or str(i + 1),
+        quantity=_int(g("quantity"), f["quantity"]),
+        unit_price=_money(g("unit_price"), f["unit_price"], cur, required=True),
+        sku=_text(g("sku"), f["sku"], max_len=200),
+        variant_id=_text(g("variant_id"), f["variant_id"], max_len=100),
+        product_id=_text(g("product_id"), f["product_id"], max_len=100),
+        title=_text(g("title"), f["title"]) or "",
+        category=_text(g("category"), f["category"], max_len=200),
+        discount=_money(g("discount"), f["discount"], cur),
+        tax=_money(g("tax"), f["tax"], cur),
+        tax_rate=_rate(g("tax_rate"), f["tax_rate"]),
+        gift_card=bool(_bool(g("gift_card"), f["gift_card"], False)),
+        grams=_int(g("grams"), f["grams"], default=0),
+        unit_cost=_opt_money(g("unit_cost"), f["unit_cost"], cur),
     )
 
 
@@ -337,7 +385,8 @@ def _refund(d: Any, i: int, cur: str, line_ids: set[str]) -> Refund:
 
 
 def _str_fields(obj: Mapping[str, Any], prefix: str, names: frozenset[str]) -> dict[str, str | None]:
-    return {n: _text(obj.get(n), f"{prefix}.{n}", max_len=2000) for n in names}
+    """The fields present (`obj` holds only `names`, see `_object`); absent ones keep their None default."""
+    return {n: _text(v, f"{prefix}.{n}", max_len=2000) for n, v in obj.items()}
 
 
 def order_from_dict(d: Any, defaults: ImportDefaults) -> Order:
