@@ -84,3 +84,37 @@ def test_fit_then_calibration_report(tmp_path: Path, db_url: str) -> None:
     # Predicted with the fitted rate: p x (400 - 150) per dress line, 100 lines, each rounded to the øre
     assert abs(float(by["sku", "DRESS"]["predicted_return_cost"]) - dress * 250 * 100) <= 0.5  # per-line øre
     assert float(by["category", "home"]["actual_return_cost"]) == 5 * (400 - 60)
+
+
+def test_profit_shows_the_events_and_corrections(tmp_path: Path, db_url: str) -> None:
+    (tmp_path / "poas.toml").write_text(
+        '[[shops]]\nid = "s"\npixel_id = "1234567890"\nconsent_policy = "always"\n'
+        "[shops.events]\nreturn_window_days = 30\n"
+    )
+    now = datetime.now(UTC)
+    orders = tmp_path / "orders.jsonl"
+    order = json.loads(_order(7, now - timedelta(hours=2), "DRESS", "fashion", False))
+    order["customer"] = {"email": "kari@example.no", "country": "NO"}
+    old = json.loads(_order(8, now - timedelta(days=40), "DRESS", "fashion", False))
+    orders.write_text(json.dumps(order) + "\n" + json.dumps(old) + "\n")
+    costs = tmp_path / "costs.csv"
+    costs.write_text(
+        f"sku,unit_cost,currency,valid_from\nDRESS,150,NOK,{(now - timedelta(days=90)).date()}\n"
+    )
+    assert _poas(tmp_path, db_url, "import", "costs", str(costs)).returncode == 0
+    imported = _poas(tmp_path, db_url, "import", "orders", str(orders), "--send-events")
+    assert imported.returncode == 0, imported.stderr
+    assert _poas(tmp_path, db_url, "returns", "finalize").returncode == 0
+
+    fresh = json.loads(_poas(tmp_path, db_url, "profit", "7", "--json").stdout)
+    assert [(e["event_name"], e["event_id"], e["state"]) for e in fresh["events"]] == [
+        ("Purchase", "7", "pending")
+    ]
+    assert fresh["events"][0]["payload"]["user_data"]["em"] != ["kari@example.no"]  # hashed, never raw
+    assert fresh["corrections"] == []
+
+    closed = json.loads(_poas(tmp_path, db_url, "profit", "8", "--json").stdout)
+    assert closed["events"] == []  # no contact data: nothing Meta could match
+    assert [(c["trigger"], c["state"]) for c in closed["corrections"]] == [("window_closed", "unsent")]
+    table = _poas(tmp_path, db_url, "profit", "8")
+    assert "correction final (window_closed): unsent" in table.stdout

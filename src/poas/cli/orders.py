@@ -14,7 +14,9 @@ from poas.cli.app import app, console, fail, store
 from poas.cli.imports import resolve_shop
 from poas.domain.rules import RulesError
 from poas.services.ingest import recompute_profits
+from poas.store import corrections
 from poas.store.orders import ensure_shop
+from poas.store.outbox import list_events
 from poas.store.rules import RulesFormat, latest_rules, save_rules
 from poas.store.snapshots import COMPONENTS, history
 
@@ -42,12 +44,16 @@ def profit(
     cfg, note = resolve_shop(shop)
     with store().connect() as conn:
         snaps = history(conn, cfg.id, order_id)
+        events = list_events(conn, order=(cfg.id, order_id), limit=100, with_payload=as_json)
+        ledger = corrections.for_order(conn, cfg.id, order_id)
     if not snaps:
         raise fail(f"no profit stored for order {order_id!r} in shop {cfg.id!r}")
     latest = snaps[-1]
     if as_json:
         doc: dict[str, Any] = {"shop_id": cfg.id, "order_id": order_id, "latest": latest.to_dict()}
         doc["history"] = [{k: v for k, v in s.to_dict().items() if k != "breakdown"} for s in snaps]
+        doc["events"] = [_event_doc(e) for e in events]
+        doc["corrections"] = [_jsonable(c) for c in ledger]
         typer.echo(json.dumps(doc, indent=2, ensure_ascii=False))
         return
     if note:
@@ -75,6 +81,33 @@ def profit(
             "yes" if s.sendable else "no",
         )
     console.print(hist)
+    if events:
+        sent = Table(title="events to Meta")
+        for col in ("event", "event_id", "state", "attempts", "Meta's answer / error"):
+            sent.add_column(col)
+        for e in events:
+            answer = e["last_error"] or json.dumps(e["meta_response"] or {}, separators=(",", ":"))
+            sent.add_row(e["event_name"], e["event_id"], e["state"], str(e["attempts"]), answer)
+        console.print(sent)
+    else:
+        console.print("no events queued for this order (no pixel, no consent, or not sendable)")
+    for c in ledger:
+        console.print(
+            f"correction {c['correction_key']} ({c['trigger']}): {c['state']} — {c['reason']}",
+            highlight=False,
+            markup=False,
+        )
+
+
+def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in row.items()}
+
+
+def _event_doc(row: dict[str, Any]) -> dict[str, Any]:
+    doc = _jsonable(row)
+    if isinstance(doc.get("payload"), str):
+        doc["payload"] = json.loads(doc["payload"])
+    return doc
 
 
 @app.command("rules")

@@ -472,9 +472,19 @@ def stats(conn: Connection, *, now: datetime) -> OutboxStats:
     return result
 
 
-def list_events(conn: Connection, *, state: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
-    cols = [c for c in outbox.c if c.name != "payload"]
+def list_events(
+    conn: Connection,
+    *,
+    state: str | None = None,
+    limit: int = 50,
+    order: tuple[str, str] | None = None,
+    with_payload: bool = False,
+) -> list[dict[str, Any]]:
+    """Outbox rows, oldest first; `order=(shop_id, order_id)` narrows them to one order's events."""
+    cols = [c for c in outbox.c if with_payload or c.name != "payload"]
     q = select(*cols).order_by(outbox.c.id).limit(limit)
     if state is not None:
         q = q.where(outbox.c.state == state)
+    if order is not None:
+        q = q.where(outbox.c.shop_id == order[0], outbox.c.order_id == order[1])
     return [dict(r) for r in conn.execute(q).mappings()]
