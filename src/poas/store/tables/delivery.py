@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
-
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
     Column,
-    DateTime,
     Index,
     Integer,
     String,
@@ -18,34 +14,12 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.engine import Dialect
-from sqlalchemy.types import TypeDecorator
 
 from poas.store.tables import metadata
+from poas.store.tables.foundation import UtcDateTime
 
 # SQLite only makes INTEGER PRIMARY KEY an auto-increment rowid; PostgreSQL gets a bigint identity.
 Id = BigInteger().with_variant(Integer(), "sqlite")
-
-
-class UtcTime(TypeDecorator[datetime]):
-    """An aware UTC datetime on both engines (SQLite stores it naive; it comes back aware)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        assert isinstance(value, datetime)
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 OUTBOX_STATES = ("pending", "sending", "sent", "retry", "dead")
@@ -59,18 +33,18 @@ outbox = Table(
     Column("event_name", String(100), nullable=False),
     Column("event_id", String(200), nullable=False),
     Column("order_id", String(200), nullable=True),
-    Column("event_time", UtcTime(), nullable=False),
+    Column("event_time", UtcDateTime, nullable=False),
     # The Graph-ready event as JSON text: batches are spliced from it without re-encoding.
     Column("payload", Text, nullable=False),
     Column("state", String(10), nullable=False, default="pending"),
     Column("attempts", Integer, nullable=False, default=0),
-    Column("next_attempt_at", UtcTime(), nullable=False),  # while sending: = lease_until
+    Column("next_attempt_at", UtcDateTime, nullable=False),  # while sending: = lease_until
     Column("lease_owner", String(100), nullable=True),
-    Column("lease_until", UtcTime(), nullable=True),
+    Column("lease_until", UtcDateTime, nullable=True),
     Column("last_error", Text, nullable=True),
     Column("meta_response", JSON, nullable=True),  # {"fbtrace_id", "events_received"}
-    Column("created_at", UtcTime(), nullable=False),
-    Column("sent_at", UtcTime(), nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("sent_at", UtcDateTime, nullable=True),
     UniqueConstraint("pixel_id", "event_name", "event_id", name="uq_outbox_event_key"),
     Index("ix_outbox_claim", "state", "next_attempt_at"),
     Index("ix_outbox_order", "shop_id", "order_id"),
@@ -81,12 +55,12 @@ pixel_state = Table(
     metadata,
     Column("pixel_id", String(64), primary_key=True),
     Column("paused", Boolean, nullable=False, default=False),
-    Column("paused_until", UtcTime(), nullable=True),  # None while paused = until resumed by hand
+    Column("paused_until", UtcDateTime, nullable=True),  # None while paused = until resumed by hand
     Column("pause_reason", Text, nullable=True),
-    Column("paused_at", UtcTime(), nullable=True),
-    Column("throttle_until", UtcTime(), nullable=True),
+    Column("paused_at", UtcDateTime, nullable=True),
+    Column("throttle_until", UtcDateTime, nullable=True),
     Column("throttle_strikes", Integer, nullable=False, default=0),
-    Column("updated_at", UtcTime(), nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
 )
 
 delivery_log = Table(
@@ -105,8 +79,8 @@ delivery_log = Table(
     Column("latency_ms", Integer, nullable=False),
     Column("message", Text, nullable=True),
     Column("outbox_ids", JSON, nullable=False),  # the rows in the request: claims can be audited
-    Column("claimed_at", UtcTime(), nullable=False),
-    Column("lease_until", UtcTime(), nullable=False),
-    Column("finished_at", UtcTime(), nullable=False),
+    Column("claimed_at", UtcDateTime, nullable=False),
+    Column("lease_until", UtcDateTime, nullable=False),
+    Column("finished_at", UtcDateTime, nullable=False),
     Index("ix_delivery_log_finished", "finished_at"),
 )
