@@ -11,6 +11,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Connection, case, func, or_, select
 from sqlalchemy.sql import ColumnElement
 
+from poas.domain.money import exponent
+from poas.store import corrections
 from poas.store import snapshots as snapshot_store
 from poas.store.orders import from_minor
 from poas.store.snapshots import Snapshot
@@ -184,6 +186,42 @@ class SnapshotView(BaseModel):
     sendable: bool
 
 
+class CorrectionView(BaseModel):
+    correction_key: str
+    trigger: str
+    state: str
+    reason: str
+    final_profit: Decimal
+    sent_net_revenue: Decimal | None
+    append_net_revenue: Decimal | None
+    append_event_id: str | None
+    created_at: datetime
+
+
+def _corrections(conn: Connection, shop_id: str, order_id: str) -> list[CorrectionView]:
+    out = []
+    for c in corrections.for_order(conn, shop_id, order_id):
+        exp = exponent(c["currency"])
+
+        def dec(v: int | None, exp: int = exp) -> Decimal | None:
+            return None if v is None else Decimal(v).scaleb(-exp)
+
+        out.append(
+            CorrectionView(
+                correction_key=c["correction_key"],
+                trigger=c["trigger"],
+                state=c["state"],
+                reason=c["reason"],
+                final_profit=Decimal(c["final_profit"]).scaleb(-exp),
+                sent_net_revenue=dec(c["sent_net_revenue"]),
+                append_net_revenue=dec(c["append_net_revenue"]),
+                append_event_id=c["append_event_id"],
+                created_at=c["created_at"],
+            )
+        )
+    return out
+
+
 class OrderDetail(BaseModel):
     shop_id: str
     order_id: str
@@ -205,6 +243,9 @@ class OrderDetail(BaseModel):
     fx: list[dict[str, Any]]
     events: list[EventView]
     snapshots: list[SnapshotView]
+    corrections: list[CorrectionView] = Field(
+        default_factory=list, description="final-profit corrections: AppendValue queued, or why not"
+    )
 
 
 _WATERFALL = (
@@ -392,6 +433,7 @@ def order_detail(conn: Connection, shop_id: str, order_id: str) -> OrderDetail |
         notes=[str(n) for n in bd.get("notes") or []],
         fx=[dict(f) for f in bd.get("fx") or [] if isinstance(f, dict)],
         events=events,
+        corrections=_corrections(conn, shop_id, order_id),
         snapshots=[
             SnapshotView(
                 version=s.version,
