@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -16,6 +17,7 @@ from poas.services.returns import finalize_due
 from poas.settings import Settings, ShopConfig
 from poas.store.costs import import_costs
 from poas.web.app import create_app
+from poas.web.auth import hash_password
 
 ADMIN = {"Authorization": "Bearer admin-token-123456"}
 
@@ -33,12 +35,23 @@ def test_order_detail_lists_its_corrections(engine: Engine) -> None:
     report = finalize_due(engine, shop, now=now)
     assert report.unsent == 1
     settings = Settings(
-        session_secret=SecretStr("s" * 32), admin_api_token=SecretStr("admin-token-123456"), shops=[shop]
+        session_secret=SecretStr("s" * 32),
+        admin_api_token=SecretStr("admin-token-123456"),
+        admin_password_hash=SecretStr(hash_password("pw-for-the-test")),
+        shops=[shop],
     )
     with TestClient(create_app(settings, engine)) as client:
         detail = client.get("/api/v1/orders/a/9", headers=ADMIN)
+        form = client.get("/login").text
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', form)
+        assert csrf is not None
+        client.post("/login", data={"password": "pw-for-the-test", "csrf_token": csrf.group(1), "next": "/"})
+        page = client.get("/orders/a/9")
     assert detail.status_code == 200, detail.text
     corrections = detail.json()["corrections"]
     assert [(c["trigger"], c["state"]) for c in corrections] == [("window_closed", "unsent")]
     assert Decimal(corrections[0]["final_profit"]) == Decimal("120.00")
     assert corrections[0]["sent_net_revenue"] is None
+    assert page.status_code == 200
+    assert 'id="corrections"' in page.text
+    assert "window_closed" in page.text and "no Purchase was sent" in page.text
