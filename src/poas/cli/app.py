@@ -17,7 +17,9 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
 )
-import_app = typer.Typer(help="Import costs, orders, backfills and ad spend from files.", no_args_is_help=True)
+import_app = typer.Typer(
+    help="Import costs, orders, backfills and ad spend from files.", no_args_is_help=True
+)
 app.add_typer(import_app, name="import")
 
 console = Console()
