@@ -7,7 +7,8 @@ while one worker is stopped with SIGTERM and restarted and another is killed wit
 throughput and p50/p99 latency per request kind and checks, at the end: every accepted order is
 stored once, has one Purchase in the outbox, and the sandbox accepted that Purchase once (a repeat
 only for an event the killed worker held, or one whose answer the sandbox withheld to catch a worker
-mid-request); no answer was a 5xx and no process logged a traceback.
+mid-request); no answer was a 5xx, no process logged a traceback, a token, a secret or a customer's
+contact data.
 Prints the machine and writes bench/results/loadtest.json.
 
     .venv/bin/python bench/loadtest.py [--orders 4000] [--duration 120] [--pg-url URL]
@@ -76,6 +77,7 @@ class LoadConfig:
     engine_name: str  # "sqlite" | "postgresql": labels the result
     orders: int = 2000  # unique orders (each one signed orders/paid delivery)
     web: int = 2  # `poas web` processes
+    web_workers: int = 1  # uvicorn worker processes in each (`poas web --workers`)
     workers: int = 3  # `poas worker` processes
     duplicate_share: float = 0.10  # exact repeats of a paid delivery (same body, same event id)
     update_share: float = 0.30  # orders that also get an orders/updated delivery
@@ -257,6 +259,10 @@ class Cluster:
         self.env: dict[str, str] = {}
         self._n = 0
 
+    def secret_values(self) -> list[str]:
+        keys = ("POAS_ADMIN_PASSWORD_HASH", "POAS_SESSION_SECRET")
+        return [TOKEN, PASSWORD, *self.secrets.values(), *(self.env[k] for k in keys if k in self.env)]
+
     def config_toml(self) -> str:
         parts = []
         for shop, pixel in SHOPS:
@@ -297,7 +303,7 @@ class Cluster:
         engine.dispose()
         for i in range(self.cfg.web):
             port = free_port()
-            self._spawn(f"web{i}", ["web", "--port", str(port)])
+            self._spawn(f"web{i}", ["web", "--port", str(port), "--workers", str(self.cfg.web_workers)])
             self.web_urls.append(f"http://127.0.0.1:{port}")
         for url in self.web_urls:
             _wait_http(f"{url}/healthz", "a web process", timeout_s=60)
@@ -479,11 +485,14 @@ async def traffic(cluster: Cluster, plan: list[Delivery], engine: Engine, seen: 
             record(kind, r.status_code, t0)
 
     async def reach(share: float) -> None:
-        while sent < share * len(plan) and not done.is_set():
+        """Until this share of the plan is sent, or of the time is used (whichever comes first)."""
+        while sent < share * len(plan) and time.monotonic() - started < share * cfg.duration_s:
+            if done.is_set():
+                return
             await asyncio.sleep(0.05)
 
     async def chaos() -> None:
-        """At 25 % of the plan SIGKILL a worker mid-batch; at 60 % SIGTERM another; restart both."""
+        """At 25 % of the run SIGKILL a worker mid-batch; at 60 % SIGTERM another; restart both."""
         if not cfg.chaos or cfg.workers < 2:
             return
         await reach(0.25)
@@ -620,13 +629,19 @@ def collect(engine: Engine, sandbox_url: str, seen: Observed) -> None:
                     )
 
 
-def scan_logs(logs: Path) -> list[str]:
-    """Tracebacks and 500s in any process's output (access lines look like `"GET / HTTP/1.1" 500`)."""
+PERSONAL = ("kari.nordmann@example.com", "Nordmann", "84.212.10.20", "Storgata")  # in the fixture
+
+
+def scan_logs(logs: Path, secret_values: list[str]) -> list[str]:
+    """Tracebacks, 5xx access lines, and any secret or personal value in any process's output."""
     problems = []
     for path in sorted(logs.glob("*.log")):
         for n, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
             if "Traceback" in line or re.search(r'HTTP/1\.[01]" 5\d\d', line):
                 problems.append(f"{path.name}:{n}: {line.strip()[:300]}")
+            leaked = [v for v in (*secret_values, *PERSONAL) if v in line]
+            if leaked:  # name the kind of value, never the value
+                problems.append(f"{path.name}:{n}: a secret or personal value is logged")
     return problems
 
 
@@ -788,7 +803,7 @@ def run_load(cfg: LoadConfig) -> tuple[dict[str, Any], Observed]:
             engine.dispose()
             seen.exit_codes = dict(cluster.exit_codes)
             seen.graceful = graceful_stops(logs, seen.killed_worker)
-            seen.log_problems = scan_logs(logs)
+            seen.log_problems = scan_logs(logs, cluster.secret_values())
     fails = verify(seen)
     return summarize(cfg, seen, fails), seen
 
@@ -816,6 +831,7 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=120.0)
     ap.add_argument("--concurrency", type=int, default=32)
     ap.add_argument("--web", type=int, default=2, help="web processes on PostgreSQL (SQLite runs one)")
+    ap.add_argument("--web-workers", type=int, default=2, help="uvicorn processes per web process (PG)")
     ap.add_argument("--workers", type=int, default=3)
     ap.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
     ap.add_argument("--only", choices=["sqlite", "postgresql"])
@@ -834,7 +850,12 @@ def main() -> None:
     if args.only != "sqlite":
         with _pg_database(args.pg_url) as url:
             cfg = LoadConfig(
-                db_url=url, engine_name="postgresql", web=args.web, workers=args.workers, **common
+                db_url=url,
+                engine_name="postgresql",
+                web=args.web,
+                web_workers=args.web_workers,
+                workers=args.workers,
+                **common,
             )
             results.append(run_load(cfg)[0])
             print(json.dumps(results[-1]), flush=True)
