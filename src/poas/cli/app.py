@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from sqlalchemy import Engine
 
-from poas.settings import Settings, load_settings
+from poas.settings import Settings, ShopConfig, load_settings
 from poas.store.db import make_engine, upgrade
 
 app = typer.Typer(
@@ -43,3 +43,30 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     """Print a clear error and return the Exit to raise."""
     err_console.print(f"[red]error:[/red] {message}", highlight=False)
     return typer.Exit(code)
+
+
+def resolve_shop(shop_id: str | None) -> tuple[ShopConfig, str | None]:
+    """The configured shop (or the only one); without configuration a default shop, with a note saying so."""
+    cfg = settings()
+    if shop_id:
+        found = cfg.shop(shop_id)
+        if found is not None:
+            return found, None
+        if cfg.shops:
+            known = ", ".join(s.id for s in cfg.shops)
+            raise fail(f"shop {shop_id!r} is not configured (known: {known})")
+        return ShopConfig(id=shop_id), f"shop {shop_id!r} is not configured: using NOK, prices incl. VAT"
+    if len(cfg.shops) == 1:
+        return cfg.shops[0], None
+    if cfg.shops:
+        raise fail(f"several shops are configured ({', '.join(s.id for s in cfg.shops)}): pass --shop")
+    note = f"no shop configured in {cfg.config_path()}: using shop 'default' with NOK, prices incl. VAT"
+    return ShopConfig(id="default"), note
+
+
+def pick_shop(shop_id: str | None) -> ShopConfig:
+    """`resolve_shop` for commands that just go on: the note (if any) goes to standard error."""
+    shop, note = resolve_shop(shop_id)
+    if note:
+        err_console.print(f"[yellow]note:[/yellow] {note}", highlight=False)
+    return shop

@@ -11,37 +11,17 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.text import Text
 from sqlalchemy import Connection, or_, select
 
-from poas.cli.app import console, err_console, fail, import_app, settings, store
+from poas.cli.app import console, err_console, fail, import_app, resolve_shop, store
 from poas.domain.costs import CostRow
 from poas.domain.fx import FxError
 from poas.services.ingest import recompute_profits
 from poas.services.order_import import OrderImport
-from poas.settings import ShopConfig
 from poas.sources.canonical import RowError, read_costs_csv
 from poas.store.costs import import_costs, load_fx_table
 from poas.store.orders import ensure_shop
 from poas.store.tables.foundation import order_lines
 
 MAX_ERRORS_SHOWN = 20
-
-
-def resolve_shop(shop_id: str | None) -> tuple[ShopConfig, str | None]:
-    """The configured shop (or the only one); without configuration a default shop, with a note saying so."""
-    cfg = settings()
-    if shop_id:
-        found = cfg.shop(shop_id)
-        if found is not None:
-            return found, None
-        if cfg.shops:
-            known = ", ".join(s.id for s in cfg.shops)
-            raise fail(f"shop {shop_id!r} is not configured (known: {known})")
-        return ShopConfig(id=shop_id), f"shop {shop_id!r} is not configured: using NOK, prices incl. VAT"
-    if len(cfg.shops) == 1:
-        return cfg.shops[0], None
-    if cfg.shops:
-        raise fail(f"several shops are configured ({', '.join(s.id for s in cfg.shops)}): pass --shop")
-    note = f"no shop configured in {cfg.config_path()}: using shop 'default' with NOK, prices incl. VAT"
-    return ShopConfig(id="default"), note
 
 
 def _print_errors(errors: list[RowError], total: int) -> None:

@@ -12,7 +12,7 @@ import typer
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from poas.cli.app import app, console, err_console, fail, import_app, settings, store
+from poas.cli.app import app, console, err_console, import_app, pick_shop, settings, store
 from poas.domain.order import Order
 from poas.services import intake
 from poas.services.ingest import BatchOutcome, ProfitContext, ingest_orders
@@ -96,18 +96,6 @@ def inbox_retry(
         raise typer.Exit(1)
 
 
-def _shop(shop_id: str | None) -> ShopConfig:
-    cfg = settings()
-    if shop_id:
-        found = cfg.shop(shop_id)
-        if found is None:
-            raise fail(f"shop {shop_id!r} is not configured")
-        return found
-    if len(cfg.shops) == 1:
-        return cfg.shops[0]
-    raise fail("pass --shop (several or no shops are configured)")
-
-
 def _backfill(
     file: Path,
     shop: ShopConfig,
@@ -179,7 +167,7 @@ def import_shopify_bulk(
     ),
 ) -> None:
     """Import orders from a Shopify bulk-operation JSONL file (Order rows, then LineItem rows)."""
-    cfg = _shop(shop)
+    cfg = pick_shop(shop)
     _backfill(
         file,
         cfg,
@@ -199,7 +187,7 @@ def import_shopify_csv(
     ),
 ) -> None:
     """Import orders from Shopify's admin orders export (CSV)."""
-    cfg = _shop(shop)
+    cfg = pick_shop(shop)
     _backfill(
         file,
         cfg,

@@ -10,8 +10,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from poas.cli.app import app, console, fail, store
-from poas.cli.imports import resolve_shop
+from poas.cli.app import app, console, fail, resolve_shop, store
 from poas.domain.rules import RulesError
 from poas.services.ingest import recompute_profits
 from poas.store import corrections

@@ -12,32 +12,17 @@ from typing import Any, cast
 import typer
 from rich.table import Table
 
-from poas.cli.app import app, console, fail, import_app, settings, store
+from poas.cli.app import app, console, fail, import_app, pick_shop, settings, store
 from poas.domain.advice import CampaignFigures, advise
 from poas.meta.insights import InsightsError
 from poas.services.export import KINDS, Format, iter_export, write_export
 from poas.services.report import BY_CHOICES, Report, build_report, report_csv, report_json, row_dict
 from poas.services.rollups import rebuild_all
 from poas.services.spend import SpendConfigError, import_spend_file, sync_spend
-from poas.settings import ShopConfig
 from poas.sources.ads_manager_csv import SpendFileError
 
 spend_app = typer.Typer(help="Ad spend from Meta's Marketing API.", no_args_is_help=True)
 app.add_typer(spend_app, name="spend")
-
-
-def _shop(shop_id: str | None) -> ShopConfig:
-    shops = settings().shops
-    if shop_id:
-        found = settings().shop(shop_id)
-        if found is None:
-            raise fail(f"no shop {shop_id!r} in {settings().config_path()}")
-        return found
-    if len(shops) == 1:
-        return shops[0]
-    if not shops:
-        raise fail(f"no shops configured in {settings().config_path()}")
-    raise fail(f"several shops configured; pick one with --shop ({', '.join(s.id for s in shops)})")
 
 
 def _day(value: str | None, option: str) -> date | None:
@@ -65,7 +50,7 @@ def spend_sync(
     until: str | None = typer.Option(None, "--until", help="Last day (default: today)."),
 ) -> None:
     """Re-pull daily ad-level spend (the last 7 days by default) and upsert it."""
-    cfg = _shop(shop)
+    cfg = pick_shop(shop)
     try:
         result = sync_spend(
             store(),
@@ -94,7 +79,7 @@ def import_spend(
     ),
 ) -> None:
     """Import an Ads Manager CSV export (English or Norwegian headers)."""
-    cfg = _shop(shop)
+    cfg = pick_shop(shop)
     try:
         result = import_spend_file(store(), cfg, file, now=datetime.now(UTC), account=account)
     except SpendFileError as exc:
@@ -165,7 +150,7 @@ def report_cmd(
         raise fail(f"--by must be one of {', '.join(BY_CHOICES)}")
     if fmt not in ("table", "json", "csv"):
         raise fail("--format must be table, json or csv")
-    cfg = _shop(shop)
+    cfg = pick_shop(shop)
     now = datetime.now(UTC)
     if rebuild:
         rebuild_all(store(), cfg, now=now)
@@ -201,7 +186,7 @@ def advise_cmd(
     fmt: str = typer.Option("table", "--format", help="table | json"),
 ) -> None:
     """Propose moving budget toward campaigns with higher POAS (accounting, not a forecast)."""
-    cfg = _shop(shop)
+    cfg = pick_shop(shop)
     report = build_report(
         store(),
         cfg,

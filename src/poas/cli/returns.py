@@ -9,8 +9,7 @@ from decimal import Decimal
 import typer
 from rich.table import Table
 
-from poas.cli.app import app, console, err_console, store
-from poas.cli.imports import resolve_shop
+from poas.cli.app import app, console, err_console, resolve_shop, store
 from poas.domain.returns import FitSettings
 from poas.services.returns import calibration, finalize_due, fit_shop
 
