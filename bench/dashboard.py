@@ -11,18 +11,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import re
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
-import psutil
+from machine_info import machine
 
 from poas.cli.demo_run import Demo, DemoOptions
 
@@ -41,19 +38,6 @@ PAGES = [
     "/healthz",
 ]
 API = ["/api/v1/report?by=campaign", "/api/v1/report?by=day", "/api/v1/orders?limit=500", "/api/v1/delivery"]
-
-
-def machine() -> dict[str, Any]:
-    freq = psutil.cpu_freq()
-    return {
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpus": os.cpu_count(),
-        "cpu_mhz": round(freq.current) if freq else None,
-        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
-        "load_avg_1m_at_start": round(os.getloadavg()[0], 2),
-    }
 
 
 def timed(

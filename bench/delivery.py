@@ -16,7 +16,6 @@ import asyncio
 import hashlib
 import json
 import os
-import platform
 import socket
 import subprocess
 import sys
@@ -29,6 +28,7 @@ from typing import Any
 
 import httpx
 import psutil
+from machine_info import machine
 from sqlalchemy import text
 
 from poas.meta.capi import CapiClient, Credentials
@@ -39,19 +39,6 @@ from poas.store.db import make_engine, upgrade
 ROOT = Path(__file__).resolve().parent
 TOKEN = "EAAB-bench-token-0000000000"
 EMAIL_HASH = hashlib.sha256(b"kari@example.no").hexdigest()
-
-
-def machine() -> dict[str, Any]:
-    freq = psutil.cpu_freq()
-    return {
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "cpu_mhz": round(freq.max or freq.current) if freq else None,
-        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
-        "load_avg_1m_at_start": round(os.getloadavg()[0], 2),  # other work on the machine skews results
-    }
 
 
 def free_port() -> int:

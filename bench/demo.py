@@ -10,35 +10,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import sys
 import tempfile
 import time
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-import psutil
+from machine_info import machine
 
 from poas.cli.demo_run import Demo, DemoOptions
 from poas.sources.sample_files import write_shop
 from poas.sources.sample_shop import generate
 
 ROOT = Path(__file__).resolve().parent
-
-
-def machine() -> dict[str, Any]:
-    freq = psutil.cpu_freq()
-    return {
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpus": os.cpu_count(),
-        "cpu_mhz": round(freq.current) if freq else None,
-        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
-        "load_avg_1m_at_start": round(os.getloadavg()[0], 2),  # other work on the machine skews timings
-    }
 
 
 class Timer:

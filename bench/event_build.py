@@ -11,9 +11,7 @@ import argparse
 import gc
 import json
 import os
-import platform
 import random
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -27,6 +25,7 @@ from facebook_business.adobjects.serverside.content import Content
 from facebook_business.adobjects.serverside.custom_data import CustomData
 from facebook_business.adobjects.serverside.event import Event
 from facebook_business.adobjects.serverside.user_data import UserData
+from machine_info import machine
 
 from poas.domain.capi_events import build_purchase
 from poas.domain.costs import CostBook, CostRow
@@ -199,25 +198,6 @@ def best_rate(fn: Any, args: tuple[Any, ...], n: int, rounds: int) -> float:
     return n / best
 
 
-def machine() -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        "orjson": version("orjson"),
-        "facebook_business": version("facebook_business"),
-    }
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--orders", type=int, default=20000)
@@ -253,7 +233,7 @@ def main() -> None:
         "speedup": round(ours_rate / sdk_rate, 2),
         "targets": {"poas_events_per_s": 20000, "speedup": 5},
         "sample_hashes_equal_sdk": same_hashes,
-        "machine": machine(),
+        "machine": machine(orjson=version("orjson"), facebook_business=version("facebook_business")),
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     print(json.dumps(result, indent=2))

@@ -15,9 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
-import sys
 import tempfile
 import time
 import uuid
@@ -26,7 +24,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-import psutil
+from machine_info import machine
 from sqlalchemy import Engine, text
 
 from poas.services.report import build_report
@@ -195,25 +193,6 @@ def run(engine: Engine, orders: int) -> dict[str, Any]:
     }
 
 
-def machine(engine_versions: dict[str, str]) -> dict[str, Any]:
-    cpu = platform.processor() or ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu": cpu,
-        "logical_cpus": psutil.cpu_count(),
-        "ram_gb": round(psutil.virtual_memory().total / 2**30, 1),
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        **engine_versions,
-    }
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--orders", type=int, default=1_000_000)
@@ -246,7 +225,7 @@ def main() -> None:
                     results.append(run(engine, args.orders))
                 finally:
                     engine.dispose()
-    doc = {"benchmark": "report", "machine": machine(versions), "results": results}
+    doc = {"benchmark": "report", "machine": machine(**versions), "results": results}
     print(json.dumps(doc["machine"], indent=1))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(doc, indent=1) + "\n")

@@ -17,9 +17,7 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -30,6 +28,7 @@ from typing import Any
 
 import httpx
 import psutil
+from machine_info import machine
 from sqlalchemy import func, select, text
 
 from poas.sources.payload import sign_hmac_sha256_base64
@@ -47,20 +46,6 @@ currency = "NOK"
 default_margin = 0.5
 webhook_secrets = ["{SECRET}"]
 """
-
-
-def machine() -> dict[str, Any]:
-    freq = psutil.cpu_freq()
-    return {
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "cpu_mhz": round(freq.max or freq.current) if freq else None,
-        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
-        "sqlite": sqlite3.sqlite_version,
-        "load_avg_1m_at_start": round(os.getloadavg()[0], 2),
-    }
 
 
 def free_port() -> int:

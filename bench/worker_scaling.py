@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from delivery import ROOT, TOKEN, event, machine, sandbox_unique, start_sandbox
+from delivery import ROOT, TOKEN, event, sandbox_unique, start_sandbox
+from machine_info import machine
 from sqlalchemy import text
 
 from poas.store import outbox as ob
