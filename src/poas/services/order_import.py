@@ -159,6 +159,7 @@ class OrderImport:
             initargs=(self.context, self.defaults, name),
         )
         self._pool_name = name
+        self._pool.submit(int).result()  # forks the workers now (the pool starts them on first use)
         return True
 
     def wants_pool(self, path: Path, fmt: str | None) -> bool:
