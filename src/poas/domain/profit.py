@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol
 
 from poas.domain.costs import CostBook, CostRow
 from poas.domain.fx import FxError, FxTable, FxUse
@@ -230,6 +230,17 @@ def _cited(row: CostRow) -> dict[str, str]:
     return cited
 
 
+_QUANTA: dict[str, Decimal] = {}
+
+
+def _quantum(currency: str) -> Decimal:
+    """The currency's minor unit as a Decimal exponent (NOK 0.01, JPY 1)."""
+    q = _QUANTA.get(currency)
+    if q is None:
+        q = _QUANTA[currency] = Decimal(1).scaleb(-exponent(currency))
+    return q
+
+
 class _Converter:
     """Rates into the shop currency on the order's day, each looked up once per order."""
 
@@ -289,8 +300,7 @@ class ReturnRates(Protocol):
     def rate(self, sku: str | None, category: str | None) -> LearnedRate: ...
 
 
-@dataclass(frozen=True, slots=True)
-class _LineFigures:
+class _LineFigures(NamedTuple):
     gross_o: Decimal  # after discount, on the order's VAT basis, order currency
     revenue_o: Decimal  # ex VAT, order currency
     revenue: Decimal  # ex VAT, shop currency, rounded
@@ -314,8 +324,8 @@ class _Pricer:
         self.order, self.costs, self.rules, self.policy = order, costs, rules, policy
         self.return_rates = return_rates
         self.cur = check_currency(shop_currency) if shop_currency else order.currency
-        self.q = Decimal(1).scaleb(-exponent(self.cur))
-        self.oq = Decimal(1).scaleb(-exponent(order.currency))
+        self.q = _quantum(self.cur)
+        self.oq = _quantum(order.currency)
         self.at = order.placed_at
         self.incl = order.prices_include_vat
         self.conv = _Converter(fx, self.cur, self.at.astimezone(UTC).date(), order.order_id)
@@ -358,10 +368,10 @@ class _Pricer:
             cogs, cost_src = self.line_cost(ln, rev)
             p, share, handling, rule_id = self.return_expectation(ln)
             exp = self.r(p * (rev - cogs * share + handling))
-            out.append(
-                LineProfit(ln.line_id, ln.cost_key, ln.quantity, False, self.money(rev),
+            out.append(  # rev and exp are rounded already
+                LineProfit(ln.line_id, ln.cost_key, ln.quantity, False, Money(rev, self.cur),
                            self.money(vat_o * self.order_rate), vat_src, self.money(cogs), cost_src, p,
-                           rule_id, self.money(handling), share, self.money(exp))
+                           rule_id, self.money(handling), share, Money(exp, self.cur))
             )  # fmt: skip
             self.figures[ln.line_id] = _LineFigures(gross, rev_o, rev, cogs, handling)
         return out, paid
