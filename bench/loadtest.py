@@ -11,8 +11,12 @@ mid-request); no answer was a 5xx, no process logged a traceback, a token, a sec
 contact data.
 Prints the machine and writes bench/results/loadtest.json.
 
-    .venv/bin/python bench/loadtest.py [--orders 4000] [--duration 120] [--pg-url URL]
-                                       [--only sqlite|postgresql]
+    .venv/bin/python bench/loadtest.py [--orders 4000] [--duration 90] [--pg-url URL]
+                                       [--only sqlite-serve|sqlite|postgresql]
+
+Runs: `sqlite-serve` (one `poas serve`: web + worker in one process, the embedded default; no worker
+to kill), `sqlite` (one `poas web` + two `poas worker`) and `postgresql` (--web × `poas web --workers
+--web-workers` + --workers `poas worker`).
 
 `run_load(LoadConfig(...))` is what tests/integration/test_load_smoke.py runs on a small scale.
 """
@@ -24,7 +28,6 @@ import asyncio
 import copy
 import json
 import os
-import platform
 import random
 import re
 import secrets
@@ -45,7 +48,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
-import psutil
+from machine_info import machine
 from sqlalchemy import Engine, func, select, text, update
 
 from poas.sources.payload import sign_hmac_sha256_base64
@@ -76,6 +79,7 @@ class LoadConfig:
     db_url: str
     engine_name: str  # "sqlite" | "postgresql": labels the result
     orders: int = 2000  # unique orders (each one signed orders/paid delivery)
+    serve: bool = False  # one `poas serve` (web + worker in one process) instead of web + workers
     web: int = 2  # `poas web` processes
     web_workers: int = 1  # uvicorn worker processes in each (`poas web --workers`)
     workers: int = 3  # `poas worker` processes
@@ -133,20 +137,6 @@ class Observed:
 
 
 # ----------------------------------------------------------------------------------- the machine
-
-
-def machine() -> dict[str, Any]:
-    freq = psutil.cpu_freq()
-    load = os.getloadavg()
-    return {
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "cpu_mhz": round(freq.max or freq.current) if freq else None,
-        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
-        "load_avg_at_start": [round(x, 2) for x in load],
-    }
 
 
 def free_port() -> int:
@@ -301,13 +291,17 @@ class Cluster:
         engine = make_engine(self.cfg.db_url)
         upgrade(engine)  # `poas db upgrade` before any web process starts, as the README says
         engine.dispose()
-        for i in range(self.cfg.web):
+        if self.cfg.serve:  # the embedded default: one process serves and delivers
+            port = free_port()
+            self._spawn("serve0", ["serve", "--port", str(port)])
+            self.web_urls.append(f"http://127.0.0.1:{port}")
+        for i in range(0 if self.cfg.serve else self.cfg.web):
             port = free_port()
             self._spawn(f"web{i}", ["web", "--port", str(port), "--workers", str(self.cfg.web_workers)])
             self.web_urls.append(f"http://127.0.0.1:{port}")
         for url in self.web_urls:
             _wait_http(f"{url}/healthz", "a web process", timeout_s=60)
-        names = [self.start_worker() for _ in range(self.cfg.workers)]
+        names = [self.start_worker() for _ in range(0 if self.cfg.serve else self.cfg.workers)]
         for name in names:
             self.wait_worker(name)
 
@@ -346,7 +340,7 @@ class Cluster:
 
     def stop_all(self) -> None:
         """SIGTERM the workers together, then the web processes, then the sandbox."""
-        for group in ("worker", "web", "sandbox"):
+        for group in ("worker", "web", "serve", "sandbox"):
             names = [n for n, p in self.procs.items() if n.startswith(group) and p.poll() is None]
             for name in names:
                 self.procs[name].send_signal(signal.SIGTERM)
@@ -493,7 +487,7 @@ async def traffic(cluster: Cluster, plan: list[Delivery], engine: Engine, seen: 
 
     async def chaos() -> None:
         """At 25 % of the run SIGKILL a worker mid-batch; at 60 % SIGTERM another; restart both."""
-        if not cfg.chaos or cfg.workers < 2:
+        if not cfg.chaos or cfg.serve or cfg.workers < 2:
             return
         await reach(0.25)
         victim, pid = await asyncio.to_thread(hang_and_find, cluster, engine)
@@ -647,7 +641,7 @@ def scan_logs(logs: Path, secret_values: list[str]) -> list[str]:
 
 def graceful_stops(logs: Path, killed: str) -> dict[str, bool]:
     """Whether each web process and each worker (but the killed one) logged its orderly end."""
-    marks = {"web": "Application shutdown complete", "worker": "worker done:"}
+    marks = {"web": "Application shutdown complete", "worker": "worker done:", "serve": "stopped:"}
     out = {}
     for path in sorted(logs.glob("*.log")):
         kind = re.sub(r"\d+$", "", path.stem)
@@ -812,6 +806,15 @@ def run_load(cfg: LoadConfig) -> tuple[dict[str, Any], Observed]:
 
 
 @contextmanager
+def _database(mode: str, pg_url: str, tmp: str) -> Iterator[str]:
+    if mode == "postgresql":
+        with _pg_database(pg_url) as url:
+            yield url
+    else:
+        yield f"sqlite:///{tmp}/load.db"
+
+
+@contextmanager
 def _pg_database(admin_url: str) -> Iterator[str]:
     name = f"poas_load_{uuid.uuid4().hex[:8]}"
     admin = make_engine(admin_url, isolation_level="AUTOCOMMIT")
@@ -828,37 +831,37 @@ def _pg_database(admin_url: str) -> Iterator[str]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--orders", type=int, default=4000)
-    ap.add_argument("--duration", type=float, default=120.0)
+    ap.add_argument("--duration", type=float, default=90.0)
     ap.add_argument("--concurrency", type=int, default=32)
-    ap.add_argument("--web", type=int, default=2, help="web processes on PostgreSQL (SQLite runs one)")
+    ap.add_argument("--web", type=int, default=2, help="web processes on PostgreSQL")
     ap.add_argument("--web-workers", type=int, default=2, help="uvicorn processes per web process (PG)")
-    ap.add_argument("--workers", type=int, default=3)
+    ap.add_argument("--workers", type=int, default=3, help="worker processes on PostgreSQL (SQLite: 2)")
     ap.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-    ap.add_argument("--only", choices=["sqlite", "postgresql"])
+    ap.add_argument("--only", choices=["sqlite-serve", "sqlite", "postgresql"])
     args = ap.parse_args()
-    info = machine()
+    info = machine(load_avg_at_start=[round(x, 2) for x in os.getloadavg()])
     print(json.dumps(info), flush=True)
     results = []
     common = {"orders": args.orders, "duration_s": args.duration, "concurrency": args.concurrency}
-    if args.only != "postgresql":
-        with tempfile.TemporaryDirectory() as tmp:
-            cfg = LoadConfig(
-                db_url=f"sqlite:///{tmp}/load.db", engine_name="sqlite", web=1, workers=2, **common
-            )
+    for mode in ("sqlite-serve", "sqlite", "postgresql"):
+        if args.only not in (None, mode):
+            continue
+        with tempfile.TemporaryDirectory() as tmp, _database(mode, args.pg_url, tmp) as url:
+            if mode == "sqlite-serve":  # the embedded default: `poas serve`, one process
+                cfg = LoadConfig(db_url=url, engine_name=mode, serve=True, workers=0, **common)
+            elif mode == "sqlite":
+                cfg = LoadConfig(db_url=url, engine_name=mode, web=1, workers=2, **common)
+            else:
+                cfg = LoadConfig(
+                    db_url=url,
+                    engine_name=mode,
+                    web=args.web,
+                    web_workers=args.web_workers,
+                    workers=args.workers,
+                    **common,
+                )
             results.append(run_load(cfg)[0])
-            print(json.dumps(results[-1]), flush=True)
-    if args.only != "sqlite":
-        with _pg_database(args.pg_url) as url:
-            cfg = LoadConfig(
-                db_url=url,
-                engine_name="postgresql",
-                web=args.web,
-                web_workers=args.web_workers,
-                workers=args.workers,
-                **common,
-            )
-            results.append(run_load(cfg)[0])
-            print(json.dumps(results[-1]), flush=True)
+        print(json.dumps(results[-1]), flush=True)
     info["load_avg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     out = ROOT / "results" / "loadtest.json"
     out.parent.mkdir(exist_ok=True)
