@@ -41,7 +41,7 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -167,7 +167,7 @@ def _stamp(dt: datetime) -> str:
     return dt.astimezone(OSLO).isoformat(timespec="seconds")
 
 
-def deliveries(cfg: LoadConfig, secret_of: dict[str, str], now: datetime) -> list[Delivery]:
+def deliveries(cfg: LoadConfig, now: datetime) -> list[Delivery]:
     """Unique paid orders, exact repeats of some, and an update for others, in a shuffled order.
 
     Repeats and updates are placed after the first delivery of their order most of the time, but
@@ -198,7 +198,7 @@ def deliveries(cfg: LoadConfig, secret_of: dict[str, str], now: datetime) -> lis
         paid = Delivery("webhook_paid", shop_id, order_id, "orders/paid", f"paid-{order_id}", body)
         out.append(paid)
         if rng.random() < cfg.duplicate_share:
-            extra.append((len(out) + rng.randrange(1, 40), Delivery("webhook_duplicate", *_fields(paid))))
+            extra.append((len(out) + rng.randrange(1, 40), replace(paid, kind="webhook_duplicate")))
         if rng.random() < cfg.update_share:
             doc["updated_at"] = _stamp(created + timedelta(minutes=2))
             doc["tags"] = "load-test, updated"
@@ -215,10 +215,6 @@ def deliveries(cfg: LoadConfig, secret_of: dict[str, str], now: datetime) -> lis
     for position, d in sorted(extra, key=lambda x: x[0], reverse=True):
         out.insert(max(0, min(position, len(out))), d)
     return out
-
-
-def _fields(d: Delivery) -> tuple[str, str, str, str, bytes]:
-    return d.shop_id, d.order_id, d.topic, d.event_id, d.body
 
 
 def signed_headers(d: Delivery, secret: str) -> dict[str, str]:
@@ -788,7 +784,7 @@ def run_load(cfg: LoadConfig) -> tuple[dict[str, Any], Observed]:
         engine = make_engine(cfg.db_url)
         try:
             cluster.start()
-            plan = deliveries(cfg, cluster.secrets, datetime.now(UTC))
+            plan = deliveries(cfg, datetime.now(UTC))
             asyncio.run(traffic(cluster, plan, engine, seen))
             wait_drained(engine, cfg, seen)
             collect(engine, cluster.sandbox_url, seen)

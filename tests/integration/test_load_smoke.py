@@ -2,15 +2,48 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import sys
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-from loadtest import READS, LoadConfig, run_load
+from loadtest import READS, LoadConfig, deliveries, run_load, signed_headers
+
+from poas.sources.payload import parse_timestamp, verify_hmac_sha256_base64
+
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+
+def test_the_plan_has_unique_paid_orders_exact_repeats_and_later_updates() -> None:
+    plan = deliveries(LoadConfig(db_url="sqlite://", engine_name="sqlite", orders=600), NOW)
+    paid = {d.order_id: d for d in plan if d.kind == "webhook_paid"}
+    assert len(paid) == 600 == len([d for d in plan if d.kind == "webhook_paid"])
+    repeats = [d for d in plan if d.kind == "webhook_duplicate"]
+    assert 30 <= len(repeats) <= 90  # ~10 %
+    for d in repeats:  # the same delivery again: body, topic and event id
+        p = paid[d.order_id]
+        assert (d.body, d.topic, d.event_id) == (p.body, p.topic, p.event_id)
+    updates = [d for d in plan if d.kind == "webhook_updated"]
+    assert 120 <= len(updates) <= 240  # ~30 %
+    position = {id(d): i for i, d in enumerate(plan)}
+    overtaking = 0
+    for d in updates:
+        p = paid[d.order_id]
+        assert d.topic == "orders/updated" and d.event_id != p.event_id
+        newer, older = (parse_timestamp(json.loads(x.body)["updated_at"], "t") for x in (d, p))
+        assert newer > older
+        overtaking += position[id(d)] < position[id(p)]
+    assert overtaking > 0  # some updates arrive before their paid delivery, as Shopify's can
+    for d in paid.values():
+        created = parse_timestamp(json.loads(d.body)["created_at"], "t")
+        assert NOW - timedelta(hours=1) < created < NOW  # well inside Meta's 7-day window
+        sig = signed_headers(d, "s3cret")["X-Shopify-Hmac-Sha256"]
+        assert verify_hmac_sha256_base64(d.body, sig, ["s3cret"])
 
 
 @pytest.mark.slow
