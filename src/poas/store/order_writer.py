@@ -74,7 +74,7 @@ def insert_rows(
     raw: Any = conn.connection.driver_connection
     if conn.dialect.name == "postgresql":
         with raw.cursor() as cur:
-            cur.execute("SET LOCAL TimeZone = 'UTC'")
+            _pg_utc(conn, cur)
             with cur.copy(f'COPY "{table}" ({_cols(columns)}) FROM STDIN') as copy:
                 for r in rows:
                     copy.write_row(r)
@@ -85,6 +85,15 @@ def insert_rows(
         cur.executemany(f'INSERT INTO "{table}" ({_cols(columns)}) VALUES ({marks})', rows)
     finally:
         cur.close()
+
+
+def _pg_utc(conn: Connection, cur: Any) -> None:
+    """Read timestamp texts as UTC for the rest of the caller's transaction (once per transaction)."""
+    tx = conn.get_nested_transaction() or conn.get_transaction()  # a savepoint rollback undoes SET LOCAL
+    if tx is not None and conn.info.get("poas_utc_tx") is tx:
+        return
+    cur.execute("SET LOCAL TimeZone = 'UTC'")
+    conn.info["poas_utc_tx"] = tx
 
 
 def _insert_children(conn: Connection, written: Iterable[OrderRows]) -> None:
@@ -193,7 +202,7 @@ def _pg_write(conn: Connection, latest: dict[Key, OrderRows], now_text: str) -> 
     raw: Any = conn.connection.driver_connection
     rows = list(latest.values())
     with raw.cursor() as cur:
-        cur.execute("SET LOCAL TimeZone = 'UTC'")
+        _pg_utc(conn, cur)
         if len(rows) <= _PG_VALUES_MAX:
             marks = "(" + ", ".join(["%s"] * len(ORDER_COLUMNS)) + ")"
             params = [v for r in rows for v in (*r.head, now_text)]
