@@ -214,3 +214,29 @@ def test_postgresql_bulk_write_refreshes_planner_statistics(engine: Engine, tmp_
             text("SELECT reltuples FROM pg_class WHERE oid = 'orders'::regclass")
         ).scalar_one()
     assert believed >= 150
+
+
+def test_a_failed_batch_write_stops_the_import_with_its_error() -> None:
+    from poas.services.order_import import _BatchWriter
+
+    written: list[int] = []
+
+    def write(batch: list[Any]) -> None:
+        if batch == [2]:
+            raise RuntimeError("disk full")
+        written.append(batch[0])
+
+    writer = _BatchWriter(write, depth=1)
+    raised = None
+    try:
+        for n in range(1, 50):
+            writer.put([n])
+    except RuntimeError as exc:
+        raised = exc
+    finally:
+        try:
+            writer.close()
+        except RuntimeError as exc:
+            raised = raised or exc
+    assert str(raised) == "disk full"
+    assert written == [1]  # nothing after the failed batch is written

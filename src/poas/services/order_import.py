@@ -13,6 +13,8 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
+import queue
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -96,6 +98,44 @@ def _chunks(records: Iterable[tuple[int, bytes]], size: int) -> Iterator[list[tu
             chunk = []
     if chunk:
         yield chunk
+
+
+# ---- the writer ---------------------------------------------------------------------------------
+
+
+class _BatchWriter:
+    """Writes batches in a thread of its own, so the next batch is read while one is written (the
+    database drivers release the GIL). At most `depth` batches wait; the first error is raised to
+    the reader at its next `put` or at `close`, and later batches are dropped unwritten."""
+
+    def __init__(self, write: Callable[[list[PreparedOrder]], None], depth: int = 2) -> None:
+        self._write = write
+        self._queue: queue.Queue[list[PreparedOrder] | None] = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="poas-import-writer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (batch := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    self._write(batch)
+                except BaseException as exc:  # handed to the reader thread, which raises it
+                    self._error = exc
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def put(self, batch: list[PreparedOrder]) -> None:
+        self._raise()
+        self._queue.put(batch)
+
+    def close(self) -> None:
+        """Wait for the queued batches to be written; raise the first error."""
+        self._queue.put(None)
+        self._thread.join()
+        self._raise()
 
 
 # ---- the import --------------------------------------------------------------------------------
@@ -184,23 +224,27 @@ class OrderImport:
             ctx, keep = self.context, self.send_events
             parsed = read_orders(path, self.defaults, fmt=fmt, on_progress=on_progress)
             items = (_prepare(it, ctx, keep) for it in parsed)
-        batch: list[PreparedOrder] = []
-        for item in items:
-            if item is None:
-                continue
-            if isinstance(item, RowError):
-                report.rejected += 1
-                if len(report.errors) < self.max_errors:
-                    report.errors.append(item)
-                continue
-            report.accepted += 1
-            report.lines += item.lines
-            batch.append(item)
-            if len(batch) >= self.batch_size:
-                self._write(batch, report)
-                batch = []
-        if batch:
-            self._write(batch, report)
+        writer = _BatchWriter(lambda batch: self._write(batch, report))
+        try:
+            batch: list[PreparedOrder] = []
+            for item in items:
+                if item is None:
+                    continue
+                if isinstance(item, RowError):
+                    report.rejected += 1
+                    if len(report.errors) < self.max_errors:
+                        report.errors.append(item)
+                    continue
+                report.accepted += 1
+                report.lines += item.lines
+                batch.append(item)
+                if len(batch) >= self.batch_size:
+                    writer.put(batch)
+                    batch = []
+            if batch:
+                writer.put(batch)
+        finally:
+            writer.close()
         return report
 
     def _pooled(
