@@ -85,3 +85,18 @@ def engine(db_url: str) -> Iterator[Engine]:
     eng = make_engine(db_url)
     yield eng
     eng.dispose()
+
+
+def _poas_environment() -> Iterator[None]:
+    before = {k: v for k, v in os.environ.items() if k.startswith("POAS_")}
+    yield
+    for key in [k for k in os.environ if k.startswith("POAS_")]:
+        if key not in before:
+            del os.environ[key]
+    os.environ.update(before)
+
+
+# Code under test may export POAS_* variables for its worker processes (the one-time admin password,
+# the session secret); neither a test nor a module-scoped fixture may leak them into the next one.
+_restore_poas_environment = pytest.fixture(autouse=True)(_poas_environment)
+_restore_poas_environment_per_module = pytest.fixture(autouse=True, scope="module")(_poas_environment)
