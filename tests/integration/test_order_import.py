@@ -240,3 +240,37 @@ def test_a_failed_batch_write_stops_the_import_with_its_error() -> None:
             raised = raised or exc
     assert str(raised) == "disk full"
     assert written == [1]  # nothing after the failed batch is written
+
+
+def test_worker_pool_reads_csv_like_the_sequential_reader(engine: Engine, tmp_path: Path) -> None:
+    rnd = random.Random(4)
+    head = "order_id,currency,created_at,updated_at,gateway,line_id,quantity,unit_price,sku,tax_rate\n"
+    groups: list[list[str]] = []
+    for i in range(300):
+        o = _order(i, rnd)
+        groups.append(
+            [
+                f"{o['order_id']},NOK,{o['created_at']},{o['updated_at']},{o['gateway']},{ln['line_id']},"
+                f"{ln['quantity']},{ln['unit_price']},{ln['sku']},0.25\n"
+                for ln in o["lines"]
+            ]
+        )
+    groups.insert(15, ["9001,NOK,2026-03-01T12:00:00,,,a,1,100.00,SKU-1,0.25\n"])  # naive timestamp
+    groups.insert(30, ["9002,NOK,2026-03-01T12:00:00Z,,,a,1,100.00,SKU-1\n"])  # a field short
+    groups.append(groups[0][:1])  # the first order again, not next to its rows
+    rows = [r for g in groups for r in g]
+    bad = [2 + rows.index(g[0]) for g in (groups[15], groups[30])]
+    path = tmp_path / "orders.csv"
+    path.write_text(head + "".join(rows), encoding="utf-8")
+    _prepare_store(engine)
+    pooled = _run(engine, path, workers=2)
+    reference = make_engine(f"sqlite:///{tmp_path / 'ref.db'}")
+    upgrade(reference)
+    _prepare_store(reference)
+    local = _run(reference, path, workers=0)
+    assert [str(e) for e in pooled.errors] == [str(e) for e in local.errors]
+    expected = [(bad[0], "created_at"), (bad[1], None), (len(rows) + 1, "order_id")]
+    assert [(e.line, e.field) for e in pooled.errors] == expected
+    assert (pooled.accepted, pooled.lines, pooled.outcome.inserted) == (local.accepted, local.lines, 300)
+    assert _dump(engine) == _dump(reference)
+    reference.dispose()

@@ -1,11 +1,11 @@
 """File imports of orders: records parsed and priced in worker processes, written in batches by this one.
 
-The reader streams the file; chunks of raw JSONL lines go to a process pool (forked, so the shop's
-cost book and rules are not copied through pipes), which answers with rows ready to write and the
-rejected records. At most a few chunks are in flight, so memory stays flat however long the file.
-Results come back in file order, so bad rows are reported in order and the newest copy of an order
-wins exactly as in a sequential import. CSV files and imports that queue events are read in this
-process (same code, no pool).
+The reader streams the file; chunks of raw JSONL lines (or of CSV orders' rows) go to a process
+pool (forked, so the shop's cost book and rules are not copied through pipes), which answers with
+rows ready to write and the rejected records. At most a few chunks are in flight, so memory stays
+flat however long the file. Results come back in file order, so bad rows are reported in order and
+the newest copy of an order wins exactly as in a sequential import. Small files and imports that
+queue events are read in this process (same code, no pool).
 """
 
 from __future__ import annotations
@@ -22,16 +22,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from sqlalchemy import Engine
 
 from poas.services.ingest import BatchOutcome, PreparedOrder, ProfitContext, prepare_order, write_prepared
 from poas.settings import ShopConfig
 from poas.sources.canonical import (
+    CsvGroup,
     ImportDefaults,
     Parsed,
     RowError,
+    parse_csv_group,
     parse_jsonl_record,
+    read_csv_groups,
     read_jsonl_records,
     read_orders,
 )
@@ -89,8 +93,24 @@ def prepare_jsonl_chunk(records: list[tuple[int, bytes]]) -> list[PreparedOrder 
     return out
 
 
-def _chunks(records: Iterable[tuple[int, bytes]], size: int) -> Iterator[list[tuple[int, bytes]]]:
-    chunk: list[tuple[int, bytes]] = []
+def prepare_csv_chunk(groups: list[CsvGroup | RowError]) -> list[PreparedOrder | RowError]:
+    """Parse and price a chunk of CSV orders (the reader's RowErrors pass through, in place)."""
+    assert _worker is not None, "worker not initialized"
+    context, defaults, name = _worker
+    out: list[PreparedOrder | RowError] = []
+    for g in groups:
+        done = g if isinstance(g, RowError) else _prepare(parse_csv_group(name, g, defaults), context, False)
+        if done is not None:
+            out.append(done)
+    return out
+
+
+def _kind(path: Path, fmt: str | None) -> str:
+    return fmt or ("csv" if path.suffix.lower() == ".csv" else "jsonl")
+
+
+def _chunks(records: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
     for rec in records:
         chunk.append(rec)
         if len(chunk) >= size:
@@ -203,9 +223,8 @@ class OrderImport:
         return True
 
     def wants_pool(self, path: Path, fmt: str | None) -> bool:
-        kind = fmt or ("csv" if path.suffix.lower() == ".csv" else "jsonl")
         return (
-            kind == "jsonl"
+            _kind(path, fmt) in ("jsonl", "csv")
             and self.workers > 0
             and not self.send_events
             and path.stat().st_size >= POOL_MIN_BYTES
@@ -219,7 +238,7 @@ class OrderImport:
         report = ImportReport()
         items: Iterable[PreparedOrder | RowError | None]
         if self._pool is not None and self._pool_name == str(path):
-            items = self._pooled(path, on_progress)
+            items = self._pooled(path, _kind(path, fmt), on_progress)
         else:
             ctx, keep = self.context, self.send_events
             parsed = read_orders(path, self.defaults, fmt=fmt, on_progress=on_progress)
@@ -248,13 +267,19 @@ class OrderImport:
         return report
 
     def _pooled(
-        self, path: Path, on_progress: Callable[[int], None] | None
+        self, path: Path, kind: str, on_progress: Callable[[int], None] | None
     ) -> Iterator[PreparedOrder | RowError]:
         assert self._pool is not None
         pending: deque[Future[list[PreparedOrder | RowError]]] = deque()
         in_flight = 4 * self.workers + 4  # enough to keep the workers busy while a batch is written
-        for chunk in _chunks(read_jsonl_records(path, on_progress=on_progress), CHUNK_RECORDS):
-            pending.append(self._pool.submit(prepare_jsonl_chunk, chunk))
+        records: Iterable[Any]
+        prepare: Callable[[list[Any]], list[PreparedOrder | RowError]]
+        if kind == "csv":
+            records, prepare = read_csv_groups(path, on_progress=on_progress), prepare_csv_chunk
+        else:
+            records, prepare = read_jsonl_records(path, on_progress=on_progress), prepare_jsonl_chunk
+        for chunk in _chunks(records, CHUNK_RECORDS):
+            pending.append(self._pool.submit(prepare, chunk))
             if len(pending) >= in_flight:
                 yield from pending.popleft().result()
         while pending:

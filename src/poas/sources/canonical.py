@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
@@ -536,7 +536,7 @@ CSV_LINE_COLUMNS = tuple(f.name for f in fields(OrderLine))
 _CSV_REQUIRED = ("order_id", "currency", "created_at", "quantity", "unit_price")
 
 
-def _csv_order(first: Mapping[str, str], rows: list[tuple[int, Mapping[str, str]]]) -> dict[str, Any]:
+def _csv_order(first: Mapping[str, str], rows: Sequence[tuple[int, Mapping[str, str]]]) -> dict[str, Any]:
     """Turn one order's CSV rows into the canonical dict (order columns from the first row)."""
     for line_no, row in rows[1:]:
         for col in CSV_ORDER_COLUMNS:
@@ -572,7 +572,7 @@ class _CsvRowError(Exception):
         self.line, self.field, self.message = line, field, message
 
 
-def _csv_line_of_field(field: str, rows: list[tuple[int, Mapping[str, str]]]) -> tuple[int, str]:
+def _csv_line_of_field(field: str, rows: Sequence[tuple[int, Mapping[str, str]]]) -> tuple[int, str]:
     """Map a canonical field name (lines[2].tax) back to the CSV row and column."""
     if field.startswith("lines[") and "]" in field:
         idx = int(field[6 : field.index("]")])
@@ -589,10 +589,27 @@ def _csv_line_of_field(field: str, rows: list[tuple[int, Mapping[str, str]]]) ->
     return rows[0][0], field
 
 
-def read_csv(
-    path: Path, defaults: ImportDefaults, *, on_progress: Callable[[int], None] | None = None
-) -> Iterator[Parsed | RowError]:
-    """Stream a canonical CSV file: one row per order line, the rows of an order next to each other."""
+CsvGroup = tuple[str, list[tuple[int, dict[str, str]]]]  # an order id and its (line, row) pairs
+
+
+def parse_csv_group(name: str, group: CsvGroup, defaults: ImportDefaults) -> Parsed | RowError:
+    """One order's CSV rows as an order, or a RowError naming the row and column at fault."""
+    oid, rows = group
+    try:
+        d = _csv_order(rows[0][1], rows)
+        return Parsed(rows[0][0], order_from_dict(d, defaults))
+    except _CsvRowError as exc:
+        return RowError(name, exc.line, exc.field, exc.message, oid)
+    except FieldError as exc:
+        line_no, col = _csv_line_of_field(exc.field, rows)
+        return RowError(name, line_no, col, exc.message, oid)
+
+
+def read_csv_groups(
+    path: Path, *, on_progress: Callable[[int], None] | None = None
+) -> Iterator[CsvGroup | RowError]:
+    """Stream a canonical CSV file as each order's rows (parse them with parse_csv_group), or RowErrors
+    for rows that cannot belong to an order. The rows of an order must be next to each other."""
     name = str(path)
     with open(path, "rb") as raw:
         text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
@@ -613,11 +630,11 @@ def read_csv(
             yield RowError(name, 1, unknown[0] if unknown else missing[0], what)
             return
         done: set[str] = set()
-        group: list[tuple[int, Mapping[str, str]]] = []
+        group: list[tuple[int, dict[str, str]]] = []
         current: str | None = None
         rows_seen = 0
 
-        def flush() -> Iterator[Parsed | RowError]:
+        def flush() -> Iterator[CsvGroup | RowError]:
             if not group:
                 return
             oid = current or ""
@@ -627,14 +644,7 @@ def read_csv(
                 )
                 return
             done.add(oid)
-            try:
-                d = _csv_order(group[0][1], group)
-                yield Parsed(group[0][0], order_from_dict(d, defaults))
-            except _CsvRowError as exc:
-                yield RowError(name, exc.line, exc.field, exc.message, oid)
-            except FieldError as exc:
-                line_no, col = _csv_line_of_field(exc.field, group)
-                yield RowError(name, line_no, col, exc.message, oid)
+            yield oid, group
 
         while True:
             line_no = reader.line_num + 1
@@ -667,6 +677,15 @@ def read_csv(
         yield from flush()
         if on_progress is not None:
             on_progress(raw.tell())
+
+
+def read_csv(
+    path: Path, defaults: ImportDefaults, *, on_progress: Callable[[int], None] | None = None
+) -> Iterator[Parsed | RowError]:
+    """Stream a canonical CSV file: one row per order line, the rows of an order next to each other."""
+    name = str(path)
+    for item in read_csv_groups(path, on_progress=on_progress):
+        yield item if isinstance(item, RowError) else parse_csv_group(name, item, defaults)
 
 
 def read_orders(
