@@ -38,7 +38,7 @@ def import_orders(
     fmt: str | None = typer.Option(None, "--format", help="jsonl or csv (default: from the file suffix)"),
     batch_size: int = typer.Option(2000, "--batch-size", min=1, help="Orders per transaction"),
     workers: int | None = typer.Option(
-        None, "--workers", min=0, help="Processes parsing and pricing JSONL (default: one per CPU; 0: none)"
+        None, "--workers", min=0, help="Processes parsing and pricing (default: one per CPU; 0: none)"
     ),
     send_events: bool = typer.Option(
         False, "--send-events", help="Queue Purchase events too (off: a backfill is usually too old for Meta)"
