@@ -41,7 +41,7 @@ from poas.sources.canonical import (
 )
 from poas.store.orders import ensure_shop
 
-CHUNK_RECORDS = 250  # JSONL lines per task sent to a worker
+CHUNK_RECORDS = 250  # records (JSONL lines, CSV orders) per task sent to a worker
 POOL_MIN_BYTES = 1 << 20  # smaller files are read in this process: starting workers costs more
 
 
