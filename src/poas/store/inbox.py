@@ -95,7 +95,7 @@ def claim(
     *,
     worker: str,
     now: datetime,
-    lease: timedelta = timedelta(minutes=5),
+    lease: timedelta = timedelta(seconds=60),  # a batch takes seconds; a dead worker's rows return soon
     limit: int = 100,
     ids: Sequence[int] | None = None,
 ) -> list[Claimed]:
