@@ -370,3 +370,41 @@ def test_real_uvicorn_round_trip(engine: Engine, tmp_path: Path) -> None:
 
             time.sleep(0.05)
     assert amounts(engine, "nordlys", "5830120800456")["revenue_ex_vat"] == Decimal("1699.20")
+
+
+async def test_a_sender_that_disconnects_mid_body_gets_400_and_nothing_is_stored(
+    engine: Engine, tmp_path: Path
+) -> None:
+    app = create_app(make_settings(tmp_path), engine)
+    body = fixture_bytes("shopify/order_paid.json")
+    headers = shopify_headers(body, "orders/paid", "gone")
+    messages: list[dict[str, Any]] = [
+        {"type": "http.request", "body": body[:100], "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/webhooks/shopify/nordlys",
+        "raw_path": b"/webhooks/shopify/nordlys",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 80),
+    }
+    await app(scope, receive, send)
+    starts = [m for m in sent if m["type"] == "http.response.start"]
+    assert [m["status"] for m in starts] == [400]
+    assert count(engine, inbox) == 0

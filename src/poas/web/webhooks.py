@@ -13,6 +13,7 @@ from typing import Any
 
 from fastapi import APIRouter, BackgroundTasks, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
+from starlette.requests import ClientDisconnect
 
 from poas.services import intake
 from poas.settings import Settings, ShopConfig
@@ -128,11 +129,15 @@ async def read_body(request: Request) -> bytes:
             raise HTTPException(413, f"body larger than {limit} bytes")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise HTTPException(413, f"body larger than {limit} bytes")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise HTTPException(413, f"body larger than {limit} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        # The sender went away mid-body: nothing was accepted, so nothing is stored; it will retry.
+        raise HTTPException(400, "the body ended early (client disconnected)") from None
     return b"".join(chunks)
 
 
