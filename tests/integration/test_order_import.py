@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import importlib
 import json
+import os
 import random
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine, select, text
+from typer.testing import CliRunner
 
 from poas.domain.costs import CostRow
 from poas.domain.fx import FxRate
@@ -274,3 +278,33 @@ def test_worker_pool_reads_csv_like_the_sequential_reader(engine: Engine, tmp_pa
     assert (pooled.accepted, pooled.lines, pooled.outcome.inserted) == (local.accepted, local.lines, 300)
     assert _dump(engine) == _dump(reference)
     reference.dispose()
+
+
+def _die(chunk: list[Any]) -> list[Any]:
+    os._exit(3)
+
+
+def test_a_dead_worker_ends_the_cli_import_with_a_clear_error(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import poas.cli  # noqa: F401  (registers every command)
+    from poas.services import order_import
+
+    appmod = importlib.import_module("poas.cli.app")
+    monkeypatch.setenv("POAS_DATABASE_URL", db_url)
+    monkeypatch.setenv("POAS_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(order_import, "prepare_jsonl_chunk", _die)
+    monkeypatch.setattr(order_import, "POOL_MIN_BYTES", 0)
+    appmod.settings.cache_clear()
+    appmod.store.cache_clear()
+    path = tmp_path / "orders.jsonl"
+    _write_file(path, n=50)
+    try:
+        result = CliRunner().invoke(appmod.app, ["import", "orders", str(path), "--workers", "1"])
+    finally:
+        if appmod.store.cache_info().currsize:
+            appmod.store().dispose()
+        appmod.store.cache_clear()
+        appmod.settings.cache_clear()
+    assert result.exit_code == 1
+    assert "a worker process died" in result.output and "--workers 0" in result.output

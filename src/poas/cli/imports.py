@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -66,7 +67,13 @@ def import_orders(
             importer.start_pool(str(file))  # before the progress bar's thread: workers fork
         with Progress(*columns, console=console, transient=True) as progress:
             task = progress.add_task(f"importing {file.name}", total=size)
-            report = importer.run(file, fmt=fmt, on_progress=lambda n: progress.update(task, completed=n))
+            try:
+                report = importer.run(file, fmt=fmt, on_progress=lambda n: progress.update(task, completed=n))
+            except BrokenProcessPool:
+                raise fail(
+                    "a worker process died (out of memory?): the batches written so far are kept; "
+                    "run the import again (it is idempotent), with --workers 0 to use no workers"
+                ) from None
     out, errors = report.outcome, report.errors
     accepted, rejected, lines = report.accepted, report.rejected, report.lines
     elapsed = time.perf_counter() - started

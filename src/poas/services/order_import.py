@@ -105,6 +105,14 @@ def prepare_csv_chunk(groups: list[CsvGroup | RowError]) -> list[PreparedOrder |
     return out
 
 
+def _usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the platform has one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)
+
+
 def _kind(path: Path, fmt: str | None) -> str:
     return fmt or ("csv" if path.suffix.lower() == ".csv" else "jsonl")
 
@@ -177,7 +185,7 @@ class OrderImport:
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.engine, self.shop = engine, shop
-        self.workers = max(0, os.cpu_count() or 1) if workers is None else max(0, workers)
+        self.workers = _usable_cpus() if workers is None else max(0, workers)
         self.batch_size, self.send_events, self.max_errors, self.now = (
             batch_size,
             send_events,
