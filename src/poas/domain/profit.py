@@ -241,6 +241,17 @@ def _quantum(currency: str) -> Decimal:
     return q
 
 
+_ZERO_MONEY: dict[str, Money] = {}
+
+
+def _zero_money(currency: str, q: Decimal) -> Money:
+    """Zero rounded to the currency's minor unit (0.00 NOK), one shared value per currency."""
+    m = _ZERO_MONEY.get(currency)
+    if m is None:
+        m = _ZERO_MONEY[currency] = Money(ZERO.quantize(q, rounding=ROUND_HALF_EVEN), currency)
+    return m
+
+
 class _Converter:
     """Rates into the shop currency on the order's day, each looked up once per order."""
 
@@ -340,6 +351,8 @@ class _Pricer:
         return x.quantize(self.q, rounding=ROUND_HALF_EVEN)
 
     def money(self, x: Decimal) -> Money:
+        if x is ZERO:  # the untouched ZERO constant: most costs of most orders (Money is immutable)
+            return _zero_money(self.cur, self.q)
         return Money(x.quantize(self.q, rounding=ROUND_HALF_EVEN), self.cur)
 
     def vat(self, gross: Decimal, tax: Decimal, rate: Decimal | None) -> tuple[Decimal, str]:

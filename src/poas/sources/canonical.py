@@ -288,6 +288,7 @@ _REFUND_LINE_FIELDS = _names(RefundLine)
 _CUSTOMER_FIELDS = _names(Customer)
 _ATTRIBUTION_FIELDS = _names(Attribution)
 _CONSENT_FIELDS = _names(Consent)
+_NO_CUSTOMER, _NO_ATTRIBUTION, _NO_CONSENT = Customer(), Attribution(), Consent()  # immutable: shared
 
 
 @dataclass(frozen=True, slots=True)
@@ -430,12 +431,16 @@ def order_from_dict(d: Any, defaults: ImportDefaults) -> Order:
         gateway=_text(obj.get("gateway"), "gateway", max_len=100),
         financial_status=_text(obj.get("financial_status"), "financial_status", max_len=40) or "paid",
         shipping_country=_country(obj.get("shipping_country"), "shipping_country"),
-        customer=Customer(**_str_fields(cust, "customer", _CUSTOMER_FIELDS)),
-        attribution=Attribution(**_str_fields(attr, "attribution", _ATTRIBUTION_FIELDS)),
+        customer=Customer(**_str_fields(cust, "customer", _CUSTOMER_FIELDS)) if cust else _NO_CUSTOMER,
+        attribution=Attribution(**_str_fields(attr, "attribution", _ATTRIBUTION_FIELDS))
+        if attr
+        else _NO_ATTRIBUTION,
         consent=Consent(
             marketing=_bool(cons.get("marketing"), "consent.marketing"),
             ads_tracking=_bool(cons.get("ads_tracking"), "consent.ads_tracking"),
-        ),
+        )
+        if cons
+        else _NO_CONSENT,
         test=bool(_bool(obj.get("test"), "test", False)),
         cancelled_at=_time(obj.get("cancelled_at"), "cancelled_at"),
         refunds=tuple(
