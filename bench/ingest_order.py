@@ -119,6 +119,12 @@ def main() -> None:
     )
     ap.add_argument("--no-pg", action="store_true")
     ap.add_argument("--out", type=Path, default=ROOT / "results" / "ingest_order.json")
+    ap.add_argument(
+        "--baseline",
+        nargs=2,
+        metavar=("LABEL", "FILE"),
+        help="embed another run's result file (e.g. this bench run on an older checkout) under LABEL",
+    )
     args = ap.parse_args()
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="poas-ingest-") as tmp:
@@ -152,6 +158,9 @@ def main() -> None:
         },
         "results": results,
     }
+    if args.baseline:
+        label, path = args.baseline
+        doc["baseline"] = {"label": label, "results": json.loads(Path(path).read_text())["results"]}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(doc, indent=2) + "\n")
     print(f"wrote {args.out}")
