@@ -308,3 +308,24 @@ def test_a_dead_worker_ends_the_cli_import_with_a_clear_error(
         appmod.settings.cache_clear()
     assert result.exit_code == 1
     assert "a worker process died" in result.output and "--workers 0" in result.output
+
+
+def test_orders_without_profit_are_all_counted_but_only_the_first_kept(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from poas.services import ingest
+    from poas.settings import MissingCostPolicy
+
+    monkeypatch.setattr(ingest, "MAX_PROFIT_ERRORS_KEPT", 3)
+    path = tmp_path / "orders.jsonl"
+    path.write_text(
+        "".join(json.dumps(_order(i, random.Random(i))) + "\n" for i in range(7)), encoding="utf-8"
+    )
+    with engine.begin() as conn:
+        ensure_shop(conn, "s1", "NOK", True, NOW)  # no costs: the block policy prices nothing
+    shop = SHOP.model_copy(update={"missing_cost": MissingCostPolicy.BLOCK})
+    with OrderImport(engine, shop, workers=0, batch_size=2, now=lambda: NOW) as imp:
+        report = imp.run(path)
+    assert report.outcome.inserted == 7 and report.outcome.snapshots == 0
+    assert report.outcome.profit_error_count == 7
+    assert [oid for oid, _ in report.outcome.profit_errors] == ["5000", "5001", "5002"]

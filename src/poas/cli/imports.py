@@ -85,8 +85,8 @@ def import_orders(
         f"{elapsed:.1f} s, {rate:,.0f} lines/s",
         highlight=False,
     )
-    if out.profit_errors:
-        console.print(f"[yellow]{len(out.profit_errors)} orders stored without profit:[/yellow]")
+    if out.profit_error_count:
+        console.print(f"[yellow]{out.profit_error_count} orders stored without profit:[/yellow]")
         for order_id, reason in out.profit_errors[:MAX_ERRORS_SHOWN]:
             console.print(f"  order {order_id}: {reason}", highlight=False, markup=False)
     if send_events:

@@ -32,6 +32,7 @@ from poas.store.snapshots import SnapshotValues, add_snapshot_values, add_snapsh
 from poas.store.tables.foundation import orders as orders_table
 
 Status = Literal["inserted", "updated", "stale"]
+MAX_PROFIT_ERRORS_KEPT = 1000
 
 
 def hash_contact(order: Order) -> tuple[dict[str, Any] | None, dict[str, str]]:
@@ -219,7 +220,8 @@ class BatchOutcome:
     stale: int = 0
     snapshots: int = 0
     queued: int = 0
-    profit_errors: list[tuple[str, str]] = field(default_factory=list)  # (order id, reason)
+    profit_errors: list[tuple[str, str]] = field(default_factory=list)  # (order id, reason), the first few
+    profit_error_count: int = 0  # every order stored without profit (the list keeps MAX_PROFIT_ERRORS_KEPT)
 
 
 def _newest(prepared: Iterable[PreparedOrder]) -> dict[tuple[str, str], PreparedOrder]:
@@ -265,7 +267,9 @@ def write_prepared(
     written = up.written
     for key, p in latest.items():
         if key in written and p.profit_error is not None:
-            out.profit_errors.append((key[1], p.profit_error))
+            out.profit_error_count += 1
+            if len(out.profit_errors) < MAX_PROFIT_ERRORS_KEPT:  # memory stays flat on huge imports
+                out.profit_errors.append((key[1], p.profit_error))
     if trigger_purchase:
         for key, p in latest.items():
             if key in written and p.profit is not None and p.order is not None:
