@@ -329,3 +329,29 @@ def test_orders_without_profit_are_all_counted_but_only_the_first_kept(
     assert report.outcome.inserted == 7 and report.outcome.snapshots == 0
     assert report.outcome.profit_error_count == 7
     assert [oid for oid, _ in report.outcome.profit_errors] == ["5000", "5001", "5002"]
+
+
+def test_import_with_events_queues_one_purchase_per_new_order(engine: Engine, tmp_path: Path) -> None:
+    from poas.settings import ConsentPolicy
+    from poas.store.tables.delivery import outbox
+
+    shop = SHOP.model_copy(update={"pixel_id": "1234567890", "consent_policy": ConsentPolicy.ALWAYS})
+    recent = NOW - timedelta(hours=3)  # inside Meta's 7-day window
+    docs = []
+    for i in range(5):
+        doc = _order(i, random.Random(i))
+        doc["created_at"] = doc["updated_at"] = (recent + timedelta(minutes=i)).isoformat()
+        docs.append(json.dumps(doc))
+    path = tmp_path / "orders.jsonl"
+    path.write_text("\n".join(docs) + "\n", encoding="utf-8")
+    _prepare_store(engine)
+    with OrderImport(engine, shop, workers=2, send_events=True, now=lambda: NOW) as imp:
+        assert not imp.start_pool(str(path))  # events need the orders in this process: no pool
+        first = imp.run(path)
+        again = imp.run(path)
+    assert (first.outcome.inserted, first.outcome.queued) == (5, 5)
+    assert (again.outcome.updated, again.outcome.queued) == (5, 0)
+    with engine.connect() as conn:
+        rows = conn.execute(select(outbox.c.event_name, outbox.c.payload)).all()
+    assert sorted(r.event_name for r in rows) == ["Purchase"] * 5
+    assert all("example.com" not in r.payload for r in rows)
