@@ -355,3 +355,36 @@ def test_import_with_events_queues_one_purchase_per_new_order(engine: Engine, tm
         rows = conn.execute(select(outbox.c.event_name, outbox.c.payload)).all()
     assert sorted(r.event_name for r in rows) == ["Purchase"] * 5
     assert all("example.com" not in r.payload for r in rows)
+
+
+def test_every_order_field_lands_in_its_own_column(engine: Engine) -> None:
+    """The bulk writers address columns by position: a round trip with every field distinct."""
+    from poas.domain.order import Attribution, Consent, Refund, RefundLine, RestockType, ShippingLine
+    from poas.store.orders import load_order, stored_form, upsert_order
+
+    names = ("landing_url", "referrer", "utm_source", "utm_medium", "utm_campaign", "utm_content")
+    names += ("utm_term", "fbclid", "fbc", "fbp")
+    line = OrderLine(
+        "l1", 2, Decimal("1.23"), sku="S", variant_id="V", product_id="P", title="T", category="C",
+        discount=Decimal("0.5"), tax=Decimal("0.2"), tax_rate=Decimal("0.25"), gift_card=True, grams=7,
+        unit_cost=Decimal("0.9"),
+    )  # fmt: skip
+    refund = Refund(
+        "r", T0 + timedelta(days=4), (RefundLine("l1", 1, RestockType.RETURN, Decimal("1"), Decimal("0.2")),),
+        Decimal("2"), Decimal("0.4"), Decimal("3"), Decimal("0.6"), "note",
+    )  # fmt: skip
+    order = Order(
+        "s1", "o1", T0, "NOK", (line,), prices_include_vat=False, processed_at=T0 + timedelta(days=1),
+        updated_at=T0 + timedelta(days=2), name="N",
+        shipping_lines=(ShippingLine(Decimal(5), "m", "tt", Decimal(1), Decimal("0.8"), Decimal("0.15")),),
+        gateway="g", financial_status="fs", shipping_country="NO",
+        attribution=Attribution(**{n: f"v_{n}" for n in names}), consent=Consent(True, False), test=True,
+        cancelled_at=T0 + timedelta(days=3), refunds=(refund,), actual_payment_fee=Decimal("4.56"),
+        source="src",
+    )  # fmt: skip
+    with engine.begin() as conn:
+        ensure_shop(conn, "s1", "NOK", True, NOW)
+        assert upsert_order(conn, order, now=NOW) == "inserted"
+        assert load_order(conn, "s1", "o1") == stored_form(order)
+        ingested = conn.execute(select(orders.c.ingested_at)).scalar_one()
+    assert ingested == NOW
