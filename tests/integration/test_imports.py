@@ -13,7 +13,6 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 import poas.cli  # noqa: F401  (registers every command)
-from poas.cli.app import err_console
 from poas.store.db import make_engine
 from poas.store.tables.foundation import order_lines, orders, product_costs, profit_snapshots
 
@@ -82,17 +81,15 @@ COSTS = "sku,variant_id,unit_cost,currency,valid_from\nTEE-1,,150.00,NOK,2026-01
 def cli(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Run]:
     monkeypatch.setenv("POAS_DATABASE_URL", db_url)
     monkeypatch.setenv("POAS_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("COLUMNS", "400")  # wide tables; pinning Console.width would outlive the test
     appmod.settings.cache_clear()
     appmod.store.cache_clear()
-    widths = appmod.console.width, err_console.width
-    appmod.console.width = err_console.width = 400
     runner = CliRunner()
 
     def run(*args: str) -> Result:
         return runner.invoke(appmod.app, list(args), catch_exceptions=False)
 
     yield run
-    appmod.console.width, err_console.width = widths
     if appmod.store.cache_info().currsize:
         appmod.store().dispose()
     appmod.store.cache_clear()
