@@ -295,6 +295,7 @@ def test_a_dead_worker_ends_the_cli_import_with_a_clear_error(
     monkeypatch.setenv("POAS_HOME", str(tmp_path / "home"))
     monkeypatch.setattr(order_import, "prepare_jsonl_chunk", _die)
     monkeypatch.setattr(order_import, "POOL_MIN_BYTES", 0)
+    monkeypatch.setenv("COLUMNS", "400")  # the message on one line
     appmod.settings.cache_clear()
     appmod.store.cache_clear()
     path = tmp_path / "orders.jsonl"
@@ -307,7 +308,8 @@ def test_a_dead_worker_ends_the_cli_import_with_a_clear_error(
         appmod.store.cache_clear()
         appmod.settings.cache_clear()
     assert result.exit_code == 1
-    assert "a worker process died" in result.output and "--workers 0" in result.output
+    out = " ".join(result.output.split())
+    assert "a worker process died" in out and "--workers 0" in out
 
 
 def test_orders_without_profit_are_all_counted_but_only_the_first_kept(
