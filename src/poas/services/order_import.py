@@ -105,6 +105,9 @@ def prepare_csv_chunk(groups: list[CsvGroup | RowError]) -> list[PreparedOrder |
     return out
 
 
+_CAN_FORK = "fork" in multiprocessing.get_all_start_methods()  # not on Windows: read in-process there
+
+
 def _usable_cpus() -> int:
     """CPUs this process may run on (its affinity mask where the platform has one)."""
     try:
@@ -216,7 +219,7 @@ class OrderImport:
 
     def start_pool(self, name: str) -> bool:
         """Start the workers for a file named `name` (call before starting UI threads: workers fork)."""
-        if self.workers == 0 or self.send_events or self._pool is not None:
+        if self.workers == 0 or self.send_events or self._pool is not None or not _CAN_FORK:
             return self._pool is not None
         assert self.context is not None, "use OrderImport as a context manager"
         self.engine.dispose()  # no pooled database connection is inherited by the workers
@@ -233,6 +236,7 @@ class OrderImport:
     def wants_pool(self, path: Path, fmt: str | None) -> bool:
         return (
             _kind(path, fmt) in ("jsonl", "csv")
+            and _CAN_FORK
             and self.workers > 0
             and not self.send_events
             and path.stat().st_size >= POOL_MIN_BYTES
