@@ -196,3 +196,29 @@ async def test_finalize_on_each_refund_when_the_shop_chooses(engine: Engine) -> 
     assert event["event_id"] == "D.append.refund:D-r1"
     # One of two jackets back: revenue 400 ex VAT, cost 150 recovered; what is left is positive.
     assert event["custom_data"]["net_revenue"] > 0
+
+
+def test_learned_rates_price_new_orders_after_a_fit(engine: Engine) -> None:
+    from poas.services.returns import fit_shop
+    from poas.store.snapshots import latest_snapshot
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    shop = _shop()
+    _setup(engine, now - timedelta(days=200))
+    with engine.begin() as conn:
+        for i in range(40):  # 40 jackets sold 2 each, a return on every other order: 20 of 80 units
+            at = now - timedelta(days=100, hours=i)
+            refunds = (
+                Refund(f"h{i}-r", at + timedelta(days=5), (RefundLine(f"h{i}-1", 1, RestockType.RETURN),)),
+            )
+            order = _order(f"h{i}", at, refunds=refunds if i % 2 == 0 else ())
+            ingest_order(conn, order, shop, now=at, trigger_purchase=False)
+    model = fit_shop(engine, shop, now=now)
+    assert (model.skus["JACKET"].sold, model.skus["JACKET"].returned) == (80, 20)
+    with engine.begin() as conn:
+        ingest_order(conn, _order("new", now), shop, now=now, trigger_purchase=False)
+        snap = latest_snapshot(conn, "nordic", "new")
+    assert snap is not None
+    (line,) = snap.breakdown["lines"]
+    assert line["return_rule"] == "learned:sku"
+    assert Decimal(line["p_return"]) == model.skus["JACKET"].rate

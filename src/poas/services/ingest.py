@@ -20,6 +20,7 @@ from poas.domain.fx import FxError, FxTable
 from poas.domain.order import Order
 from poas.domain.pii import hash_user_data
 from poas.domain.profit import ProfitError, ProfitPolicy, ProfitResult, compute_profit
+from poas.domain.returns import ReturnRateModel
 from poas.domain.rules import CostRules
 from poas.services.purchase_events import QueuedEvents, queue_purchase_events
 from poas.settings import ShopConfig
@@ -27,6 +28,7 @@ from poas.store.costs import load_cost_book, load_fx_table
 from poas.store.order_rows import UPDATED_AT, OrderRows, order_rows, utc_text
 from poas.store.order_writer import write_orders
 from poas.store.orders import ensure_shop, load_orders, load_user_data, newest_per_key, stored_form
+from poas.store.return_rates import load_model
 from poas.store.rules import load_rules
 from poas.store.snapshots import SnapshotValues, add_snapshot_values, add_snapshots, snapshot_values
 from poas.store.tables.foundation import orders as orders_table
@@ -50,6 +52,7 @@ class ProfitContext:
     rules: CostRules
     policy: ProfitPolicy
     fx: FxTable
+    return_rates: ReturnRateModel | None = None  # learned by `poas returns fit`; None until then
 
     @classmethod
     def load(
@@ -63,6 +66,7 @@ class ProfitContext:
             rules,
             ProfitPolicy.from_shop(shop),
             load_fx_table(conn),
+            load_model(conn, shop.id),
         )
 
     def price(self, order: Order) -> tuple[ProfitResult | None, str | None]:
@@ -75,6 +79,7 @@ class ProfitContext:
                 policy=self.policy,
                 fx=self.fx,
                 shop_currency=self.shop.currency,
+                return_rates=self.return_rates,
             )
         except (ProfitError, FxError) as exc:
             return None, str(exc)

@@ -20,17 +20,16 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, exists, or_, select
 
 from poas.domain.capi_events import EventNotBuilt, build_append_value
-from poas.domain.fx import FxError
 from poas.domain.money import Money, exponent
 from poas.domain.order import Order, RestockType
-from poas.domain.profit import ProfitError, ProfitResult, compute_profit
+from poas.domain.profit import ProfitResult
 from poas.domain.returns import FitSettings, ReturnRateModel, count_units, fit
 from poas.services.ingest import ProfitContext
 from poas.settings import ShopConfig
 from poas.store import corrections
 from poas.store.orders import load_orders
 from poas.store.outbox import OutboxEvent, enqueue
-from poas.store.return_rates import load_model, save_model
+from poas.store.return_rates import save_model
 from poas.store.tables.delivery import outbox
 from poas.store.tables.foundation import orders, refunds
 from poas.store.tables.returns import profit_corrections
@@ -358,11 +357,10 @@ def calibration(
     with engine.connect() as conn:
         ids = _order_ids(conn, shop.id, now - timedelta(days=lookback_days), now - window)
         ctx = ProfitContext.load(conn, shop)
-        model = load_model(conn, shop.id)
         for order in _load_chunks(conn, shop.id, ids):
             if order.test or order.cancelled_at is not None:
                 continue
-            profit = _price_with(ctx, model, order)
+            profit, _ = ctx.price(order)  # with the shop's learned return rates, as at purchase
             if profit is None:
                 continue
             by_line = line_return_costs(order, profit)
@@ -399,18 +397,3 @@ def calibration(
             "note": "over_told > 0: Meta was told more profit at purchase than the orders finally made",
         },
     }
-
-
-def _price_with(ctx: ProfitContext, model: ReturnRateModel | None, order: Order) -> ProfitResult | None:
-    try:
-        return compute_profit(
-            order,
-            costs=ctx.costs,
-            rules=ctx.rules,
-            policy=ctx.policy,
-            fx=ctx.fx,
-            shop_currency=ctx.shop.currency,
-            return_rates=model,
-        )
-    except (ProfitError, FxError):
-        return None
