@@ -48,28 +48,36 @@ def _insert(conn: Connection, table: Any) -> Any:
     return (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(table)
 
 
+_STORE: dict[str, Any] = {}
+
+
+def _store_statement(conn: Connection) -> Any:
+    """The insert-unless-known statement, built once per dialect: the values go in as parameters, so
+    SQLAlchemy reuses the compiled form instead of rebuilding and re-keying a statement per delivery."""
+    name = conn.dialect.name
+    stmt = _STORE.get(name)
+    if stmt is None:
+        stmt = _STORE[name] = _insert(conn, inbox).on_conflict_do_nothing().returning(inbox.c.id)
+    return stmt
+
+
 def store(conn: Connection, d: Delivery, *, now: datetime) -> tuple[int, bool]:
     """Insert the delivery unless its (shop, source, topic, dedup key) is known: (row id, newly stored)."""
-    stmt = (
-        _insert(conn, inbox)
-        .values(
-            shop_id=d.shop_id,
-            source=d.source,
-            topic=d.topic,
-            dedup_key=d.dedup_key[:200],
-            received_at=d.received_at,
-            triggered_at=d.triggered_at,
-            order_id=d.order_id,
-            body=d.body,
-            body_sha256=hashlib.sha256(d.body).hexdigest(),
-            status="pending",
-            attempts=0,
-            next_attempt_at=now,
-        )
-        .on_conflict_do_nothing()
-        .returning(inbox.c.id)
-    )
-    new_id = conn.execute(stmt).scalar()
+    params = {
+        "shop_id": d.shop_id,
+        "source": d.source,
+        "topic": d.topic,
+        "dedup_key": d.dedup_key[:200],
+        "received_at": d.received_at,
+        "triggered_at": d.triggered_at,
+        "order_id": d.order_id,
+        "body": d.body,
+        "body_sha256": hashlib.sha256(d.body).hexdigest(),
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+    }
+    new_id = conn.execute(_store_statement(conn), params).scalar()
     if new_id is not None:
         return int(new_id), True
     existing = conn.execute(
