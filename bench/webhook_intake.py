@@ -243,7 +243,7 @@ def run_one(
             per_s = ceiling["requests"] / ceiling["duration_us"] * 1e6
             extra["client_ceiling_healthz_per_s"] = round(per_s, 1)
             script, requests = wrk_files(home, payloads)
-            seconds = max(3, round(n / 800))  # about n requests at the rates seen here
+            seconds = max(3, round(n / 600))  # at least n requests at the rates seen here
             load_before = round(os.getloadavg()[0], 2)
             cpu_before = sum(proc.cpu_times()[:2])
             started = time.perf_counter()
