@@ -162,9 +162,7 @@ def import_shopify_bulk(
     file: Path = FILE,
     shop: str | None = typer.Option(None, "--shop"),
     batch_size: int = typer.Option(1000, "--batch-size", min=1),
-    send_events: bool = typer.Option(
-        False, "--send-events", help="Queue Purchase events (off for backfills)"
-    ),
+    send_events: bool = SEND_EVENTS,
 ) -> None:
     """Import orders from a Shopify bulk-operation JSONL file (Order rows, then LineItem rows)."""
     cfg = pick_shop(shop)
@@ -182,9 +180,7 @@ def import_shopify_csv(
     file: Path = FILE,
     shop: str | None = typer.Option(None, "--shop"),
     batch_size: int = typer.Option(1000, "--batch-size", min=1),
-    send_events: bool = typer.Option(
-        False, "--send-events", help="Queue Purchase events (off for backfills)"
-    ),
+    send_events: bool = SEND_EVENTS,
 ) -> None:
     """Import orders from Shopify's admin orders export (CSV)."""
     cfg = pick_shop(shop)
