@@ -106,8 +106,7 @@ def test_demo_runs_every_stage_and_poas_numbers_match_the_generators_truth(
     advice = {c.key: c for c in result.advice.campaigns}
     assert advice[BESTSELLER].change < 0 < advice[PREMIUM].change
 
-    if counts["events_queued"] == 0:
-        pytest.skip("no events were queued: poas.services.purchase_events is not in this tree yet")
+    assert counts["events_queued"] > 0
     assert counts["events_dead"] == counts["events_too_old"]  # only events past Meta's 7 days die
     check_purchases(events, result.folder / "sample-shop", now)
 
@@ -138,8 +137,7 @@ def test_poas_demo_json_in_a_subprocess_prints_the_seed_story(tmp_path: Path) ->
 
     (folder,) = [p for p in tmp_path.iterdir() if p.name.startswith("demo-")]
     events = json.loads((folder / "sandbox_events.json").read_text())
-    if not events:
-        pytest.skip("the sandbox received no events: poas.services.purchase_events is not in this tree yet")
+    assert events, "the sandbox received no events"
     sent_at = datetime.fromtimestamp((folder / "sandbox_events.json").stat().st_mtime, UTC)
     check_purchases(events, folder / "sample-shop", sent_at)
 
