@@ -8,17 +8,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from rich.text import Text
 from sqlalchemy import Connection, or_, select
 
 from poas.cli.app import console, err_console, fail, import_app, resolve_shop, store
 from poas.domain.costs import CostRow
-from poas.domain.fx import FxError
+from poas.domain.fx import FxError, FxRate
 from poas.services.ingest import recompute_profits
 from poas.services.order_import import OrderImport
 from poas.sources.canonical import RowError, read_costs_csv
-from poas.store.costs import import_costs, load_fx_table
+from poas.sources.fx_csv import FxRowError, read_fx_csv
+from poas.store.costs import import_costs, load_fx_table, save_fx_rates
 from poas.store.orders import ensure_shop
 from poas.store.tables.foundation import order_lines
 
@@ -161,4 +163,29 @@ def import_costs_cmd(
             console.print(f"recomputed {result.checked} orders: {result.changed} new profit snapshots")
     if rejected:
         _print_errors(errors, rejected)
+        raise typer.Exit(1)
+
+
+@import_app.command("fx")
+def import_fx(
+    file: Path = typer.Argument(
+        ..., exists=True, dir_okay=False, readable=True, help="CSV: date,base,quote,rate"
+    ),
+) -> None:
+    """Import exchange rates (1 base = rate quote on date); they override the bundled ECB history."""
+    rates: list[FxRate] = []
+    errors: list[FxRowError] = []
+    for item in read_fx_csv(file):
+        if isinstance(item, FxRowError):
+            errors.append(item)
+        else:
+            rates.append(item)
+    with store().begin() as conn:
+        saved = save_fx_rates(conn, rates, now=datetime.now(UTC))
+    console.print(f"{file.name}: {saved} rates stored, {len(errors)} rejected")
+    for e in errors[:MAX_ERRORS_SHOWN]:
+        err_console.print(
+            f"[red]error:[/red] {escape(e.where)}: {escape(e.message)}", highlight=False, soft_wrap=True
+        )
+    if errors:
         raise typer.Exit(1)
