@@ -247,7 +247,12 @@ def _finalize_one(
                 ],
                 now=now,
             )
-    setattr(report, state, getattr(report, state) + 1)
+    if state == "queued":
+        report.queued += 1
+    elif state == "unsent":
+        report.unsent += 1
+    else:
+        report.unchanged += 1
 
 
 def _decide(
