@@ -227,3 +227,48 @@ def test_national_phone_fast_path_agrees_with_libphonenumber(region: str, digits
     except PiiError:
         got = None
     assert got == expected
+
+
+def test_memo_never_holds_identifying_fields() -> None:
+    """Only low-identifying fields are memoized; email, phone, external id and birth date never."""
+    from poas.domain import pii
+
+    memoized = {key for key, _attr, _fn, memo, _by in pii._PLAN if memo is not None}
+    assert memoized == {"fn", "ln", "ge", "ct", "st", "zp", "country"}
+    pii.clear_memos()
+    customer = Customer(
+        email="kari@example.no", phone="912 34 567", first_name="Kari", zip="0150", external_id="7"
+    )
+    hash_user_data(customer, Attribution(), "NO")
+    memos = [memo for _k, _a, _f, memo, _b in pii._PLAN if memo]
+    held = {value for memo in memos for bucket in memo.values() for value in bucket}
+    assert held == {"Kari", "0150"}
+
+
+def test_memoized_hashes_equal_fresh_ones_and_depend_on_country() -> None:
+    from poas.domain import pii
+
+    pii.clear_memos()
+    us = Customer(zip="12345-6789", state="California", country="US", first_name="Ann")
+    other = Customer(zip="12345-6789", state="California", country="NO", first_name="Ann")
+    first = hash_user_data(us, Attribution(), None).user_data
+    for _ in range(2):  # the second round is answered from the memo
+        assert hash_user_data(us, Attribution(), None).user_data == first
+        assert first["zp"] == [hash_field("zp", "12345-6789", "us")]
+        assert first["st"] == [hash_field("st", "California", "us")]
+        no = hash_user_data(other, Attribution(), None).user_data
+        assert no["zp"] == [hash_field("zp", "12345-6789", "no")] != first["zp"]
+        assert no["st"] != first["st"]
+
+
+def test_memo_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from poas.domain import pii
+
+    pii.clear_memos()
+    monkeypatch.setattr(pii, "MEMO_MAX", 10)
+    for i in range(25):
+        ud = hash_user_data(Customer(first_name=f"Name{i}"), Attribution(), None).user_data
+        assert ud["fn"] == [hashlib.sha256(f"name{i}".encode()).hexdigest()]
+    fn_memo = next(memo for key, _a, _f, memo, _b in pii._PLAN if key == "fn")
+    assert fn_memo is not None
+    assert 0 < sum(len(bucket) for bucket in fn_memo.values()) <= 10

@@ -7,10 +7,9 @@ in the dicts built below, which are ready for the Graph API's `data` list. Conse
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from poas.domain.money import Money, exponent
 from poas.domain.order import Consent, Order
@@ -23,6 +22,7 @@ PURCHASE = "Purchase"
 APPEND_VALUE = "AppendValue"
 MATCH_KEYS = ("em", "ph", "external_id", "fbc", "fbp", "client_ip_address")
 ZERO = Decimal(0)
+ONE = Decimal(1)
 _QUANTA = {e: Decimal(1).scaleb(-e) for e in range(5)}
 
 
@@ -36,9 +36,15 @@ class EventNotBuilt(ValueError):
 
 def json_amount(amount: Decimal, currency: str) -> int | float:
     """A Decimal as the JSON number Meta gets: rounded half-even to the minor unit."""
-    e = exponent(currency)
-    q = amount.quantize(_QUANTA[e], rounding=ROUND_HALF_EVEN)
-    return int(q) if e == 0 else float(q)
+    rule = _ROUNDING.get(currency)
+    if rule is None:
+        e = exponent(currency)
+        rule = _ROUNDING[currency] = (_QUANTA[e], e == 0)
+    q = amount.quantize(rule[0], ROUND_HALF_EVEN)
+    return int(q) if rule[1] else float(q)
+
+
+_ROUNDING: dict[str, tuple[Decimal, bool]] = {}  # currency -> (quantum, whole units); no personal data
 
 
 def consent_allows(policy: str, consent: Consent) -> tuple[bool, str]:
@@ -64,11 +70,16 @@ def consent_allows(policy: str, consent: Consent) -> tuple[bool, str]:
 
 def has_match_keys(user_data: Mapping[str, Any]) -> bool:
     """Whether user_data can match a person: a key identifier, or first and last name."""
-    return any(user_data.get(k) for k in MATCH_KEYS) or bool(user_data.get("fn") and user_data.get("ln"))
+    for k in MATCH_KEYS:
+        if user_data.get(k):
+            return True
+    return bool(user_data.get("fn") and user_data.get("ln"))
 
 
 def event_id_for(template: str, order: Order) -> str:
     """The event_id from the shop's template ({order_id}, {order_name}, {shop_id})."""
+    if template == "{order_id}":
+        return order.order_id
     try:
         return template.format(
             order_id=order.order_id, order_name=order.name or order.order_id, shop_id=order.shop_id
@@ -94,7 +105,7 @@ def _source_url(order: Order, shop: ShopConfig) -> str | None:
 def _rate(profit: ProfitResult, order: Order) -> Decimal:
     """Order currency → event (shop) currency, the rate the profit calculation used."""
     if order.currency == profit.currency:
-        return Decimal(1)
+        return ONE
     for use in profit.fx:
         if use.from_currency == order.currency and use.to_currency == profit.currency:
             return use.rate
@@ -124,25 +135,31 @@ def _net_revenue(amount: Decimal, shop: ShopConfig) -> Decimal:
     return amount if amount >= 0 or shop.events.negative_profit == "send" else ZERO
 
 
-def _contents(order: Order, profit: ProfitResult, currency: str) -> list[dict[str, Any]]:
+def _contents(order: Order, profit: ProfitResult, currency: str) -> tuple[list[dict[str, Any]], int]:
+    """The `contents` list and `num_items` (gift cards and empty lines left out)."""
     rate = _rate(profit, order)
     out = []
+    items = 0
+    inclusive = order.prices_include_vat
     for ln in order.lines:
-        if ln.gift_card or ln.quantity <= 0:
+        qty = ln.quantity
+        if ln.gift_card or qty <= 0:
             continue
-        price = ln.unit_price if order.prices_include_vat else ln.unit_price + ln.tax / ln.quantity
+        price = ln.unit_price if inclusive or not ln.tax else ln.unit_price + ln.tax / qty
+        if rate is not ONE:
+            price *= rate
         out.append(
             {
                 "id": ln.variant_id or ln.sku or ln.product_id or ln.line_id,
-                "quantity": ln.quantity,
-                "item_price": json_amount(price * rate, currency),
+                "quantity": qty,
+                "item_price": json_amount(price, currency),
             }
         )
-    return out
+        items += qty
+    return out, items
 
 
-@dataclass(frozen=True, slots=True)
-class _Base:
+class _Base(NamedTuple):
     event_time: int
     event_id: str
     action_source: str
@@ -154,12 +171,13 @@ def _base(order: Order, user_data: Mapping[str, Any], shop: ShopConfig, now: dat
         raise EventNotBuilt(
             "no usable customer data (needs email, phone, external id, fbc/fbp, IP or full name)"
         )
-    event_time = min(int(order.created_at.timestamp()), int(now.timestamp()))
+    event_time = int(min(order.created_at, now).timestamp())
     url = _source_url(order, shop)
-    source = shop.events.action_source
-    if source == "website" and (not user_data.get("client_user_agent") or url is None):
+    events = shop.events
+    source = events.action_source
+    if source == "website" and (url is None or not user_data.get("client_user_agent")):
         source = "other"  # Meta rejects website events without a browser user agent and URL
-    return _Base(event_time, event_id_for(shop.events.event_id_template, order), source, url)
+    return _Base(event_time, event_id_for(events.event_id_template, order), source, url)
 
 
 def _envelope(name: str, base: _Base, user_data: Mapping[str, Any], shop: ShopConfig) -> dict[str, Any]:
@@ -172,10 +190,11 @@ def _envelope(name: str, base: _Base, user_data: Mapping[str, Any], shop: ShopCo
     }
     if base.source_url:
         event["event_source_url"] = base.source_url
-    if shop.events.ldu:
+    events = shop.events
+    if events.ldu:
         event["data_processing_options"] = ["LDU"]
-        event["data_processing_options_country"] = shop.events.ldu_country
-        event["data_processing_options_state"] = shop.events.ldu_state
+        event["data_processing_options_country"] = events.ldu_country
+        event["data_processing_options_state"] = events.ldu_state
     else:
         event["data_processing_options"] = []
     return event
@@ -188,7 +207,7 @@ def build_purchase(
     base = _base(order, user_data, shop, now)
     currency = profit.currency
     event = _envelope(PURCHASE, base, user_data, shop)
-    contents = _contents(order, profit, currency)
+    contents, items = _contents(order, profit, currency)
     event["custom_data"] = {
         "value": json_amount(_value(order, profit, shop.events.value_basis), currency),
         "currency": currency,
@@ -196,7 +215,7 @@ def build_purchase(
         "order_id": order.order_id,
         "contents": contents,
         "content_type": "product",
-        "num_items": sum(c["quantity"] for c in contents),
+        "num_items": items,
     }
     return event
 

@@ -1,20 +1,26 @@
 """Contact data → Meta's `user_data`: normalization per Meta's rules, then SHA-256 (lowercase hex).
 
-Raw values live only inside one call: nothing here caches, logs or puts a raw value in an error or a
-drop reason. Values that are already SHA-256 hashes pass through unchanged.
+Nothing here logs a raw value or puts one in an error or a drop reason. Values that are already SHA-256
+hashes pass through unchanged.
+
+Hashes of the low-identifying fields (first and last name, gender, city, state, postal code,
+country) are memoized in process memory, bounded per field: these values repeat from order to order
+(a shop sees the same few thousand cities and first names again and again), and their hashes are as
+easy to reverse as the values themselves (a dictionary of names is a rainbow table). Email, phone,
+external id and date of birth identify a person, so they are never memoized: their raw values live
+only inside one call.
 """
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import re
 import unicodedata
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import date, datetime
 from functools import partial
-from typing import Any
+from hashlib import sha256
+from typing import Any, NamedTuple
 from urllib.parse import unquote_plus
 
 import phonenumbers
@@ -30,9 +36,9 @@ class PiiError(ValueError):
     """A value that cannot be normalized; the message is a reason without the value itself."""
 
 
+_FBCLID = re.compile(r"[?&]fbclid=([^&#]+)").search
 _HEX64 = re.compile(r"[0-9a-f]{64}").fullmatch
 _EMAIL = re.compile(r"[^\s@]+@[^\s@.][^\s@]*\.[^\s@.]{2,}").fullmatch
-_FBCLID = re.compile(r"[?&]fbclid=([^&#]+)").search
 _IPV4 = re.compile(
     r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 ).fullmatch
@@ -47,7 +53,7 @@ _GENDER = {**dict.fromkeys(_FEMALE.split(), "f"), **dict.fromkeys(_MALE.split(),
 
 
 def sha256_hex(normalized: str) -> str:
-    return hashlib.sha256(normalized.encode("utf-8")).hexdigest()
+    return sha256(normalized.encode("utf-8")).hexdigest()
 
 
 def _strip_name(value: str) -> str:
@@ -284,8 +290,7 @@ def hash_field(field: str, value: str, country: str | None = None, *, max_year: 
     return sha256_hex(normalize(field, value, country, max_year=max_year))
 
 
-@dataclass(frozen=True, slots=True)
-class UserDataResult:
+class UserDataResult(NamedTuple):
     """CAPI `user_data` (hashed where Meta requires it) and the fields dropped, with a reason each."""
 
     user_data: dict[str, Any]
@@ -325,19 +330,37 @@ def fbc_from_fbclid(fbclid: str, created_at: datetime) -> str:
     return f"fb.1.{int(created_at.timestamp() * 1000)}.{fbclid}"
 
 
-_PLAN: tuple[tuple[str, str, Callable[[str, str | None], str]], ...] = (
-    ("em", "email", _NORMALIZERS["em"]),
-    ("ph", "phone", norm_phone),
-    ("fn", "first_name", _NORMALIZERS["fn"]),
-    ("ln", "last_name", _NORMALIZERS["ln"]),
-    ("ge", "gender", _NORMALIZERS["ge"]),
-    ("db", "date_of_birth", norm_birthdate),
-    ("ct", "city", _NORMALIZERS["ct"]),
-    ("st", "state", norm_state),
-    ("zp", "zip", norm_zip),
-    ("country", "country", _NORMALIZERS["country"]),
-    ("external_id", "external_id", _NORMALIZERS["external_id"]),
+MEMO_MAX = 50_000  # values per memoized field (and country); the memo is cleared when full
+_Memo = dict[str | None, dict[str, str]]  # country context -> raw value -> hash
+
+
+def _memo() -> _Memo:
+    return {}
+
+
+# (user_data key, Customer attribute, normalizer, memo or None, normalizer depends on the country)
+_PLAN: tuple[tuple[str, str, Callable[[str, str | None], str], _Memo | None, bool], ...] = (
+    ("em", "email", _NORMALIZERS["em"], None, False),
+    ("ph", "phone", norm_phone, None, True),
+    ("fn", "first_name", _NORMALIZERS["fn"], _memo(), False),
+    ("ln", "last_name", _NORMALIZERS["ln"], _memo(), False),
+    ("ge", "gender", _NORMALIZERS["ge"], _memo(), False),
+    ("db", "date_of_birth", norm_birthdate, None, False),
+    ("ct", "city", _NORMALIZERS["ct"], _memo(), False),
+    ("st", "state", norm_state, _memo(), True),
+    ("zp", "zip", norm_zip, _memo(), True),
+    ("country", "country", _NORMALIZERS["country"], _memo(), False),
+    ("external_id", "external_id", _NORMALIZERS["external_id"], None, False),
 )
+_COUNTRY_CODES: dict[str, str | None] = {}
+
+
+def clear_memos() -> None:
+    """Forget every memoized hash (tests; a long-running process never needs to)."""
+    for entry in _PLAN:
+        if entry[3] is not None:
+            entry[3].clear()
+    _COUNTRY_CODES.clear()
 
 
 def _hash_one(fn: Callable[[str, str | None], str], value: str, ctx: str | None) -> str:
@@ -345,7 +368,33 @@ def _hash_one(fn: Callable[[str, str | None], str], value: str, ctx: str | None)
         stripped = value.strip().lower()
         if _HEX64(stripped):
             return stripped
-    return hashlib.sha256(fn(value, ctx).encode()).hexdigest()
+    return sha256(fn(value, ctx).encode()).hexdigest()
+
+
+def _hash_memoized(memo: _Memo, fn: Callable[[str, str | None], str], value: str, ctx: str | None) -> str:
+    bucket = memo.get(ctx)
+    if bucket is None:
+        bucket = memo[ctx] = {}
+    h = bucket.get(value)
+    if h is None:
+        h = _hash_one(fn, value, ctx)  # a PiiError is not memoized: it is rare and says why each time
+        if len(bucket) >= MEMO_MAX:
+            bucket.clear()
+        bucket[value] = h
+    return h
+
+
+def _order_country(value: str | None) -> str | None:
+    """ISO alpha-2 (lowercase) of an order's country field, or None; country names are not personal."""
+    if not value:
+        return None
+    code = _COUNTRY_CODES.get(value, "")
+    if code == "":
+        code = _country_code(value)
+        if len(_COUNTRY_CODES) >= MEMO_MAX:
+            _COUNTRY_CODES.clear()
+        _COUNTRY_CODES[value] = code
+    return code
 
 
 def hash_user_data(
@@ -358,19 +407,18 @@ def hash_user_data(
     """Build CAPI user_data from an order's contact data; `event_time` dates an fbc built from fbclid."""
     user_data: dict[str, Any] = {}
     dropped: dict[str, str] = {}
-    country = _country_code(customer.country)
-    phone_country = country or _country_code(default_country)
-    max_year = event_time.year if event_time is not None else None
-    for key, attr, fn in _PLAN:
+    country = _order_country(customer.country)
+    phone_country = country or _order_country(default_country)
+    for key, attr, fn, memo, by_country in _PLAN:
         raw = getattr(customer, attr)
         if not raw:
             continue
-        ctx = phone_country if key == "ph" else country
+        ctx = (phone_country if key == "ph" else country) if by_country else None
         if key == "db":
-            fn = partial(norm_birthdate, max_year=max_year)
+            fn = partial(norm_birthdate, max_year=event_time.year if event_time is not None else None)
         if raw.__class__ is str:  # the common case, kept short: one value
             try:
-                h = _hash_one(fn, raw, ctx)
+                h = _hash_one(fn, raw, ctx) if memo is None else _hash_memoized(memo, fn, raw, ctx)
             except PiiError as exc:
                 dropped[key] = str(exc)
                 continue
@@ -379,7 +427,7 @@ def hash_user_data(
         hashes: list[str] = []
         for value in _values(raw):
             try:
-                h = _hash_one(fn, value, ctx)
+                h = _hash_one(fn, value, ctx) if memo is None else _hash_memoized(memo, fn, value, ctx)
             except PiiError as exc:
                 dropped[key] = str(exc)
                 continue
@@ -395,7 +443,9 @@ def _add_browser_fields(
     attribution: Attribution, event_time: datetime | None, user_data: dict[str, Any], dropped: dict[str, str]
 ) -> None:
     """fbc, fbp, IP and user agent: sent raw, as Meta requires."""
-    fbc = (attribution.fbc or "").strip()
+    fbc = attribution.fbc
+    if fbc:
+        fbc = fbc.strip()
     if not fbc:
         fbclid = attribution.fbclid or fbclid_from_url(attribution.landing_url)
         if fbclid and event_time is not None:
@@ -404,15 +454,18 @@ def _add_browser_fields(
             dropped["fbc"] = "fbclid without an order time to date it"
     if fbc:
         user_data["fbc"] = fbc
-    if attribution.fbp and attribution.fbp.strip():
-        user_data["fbp"] = attribution.fbp.strip()
-    ip = (attribution.client_ip or "").strip()
-    if ip and _IPV4(ip):
-        user_data["client_ip_address"] = ip
-    elif ip:
-        try:
-            user_data["client_ip_address"] = str(ipaddress.ip_address(ip))
-        except ValueError:
-            dropped["client_ip_address"] = "not a valid IPv4 or IPv6 address"
-    if attribution.user_agent and attribution.user_agent.strip():
-        user_data["client_user_agent"] = attribution.user_agent.strip()
+    fbp = attribution.fbp
+    if fbp and (fbp := fbp.strip()):
+        user_data["fbp"] = fbp
+    ip = attribution.client_ip
+    if ip and (ip := ip.strip()):
+        if _IPV4(ip):
+            user_data["client_ip_address"] = ip
+        else:
+            try:
+                user_data["client_ip_address"] = str(ipaddress.ip_address(ip))
+            except ValueError:
+                dropped["client_ip_address"] = "not a valid IPv4 or IPv6 address"
+    ua = attribution.user_agent
+    if ua and (ua := ua.strip()):
+        user_data["client_user_agent"] = ua
