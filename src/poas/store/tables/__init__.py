@@ -16,5 +16,6 @@ metadata = MetaData(
 from poas.store.tables import delivery as delivery  # noqa: E402
 from poas.store.tables import foundation as foundation  # noqa: E402
 from poas.store.tables import intake as intake  # noqa: E402
+from poas.store.tables import login as login  # noqa: E402
 from poas.store.tables import returns as returns  # noqa: E402
 from poas.store.tables import spend as spend  # noqa: E402
