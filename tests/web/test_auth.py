@@ -1,20 +1,28 @@
-"""Admin password hashes, login with the signed session, CSRF on forms, API bearer tokens."""
+"""Admin password hashes, login with the signed session, CSRF on forms, API bearer tokens, throttling
+shared by every web process, and the Secure flag of the session cookie."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import re
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
-from sqlalchemy import create_engine
+from sqlalchemy import Engine, select
 
 from poas.settings import Settings, ShopConfig
+from poas.store.db import make_engine
+from poas.store.tables.login import login_attempts
 from poas.web.app import create_app
-from poas.web.auth import SESSION_COOKIE, LoginFailures, hash_password, verify_password
+from poas.web.auth import SESSION_COOKIE, hash_password, verify_password
+from poas.web.server import run_in_thread
 
 PASSWORD = "correct horse battery staple"
 HASH = hash_password(PASSWORD)
@@ -49,17 +57,20 @@ def test_empty_password_cannot_be_hashed() -> None:
         hash_password("")
 
 
-@pytest.fixture
-def client() -> Iterator[TestClient]:
-    settings = Settings(
+def _settings(**overrides: Any) -> Settings:
+    return Settings(
         admin_password_hash=SecretStr(HASH),
         session_secret=SecretStr("test-secret-" + "x" * 20),
         admin_api_token=SecretStr("admin-token-123456"),
         shops=[ShopConfig(id="nordic", api_token=SecretStr("shop-token-abcdef"))],
+        **overrides,
     )
-    # Login and the API guard never touch the store; an unmigrated in-memory engine is enough here.
-    app = create_app(settings, create_engine("sqlite://"))
-    with TestClient(app, base_url="http://testserver") as c:
+
+
+@pytest.fixture
+def client(engine: Engine) -> Iterator[TestClient]:
+    # Login attempts are counted in the store, so the app runs on a migrated one (both engines).
+    with TestClient(create_app(_settings(), engine), base_url="http://testserver") as c:
         yield c
 
 
@@ -165,21 +176,150 @@ def test_security_headers(client: TestClient) -> None:
     assert r.headers["x-frame-options"] == "DENY" and r.headers["x-content-type-options"] == "nosniff"
 
 
+def _attempt(c: TestClient, password: str) -> httpx.Response:
+    token = _csrf(c.get("/login").text)
+    return c.post("/login", data={"password": password, "csrf_token": token}, follow_redirects=False)
+
+
 def test_repeated_wrong_passwords_slow_the_client_down(client: TestClient) -> None:
-    token = _csrf(client.get("/login").text)
     for _ in range(10):
-        r = client.post("/login", data={"password": "guess", "csrf_token": token}, follow_redirects=False)
-        assert r.status_code == 401
-    r = client.post("/login", data={"password": PASSWORD, "csrf_token": token}, follow_redirects=False)
+        assert _attempt(client, "guess").status_code == 401
+    r = _attempt(client, PASSWORD)
     assert r.status_code == 429  # even the right password waits until the window has passed
     assert "Too many wrong passwords" in r.text
+    assert 0 < int(r.headers["retry-after"]) <= 15 * 60
+    assert client.get("/settings", follow_redirects=False).status_code == 303  # not logged in
 
 
-def test_login_failures_window() -> None:
-    failures = LoginFailures(limit=2, window_s=60)
-    failures.add("1.2.3.4", 0)
-    failures.add("1.2.3.4", 10)
-    assert failures.blocked("1.2.3.4", 20) and not failures.blocked("5.6.7.8", 20)
-    assert not failures.blocked("1.2.3.4", 65)  # the first failure left the window
-    failures.clear("1.2.3.4")
-    assert "1.2.3.4" not in failures.seen
+def test_a_right_password_clears_the_address(client: TestClient) -> None:
+    for _ in range(9):
+        assert _attempt(client, "guess").status_code == 401
+    assert _attempt(client, PASSWORD).status_code == 303
+    for _ in range(9):  # counting starts afresh: nine more wrong guesses are still only 401s
+        assert _attempt(client, "guess").status_code == 401
+
+
+def test_the_limit_is_per_client_address(engine: Engine) -> None:
+    app = create_app(_settings(), engine)
+    with (
+        TestClient(app, client=("203.0.113.7", 50000)) as guesser,
+        TestClient(app, client=("198.51.100.2", 50000)) as admin,
+    ):
+        for _ in range(10):
+            assert _attempt(guesser, "guess").status_code == 401
+        assert _attempt(guesser, PASSWORD).status_code == 429
+        assert _attempt(admin, PASSWORD).status_code == 303
+
+
+def test_failures_are_counted_across_web_processes(db_url: str) -> None:
+    """Two app instances, each with its own engine (as two `poas web` processes), on one database."""
+    engines = [make_engine(db_url), make_engine(db_url)]
+    try:
+        with (
+            TestClient(create_app(_settings(), engines[0])) as one,
+            TestClient(create_app(_settings(), engines[1])) as two,
+        ):
+            for _ in range(5):
+                assert _attempt(one, "guess-one").status_code == 401
+                assert _attempt(two, "guess-two").status_code == 401
+            # Ten wrong passwords in all: each process refuses, though each saw only five.
+            assert _attempt(one, PASSWORD).status_code == 429
+            assert _attempt(two, PASSWORD).status_code == 429
+        with engines[0].connect() as conn:
+            rows = conn.execute(select(login_attempts)).all()
+    finally:
+        for e in engines:
+            e.dispose()
+    assert len(rows) == 10 and {r.client for r in rows} == {"testclient"}
+    assert set(login_attempts.c.keys()) == {"id", "client", "attempted_at"}
+    assert not any("guess" in str(value) for row in rows for value in row)  # no password is stored
+
+
+def test_a_login_on_one_process_clears_the_address_on_all(db_url: str) -> None:
+    engines = [make_engine(db_url), make_engine(db_url)]
+    try:
+        with (
+            TestClient(create_app(_settings(), engines[0])) as one,
+            TestClient(create_app(_settings(), engines[1])) as two,
+        ):
+            for _ in range(9):
+                assert _attempt(one, "guess").status_code == 401
+            assert _attempt(two, PASSWORD).status_code == 303
+            for _ in range(9):
+                assert _attempt(one, "guess").status_code == 401
+    finally:
+        for e in engines:
+            e.dispose()
+
+
+def _session_cookie(response: httpx.Response) -> str:
+    found = [v for v in response.headers.get_list("set-cookie") if v.startswith(f"{SESSION_COOKIE}=")]
+    assert len(found) == 1, response.headers
+    return found[0].lower()
+
+
+def _flags(cookie: str) -> set[str]:
+    return {part.strip().split("=")[0] for part in cookie.split(";")[1:]}
+
+
+@pytest.fixture
+def sqlite_engine(sqlite_template: Path, tmp_path: Path) -> Iterator[Engine]:
+    """A migrated SQLite store, for tests about the cookie rather than the database."""
+    shutil.copy(sqlite_template, tmp_path / "poas.db")
+    eng = make_engine(f"sqlite:///{tmp_path / 'poas.db'}")
+    yield eng
+    eng.dispose()
+
+
+@pytest.mark.parametrize(
+    ("setting", "scheme", "secure"),
+    [
+        ("auto", "http", False),  # the local demo on http://127.0.0.1 keeps working
+        ("auto", "https", True),
+        ("true", "https", True),
+        ("false", "http", False),
+        ("false", "https", False),
+    ],
+)
+def test_session_cookie_secure_flag(sqlite_engine: Engine, setting: str, scheme: str, secure: bool) -> None:
+    app = create_app(_settings(cookie_secure=setting), sqlite_engine)
+    with TestClient(app, base_url=f"{scheme}://poas.example") as c:
+        first = c.get("/login")  # the CSRF token starts the session
+        ok = c.post(
+            "/login", data={"password": PASSWORD, "csrf_token": _csrf(first.text)}, follow_redirects=False
+        )
+        assert ok.status_code == 303
+        page = c.get("/settings")
+        out = c.post("/logout", data={"csrf_token": _csrf(page.text)}, follow_redirects=False)
+        assert out.status_code == 303
+    for cookie in (_session_cookie(first), _session_cookie(ok), _session_cookie(out)):
+        assert {"httponly", "samesite"} <= _flags(cookie)
+        assert ("secure" in _flags(cookie)) is secure, cookie
+
+
+def test_cookie_secure_true_over_plain_http(sqlite_engine: Engine) -> None:
+    """`true` means it: the cookie is Secure even over http, so a client never sends it back there and
+    a login over plain http fails its CSRF check (the reason `auto` is the default)."""
+    app = create_app(_settings(cookie_secure="true"), sqlite_engine)
+    with TestClient(app, base_url="http://poas.example") as c:
+        first = c.get("/login")
+        assert "secure" in _flags(_session_cookie(first))
+        r = c.post("/login", data={"password": PASSWORD, "csrf_token": _csrf(first.text)})
+        assert r.status_code == 403
+
+
+def test_cookie_secure_refuses_other_values() -> None:
+    with pytest.raises(ValueError, match="cookie_secure"):
+        _settings(cookie_secure="yes")
+
+
+def test_auto_trusts_x_forwarded_proto_from_a_local_proxy(sqlite_engine: Engine) -> None:
+    """Real uvicorn on 127.0.0.1: a proxy on the same machine is trusted by default (uvicorn's
+    FORWARDED_ALLOW_IPS), and its `X-Forwarded-Proto: https` makes the cookie Secure."""
+    with run_in_thread(create_app(_settings(), sqlite_engine)) as server:
+        proxied = httpx.get(f"{server.url}/login", headers={"X-Forwarded-Proto": "https"})
+        direct = httpx.get(f"{server.url}/login")
+        plain_proxy = httpx.get(f"{server.url}/login", headers={"X-Forwarded-Proto": "http"})
+    assert "secure" in _flags(_session_cookie(proxied))
+    assert "secure" not in _flags(_session_cookie(direct))
+    assert "secure" not in _flags(_session_cookie(plain_proxy))

@@ -1,22 +1,25 @@
-"""Admin login (scrypt password hash, signed session cookie), CSRF tokens and API bearer tokens."""
+"""Admin login (scrypt password hash, signed session cookie, throttling), CSRF and API bearer tokens."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import hmac
+import math
 import secrets
-import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Engine
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from poas.services.login_attempts import LoginPolicy, login_succeeded, start_attempt
 from poas.settings import Settings
 
 SESSION_COOKIE = "poas_session"
@@ -69,38 +72,6 @@ def verify_password(password: str, encoded: str) -> bool:
 
 
 @dataclass
-class LoginFailures:
-    """Wrong passwords per client address in this process: after `limit` in `window_s`, wait.
-
-    Per process on purpose: a slow-down for guessing, not shared state (scrypt already makes each
-    guess cost ~0.1 s of CPU).
-    """
-
-    limit: int = 10
-    window_s: float = 300.0
-    seen: dict[str, list[float]] = field(default_factory=dict)
-
-    def _recent(self, client: str, now: float) -> list[float]:
-        recent = [t for t in self.seen.get(client, []) if now - t < self.window_s]
-        if recent:
-            self.seen[client] = recent
-        else:
-            self.seen.pop(client, None)
-        return recent
-
-    def blocked(self, client: str, now: float) -> bool:
-        return len(self._recent(client, now)) >= self.limit
-
-    def add(self, client: str, now: float) -> None:
-        if len(self.seen) > 10_000:  # bound the memory an address sweep can take
-            self.seen.clear()
-        self.seen.setdefault(client, []).append(now)
-
-    def clear(self, client: str) -> None:
-        self.seen.pop(client, None)
-
-
-@dataclass
 class AuthConfig:
     """What the running app checks logins and tokens against (kept on `app.state.auth`)."""
 
@@ -108,7 +79,9 @@ class AuthConfig:
     session_secret: str
     admin_api_token: str | None
     shop_tokens: dict[str, str]  # shop id -> api token
-    failures: LoginFailures = field(default_factory=LoginFailures)
+    cookie_secure: str = "auto"  # auto | true | false
+    # Wrong passwords are counted in the store, so every web process sees the same count.
+    login_policy: LoginPolicy = field(default_factory=LoginPolicy)
 
 
 def auth_config(settings: Settings) -> AuthConfig:
@@ -120,6 +93,7 @@ def auth_config(settings: Settings) -> AuthConfig:
         session_secret=secret or secrets.token_urlsafe(32),
         admin_api_token=settings.admin_api_token.get_secret_value() if settings.admin_api_token else None,
         shop_tokens={s.id: s.api_token.get_secret_value() for s in settings.shops if s.api_token},
+        cookie_secure=settings.cookie_secure,
     )
 
 
@@ -127,16 +101,38 @@ def install(app: FastAPI, settings: Settings) -> None:
     """Add the signed session cookie and the login routes to the app."""
     cfg = auth_config(settings)
     app.state.auth = cfg
-    app.add_middleware(
-        SessionMiddleware,
-        secret_key=cfg.session_secret,
-        session_cookie=SESSION_COOKIE,
-        max_age=SESSION_MAX_AGE_S,
-        same_site="lax",
-        https_only=False,
-    )
+    app.add_middleware(SessionCookie, secret_key=cfg.session_secret, secure=cfg.cookie_secure)
     app.include_router(router)
     app.add_middleware(SecurityHeaders)
+
+
+class SessionCookie:
+    """The signed session cookie, marked `Secure` as the `cookie_secure` setting says.
+
+    `true`: always; `false`: never; `auto`: when the request's scheme is https, which uvicorn sets for
+    a TLS connection or from the `X-Forwarded-Proto` of a proxy it trusts (`FORWARDED_ALLOW_IPS`).
+    """
+
+    def __init__(self, app: ASGIApp, *, secret_key: str, secure: str) -> None:
+        if secure not in ("auto", "true", "false"):
+            raise ValueError(f"cookie_secure must be auto, true or false, not {secure!r}")
+
+        def sessions(https_only: bool) -> SessionMiddleware:
+            return SessionMiddleware(
+                app,
+                secret_key=secret_key,
+                session_cookie=SESSION_COOKIE,
+                max_age=SESSION_MAX_AGE_S,
+                same_site="lax",
+                https_only=https_only,
+            )
+
+        self.over_https = sessions(https_only=secure != "false")
+        self.over_http = sessions(https_only=secure == "true")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        chosen = self.over_https if scope.get("scheme") in ("https", "wss") else self.over_http
+        await chosen(scope, receive, send)
 
 
 _SECURITY_HEADERS = (
@@ -295,25 +291,32 @@ def login(
     from poas.web.dashboard import templates
 
     cfg = _cfg(request)
-    client = request.client.host if request.client else "?"
-    if cfg.failures.blocked(client, time.monotonic()):
+    engine: Engine = request.app.state.engine
+    attempt = start_attempt(
+        engine,
+        request.client.host if request.client else None,
+        now=datetime.now(UTC),
+        policy=cfg.login_policy,
+    )
+    if not attempt.allowed:
+        wait_s = max(1, math.ceil(attempt.retry_after.total_seconds()))
         return templates.TemplateResponse(
             request,
             "login.html",
             {
                 "next": _safe_next(next),
-                "error": "Too many wrong passwords; wait a few minutes.",
+                "error": f"Too many wrong passwords; try again in {math.ceil(wait_s / 60)} min.",
                 "configured": True,
             },
             status_code=status.HTTP_429_TOO_MANY_REQUESTS,
+            headers={"Retry-After": str(wait_s)},
         )
     if cfg.password_hash and verify_password(password, cfg.password_hash):
-        cfg.failures.clear(client)
+        login_succeeded(engine, attempt)
         request.session.clear()
         request.session["admin"] = True
         csrf_token(request)  # a fresh token for the new session
         return RedirectResponse(_safe_next(next), status.HTTP_303_SEE_OTHER)
-    cfg.failures.add(client, time.monotonic())
     return templates.TemplateResponse(
         request,
         "login.html",
