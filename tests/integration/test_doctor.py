@@ -7,10 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from pydantic import SecretStr
 
 from poas.meta.sandbox import run_sandbox
-from poas.services.doctor import Level, check_graph, run_checks
+from poas.services.doctor import Level, check_graph, check_sessions, run_checks
 from poas.settings import Settings, ShopConfig
 from poas.store.db import make_engine, upgrade
 
@@ -32,9 +33,15 @@ def test_a_healthy_installation(db_url: str) -> None:
         ad_account_id="act_1234567890",
     )
     with run_sandbox() as sb:
-        checks = run_checks(Settings(database_url=db_url, graph_base_url=sb.url, shops=[shop]))
+        settings = Settings(
+            database_url=db_url,
+            graph_base_url=sb.url,
+            session_secret=SecretStr("a-shared-session-secret-0123456789"),
+            shops=[shop],
+        )
+        checks = run_checks(settings)
     assert {c.level for c in checks} == {Level.OK}, checks
-    assert {c.name for c in checks} == {"database", "migrations", "shop nordlys", "graph"}
+    assert {c.name for c in checks} == {"database", "migrations", "sessions", "shop nordlys", "graph"}
 
 
 def test_problems_are_named_with_a_fix(tmp_path: Path) -> None:
@@ -75,3 +82,30 @@ def test_cli_exit_code_and_no_secret_in_output(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "malformed" in result.stdout
     assert "short" not in result.stdout.replace("too short", "")
+
+
+def test_postgres_without_a_session_secret_warns(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Several web processes on PostgreSQL each sign sessions with their own key unless one is set."""
+    monkeypatch.delenv("POAS_SESSION_SECRET", raising=False)
+    check = check_sessions(Settings(database_url=db_url))
+    if db_url.startswith("postgresql"):
+        assert check.level is Level.WARN and "PostgreSQL" in check.detail
+        assert "POAS_SESSION_SECRET" in check.fix
+    else:
+        assert check.level is Level.OK  # SQLite: one process, its own key is fine
+    secret = "a-shared-session-secret-0123456789"
+    shared = check_sessions(Settings(database_url=db_url, session_secret=SecretStr(secret)))
+    assert shared.level is Level.OK and secret not in shared.detail + shared.fix
+
+
+@pytest.mark.postgres
+def test_cli_warns_about_the_session_secret_on_postgres(pg_url: str, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "POAS_SESSION_SECRET"}
+    env.update(POAS_HOME=str(tmp_path), POAS_DATABASE_URL=pg_url, COLUMNS="250")
+    poas = str(Path(sys.executable).parent / "poas")
+    result = subprocess.run(
+        [poas, "doctor", "--no-graph"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stdout + result.stderr  # a warning, not a failure
+    line = next(line for line in result.stdout.splitlines() if "sessions" in line)
+    assert "warn" in line and "POAS_SESSION_SECRET" in line

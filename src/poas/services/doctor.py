@@ -1,4 +1,4 @@
-"""Health checks for `poas doctor`: database, migrations, shops, pixels, tokens, Graph reachability."""
+"""Health checks for `poas doctor`: database, migrations, sessions, shops, pixels, tokens, Graph."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from poas.settings import Settings, ShopConfig
-from poas.store.db import alembic_config, make_engine
+from poas.store.db import alembic_config, make_engine, normalize_url
 
 _PIXEL = re.compile(r"^\d{6,20}$")
 _AD_ACCOUNT = re.compile(r"^(act_)?\d{3,20}$")
@@ -67,6 +67,25 @@ def check_database(settings: Settings) -> list[Check]:
             )
         )
     return checks
+
+
+def check_sessions(settings: Settings) -> Check:
+    """PostgreSQL means several web processes may serve the site: they must share the cookie secret."""
+    if settings.session_secret is not None:
+        return Check("sessions", Level.OK, "POAS_SESSION_SECRET is set: every web process accepts the cookie")
+    if normalize_url(settings.resolved_database_url()).startswith("postgresql"):
+        return Check(
+            "sessions",
+            Level.WARN,
+            "PostgreSQL store without POAS_SESSION_SECRET: each `poas web` started separately signs "
+            "sessions with its own random key, so a login on one is refused by the others (and all "
+            "end on restart)",
+            "set POAS_SESSION_SECRET to the same long random value for every web process, e.g. "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`",
+        )
+    return Check(
+        "sessions", Level.OK, "no POAS_SESSION_SECRET: one web process signs its own (logins end on restart)"
+    )
 
 
 def check_shop(shop: ShopConfig) -> list[Check]:
@@ -164,6 +183,7 @@ def check_graph(settings: Settings, client: httpx.Client | None = None) -> Check
 
 def run_checks(settings: Settings, *, graph: bool = True) -> list[Check]:
     checks = check_database(settings)
+    checks.append(check_sessions(settings))
     if not settings.shops:
         checks.append(
             Check(
