@@ -1,8 +1,9 @@
-"""The canonical import formats (docs/formats.md): orders as JSONL or CSV, product costs as CSV, streamed.
+"""The canonical import files (docs/formats.md): orders as JSONL or CSV, product costs as CSV, streamed.
 
 Readers yield an `Order` (or `CostRow`) per record, or a `RowError` naming the file, the line and the
 field; a bad record never stops the ones after it. Memory stays flat: one record (one order's rows
-for CSV) is held at a time, plus the set of order ids a CSV file has finished.
+for CSV) is held at a time, plus the set of order ids a CSV file has finished. The fields are mapped
+by `canonical_order`, the same mapping the JSON API uses.
 """
 
 from __future__ import annotations
@@ -13,8 +14,7 @@ import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, time
-from decimal import Decimal, InvalidOperation
-from functools import lru_cache
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,20 +22,11 @@ from zoneinfo import ZoneInfo
 import orjson
 
 from poas.domain.costs import CostRow
-from poas.domain.money import CurrencyError, check_currency, exponent
-from poas.domain.order import (
-    Attribution,
-    Consent,
-    Customer,
-    Order,
-    OrderLine,
-    Refund,
-    RefundLine,
-    RestockType,
-    ShippingLine,
-)
-
-ZERO = Decimal(0)
+from poas.domain.order import Order, OrderLine
+from poas.sources.canonical_fields import currency, money, timestamp
+from poas.sources.canonical_order import ATTRIBUTION_FIELDS, read_order
+from poas.sources.canonical_order import ImportDefaults as ImportDefaults  # part of this module's API
+from poas.sources.payload import PayloadError
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,13 +49,6 @@ class RowError:
         )
 
 
-class FieldError(ValueError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
-
-
 @dataclass(frozen=True, slots=True)
 class Parsed:
     """One accepted record and the file line it starts on."""
@@ -73,385 +57,17 @@ class Parsed:
     value: Order
 
 
-# ---- field readers ---------------------------------------------------------------------------
-
-
-def _text(v: Any, field: str, *, required: bool = False, max_len: int = 500) -> str | None:
-    if type(v) is str:  # the common case first; anything unusual takes the checks below
-        s = v.strip()
-        if s and len(s) <= max_len:
-            return s
-    if v is None or (isinstance(v, str) and not v.strip()):
-        if required:
-            raise FieldError(field, "is required")
-        return None
-    if isinstance(v, bool) or not isinstance(v, str | int):
-        raise FieldError(field, f"must be a string, not {type(v).__name__}")
-    s = str(v).strip()
-    if len(s) > max_len:
-        raise FieldError(field, f"is longer than {max_len} characters")
-    return s
-
-
-def _req_text(v: Any, field: str, max_len: int = 100) -> str:
-    s = _text(v, field, required=True, max_len=max_len)
-    assert s is not None
-    return s
-
-
-def _decimal(v: Any, field: str, *, required: bool = False, default: Decimal | None = None) -> Decimal | None:
-    if v is None or (isinstance(v, str) and not v.strip()):
-        if required:
-            raise FieldError(field, "is required")
-        return default
-    if isinstance(v, bool | float):
-        raise FieldError(field, f'{v!r} must be a decimal string such as "499.00"')
-    if isinstance(v, Decimal | int):
-        d = Decimal(v)
-    elif isinstance(v, str):
-        try:
-            d = Decimal(v.strip())
-        except InvalidOperation:
-            raise FieldError(field, f"{v!r} is not a number") from None
-    else:
-        raise FieldError(field, f"must be a decimal string, not {type(v).__name__}")
-    if not d.is_finite():
-        raise FieldError(field, f"{v!r} is not a finite number")
-    return d
-
-
-# Amount texts already accepted (non-negative, within the currency's decimals): prices and taxes
-# repeat across a file, and Decimals are immutable, so one parse serves every repeat.
-_ACCEPTED: dict[tuple[str, str], Decimal] = {}
-_ACCEPTED_MAX = 100_000
-
-
-def _remember(v: Any, currency: str, d: Decimal) -> Decimal:
-    if type(v) is str and d >= 0:
-        if len(_ACCEPTED) >= _ACCEPTED_MAX:
-            _ACCEPTED.clear()
-        _ACCEPTED[(v, currency)] = d
-    return d
-
-
-def _money(v: Any, field: str, currency: str, *, required: bool = False, signed: bool = False) -> Decimal:
-    if type(v) is str:
-        hit = _ACCEPTED.get((v, currency))
-        if hit is not None:
-            return hit
-    d = _decimal(v, field, required=required, default=ZERO)
-    assert d is not None
-    return _remember(v, currency, _check_money(d, field, currency, signed))
-
-
-def _opt_money(v: Any, field: str, currency: str, *, signed: bool = False) -> Decimal | None:
-    if v is None:
-        return None
-    if type(v) is str:
-        hit = _ACCEPTED.get((v, currency))
-        if hit is not None:
-            return hit
-    d = _decimal(v, field)
-    return None if d is None else _remember(v, currency, _check_money(d, field, currency, signed))
-
-
-def _check_money(d: Decimal, field: str, currency: str, signed: bool) -> Decimal:
-    if not signed and d < 0:
-        raise FieldError(field, f"{d} is negative")
-    e = exponent(currency)
-    exp = d.as_tuple().exponent
-    if isinstance(exp, int) and exp < -e and d != d.quantize(Decimal(1).scaleb(-e)):
-        raise FieldError(field, f"{d} has more decimals than {currency} allows ({e})")
-    return d
-
-
-def _rate(v: Any, field: str) -> Decimal | None:
-    if v is None:
-        return None
-    if type(v) is str:
-        hit = _ACCEPTED.get((v, "rate"))
-        if hit is not None:
-            return hit
-    d = _decimal(v, field)
-    if d is not None and ZERO <= d < 1 and type(v) is str:
-        _remember(v, "rate", d)
-    if d is not None and not ZERO <= d < 1:
-        raise FieldError(field, f"{d} must be a fraction in [0, 1) (0.25 for 25 %)")
-    return d
-
-
-def _int(v: Any, field: str, *, default: int | None = None, minimum: int = 0) -> int:
-    if type(v) is int and v >= minimum:
-        return v
-    if v is None or (isinstance(v, str) and not v.strip()):
-        if default is None:
-            raise FieldError(field, "is required")
-        return default
-    if isinstance(v, bool):
-        raise FieldError(field, f"{v!r} is not a whole number")
-    try:
-        n = int(v.strip()) if isinstance(v, str) else int(v) if isinstance(v, int) else None
-    except ValueError:
-        n = None
-    if n is None:
-        if isinstance(v, Decimal) and v == v.to_integral_value():
-            n = int(v)
-        else:
-            raise FieldError(field, f"{v!r} is not a whole number")
-    if n < minimum:
-        raise FieldError(field, f"{n} is below {minimum}" if minimum else f"{n} is negative")
-    return n
-
-
-_TRUE = {"true", "1", "yes", "y", "t"}
-_FALSE = {"false", "0", "no", "n", "f"}
-
-
-def _bool(v: Any, field: str, default: bool | None = None) -> bool | None:
-    if v is None or (isinstance(v, str) and not v.strip()):
-        return default
-    if isinstance(v, bool):
-        return v
-    s = str(v).strip().lower()
-    if s in _TRUE:
-        return True
-    if s in _FALSE:
-        return False
-    raise FieldError(field, f"{v!r} is not true/false")
-
-
-def _time(v: Any, field: str, *, required: bool = False) -> datetime | None:
-    if v is None or (isinstance(v, str) and not v.strip()):
-        if required:
-            raise FieldError(field, "is required")
-        return None
-    if not isinstance(v, str):
-        raise FieldError(field, f"must be an ISO 8601 string, not {type(v).__name__}")
-    try:
-        dt = datetime.fromisoformat(v.strip())
-    except ValueError:
-        raise FieldError(field, f"{v!r} is not an ISO 8601 timestamp") from None
-    if dt.tzinfo is None or dt.utcoffset() is None:
-        raise FieldError(field, f"{v!r} has no timezone offset (add Z or +01:00)")
-    return dt.astimezone(UTC)
-
-
-def _currency(v: Any, field: str) -> str:
-    if not isinstance(v, str) or not v.strip():
-        raise FieldError(field, "is required (an ISO 4217 code such as NOK)")
-    try:
-        return check_currency(v)
-    except CurrencyError as exc:
-        raise FieldError(field, str(exc)) from None
-
-
-def _country(v: Any, field: str) -> str | None:
-    s = _text(v, field, max_len=2)
-    if s is not None and (len(s) != 2 or not s.isalpha()):
-        raise FieldError(field, f"{s!r} is not a two-letter country code")
-    return s.upper() if s else None
-
-
-def _object(v: Any, field: str, allowed: frozenset[str]) -> Mapping[str, Any]:
-    if v is None:
-        return {}
-    if not isinstance(v, dict):
-        raise FieldError(field, "must be an object")
-    if v.keys() <= allowed:
-        return v
-    unknown = sorted(set(v) - allowed)
-    if unknown:
-        raise FieldError(f"{field}.{unknown[0]}", "is not a known field")
-    return v
-
-
-def _list(v: Any, field: str) -> list[Any]:
-    if v is None:
-        return []
-    if not isinstance(v, list):
-        raise FieldError(field, "must be a list")
-    return v
+def order_from_dict(d: Any, defaults: ImportDefaults) -> Order:
+    """Build an Order from one canonical JSON object; PayloadError names the bad field."""
+    if not isinstance(d, dict):
+        raise PayloadError("order", "each line must be a JSON object")
+    return read_order(d, defaults)
 
 
 # ---- JSONL -----------------------------------------------------------------------------------
 
 
-def _names(cls: type) -> frozenset[str]:
-    return frozenset(f.name for f in fields(cls))
-
-
-_ORDER_FIELDS = _names(Order)
-_LINE_FIELDS = _names(OrderLine)
-_SHIP_FIELDS = _names(ShippingLine)
-_REFUND_FIELDS = _names(Refund)
-_REFUND_LINE_FIELDS = _names(RefundLine)
-_CUSTOMER_FIELDS = _names(Customer)
-_ATTRIBUTION_FIELDS = _names(Attribution)
-_CONSENT_FIELDS = _names(Consent)
-_NO_CUSTOMER, _NO_ATTRIBUTION, _NO_CONSENT = Customer(), Attribution(), Consent()  # immutable: shared
-
-
-@dataclass(frozen=True, slots=True)
-class ImportDefaults:
-    """What the import supplies: the shop, and the VAT basis for records that don't say."""
-
-    shop_id: str
-    prices_include_vat: bool = True
-    source: str = "import"
-
-
-@lru_cache(maxsize=256)
-def _line_names(i: int) -> dict[str, str]:
-    """The error names of line `i`'s fields ("lines[2].tax"), built once per position."""
-    return {n: f"lines[{i}].{n}" for n in ("", *_LINE_FIELDS)}
-
-
-def _line(d: Any, i: int, cur: str) -> OrderLine:
-    f = _line_names(i)
-    obj = _object(d, f"lines[{i}]", _LINE_FIELDS)
-    if "unit_price" not in obj or obj["unit_price"] in (None, ""):
-        raise FieldError(f["unit_price"], "is required (a line without a price cannot be priced)")
-    g = obj.get
-    return OrderLine(
-        line_id=_text(g("line_id"), f["line_id"], max_len=100) or str(i + 1),
-        quantity=_int(g("quantity"), f["quantity"]),
-        unit_price=_money(g("unit_price"), f["unit_price"], cur, required=True),
-        sku=_text(g("sku"), f["sku"], max_len=200),
-        variant_id=_text(g("variant_id"), f["variant_id"], max_len=100),
-        product_id=_text(g("product_id"), f["product_id"], max_len=100),
-        title=_text(g("title"), f["title"]) or "",
-        category=_text(g("category"), f["category"], max_len=200),
-        discount=_money(g("discount"), f["discount"], cur),
-        tax=_money(g("tax"), f["tax"], cur),
-        tax_rate=_rate(g("tax_rate"), f["tax_rate"]),
-        gift_card=bool(_bool(g("gift_card"), f["gift_card"], False)),
-        grams=_int(g("grams"), f["grams"], default=0),
-        unit_cost=_opt_money(g("unit_cost"), f["unit_cost"], cur),
-    )
-
-
-def _shipping(d: Any, i: int, cur: str) -> ShippingLine:
-    f = f"shipping_lines[{i}]"
-    obj = _object(d, f, _SHIP_FIELDS)
-    return ShippingLine(
-        price=_money(obj.get("price"), f"{f}.price", cur, required=True),
-        method=_text(obj.get("method"), f"{f}.method", max_len=200) or "",
-        title=_text(obj.get("title"), f"{f}.title") or "",
-        discount=_money(obj.get("discount"), f"{f}.discount", cur),
-        tax=_money(obj.get("tax"), f"{f}.tax", cur),
-        tax_rate=_rate(obj.get("tax_rate"), f"{f}.tax_rate"),
-    )
-
-
-def _restock(v: Any, field: str) -> RestockType:
-    if v is None or v == "":
-        return RestockType.NO_RESTOCK
-    try:
-        return RestockType(str(v).strip().lower())
-    except ValueError:
-        raise FieldError(field, f"{v!r} must be one of {', '.join(t.value for t in RestockType)}") from None
-
-
-def _refund(d: Any, i: int, cur: str, line_ids: set[str]) -> Refund:
-    f = f"refunds[{i}]"
-    obj = _object(d, f, _REFUND_FIELDS)
-    lines = []
-    for j, rl in enumerate(_list(obj.get("lines"), f"{f}.lines")):
-        g = f"{f}.lines[{j}]"
-        rlo = _object(rl, g, _REFUND_LINE_FIELDS)
-        line_id = _req_text(rlo.get("line_id"), f"{g}.line_id")
-        if line_id not in line_ids:
-            raise FieldError(f"{g}.line_id", f"{line_id!r} is not a line of this order")
-        lines.append(
-            RefundLine(
-                line_id=line_id,
-                quantity=_int(rlo.get("quantity"), f"{g}.quantity", minimum=1),
-                restock_type=_restock(rlo.get("restock_type"), f"{g}.restock_type"),
-                amount=_opt_money(rlo.get("amount"), f"{g}.amount", cur),
-                tax=_opt_money(rlo.get("tax"), f"{g}.tax", cur),
-            )
-        )
-    processed = _time(obj.get("processed_at"), f"{f}.processed_at", required=True)
-    assert processed is not None
-    return Refund(
-        refund_id=_text(obj.get("refund_id"), f"{f}.refund_id", max_len=100) or str(i + 1),
-        processed_at=processed,
-        lines=tuple(lines),
-        shipping=_money(obj.get("shipping"), f"{f}.shipping", cur),
-        shipping_tax=_money(obj.get("shipping_tax"), f"{f}.shipping_tax", cur),
-        adjustment=_money(obj.get("adjustment"), f"{f}.adjustment", cur, signed=True),
-        adjustment_tax=_money(obj.get("adjustment_tax"), f"{f}.adjustment_tax", cur, signed=True),
-        note=_text(obj.get("note"), f"{f}.note", max_len=2000) or "",
-    )
-
-
-def _str_fields(obj: Mapping[str, Any], prefix: str, names: frozenset[str]) -> dict[str, str | None]:
-    """The fields present (`obj` holds only `names`, see `_object`); absent ones keep their None default."""
-    return {n: _text(v, f"{prefix}.{n}", max_len=2000) for n, v in obj.items()}
-
-
-def order_from_dict(d: Any, defaults: ImportDefaults) -> Order:
-    """Build an Order from one canonical JSON object; FieldError names the bad field."""
-    obj = _object(d, "order", _ORDER_FIELDS) if isinstance(d, dict) else None
-    if obj is None:
-        raise FieldError("order", "each line must be a JSON object")
-    order_id = _req_text(obj.get("order_id"), "order_id")
-    shop_id = _text(obj.get("shop_id"), "shop_id", max_len=100)
-    if shop_id is not None and shop_id != defaults.shop_id:
-        raise FieldError("shop_id", f"{shop_id!r} differs from the import's shop {defaults.shop_id!r}")
-    cur = _currency(obj.get("currency"), "currency")
-    raw_lines = _list(obj.get("lines"), "lines")
-    if not raw_lines:
-        raise FieldError("lines", "an order needs at least one line")
-    lines = tuple(_line(ln, i, cur) for i, ln in enumerate(raw_lines))
-    ids = [ln.line_id for ln in lines]
-    if len(set(ids)) != len(ids):
-        dup = next(x for x in ids if ids.count(x) > 1)
-        raise FieldError("lines", f"line_id {dup!r} appears twice")
-    created = _time(obj.get("created_at"), "created_at", required=True)
-    assert created is not None
-    cust = _object(obj.get("customer"), "customer", _CUSTOMER_FIELDS)
-    attr = _object(obj.get("attribution"), "attribution", _ATTRIBUTION_FIELDS)
-    cons = _object(obj.get("consent"), "consent", _CONSENT_FIELDS)
-    return Order(
-        shop_id=defaults.shop_id,
-        order_id=order_id,
-        created_at=created,
-        currency=cur,
-        lines=lines,
-        prices_include_vat=bool(
-            _bool(obj.get("prices_include_vat"), "prices_include_vat", defaults.prices_include_vat)
-        ),
-        processed_at=_time(obj.get("processed_at"), "processed_at"),
-        updated_at=_time(obj.get("updated_at"), "updated_at"),
-        name=_text(obj.get("name"), "name", max_len=200) or "",
-        shipping_lines=tuple(
-            _shipping(s, i, cur) for i, s in enumerate(_list(obj.get("shipping_lines"), "shipping_lines"))
-        ),
-        gateway=_text(obj.get("gateway"), "gateway", max_len=100),
-        financial_status=_text(obj.get("financial_status"), "financial_status", max_len=40) or "paid",
-        shipping_country=_country(obj.get("shipping_country"), "shipping_country"),
-        customer=Customer(**_str_fields(cust, "customer", _CUSTOMER_FIELDS)) if cust else _NO_CUSTOMER,
-        attribution=Attribution(**_str_fields(attr, "attribution", _ATTRIBUTION_FIELDS))
-        if attr
-        else _NO_ATTRIBUTION,
-        consent=Consent(
-            marketing=_bool(cons.get("marketing"), "consent.marketing"),
-            ads_tracking=_bool(cons.get("ads_tracking"), "consent.ads_tracking"),
-        )
-        if cons
-        else _NO_CONSENT,
-        test=bool(_bool(obj.get("test"), "test", False)),
-        cancelled_at=_time(obj.get("cancelled_at"), "cancelled_at"),
-        refunds=tuple(
-            _refund(r, i, cur, set(ids)) for i, r in enumerate(_list(obj.get("refunds"), "refunds"))
-        ),
-        actual_payment_fee=_opt_money(obj.get("actual_payment_fee"), "actual_payment_fee", cur),
-        source=_text(obj.get("source"), "source", max_len=40) or defaults.source,
-    )
-
-
-def _record_error(name: str, n: int, obj: Any, exc: FieldError) -> RowError:
+def _record_error(name: str, n: int, obj: Any, exc: PayloadError) -> RowError:
     oid = obj.get("order_id") if isinstance(obj, dict) else None
     return RowError(name, n, exc.field, exc.message, str(oid) if oid is not None else None)
 
@@ -472,7 +88,7 @@ def parse_jsonl_record(name: str, n: int, data: bytes, defaults: ImportDefaults)
     else:
         try:
             return Parsed(n, order_from_dict(obj, defaults))
-        except FieldError:
+        except PayloadError:
             pass
     try:
         obj = json.loads(data.decode("utf-8"), parse_float=Decimal)
@@ -482,7 +98,7 @@ def parse_jsonl_record(name: str, n: int, data: bytes, defaults: ImportDefaults)
         return RowError(name, n, None, f"malformed JSON: {exc.msg} at column {exc.colno}")
     try:
         return Parsed(n, order_from_dict(obj, defaults))
-    except FieldError as exc:
+    except PayloadError as exc:
         return _record_error(name, n, obj, exc)
 
 
@@ -523,7 +139,7 @@ _CUSTOMER_COLS = (
     "country",
     "external_id",
 )
-_ATTR_COLS = tuple(sorted(_ATTRIBUTION_FIELDS))
+_ATTR_COLS = tuple(sorted(ATTRIBUTION_FIELDS))
 _HEAD_COLS = (
     *("order_id", "name", "currency", "prices_include_vat", "created_at", "processed_at", "updated_at"),
     *("cancelled_at", "financial_status", "gateway", "shipping_country", "test", "actual_payment_fee"),
@@ -605,7 +221,7 @@ def parse_csv_group(name: str, group: CsvGroup, defaults: ImportDefaults) -> Par
         return Parsed(rows[0][0], order_from_dict(d, defaults))
     except _CsvRowError as exc:
         return RowError(name, exc.line, exc.field, exc.message, oid)
-    except FieldError as exc:
+    except PayloadError as exc:
         line_no, col = _csv_line_of_field(exc.field, rows)
         return RowError(name, line_no, col, exc.message, oid)
 
@@ -728,8 +344,8 @@ def _valid_from(v: str, field: str, tz: ZoneInfo) -> datetime:
         try:
             return datetime.combine(date.fromisoformat(s), time(0), tz).astimezone(UTC)
         except ValueError:
-            raise FieldError(field, f"{v!r} is not a date (YYYY-MM-DD)") from None
-    t = _time(s, field, required=True)
+            raise PayloadError(field, f"{v!r} is not a date (YYYY-MM-DD)") from None
+    t = timestamp(s, field, required=True)
     assert t is not None
     return t
 
@@ -777,12 +393,12 @@ def read_costs_csv(
             try:
                 keys = [k for k in (row.get("variant_id", ""), row.get("sku", "")) if k]
                 if not keys:
-                    raise FieldError("sku", "a row needs a sku or a variant_id")
-                cur = _currency(row.get("currency") or default_currency, "currency")
-                amount = _money(row.get("unit_cost"), "unit_cost", cur, required=True)
+                    raise PayloadError("sku", "a row needs a sku or a variant_id")
+                cur = currency(row.get("currency") or default_currency, "currency")
+                amount = money(row.get("unit_cost"), "unit_cost", cur, required=True)
                 valid = _valid_from(row.get("valid_from", ""), "valid_from", tz)
                 rows = tuple(CostRow.of(k, amount, cur, valid, source="csv") for k in keys)
-            except FieldError as exc:
+            except PayloadError as exc:
                 yield RowError(name, line_no, exc.field, exc.message)
                 continue
             except ValueError as exc:

@@ -1,0 +1,256 @@
+"""The canonical order mapping: one JSON-shaped mapping into `poas.domain.order.Order`, for every reader.
+
+The import files (`canonical`: a JSONL line, or a CSV order's rows turned into a mapping) and the
+JSON API (`canonical_json`: the body of POST /api/v1/orders and /api/v1/refunds) both map through
+here, so a field means the same everywhere (docs/formats.md). `PayloadError.field` is the field's
+path from the record ("lines[0].unit_price"); the callers add the file and line, or answer it as is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from functools import lru_cache
+from typing import Any
+
+from poas.domain.order import (
+    Attribution,
+    Consent,
+    Customer,
+    Order,
+    OrderLine,
+    Refund,
+    RefundLine,
+    RestockType,
+    ShippingLine,
+)
+from poas.sources.canonical_fields import (
+    boolean,
+    country,
+    currency,
+    integer,
+    items,
+    money,
+    obj,
+    opt_money,
+    rate,
+    req_text,
+    text,
+    timestamp,
+)
+from poas.sources.payload import PayloadError
+
+
+@dataclass(frozen=True, slots=True)
+class ImportDefaults:
+    """What the reader supplies: the shop, the VAT basis and the `source` for records that don't say."""
+
+    shop_id: str
+    prices_include_vat: bool = True
+    source: str = "import"
+
+
+def _names(cls: type) -> frozenset[str]:
+    return frozenset(f.name for f in fields(cls))
+
+
+ORDER_FIELDS = _names(Order)
+LINE_FIELDS = _names(OrderLine)
+SHIP_FIELDS = _names(ShippingLine)
+REFUND_FIELDS = _names(Refund)
+REFUND_LINE_FIELDS = _names(RefundLine)
+CUSTOMER_FIELDS = _names(Customer)
+ATTRIBUTION_FIELDS = _names(Attribution)
+CONSENT_FIELDS = _names(Consent)
+# A refund posted on its own also names its order (and the shop, which picks the API's shop).
+LONE_REFUND_FIELDS = REFUND_FIELDS | {"order_id", "shop_id"}
+_NO_CUSTOMER, _NO_ATTRIBUTION, _NO_CONSENT = Customer(), Attribution(), Consent()  # immutable: shared
+# The store's column widths (store.tables.foundation); other contact and attribution texts are not
+# stored as such (hashed, or unbounded columns).
+_TEXT_LIMITS = {"utm_source": 400, "utm_medium": 400, "utm_campaign": 400, "utm_content": 400}
+_TEXT_LIMITS |= {"utm_term": 400, "fbclid": 500, "fbc": 600, "fbp": 200}
+
+
+def _at(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+@lru_cache(maxsize=256)
+def _line_names(i: int) -> dict[str, str]:
+    """The error names of line `i`'s fields ("lines[2].tax"), built once per position."""
+    return {n: f"lines[{i}].{n}" for n in ("", *LINE_FIELDS)}
+
+
+def _line(d: Any, i: int, cur: str) -> OrderLine:
+    f = _line_names(i)
+    o = obj(d, f"lines[{i}]", LINE_FIELDS)
+    if "unit_price" not in o or o["unit_price"] in (None, ""):
+        raise PayloadError(f["unit_price"], "is required (a line without a price cannot be priced)")
+    g = o.get
+    return OrderLine(
+        line_id=text(g("line_id"), f["line_id"], max_len=100) or str(i + 1),
+        quantity=integer(g("quantity"), f["quantity"]),
+        unit_price=money(g("unit_price"), f["unit_price"], cur, required=True),
+        sku=text(g("sku"), f["sku"], max_len=200),
+        variant_id=text(g("variant_id"), f["variant_id"], max_len=100),
+        product_id=text(g("product_id"), f["product_id"], max_len=100),
+        title=text(g("title"), f["title"]) or "",
+        category=text(g("category"), f["category"], max_len=200),
+        discount=money(g("discount"), f["discount"], cur),
+        tax=money(g("tax"), f["tax"], cur),
+        tax_rate=rate(g("tax_rate"), f["tax_rate"]),
+        gift_card=bool(boolean(g("gift_card"), f["gift_card"], False)),
+        grams=integer(g("grams"), f["grams"], default=0),
+        unit_cost=opt_money(g("unit_cost"), f["unit_cost"], cur),
+    )
+
+
+def _shipping(d: Any, i: int, cur: str) -> ShippingLine:
+    f = f"shipping_lines[{i}]"
+    o = obj(d, f, SHIP_FIELDS)
+    return ShippingLine(
+        price=money(o.get("price"), f"{f}.price", cur, required=True),
+        method=text(o.get("method"), f"{f}.method", max_len=200) or "",
+        title=text(o.get("title"), f"{f}.title") or "",
+        discount=money(o.get("discount"), f"{f}.discount", cur),
+        tax=money(o.get("tax"), f"{f}.tax", cur),
+        tax_rate=rate(o.get("tax_rate"), f"{f}.tax_rate"),
+    )
+
+
+def _restock(v: Any, field: str) -> RestockType:
+    if v is None or v == "":
+        return RestockType.NO_RESTOCK
+    if isinstance(v, str):
+        try:
+            return RestockType(v.strip().lower())
+        except ValueError:
+            pass
+    shown = repr(v) if isinstance(v, str) else "the value"
+    raise PayloadError(field, f"{shown} must be one of {', '.join(t.value for t in RestockType)}")
+
+
+def _refund(
+    o: Mapping[str, Any], f: str, refund_id: str, cur: str | None, line_ids: set[str] | None
+) -> Refund:
+    """A refund at path `f`; `cur` and `line_ids` None when its order is not known (a refund on its own)."""
+    lines = []
+    for j, rl in enumerate(items(o.get("lines"), _at(f, "lines"))):
+        g = _at(f, f"lines[{j}]")
+        rlo = obj(rl, g, REFUND_LINE_FIELDS)
+        line_id = req_text(rlo.get("line_id"), f"{g}.line_id")
+        if line_ids is not None and line_id not in line_ids:
+            raise PayloadError(f"{g}.line_id", f"{line_id!r} is not a line of this order")
+        lines.append(
+            RefundLine(
+                line_id=line_id,
+                quantity=integer(rlo.get("quantity"), f"{g}.quantity", minimum=1),
+                restock_type=_restock(rlo.get("restock_type"), f"{g}.restock_type"),
+                amount=opt_money(rlo.get("amount"), f"{g}.amount", cur),
+                tax=opt_money(rlo.get("tax"), f"{g}.tax", cur),
+            )
+        )
+    processed = timestamp(o.get("processed_at"), _at(f, "processed_at"), required=True)
+    assert processed is not None
+    return Refund(
+        refund_id=refund_id,
+        processed_at=processed,
+        lines=tuple(lines),
+        shipping=money(o.get("shipping"), _at(f, "shipping"), cur),
+        shipping_tax=money(o.get("shipping_tax"), _at(f, "shipping_tax"), cur),
+        adjustment=money(o.get("adjustment"), _at(f, "adjustment"), cur, signed=True),
+        adjustment_tax=money(o.get("adjustment_tax"), _at(f, "adjustment_tax"), cur, signed=True),
+        note=text(o.get("note"), _at(f, "note"), max_len=2000) or "",
+    )
+
+
+def _order_refunds(v: Any, cur: str, line_ids: set[str]) -> tuple[Refund, ...]:
+    out: list[Refund] = []
+    seen: set[str] = set()
+    for i, r in enumerate(items(v, "refunds")):
+        f = f"refunds[{i}]"
+        o = obj(r, f, REFUND_FIELDS)
+        refund_id = text(o.get("refund_id"), f"{f}.refund_id", max_len=100) or str(i + 1)
+        if refund_id in seen:
+            raise PayloadError(f"{f}.refund_id", f"{refund_id!r} appears twice")
+        seen.add(refund_id)
+        out.append(_refund(o, f, refund_id, cur, line_ids))
+    return tuple(out)
+
+
+def read_refund(d: Any) -> tuple[str, Refund]:
+    """A refund on its own (POST /api/v1/refunds): (its order's id, the refund); `refund_id` is required.
+
+    Its order may not be known yet, so amounts are checked for sign and range but not for the
+    currency's decimals, and refund lines are not checked against the order's lines.
+    """
+    o = obj(d, "", LONE_REFUND_FIELDS)
+    order_id = req_text(o.get("order_id"), "order_id")
+    text(o.get("shop_id"), "shop_id", max_len=100)
+    refund_id = req_text(o.get("refund_id"), "refund_id")
+    return order_id, _refund(o, "", refund_id, None, None)
+
+
+def _str_fields(o: Mapping[str, Any], prefix: str) -> dict[str, str | None]:
+    """The fields present (`o` holds only known names, see `obj`); absent ones keep their None default."""
+    return {n: text(v, f"{prefix}.{n}", max_len=_TEXT_LIMITS.get(n, 2000)) for n, v in o.items()}
+
+
+def read_order(d: Any, defaults: ImportDefaults, *, root: str = "order") -> Order:
+    """Build an Order from one canonical JSON object; PayloadError names the bad field.
+
+    `root` names the object itself in errors about it (an unknown field is "order.qty" in a file,
+    "qty" in an API body).
+    """
+    o = obj(d, root, ORDER_FIELDS)
+    order_id = req_text(o.get("order_id"), "order_id")
+    shop_id = text(o.get("shop_id"), "shop_id", max_len=100)
+    if shop_id is not None and shop_id != defaults.shop_id:
+        raise PayloadError("shop_id", f"{shop_id!r} differs from the shop {defaults.shop_id!r}")
+    cur = currency(o.get("currency"), "currency")
+    raw_lines = items(o.get("lines"), "lines")
+    if not raw_lines:
+        raise PayloadError("lines", "an order needs at least one line")
+    lines = tuple(_line(ln, i, cur) for i, ln in enumerate(raw_lines))
+    ids = [ln.line_id for ln in lines]
+    if len(set(ids)) != len(ids):
+        dup = next(x for x in ids if ids.count(x) > 1)
+        raise PayloadError("lines", f"line_id {dup!r} appears twice")
+    created = timestamp(o.get("created_at"), "created_at", required=True)
+    assert created is not None
+    cust = obj(o.get("customer"), "customer", CUSTOMER_FIELDS)
+    attr = obj(o.get("attribution"), "attribution", ATTRIBUTION_FIELDS)
+    cons = obj(o.get("consent"), "consent", CONSENT_FIELDS)
+    refunds = o.get("refunds")
+    return Order(
+        shop_id=defaults.shop_id,
+        order_id=order_id,
+        created_at=created,
+        currency=cur,
+        lines=lines,
+        prices_include_vat=bool(
+            boolean(o.get("prices_include_vat"), "prices_include_vat", defaults.prices_include_vat)
+        ),
+        processed_at=timestamp(o.get("processed_at"), "processed_at"),
+        updated_at=timestamp(o.get("updated_at"), "updated_at"),
+        name=text(o.get("name"), "name", max_len=200) or "",
+        shipping_lines=tuple(
+            _shipping(s, i, cur) for i, s in enumerate(items(o.get("shipping_lines"), "shipping_lines"))
+        ),
+        gateway=text(o.get("gateway"), "gateway", max_len=100),
+        financial_status=text(o.get("financial_status"), "financial_status", max_len=40) or "paid",
+        shipping_country=country(o.get("shipping_country"), "shipping_country"),
+        customer=Customer(**_str_fields(cust, "customer")) if cust else _NO_CUSTOMER,
+        attribution=Attribution(**_str_fields(attr, "attribution")) if attr else _NO_ATTRIBUTION,
+        consent=Consent(
+            marketing=boolean(cons.get("marketing"), "consent.marketing"),
+            ads_tracking=boolean(cons.get("ads_tracking"), "consent.ads_tracking"),
+        )
+        if cons
+        else _NO_CONSENT,
+        test=bool(boolean(o.get("test"), "test", False)),
+        cancelled_at=timestamp(o.get("cancelled_at"), "cancelled_at"),
+        refunds=() if refunds is None else _order_refunds(refunds, cur, set(ids)),
+        actual_payment_fee=opt_money(o.get("actual_payment_fee"), "actual_payment_fee", cur),
+        source=text(o.get("source"), "source", max_len=40) or defaults.source,
+    )
