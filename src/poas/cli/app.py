@@ -8,8 +8,8 @@ import typer
 from rich.console import Console
 from sqlalchemy import Engine
 
+from poas.services.database import open_store
 from poas.settings import Settings, ShopConfig, load_settings
-from poas.store.db import make_engine, upgrade
 
 app = typer.Typer(
     name="poas",
@@ -34,9 +34,7 @@ def settings() -> Settings:
 @cache
 def store() -> Engine:
     """The configured store, migrated on first use."""
-    engine = make_engine(settings().resolved_database_url())
-    upgrade(engine)
-    return engine
+    return open_store(settings().resolved_database_url())
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:

@@ -13,9 +13,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
-from sqlalchemy.engine import make_url
 from starlette.concurrency import run_in_threadpool
 
+from poas.services.database import database_label
 from poas.services.report import By
 from poas.settings import Settings, ShopConfig, mask
 from poas.web import views
@@ -130,7 +130,7 @@ def settings_page(request: Request) -> Response:
         }
         for shop in s.shops
     ]
-    database = make_url(s.resolved_database_url()).render_as_string(hide_password=True)
+    database = database_label(s.resolved_database_url())
     general = {
         "Database": database,
         "Graph API": f"{s.graph_base_url} ({s.graph_version})",

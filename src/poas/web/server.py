@@ -18,10 +18,10 @@ from pydantic import SecretStr
 from sqlalchemy import Engine
 
 from poas.meta.capi import CapiClient
+from poas.services.database import open_store
 from poas.services.deliver import DeliveryConfig, DeliveryReport, Dispatcher, settings_credentials
 from poas.services.housekeeping import run_housekeeping
 from poas.settings import Settings, load_settings
-from poas.store.db import make_engine, upgrade
 from poas.web.auth import hash_password
 
 
@@ -56,9 +56,7 @@ def app_from_env() -> FastAPI:
     from poas.web.app import create_app
 
     settings = load_settings()
-    engine = make_engine(settings.resolved_database_url())
-    upgrade(engine)
-    return create_app(settings, engine)
+    return create_app(settings, open_store(settings.resolved_database_url()))
 
 
 def run_web(host: str, port: int, workers: int = 1, log_level: str = "info") -> None:
