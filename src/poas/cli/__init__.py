@@ -8,6 +8,7 @@ from poas.cli import (  # noqa: F401  (imported for their commands)
     delivery,
     demo,
     doctor,
+    fx,
     imports,
     intake,
     meta,
