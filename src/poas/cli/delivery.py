@@ -12,14 +12,13 @@ import typer
 from rich.table import Table
 
 from poas.cli.app import app, console, fail, settings, store
-from poas.meta.capi import MAX_BATCH, CapiClient
-from poas.services.deliver import DeliveryConfig, DeliveryReport, Dispatcher, settings_credentials
-from poas.store import outbox as ob
+from poas.services import outbox_admin
+from poas.services.deliver import DeliveryConfig, DeliveryReport
+from poas.services.outbox_admin import STATES
+from poas.services.worker import MAX_BATCH_SIZE, Worker
 
 outbox_app = typer.Typer(help="Inspect and repair the event outbox.", no_args_is_help=True)
 app.add_typer(outbox_app, name="outbox")
-
-STATES = ("pending", "sending", "retry", "sent", "dead")
 
 
 def _configure_logs() -> None:
@@ -42,7 +41,7 @@ def _configure_logs() -> None:
 def worker(
     once: bool = typer.Option(False, "--once", help="Send what is due now, then exit."),
     concurrency: int = typer.Option(4, min=1, max=64, help="Requests in flight at once."),
-    batch_size: int = typer.Option(MAX_BATCH, min=1, max=MAX_BATCH, help="Events per request."),
+    batch_size: int = typer.Option(MAX_BATCH_SIZE, min=1, max=MAX_BATCH_SIZE, help="Events per request."),
     lease_s: float = typer.Option(120.0, min=1.0, help="Seconds a claim is held before others may take it."),
     poll_s: float = typer.Option(1.0, min=0.01, help="Seconds between looks at an empty outbox."),
     retry_base_s: float = typer.Option(2.0, min=0.001, hidden=True),
@@ -76,38 +75,18 @@ def worker(
 
 
 async def _work(config: DeliveryConfig, once: bool, body: str, housekeeping: bool) -> DeliveryReport:
-    from poas.services import housekeeping as hk  # the inbox and finalization duties
-
     cfg = settings()
-    client = CapiClient(
-        cfg.graph_base_url,
-        cfg.graph_version,
-        timeout_s=cfg.graph_timeout_s,
-        max_connections=config.concurrency * 2,
-        body_format="json" if body == "json" else "form",
-    )
-    dispatcher = Dispatcher(store(), client, settings_credentials(cfg.shops), config=config)
-    structlog.get_logger("poas.worker").info(
-        "worker started", worker=dispatcher.worker_id, concurrency=config.concurrency, once=once
-    )
-    try:
+    async with Worker(store(), cfg, config, body_format="json" if body == "json" else "form") as w:
+        structlog.get_logger("poas.worker").info(
+            "worker started", worker=w.worker_id, concurrency=config.concurrency, once=once
+        )
         if once:
-            if housekeeping:
-                now = datetime.now(UTC)
-                await asyncio.to_thread(hk.inbox_pass, store(), cfg, now)
-                await asyncio.to_thread(hk.finalize_pass, store(), cfg, now, hk.HousekeepingReport())
-            return await dispatcher.drain()
+            return await w.drain(now=datetime.now(UTC), housekeeping=housekeeping)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        chores = asyncio.create_task(hk.run_housekeeping(store(), cfg, stop)) if housekeeping else None
-        report = await dispatcher.run(stop)
-        if chores is not None:
-            await chores
-        return report
-    finally:
-        await client.aclose()
+        return await w.run(stop, housekeeping=housekeeping)
 
 
 def _age(since: datetime | None, now: datetime) -> str:
@@ -125,8 +104,7 @@ def _age(since: datetime | None, now: datetime) -> str:
 def outbox_stats() -> None:
     """Events by state per pixel, the oldest unsent event's age, and paused or throttled pixels."""
     now = datetime.now(UTC)
-    with store().connect() as conn:
-        st = ob.stats(conn, now=now)
+    st = outbox_admin.outbox_stats(store(), now=now)
     table = Table("pixel", *STATES, "oldest unsent", "status", title="outbox")
     paused = {p.pixel_id: p for p in st.paused}
     for pixel in sorted(set(st.counts) | set(paused)):
@@ -157,8 +135,7 @@ def outbox_list(
     """List events (without their payloads), oldest first."""
     if state is not None and state not in STATES:
         raise fail(f"--state must be one of {', '.join(STATES)}, got {state!r}")
-    with store().connect() as conn:
-        rows = ob.list_events(conn, state=state, limit=limit)
+    rows = outbox_admin.list_events(store(), state=state, limit=limit)
     table = Table("id", "pixel", "event", "event_id", "state", "attempts", "created", "last error")
     for r in rows:
         table.add_row(
@@ -182,8 +159,7 @@ def outbox_replay(
     """Put dead events back in the queue with the same event_id (Meta deduplicates a resend)."""
     if not ids and not all_dead:
         raise fail("give --id N (repeatable) or --all-dead")
-    with store().begin() as conn:
-        n = ob.replay(conn, ids=None if all_dead else ids, now=datetime.now(UTC))
+    n = outbox_admin.replay_dead(store(), ids=None if all_dead else ids, now=datetime.now(UTC))
     console.print(f"{n} dead event(s) back to pending")
 
 
@@ -193,15 +169,13 @@ def outbox_purge(
 ) -> None:
     """Delete sent events (and delivery-log rows) older than N days; unsent events are never purged."""
     cutoff = datetime.now(UTC) - timedelta(days=older_than)
-    with store().begin() as conn:
-        events, logs = ob.purge(conn, older_than=cutoff)
+    events, logs = outbox_admin.purge_sent(store(), older_than=cutoff)
     console.print(f"purged {events} sent event(s) and {logs} delivery-log row(s) older than {_iso(cutoff)}")
 
 
 @outbox_app.command("resume")
 def outbox_resume(pixel_id: str = typer.Argument(..., help="The paused pixel.")) -> None:
     """Resume a paused pixel (after fixing its token or permissions)."""
-    with store().begin() as conn:
-        if not ob.resume_pixel(conn, pixel_id, now=datetime.now(UTC)):
-            raise fail(f"pixel {pixel_id} has no pause or throttle state")
+    if not outbox_admin.resume_pixel(store(), pixel_id, now=datetime.now(UTC)):
+        raise fail(f"pixel {pixel_id} has no pause or throttle state")
     console.print(f"pixel {pixel_id} resumed")

@@ -17,10 +17,9 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 from sqlalchemy import Engine
 
-from poas.meta.capi import CapiClient
 from poas.services.database import open_store
-from poas.services.deliver import DeliveryConfig, DeliveryReport, Dispatcher, settings_credentials
-from poas.services.housekeeping import run_housekeeping
+from poas.services.deliver import DeliveryConfig, DeliveryReport
+from poas.services.worker import Worker
 from poas.settings import Settings, load_settings
 from poas.web.auth import hash_password
 
@@ -144,19 +143,9 @@ async def serve_with_worker(
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
     delivery = delivery or DeliveryConfig()
-    client = CapiClient(
-        settings.graph_base_url,
-        settings.graph_version,
-        timeout_s=settings.graph_timeout_s,
-        max_connections=delivery.concurrency * 2,
-    )
-    dispatcher = Dispatcher(engine, client, settings_credentials(settings.shops), config=delivery)
     worker_stop = asyncio.Event()
-    worker = asyncio.create_task(dispatcher.run(worker_stop))
-    duties = asyncio.create_task(run_housekeeping(engine, settings, worker_stop))
-    web = asyncio.create_task(server.serve())
 
-    async def watch() -> None:
+    async def watch(web: asyncio.Task[None]) -> None:
         while not server.started and not web.done():
             await asyncio.sleep(0.02)
         if started is not None and server.started:
@@ -165,13 +154,14 @@ async def serve_with_worker(
             await stop.wait()
             server.should_exit = True
 
-    watcher = asyncio.create_task(watch())
-    try:
-        await web
-    finally:
-        watcher.cancel()
-        worker_stop.set()
-        report = await worker
-        await duties
-        await client.aclose()
+    async with Worker(engine, settings, delivery) as deliverer:
+        worker = asyncio.create_task(deliverer.run(worker_stop, housekeeping=True))
+        web = asyncio.create_task(server.serve())
+        watcher = asyncio.create_task(watch(web))
+        try:
+            await web
+        finally:
+            watcher.cancel()
+            worker_stop.set()
+            report = await worker
     return report
