@@ -3,24 +3,18 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO
 
 import typer
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from poas.cli.app import app, console, err_console, import_app, pick_shop, settings, store
-from poas.domain.order import Order
 from poas.services import intake
-from poas.services.ingest import BatchOutcome, ProfitContext, ingest_orders
+from poas.services.backfill import Kind, backfill
+from poas.services.inbox import inbox_counts, inbox_rows, retry_inbox
 from poas.settings import ShopConfig, mask
-from poas.sources.shopify_bulk import BulkError, read_bulk
-from poas.sources.shopify_csv import CsvError, read_export
-from poas.store import inbox
-from poas.store.orders import ensure_shop
 
 inbox_app = typer.Typer(help="Deliveries received by webhooks and the JSON API.", no_args_is_help=True)
 app.add_typer(inbox_app, name="inbox")
@@ -58,9 +52,8 @@ def inbox_list(
 ) -> None:
     """Show deliveries, newest first, with their attempts and last error (no payloads)."""
     statuses = {"open": ["pending", "processing", "failed"], "all": None}.get(status, [status])
-    with store().connect() as conn:
-        rows = inbox.rows(conn, statuses=statuses, shop_id=shop, limit=limit)
-        counts = inbox.counts(conn)
+    rows = inbox_rows(store(), statuses=statuses, shop_id=shop, limit=limit)
+    counts = inbox_counts(store())
     table = Table("id", "shop", "source", "topic", "order", "status", "tries", "received", "next try", "note")
     for r in rows:
         table.add_row(
@@ -85,8 +78,7 @@ def inbox_retry(
 ) -> None:
     """Make failed deliveries due again, then process everything that is due."""
     now = datetime.now(UTC)
-    with store().begin() as conn:
-        n = inbox.retry(conn, now=now, ids=ids or None)
+    n = retry_inbox(store(), now=now, ids=ids or None)
     stats = intake.process_pending(store(), now, settings=settings())
     console.print(
         f"{n} rows made due; processed {stats.claimed}: {stats.done} done, {stats.skipped} skipped, "
@@ -96,60 +88,35 @@ def inbox_retry(
         raise typer.Exit(1)
 
 
-def _backfill(
-    file: Path,
-    shop: ShopConfig,
-    reader: Callable[[IO[bytes], Callable[[int], None]], Iterator[Order | BulkError | CsvError]],
-    *,
-    batch_size: int,
-    send_events: bool,
-) -> None:
-    now = datetime.now(UTC)
-    engine = store()
-    with engine.begin() as conn:
-        ensure_shop(conn, shop.id, shop.currency, shop.prices_include_vat, now)
-        ctx = ProfitContext.load(conn, shop)
-    out = BatchOutcome()
-    errors: list[str] = []
-    rejected = accepted = skipped = 0
-    batch: list[Order] = []
-
-    def commit() -> None:
-        with engine.begin() as conn:
-            ingest_orders(conn, batch, shop, now=now, context=ctx, trigger_purchase=send_events, outcome=out)
-        batch.clear()
-
+def _backfill(file: Path, shop: ShopConfig, kind: Kind, *, batch_size: int, send_events: bool) -> None:
     started = time.perf_counter()
     columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeRemainingColumn())
     with file.open("rb") as stream, Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task(f"importing {file.name}", total=file.stat().st_size)
-        for item in reader(stream, lambda n: progress.update(task, completed=n)):
-            if isinstance(item, BulkError | CsvError):
-                rejected += 1
-                if len(errors) < MAX_ERRORS_SHOWN:
-                    errors.append(str(item))
-                continue
-            if item.test:
-                skipped += 1
-                continue
-            accepted += 1
-            batch.append(item)
-            if len(batch) >= batch_size:
-                commit()
-        if batch:
-            commit()
+        report = backfill(
+            store(),
+            shop,
+            stream,
+            kind,
+            now=datetime.now(UTC),
+            batch_size=batch_size,
+            send_events=send_events,
+            max_errors=MAX_ERRORS_SHOWN,
+            on_progress=lambda n: progress.update(task, completed=n),
+        )
     elapsed = time.perf_counter() - started
+    out = report.outcome
     console.print(
-        f"{file.name}: [green]{accepted}[/green] orders accepted, [red]{rejected}[/red] rejected, "
-        f"{skipped} test orders skipped — {out.inserted} new, {out.updated} updated, {out.stale} older than "
-        f"stored (ignored); {out.snapshots} profit snapshots; {elapsed:.1f} s",
+        f"{file.name}: [green]{report.accepted}[/green] orders accepted, [red]{report.rejected}[/red] "
+        f"rejected, {report.skipped} test orders skipped — {out.inserted} new, {out.updated} updated, "
+        f"{out.stale} older than stored (ignored); {out.snapshots} profit snapshots; {elapsed:.1f} s",
         highlight=False,
     )
     for order_id, reason in out.profit_errors[:MAX_ERRORS_SHOWN]:
         console.print(f"  order {order_id}: no profit: {reason}", highlight=False, markup=False)
-    for e in errors:
+    for e in report.errors:
         err_console.print(f"  ✗ {e}", highlight=False, markup=False)
-    if rejected:
+    if report.rejected:
         raise typer.Exit(1)
 
 
@@ -165,14 +132,7 @@ def import_shopify_bulk(
     send_events: bool = SEND_EVENTS,
 ) -> None:
     """Import orders from a Shopify bulk-operation JSONL file (Order rows, then LineItem rows)."""
-    cfg = pick_shop(shop)
-    _backfill(
-        file,
-        cfg,
-        lambda s, p: read_bulk(s, cfg.id, on_progress=p),
-        batch_size=batch_size,
-        send_events=send_events,
-    )
+    _backfill(file, pick_shop(shop), "bulk", batch_size=batch_size, send_events=send_events)
 
 
 @import_app.command("shopify-csv")
@@ -183,11 +143,4 @@ def import_shopify_csv(
     send_events: bool = SEND_EVENTS,
 ) -> None:
     """Import orders from Shopify's admin orders export (CSV)."""
-    cfg = pick_shop(shop)
-    _backfill(
-        file,
-        cfg,
-        lambda s, p: read_export(s, cfg.id, prices_include_vat=cfg.prices_include_vat, on_progress=p),
-        batch_size=batch_size,
-        send_events=send_events,
-    )
+    _backfill(file, pick_shop(shop), "csv", batch_size=batch_size, send_events=send_events)
