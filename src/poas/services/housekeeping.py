@@ -1,8 +1,9 @@
-"""The worker's duties beside delivery: process the webhook inbox and finalize due orders.
+"""The worker's duties beside delivery: process the webhook inbox, finalize due orders, sync FX rates.
 
-They run on timers inside `poas worker` (and `poas serve`), so no extra service is needed. Both are
+They run on timers inside `poas worker` (and `poas serve`), so no extra service is needed. All are
 idempotent and safe with several workers: the inbox uses leased claims, finalization the ledger's
-unique key.
+unique key, the FX sync upserts by pair and day. The FX sync runs beside the other two, so a slow
+feed never holds up the inbox; a failed fetch is logged and tried again at the next interval.
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ from datetime import UTC, datetime
 import structlog
 from sqlalchemy import Engine
 
+from poas.services.fx_sync import sync_fx
 from poas.services.intake import process_pending
 from poas.services.returns import finalize_due
 from poas.settings import Settings
 
 log = structlog.get_logger("poas.housekeeping")
+FX_STOP_WAIT_S = 5.0
 
 
 def _utcnow() -> datetime:
@@ -35,6 +38,11 @@ class HousekeepingReport:
     appended: int = 0
     unsent: int = 0
     errors: list[str] = field(default_factory=list)
+    fx_passes: int = 0
+    fx_saved: int = 0
+    fx_errors: list[str] = field(
+        default_factory=list
+    )  # failed FX syncs (kept apart: a feed outage is not ours)
 
 
 def inbox_pass(engine: Engine, settings: Settings, now: datetime) -> int:
@@ -59,6 +67,34 @@ def finalize_pass(engine: Engine, settings: Settings, now: datetime, report: Hou
             )
 
 
+def fx_pass(engine: Engine, settings: Settings, now: datetime, report: HousekeepingReport) -> None:
+    """One exchange-rate sync; never raises (a failure is logged and the next interval retries)."""
+    report.fx_passes += 1
+    try:
+        result = sync_fx(engine, settings, now=now)
+    except Exception as exc:  # the feed, the network or the store: log it, keep the worker alive
+        first = str(exc).splitlines()[0][:300] if str(exc) else ""  # URLs without credentials, no data
+        log.warning(
+            "exchange-rate sync failed; retried at the next interval",
+            source=settings.fx_sync_source,
+            error=type(exc).__name__,
+            detail=first,
+            retry_in_s=settings.fx_sync_every_s,
+        )
+        report.fx_errors.append(f"{type(exc).__name__}: {first}")
+        return
+    report.fx_saved += result.saved
+    if result.saved or result.skipped:
+        log.info(
+            "exchange rates synced",
+            source=result.source,
+            saved=result.saved,
+            latest=result.latest.isoformat() if result.latest else None,
+            skipped=len(result.skipped),
+            first_skipped=[f"{e.where}: {e.message}" for e in result.skipped[:3]],
+        )
+
+
 async def run_housekeeping(
     engine: Engine,
     settings: Settings,
@@ -68,11 +104,22 @@ async def run_housekeeping(
     finalize_every_s: float = 300.0,
     clock: Callable[[], datetime] = _utcnow,
 ) -> HousekeepingReport:
-    """Run both duties on their timers until `stop` is set; a failing pass is logged and retried."""
+    """Run the duties on their timers until `stop` is set; a failing pass is logged and retried.
+
+    The FX sync (unless `fx_sync_source` is off) runs at start and then every `fx_sync_every_s`,
+    in a thread of its own beside the inbox and finalize passes.
+    """
     report = HousekeepingReport()
     next_finalize = 0.0
+    next_fx = 0.0
+    fx_task: asyncio.Future[None] | None = None
     loop = asyncio.get_running_loop()
     while not stop.is_set():
+        if settings.fx_sync_source != "off" and fx_task is None and loop.time() >= next_fx:
+            fx_task = asyncio.ensure_future(asyncio.to_thread(fx_pass, engine, settings, clock(), report))
+        if fx_task is not None and fx_task.done():
+            fx_task = None
+            next_fx = loop.time() + settings.fx_sync_every_s
         try:
             report.inbox_processed += await asyncio.to_thread(inbox_pass, engine, settings, clock())
             report.inbox_passes += 1
@@ -86,4 +133,6 @@ async def run_housekeeping(
             report.errors.append(type(exc).__name__)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=inbox_every_s)
+    if fx_task is not None:  # let a sync in flight finish its write, but do not hang on a slow feed
+        await asyncio.wait({fx_task}, timeout=FX_STOP_WAIT_S)
     return report
