@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,23 +12,16 @@ import typer
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from rich.text import Text
-from sqlalchemy import Connection, or_, select
 
 from poas.cli.app import console, err_console, fail, import_app, resolve_shop, store
-from poas.domain.costs import CostRow
-from poas.domain.fx import FxError, FxRate
-from poas.services.ingest import recompute_profits
+from poas.services.cost_import import read_cost_file, save_costs
+from poas.services.fx_import import import_fx_file
 from poas.services.order_import import OrderImport
-from poas.sources.canonical import RowError, read_costs_csv
-from poas.sources.fx_csv import FxRowError, read_fx_csv
-from poas.store.costs import import_costs, load_fx_table, save_fx_rates
-from poas.store.orders import ensure_shop
-from poas.store.tables.foundation import order_lines
 
 MAX_ERRORS_SHOWN = 20
 
 
-def _print_errors(errors: list[RowError], total: int) -> None:
+def _print_errors(errors: Sequence[object], total: int) -> None:
     for e in errors:
         err_console.print(Text.assemble(("  ✗ ", "red"), str(e)), highlight=False)
     if total > len(errors):
@@ -98,21 +92,6 @@ def import_orders(
         raise typer.Exit(1)
 
 
-def _orders_with_keys(conn: Connection, shop_id: str, keys: set[str]) -> list[str]:
-    found: set[str] = set()
-    ordered = sorted(keys)
-    for i in range(0, len(ordered), 500):
-        chunk = ordered[i : i + 500]
-        rows = conn.execute(
-            select(order_lines.c.order_id)
-            .where(order_lines.c.shop_id == shop_id)
-            .where(or_(order_lines.c.variant_id.in_(chunk), order_lines.c.sku.in_(chunk)))
-            .distinct()
-        )
-        found.update(r[0] for r in rows)
-    return sorted(found)
-
-
 @import_app.command("costs")
 def import_costs_cmd(
     file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True, help="Cost CSV file"),
@@ -124,45 +103,17 @@ def import_costs_cmd(
     if note:
         console.print(f"[yellow]note:[/yellow] {note}", highlight=False)
     now = datetime.now(UTC)
-    rows: list[CostRow] = []
-    errors: list[RowError] = []
-    rejected = 0
-    with store().connect() as conn:
-        fx = load_fx_table(conn)
-    for item in read_costs_csv(file, default_currency=cfg.currency, timezone=cfg.timezone):
-        if not isinstance(item, RowError) and item.rows[0].currency != cfg.currency:
-            first = item.rows[0]
-            on = first.valid_from if first.valid_from.year >= 1999 else now
-            try:
-                fx.rate(first.currency, cfg.currency, on)
-            except FxError as exc:
-                item = RowError(
-                    str(file),
-                    item.line,
-                    "currency",
-                    f"cost in {first.currency} but shop {cfg.id} uses {cfg.currency} and there is no "
-                    f"{first.currency}->{cfg.currency} rate ({exc})",
-                )
-        if isinstance(item, RowError):
-            rejected += 1
-            if len(errors) < MAX_ERRORS_SHOWN:
-                errors.append(item)
-            continue
-        rows.extend(item.rows)
-    with store().begin() as conn:
-        ensure_shop(conn, cfg.id, cfg.currency, cfg.prices_include_vat, now)
-        count = import_costs(conn, cfg.id, rows, now=now)
-        console.print(
-            f"{file.name}: [green]{count}[/green] cost rows imported, [red]{rejected}[/red] rejected"
-        )
-        if recompute and rows:
-            ids = _orders_with_keys(conn, cfg.id, {r.key for r in rows})
-            result = recompute_profits(
-                conn, cfg, now=now, reason=f"costs imported from {file.name}", order_ids=ids
-            )
-            console.print(f"recomputed {result.checked} orders: {result.changed} new profit snapshots")
+    read = read_cost_file(store(), cfg, file, now=now, max_errors=MAX_ERRORS_SHOWN)
+    reason = f"costs imported from {file.name}" if recompute else None
+    saved = save_costs(store(), cfg, read.rows, now=now, recompute_reason=reason)
+    imported, rejected = saved.imported, read.rejected
+    console.print(
+        f"{file.name}: [green]{imported}[/green] cost rows imported, [red]{rejected}[/red] rejected"
+    )
+    if recompute and read.rows:
+        console.print(f"recomputed {saved.recomputed} orders: {saved.changed} new profit snapshots")
     if rejected:
-        _print_errors(errors, rejected)
+        _print_errors(read.errors, rejected)
         raise typer.Exit(1)
 
 
@@ -173,19 +124,11 @@ def import_fx(
     ),
 ) -> None:
     """Import exchange rates (1 base = rate quote on date); they override the bundled ECB history."""
-    rates: list[FxRate] = []
-    errors: list[FxRowError] = []
-    for item in read_fx_csv(file):
-        if isinstance(item, FxRowError):
-            errors.append(item)
-        else:
-            rates.append(item)
-    with store().begin() as conn:
-        saved = save_fx_rates(conn, rates, now=datetime.now(UTC))
-    console.print(f"{file.name}: {saved} rates stored, {len(errors)} rejected")
-    for e in errors[:MAX_ERRORS_SHOWN]:
+    result = import_fx_file(store(), file, now=datetime.now(UTC))
+    console.print(f"{file.name}: {result.saved} rates stored, {len(result.errors)} rejected")
+    for e in result.errors[:MAX_ERRORS_SHOWN]:
         err_console.print(
             f"[red]error:[/red] {escape(e.where)}: {escape(e.message)}", highlight=False, soft_wrap=True
         )
-    if errors:
+    if result.errors:
         raise typer.Exit(1)

@@ -12,12 +12,8 @@ from rich.table import Table
 
 from poas.cli.app import app, console, fail, resolve_shop, store
 from poas.domain.rules import RulesError
-from poas.services.ingest import recompute_profits
-from poas.store import corrections
-from poas.store.orders import ensure_shop
-from poas.store.outbox import list_events
-from poas.store.rules import RulesFormat, latest_rules, save_rules
-from poas.store.snapshots import COMPONENTS, history
+from poas.services.cost_rules import load_rules, rules_format, rules_in_force
+from poas.services.order_profit import COMPONENTS, profit_history
 
 
 def _components_table(breakdown: dict[str, Any], currency: str) -> Table:
@@ -41,10 +37,8 @@ def profit(
 ) -> None:
     """Explain an order's profit: the latest snapshot's breakdown and every earlier version."""
     cfg, note = resolve_shop(shop)
-    with store().connect() as conn:
-        snaps = history(conn, cfg.id, order_id)
-        events = list_events(conn, order=(cfg.id, order_id), limit=100, with_payload=as_json)
-        ledger = corrections.for_order(conn, cfg.id, order_id)
+    found = profit_history(store(), cfg.id, order_id, with_payload=as_json)
+    snaps, events, ledger = found.snapshots, found.events, found.corrections
     if not snaps:
         raise fail(f"no profit stored for order {order_id!r} in shop {cfg.id!r}")
     latest = snaps[-1]
@@ -123,8 +117,7 @@ def rules(
         console.print(f"[yellow]note:[/yellow] {note}", highlight=False)
     now = datetime.now(UTC)
     if load is None:
-        with store().connect() as conn:
-            current = latest_rules(conn, cfg.id)
+        current = rules_in_force(store(), cfg.id)
         if current is None:
             console.print(f"shop {cfg.id}: no cost rules loaded (poas rules --load FILE.toml)")
             return
@@ -135,16 +128,19 @@ def rules(
         )
         console.print(current.document, markup=False, highlight=False)
         return
-    fmt: RulesFormat = "json" if load.suffix.lower() == ".json" else "toml"
-    with store().begin() as conn:
-        ensure_shop(conn, cfg.id, cfg.currency, cfg.prices_include_vat, now)
-        try:
-            stored = save_rules(
-                conn, cfg.id, load.read_text(encoding="utf-8"), fmt=fmt, source=str(load), now=now
-            )
-        except RulesError as exc:
-            raise fail(f"{load}: {exc}") from None
-        console.print(f"shop {cfg.id}: rules v{stored.version} in force ({load.name})", highlight=False)
-        if recompute:
-            result = recompute_profits(conn, cfg, now=now, reason=f"cost rules v{stored.version}")
-            console.print(f"recomputed {result.checked} orders: {result.changed} new profit snapshots")
+    try:
+        loaded = load_rules(
+            store(),
+            cfg,
+            load.read_text(encoding="utf-8"),
+            fmt=rules_format(load),
+            source=str(load),
+            now=now,
+            recompute=recompute,
+        )
+    except RulesError as exc:
+        raise fail(f"{load}: {exc}") from None
+    console.print(f"shop {cfg.id}: rules v{loaded.stored.version} in force ({load.name})", highlight=False)
+    if loaded.recomputed is not None:
+        result = loaded.recomputed
+        console.print(f"recomputed {result.checked} orders: {result.changed} new profit snapshots")
