@@ -12,12 +12,12 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
+from poas.services import views
 from poas.services.report import By
+from poas.services.views import DbId, DeliveryView
 from poas.settings import Settings, ShopConfig
-from poas.web import views
 from poas.web.auth import ApiPrincipal, Principal
 from poas.web.dashboard import save_upload, upload_name
-from poas.web.views import DbId, DeliveryView
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
 
@@ -34,8 +34,7 @@ def visible_shops(who: Principal) -> list[str] | None:
 
 @router.get("/delivery", response_model=DeliveryView, summary="Outbox depth, per-pixel states, match rate")
 def get_delivery(request: Request, who: ApiPrincipal) -> DeliveryView:
-    with engine_of(request).connect() as conn:
-        return views.delivery_view(conn, now=views.utcnow(), shops=visible_shops(who))
+    return views.delivery_view(engine_of(request), now=views.utcnow(), shops=visible_shops(who))
 
 
 class ReplayRequest(BaseModel):
@@ -50,8 +49,7 @@ class ReplayResult(BaseModel):
 
 @router.post("/delivery/replay", response_model=ReplayResult, summary="Queue dead events again")
 def post_replay(request: Request, who: ApiPrincipal, body: ReplayRequest = Body()) -> ReplayResult:
-    with engine_of(request).begin() as conn:
-        n = views.replay_dead(conn, ids=body.ids, shops=visible_shops(who), now=views.utcnow())
+    n = views.replay_dead(engine_of(request), ids=body.ids, shops=visible_shops(who), now=views.utcnow())
     return ReplayResult(replayed=n)
 
 
@@ -63,8 +61,7 @@ def get_orders(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
 ) -> views.OrderPage:
-    with engine_of(request).connect() as conn:
-        return views.order_page(conn, shops=visible_shops(who), query=q, limit=limit, offset=offset)
+    return views.order_page(engine_of(request), shops=visible_shops(who), query=q, limit=limit, offset=offset)
 
 
 @router.get(
@@ -76,8 +73,7 @@ def get_orders(
 def get_order(request: Request, who: ApiPrincipal, shop_id: str, order_id: str) -> views.OrderDetail:
     detail = None
     if who.can_see(shop_id):
-        with engine_of(request).connect() as conn:
-            detail = views.order_detail(conn, shop_id, order_id)
+        detail = views.order_detail(engine_of(request), shop_id, order_id)
     if detail is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such order")
     return detail
@@ -140,8 +136,7 @@ def get_costs(
     limit: Annotated[int, Query(ge=1, le=10_000)] = 500,
 ) -> views.CostsView:
     shop = _shop_for(request, who, shop_id)
-    with engine_of(request).connect() as conn:
-        return views.costs_view(conn, shop, now=views.utcnow(), query=q, limit=limit)
+    return views.costs_view(engine_of(request), shop, now=views.utcnow(), query=q, limit=limit)
 
 
 @router.post(

@@ -15,10 +15,10 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
+from poas.services import views
 from poas.services.database import database_label
 from poas.services.report import By
 from poas.settings import Settings, ShopConfig, mask
-from poas.web import views
 from poas.web.auth import check_csrf, csrf_token, require_admin
 
 HERE = Path(__file__).parent
@@ -144,15 +144,14 @@ def settings_page(request: Request) -> Response:
 
 @router.get("/delivery")
 def delivery_page(request: Request) -> Response:
-    with engine_of(request).connect() as conn:
-        view = views.delivery_view(conn, now=views.utcnow(), shops=None)
+    view = views.delivery_view(engine_of(request), now=views.utcnow(), shops=None)
     return page(request, "delivery.html", "/delivery", view=view)
 
 
 @router.post("/delivery/replay")
 def delivery_replay(request: Request, id: Annotated[int | None, Form(ge=1, le=2**63 - 1)] = None) -> Response:
-    with engine_of(request).begin() as conn:
-        n = views.replay_dead(conn, ids=None if id is None else [id], shops=None, now=views.utcnow())
+    ids = None if id is None else [id]
+    n = views.replay_dead(engine_of(request), ids=ids, shops=None, now=views.utcnow())
     if n:
         flash(request, "ok", f"{n} dead event(s) queued again with the same event_id.")
     else:
@@ -184,15 +183,13 @@ def waterfall_chart(steps: list[views.WaterfallStep]) -> dict[str, Any]:
 
 @router.get("/orders")
 def orders_page(request: Request, q: str | None = None, offset: Annotated[int, Query(ge=0)] = 0) -> Response:
-    with engine_of(request).connect() as conn:
-        view = views.order_page(conn, shops=None, query=q, limit=50, offset=offset)
+    view = views.order_page(engine_of(request), shops=None, query=q, limit=50, offset=offset)
     return page(request, "orders.html", "/orders", view=view)
 
 
 @router.get("/orders/{shop_id}/{order_id}")
 def order_page(request: Request, shop_id: str, order_id: str) -> Response:
-    with engine_of(request).connect() as conn:
-        detail = views.order_detail(conn, shop_id, order_id)
+    detail = views.order_detail(engine_of(request), shop_id, order_id)
     if detail is None:
         raise HTTPException(404, f"no order {order_id} in shop {shop_id}")
     return page(request, "order.html", "/orders", o=detail, chart=waterfall_chart(detail.waterfall))
@@ -416,8 +413,7 @@ def costs_page(request: Request, shop: str | None = None, q: str | None = None) 
     cfg = pick_shop(request, shop)
     if cfg is None:
         return _no_shop(request, "/costs")
-    with engine_of(request).connect() as conn:
-        view = views.costs_view(conn, cfg, now=views.utcnow(), query=q)
+    view = views.costs_view(engine_of(request), cfg, now=views.utcnow(), query=q)
     return page(request, "costs.html", "/costs", view=view, upload=None)
 
 
@@ -434,6 +430,5 @@ async def costs_upload(
         result = await run_in_threadpool(
             views.upload_costs, engine_of(request), cfg, path, file_name=name, now=views.utcnow()
         )
-    with engine_of(request).connect() as conn:
-        view = views.costs_view(conn, cfg, now=views.utcnow(), query=None)
+    view = views.costs_view(engine_of(request), cfg, now=views.utcnow(), query=None)
     return page(request, "costs.html", "/costs", view=view, upload=result)

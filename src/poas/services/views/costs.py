@@ -7,18 +7,15 @@ from decimal import Decimal
 from pathlib import Path
 
 from pydantic import BaseModel, Field
-from sqlalchemy import Connection, Engine, or_, select
+from sqlalchemy import Engine
 
 from poas.domain.costs import CostRow
 from poas.domain.fx import FxError
-from poas.services.ingest import recompute_profits
+from poas.services.cost_import import read_cost_file, save_costs
+from poas.services.views.reports import figures_changed
 from poas.settings import ShopConfig
-from poas.sources.canonical import ParsedCost, RowError, read_costs_csv
 from poas.store import costs as cost_store
 from poas.store import rules as rule_store
-from poas.store.orders import ensure_shop
-from poas.store.tables.foundation import order_lines
-from poas.web.views.reports import figures_changed
 
 
 class CostLine(BaseModel):
@@ -68,10 +65,12 @@ MAX_UPLOAD_ERRORS = 100
 
 
 def costs_view(
-    conn: Connection, shop: ShopConfig, *, now: datetime, query: str | None, limit: int = 500
+    engine: Engine, shop: ShopConfig, *, now: datetime, query: str | None, limit: int = 500
 ) -> CostsView:
     """Every cost row with its validity window (the next row for the same key ends it)."""
-    rows = sorted(cost_store.load_cost_rows(conn, shop.id), key=lambda r: (r.key, r.valid_from))
+    with engine.connect() as conn:
+        rows = sorted(cost_store.load_cost_rows(conn, shop.id), key=lambda r: (r.key, r.valid_from))
+        stored = rule_store.latest_rules(conn, shop.id)
     q = (query or "").strip().lower()
     lines: list[CostLine] = []
     for i, r in enumerate(rows):
@@ -90,7 +89,6 @@ def costs_view(
         )
     if q:
         lines = [c for c in lines if q in c.key.lower()]
-    stored = rule_store.latest_rules(conn, shop.id)
     rules = (
         RulesInfo(
             version=stored.version,
@@ -112,20 +110,8 @@ def costs_view(
     )
 
 
-def _orders_with_keys(conn: Connection, shop_id: str, keys: set[str]) -> list[str]:
-    found: set[str] = set()
-    ordered = sorted(keys)
-    for i in range(0, len(ordered), 500):
-        chunk = ordered[i : i + 500]
-        found.update(
-            conn.execute(
-                select(order_lines.c.order_id)
-                .where(order_lines.c.shop_id == shop_id)
-                .where(or_(order_lines.c.variant_id.in_(chunk), order_lines.c.sku.in_(chunk)))
-                .distinct()
-            ).scalars()
-        )
-    return sorted(found)
+def _missing_rate(shop: ShopConfig, first: CostRow, exc: FxError) -> str:
+    return f"no {first.currency}->{shop.currency} exchange rate"
 
 
 def upload_costs(
@@ -135,41 +121,14 @@ def upload_costs(
 
     Affected stored orders are priced again, so their profit uses the new costs.
     """
-    rows: list[CostRow] = []
-    errors: list[UploadError] = []
-    rejected = 0
-    with engine.connect() as conn:
-        fx = cost_store.load_fx_table(conn)
-    for item in read_costs_csv(path, default_currency=shop.currency, timezone=shop.timezone):
-        if isinstance(item, ParsedCost) and item.rows[0].currency != shop.currency:
-            first = item.rows[0]
-            try:
-                fx.rate(
-                    first.currency, shop.currency, first.valid_from if first.valid_from.year >= 1999 else now
-                )
-            except FxError:
-                item = RowError(
-                    file_name, item.line, "currency", f"no {first.currency}->{shop.currency} exchange rate"
-                )
-        if isinstance(item, RowError):
-            rejected += 1
-            if len(errors) < MAX_UPLOAD_ERRORS:
-                errors.append(
-                    UploadError(file=file_name, line=item.line, field=item.field, message=item.message)
-                )
-            continue
-        rows.extend(item.rows)
-    result = UploadResult(file=file_name, imported=0, rejected=rejected, errors=errors)
-    if not rows:
+    read = read_cost_file(
+        engine, shop, path, now=now, max_errors=MAX_UPLOAD_ERRORS, missing_rate=_missing_rate
+    )
+    errors = [UploadError(file=file_name, line=e.line, field=e.field, message=e.message) for e in read.errors]
+    result = UploadResult(file=file_name, imported=0, rejected=read.rejected, errors=errors)
+    if not read.rows:
         return result
-    with engine.begin() as conn:
-        ensure_shop(conn, shop.id, shop.currency, shop.prices_include_vat, now)
-        result.imported = cost_store.import_costs(conn, shop.id, rows, now=now)
-        ids = _orders_with_keys(conn, shop.id, {r.key for r in rows})
-        if ids:
-            done = recompute_profits(
-                conn, shop, now=now, reason=f"costs uploaded from {file_name}", order_ids=ids
-            )
-            result.recomputed, result.changed = done.checked, done.changed
+    saved = save_costs(engine, shop, read.rows, now=now, recompute_reason=f"costs uploaded from {file_name}")
+    result.imported, result.recomputed, result.changed = saved.imported, saved.recomputed, saved.changed
     figures_changed(engine)
     return result

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import Connection, and_, case, func, select
+from sqlalchemy import Connection, Engine, and_, case, func, select
 
 from poas.store import outbox as outbox_store
 from poas.store.tables.delivery import outbox
@@ -81,7 +81,12 @@ def purchase_match_query(now: datetime) -> Any:
     )
 
 
-def delivery_view(conn: Connection, *, now: datetime, shops: list[str] | None) -> DeliveryView:
+def delivery_view(engine: Engine, *, now: datetime, shops: list[str] | None) -> DeliveryView:
+    with engine.connect() as conn:
+        return _delivery_view(conn, now=now, shops=shops)
+
+
+def _delivery_view(conn: Connection, *, now: datetime, shops: list[str] | None) -> DeliveryView:
     shop_filter = outbox.c.shop_id.in_(shops) if shops is not None else None
     pixels: dict[str, DeliveryPixel] = {}
 
@@ -147,13 +152,14 @@ def delivery_view(conn: Connection, *, now: datetime, shops: list[str] | None) -
     )
 
 
-def replay_dead(conn: Connection, *, ids: list[int] | None, shops: list[str] | None, now: datetime) -> int:
+def replay_dead(engine: Engine, *, ids: list[int] | None, shops: list[str] | None, now: datetime) -> int:
     """Dead events back to pending (same event_id); a shop caller can only touch its own events."""
-    if shops is not None:
-        q = select(outbox.c.id).where(and_(outbox.c.state == "dead", outbox.c.shop_id.in_(shops)))
-        if ids is not None:
-            q = q.where(outbox.c.id.in_(ids))
-        ids = [int(i) for i in conn.execute(q).scalars()]
-        if not ids:
-            return 0
-    return outbox_store.replay(conn, ids=ids, now=now)
+    with engine.begin() as conn:
+        if shops is not None:
+            q = select(outbox.c.id).where(and_(outbox.c.state == "dead", outbox.c.shop_id.in_(shops)))
+            if ids is not None:
+                q = q.where(outbox.c.id.in_(ids))
+            ids = [int(i) for i in conn.execute(q).scalars()]
+            if not ids:
+                return 0
+        return outbox_store.replay(conn, ids=ids, now=now)

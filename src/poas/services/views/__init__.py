@@ -1,11 +1,12 @@
 """Read models shared by the JSON API and the dashboard: one builder per view, rendered twice.
 
 A page and its API endpoint render the same pydantic model, so they can never disagree. Money
-travels as decimal strings; timestamps are aware UTC.
+travels as decimal strings; timestamps are aware UTC. Each builder takes the engine and opens its
+own connection (or transaction, for the writes).
 """
 
-from poas.web.views.common import DbId, utcnow
-from poas.web.views.costs import (
+from poas.services.views.common import DbId, utcnow
+from poas.services.views.costs import (
     CostLine,
     CostsView,
     RulesInfo,
@@ -14,7 +15,7 @@ from poas.web.views.costs import (
     costs_view,
     upload_costs,
 )
-from poas.web.views.delivery import (
+from poas.services.views.delivery import (
     MATCH_ALERT_BELOW,
     MATCH_WINDOW,
     DeadEvent,
@@ -24,7 +25,7 @@ from poas.web.views.delivery import (
     purchase_match_query,
     replay_dead,
 )
-from poas.web.views.orders import (
+from poas.services.views.orders import (
     EventView,
     OrderDetail,
     OrderLineView,
@@ -36,7 +37,7 @@ from poas.web.views.orders import (
     order_page,
     waterfall,
 )
-from poas.web.views.reports import SORT_KEYS, AdviceLine, AdviceView, ReportLine, ReportView, report_view
+from poas.services.views.reports import SORT_KEYS, AdviceLine, AdviceView, ReportLine, ReportView, report_view
 
 __all__ = [
     "MATCH_ALERT_BELOW",

@@ -14,8 +14,8 @@ from poas.domain.advice import CampaignFigures, advise
 from poas.domain.money import exponent
 from poas.domain.report_rows import ReportRow
 from poas.services.report import By, Report, build_report
+from poas.services.views.common import ZERO
 from poas.settings import ShopConfig
-from poas.web.views.common import ZERO
 
 
 class ReportLine(BaseModel):

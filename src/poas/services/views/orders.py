@@ -8,17 +8,17 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
-from sqlalchemy import Connection, case, func, or_, select
+from sqlalchemy import Connection, Engine, case, func, or_, select
 from sqlalchemy.sql import ColumnElement
 
 from poas.domain.money import exponent
+from poas.services.views.common import ZERO
 from poas.store import corrections
 from poas.store import snapshots as snapshot_store
 from poas.store.orders import from_minor
 from poas.store.snapshots import Snapshot
 from poas.store.tables.delivery import outbox
 from poas.store.tables.foundation import order_lines, orders, profit_snapshots
-from poas.web.views.common import ZERO
 
 
 class OrderSummary(BaseModel):
@@ -81,9 +81,16 @@ def _page_extras(
 
 
 def order_page(
-    conn: Connection, *, shops: list[str] | None, query: str | None, limit: int = 50, offset: int = 0
+    engine: Engine, *, shops: list[str] | None, query: str | None, limit: int = 50, offset: int = 0
 ) -> OrderPage:
     """Orders newest first, optionally matching `query` (order id, or part of the order name)."""
+    with engine.connect() as conn:
+        return _order_page(conn, shops=shops, query=query, limit=limit, offset=offset)
+
+
+def _order_page(
+    conn: Connection, *, shops: list[str] | None, query: str | None, limit: int, offset: int
+) -> OrderPage:
     o = orders.c
     # PostgreSQL refuses NUL in text: it is dropped from the search, on both engines.
     query = None if query is None else query.replace("\x00", "")
@@ -350,9 +357,15 @@ def _payload(text: str) -> dict[str, Any]:
     return data
 
 
-def order_detail(conn: Connection, shop_id: str, order_id: str) -> OrderDetail | None:
+def order_detail(engine: Engine, shop_id: str, order_id: str) -> OrderDetail | None:
+    """One order's profit waterfall, lines, events, snapshots and corrections; None when not stored."""
     if "\x00" in shop_id or "\x00" in order_id:  # no stored id holds NUL (PostgreSQL cannot)
         return None
+    with engine.connect() as conn:
+        return _order_detail(conn, shop_id, order_id)
+
+
+def _order_detail(conn: Connection, shop_id: str, order_id: str) -> OrderDetail | None:
     row = (
         conn.execute(select(orders).where(orders.c.shop_id == shop_id, orders.c.order_id == order_id))
         .mappings()
