@@ -10,6 +10,7 @@ PII-free reason and retried with backoff.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import queue
@@ -30,7 +31,7 @@ from poas.domain.order import Order, Refund
 from poas.services.ingest import ingest_order
 from poas.settings import Settings, ShopConfig, load_settings
 from poas.sources import canonical_json, shopify, woocommerce
-from poas.sources.payload import PayloadError
+from poas.sources.payload import PayloadError, parse_timestamp, verify_hmac_sha256_base64
 from poas.store import inbox
 from poas.store.orders import load_order
 
@@ -107,6 +108,70 @@ def handles(source: str, topic: str) -> bool:
     if source == "woocommerce":
         return topic in woocommerce.TOPICS
     return source == "api" and topic in ("orders", "refunds")
+
+
+# ---- checks before accepting (the webhook and API routes) -----------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why a delivery is refused before anything is stored; `field` names the offending field
+    ("body" when it is not JSON at all)."""
+
+    field: str
+    detail: str
+
+
+def check_delivery(source: str, topic: str, body: bytes, shop: ShopConfig) -> Parsed | Refusal:
+    """`parse_delivery`, with a bad body answered as a Refusal instead of an exception."""
+    try:
+        return parse_delivery(source, topic, body, shop)
+    except PayloadError as exc:
+        return Refusal(exc.field, str(exc))
+
+
+def signature_valid(body: bytes, signature: str | None, shop: ShopConfig) -> bool:
+    """True when `signature` is base64(HMAC-SHA256(body)) under one of the shop's webhook secrets."""
+    return verify_hmac_sha256_base64(body, signature, [s.get_secret_value() for s in shop.webhook_secrets])
+
+
+def is_woocommerce_ping(body: bytes) -> bool:
+    """WooCommerce's unsigned check sent when a webhook is saved (nothing to store)."""
+    return woocommerce.is_ping(body)
+
+
+def triggered_at(value: str | None) -> datetime | None:
+    """Shopify's X-Shopify-Triggered-At as aware UTC (naive means UTC); None when absent or unreadable."""
+    if not value:
+        return None
+    try:
+        return parse_timestamp(value, "X-Shopify-Triggered-At", naive_is_utc=True)
+    except PayloadError:
+        return None
+
+
+def new_delivery(
+    shop: ShopConfig,
+    source: str,
+    topic: str,
+    body: bytes,
+    *,
+    dedup_key: str | None,
+    received_at: datetime,
+    triggered_at: datetime | None = None,
+    order_id: str | None = None,
+) -> inbox.Delivery:
+    """The delivery to accept; without the platform's own key it is deduplicated by its body's SHA-256."""
+    return inbox.Delivery(
+        shop_id=shop.id,
+        source=source,
+        topic=topic,
+        dedup_key=dedup_key or "sha256:" + hashlib.sha256(body).hexdigest(),
+        body=body,
+        received_at=received_at,
+        triggered_at=triggered_at,
+        order_id=order_id,
+    )
 
 
 # ---- accept --------------------------------------------------------------------------------------

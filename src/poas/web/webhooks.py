@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import queue
 import threading
@@ -17,9 +16,6 @@ from starlette.requests import ClientDisconnect
 
 from poas.services import intake
 from poas.settings import Settings, ShopConfig
-from poas.sources import woocommerce
-from poas.sources.payload import PayloadError, parse_timestamp, verify_hmac_sha256_base64
-from poas.store.inbox import Delivery
 
 router = APIRouter(tags=["webhooks"])
 log = logging.getLogger(__name__)
@@ -154,15 +150,6 @@ def _process_soon(request: Request, row_id: int) -> None:
     Processor.of(request.app).submit(row_id)
 
 
-def _triggered_at(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return parse_timestamp(value, "X-Shopify-Triggered-At", naive_is_utc=True)
-    except PayloadError:
-        return None
-
-
 async def accept(
     request: Request,
     background: BackgroundTasks,
@@ -196,18 +183,17 @@ async def _accept(
 ) -> JSONResponse:
     if not intake.handles(source, topic):
         return JSONResponse({"status": "ignored", "reason": f"topic {topic!r} is not used"})
-    try:
-        parsed = intake.parse_delivery(source, topic, body, shop)
-    except PayloadError as exc:
-        code = 400 if exc.field == "body" else 422
-        return JSONResponse({"detail": str(exc), "field": exc.field}, status_code=code)
+    parsed = intake.check_delivery(source, topic, body, shop)
+    if isinstance(parsed, intake.Refusal):
+        code = 400 if parsed.field == "body" else 422
+        return JSONResponse({"detail": parsed.detail, "field": parsed.field}, status_code=code)
     now = datetime.now(UTC)
-    delivery = Delivery(
-        shop_id=shop.id,
-        source=source,
-        topic=topic,
-        dedup_key=dedup_key or "sha256:" + hashlib.sha256(body).hexdigest(),
-        body=body,
+    delivery = intake.new_delivery(
+        shop,
+        source,
+        topic,
+        body,
+        dedup_key=dedup_key,
         received_at=now,
         triggered_at=triggered_at,
         order_id=parsed.order_id,
@@ -219,23 +205,19 @@ async def _accept(
     return JSONResponse(body_out, status_code=202 if source == "api" else 200)
 
 
-def _secrets(shop: ShopConfig) -> list[str]:
-    return [s.get_secret_value() for s in shop.webhook_secrets]
-
-
 @router.post("/webhooks/shopify/{shop_id}")
 async def shopify_webhook(shop_id: str, request: Request, background: BackgroundTasks) -> JSONResponse:
     shop = shop_or_404(request, shop_id)
     body = await read_body(request)
     h = request.headers
-    if not verify_hmac_sha256_base64(body, h.get("x-shopify-hmac-sha256"), _secrets(shop)):
+    if not intake.signature_valid(body, h.get("x-shopify-hmac-sha256"), shop):
         raise HTTPException(401, "missing or wrong X-Shopify-Hmac-Sha256 signature")
     topic = (h.get("x-shopify-topic") or "").strip()
     if not topic:
         raise HTTPException(400, "X-Shopify-Topic header is required")
     dedup = h.get("x-shopify-event-id") or h.get("x-shopify-webhook-id")
     key = f"event:{dedup.strip()}" if dedup and dedup.strip() else None
-    triggered = _triggered_at(h.get("x-shopify-triggered-at"))
+    triggered = intake.triggered_at(h.get("x-shopify-triggered-at"))
     return await accept(request, background, shop, "shopify", topic, body, key, triggered)
 
 
@@ -244,9 +226,9 @@ async def woocommerce_webhook(shop_id: str, request: Request, background: Backgr
     shop = shop_or_404(request, shop_id)
     body = await read_body(request)
     h = request.headers
-    if woocommerce.is_ping(body):
+    if intake.is_woocommerce_ping(body):
         return JSONResponse({"status": "ping"})  # sent unsigned when a webhook is saved; nothing stored
-    if not verify_hmac_sha256_base64(body, h.get("x-wc-webhook-signature"), _secrets(shop)):
+    if not intake.signature_valid(body, h.get("x-wc-webhook-signature"), shop):
         raise HTTPException(401, "missing or wrong X-WC-Webhook-Signature signature")
     topic = (h.get("x-wc-webhook-topic") or "").strip()
     if not topic:
