@@ -14,12 +14,10 @@ from rich.table import Table
 
 from poas.cli.app import app, console, fail, import_app, pick_shop, settings, store
 from poas.domain.advice import CampaignFigures, advise
-from poas.meta.insights import InsightsError
 from poas.services.export import KINDS, Format, iter_export, write_export
 from poas.services.report import BY_CHOICES, Report, build_report, report_csv, report_json, row_dict
 from poas.services.rollups import rebuild_all
-from poas.services.spend import SpendConfigError, import_spend_file, sync_spend
-from poas.sources.ads_manager_csv import SpendFileError
+from poas.services.spend import SpendError, import_spend_file, sync_spend
 
 spend_app = typer.Typer(help="Ad spend from Meta's Marketing API.", no_args_is_help=True)
 app.add_typer(spend_app, name="spend")
@@ -60,7 +58,7 @@ def spend_sync(
             since=_day(since, "--since"),
             until=_day(until, "--until"),
         )
-    except (SpendConfigError, InsightsError) as exc:
+    except SpendError as exc:
         raise fail(str(exc))
     console.print(
         f"spend sync {cfg.id}: {result.rows} rows ({result.inserted} new, {result.updated} updated) "
@@ -82,7 +80,7 @@ def import_spend(
     cfg = pick_shop(shop)
     try:
         result = import_spend_file(store(), cfg, file, now=datetime.now(UTC), account=account)
-    except SpendFileError as exc:
+    except SpendError as exc:
         raise fail(str(exc))
     console.print(f"imported {result.rows} spend rows ({result.inserted} new, {result.updated} updated)")
 

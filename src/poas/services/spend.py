@@ -13,17 +13,22 @@ from sqlalchemy import Connection, Engine, select, tuple_
 
 from poas.domain.money import Money
 from poas.domain.report_rows import SpendRow
-from poas.meta.insights import InsightsClient
+from poas.meta.insights import InsightsClient, InsightsError
 from poas.services.rollups import rebuild_days
 from poas.settings import Settings, ShopConfig
-from poas.sources.ads_manager_csv import read_ads_manager_csv
+from poas.sources.ads_manager_csv import SpendFileError, read_ads_manager_csv
 from poas.store.orders import upsert_insert
 from poas.store.tables.spend import ad_spend
 
 SYNC_DAYS = 7  # Meta keeps revising recent days (late conversions, billing): re-pull them every sync
 
 
-class SpendConfigError(ValueError):
+class SpendError(ValueError):
+    """Spend could not be read: the shop lacks what a sync needs, Meta refused the insights request,
+    or the file is not a readable Ads Manager export. The message says which (never the token)."""
+
+
+class SpendConfigError(SpendError):
     """The shop lacks what a spend sync needs (ad account, token)."""
 
 
@@ -134,6 +139,8 @@ def sync_spend(
     client = client or insights_client(settings, shop)
     try:
         rows = list(client.fetch(shop.ad_account_id, since, until))
+    except InsightsError as exc:
+        raise SpendError(str(exc)) from exc
     finally:
         if own:
             client.close()
@@ -146,11 +153,14 @@ def sync_spend(
 def import_spend_file(
     engine: Engine, shop: ShopConfig, path: Path, *, now: datetime, account: str | None = None
 ) -> SpendResult:
-    """Read an Ads Manager export (daily breakdown) and upsert its rows."""
-    rows = read_ads_manager_csv(
-        path, default_account=account or shop.ad_account_id, default_currency=shop.currency
-    )
-    with engine.begin() as conn:
-        result = upsert_spend(conn, shop.id, rows, source="csv", now=now)
+    """Read an Ads Manager export (daily breakdown) and upsert its rows (none when it has a bad row)."""
+    try:
+        rows = read_ads_manager_csv(
+            path, default_account=account or shop.ad_account_id, default_currency=shop.currency
+        )
+        with engine.begin() as conn:
+            result = upsert_spend(conn, shop.id, rows, source="csv", now=now)
+    except SpendFileError as exc:
+        raise SpendError(str(exc)) from exc
     rebuild_days(engine, shop, result.days, now=now)
     return result
