@@ -81,7 +81,7 @@ async def _work(config: DeliveryConfig, once: bool, body: str, housekeeping: boo
             "worker started", worker=w.worker_id, concurrency=config.concurrency, once=once
         )
         if once:
-            return await w.drain(now=datetime.now(UTC), housekeeping=housekeeping)
+            return await w.drain(housekeeping=housekeeping, now=datetime.now(UTC))
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -25,8 +25,7 @@ from rich.table import Table
 from poas.cli.app import app, console, err_console, fail, settings
 from poas.cli.demo_run import Demo, DemoError, DemoOptions, DemoResult
 from poas.services.report import report_json
-from poas.sources.sample_files import write_shop
-from poas.sources.sample_shop import generate as generate_shop
+from poas.services.sample_shop import write_sample_shop
 
 
 def _parse_today(value: str | None) -> date:
@@ -52,9 +51,8 @@ def generate(
         raise fail(f"{out} exists and is not a folder")
     started = time.perf_counter()
     with err_console.status("generating the sample shop…"):
-        shop = generate_shop(seed=seed, days=days, orders_per_day=orders_per_day, today=day)
-        counts = write_shop(shop, out)
-    took = time.perf_counter() - started
+        shop = write_sample_shop(out, seed=seed, days=days, orders_per_day=orders_per_day, today=day)
+    counts, took = shop.counts, time.perf_counter() - started
     console.print(
         f"wrote {counts['orders']} orders, {counts['refunds']} refunds, {counts['cost_rows']} cost rows and "
         f"{counts['spend_rows']} spend rows for {shop.since} … {shop.until} to {out} in {took:.1f} s",

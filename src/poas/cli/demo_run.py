@@ -27,23 +27,20 @@ import httpx
 from sqlalchemy import Engine
 
 from poas.domain.advice import Advice, CampaignFigures, advise
-from poas.meta.capi import CapiClient
-from poas.meta.sandbox import RunningSandbox, run_sandbox
 from poas.services import intake
-from poas.services.deliver import DeliveryConfig, DeliveryReport, Dispatcher, settings_credentials
+from poas.services.cost_import import read_cost_file, save_costs
+from poas.services.cost_rules import load_rules
+from poas.services.database import open_store
+from poas.services.deliver import DeliveryConfig, DeliveryReport
+from poas.services.inbox import SETTLED, inbox_counts
+from poas.services.outbox_admin import outbox_stats
 from poas.services.report import Report, build_report
 from poas.services.returns import finalize_due
+from poas.services.sample_shop import WrittenShop, write_sample_shop
+from poas.services.sandbox import Sandbox, SandboxError, load_insights, start_sandbox
 from poas.services.spend import sync_spend
+from poas.services.worker import Worker
 from poas.settings import Settings, ShopConfig, load_settings
-from poas.sources.canonical import ParsedCost, read_costs_csv
-from poas.sources.sample_files import write_shop
-from poas.sources.sample_shop import API_VERSION, SHOP_DOMAIN, SHOP_ID, generate
-from poas.store import inbox
-from poas.store import outbox as ob
-from poas.store.costs import import_costs
-from poas.store.db import make_engine, upgrade
-from poas.store.orders import ensure_shop
-from poas.store.rules import save_rules
 from poas.web.server import ServerThread, ensure_admin_password
 
 Clock = Callable[[], datetime]
@@ -112,7 +109,8 @@ class Demo:
         self.settings: Settings
         self.shop: ShopConfig
         self.engine: Engine
-        self.sandbox: RunningSandbox
+        self.sample: WrittenShop
+        self.sandbox: Sandbox
         self.web: ServerThread
         self.admin_password: str | None = None
 
@@ -136,19 +134,22 @@ class Demo:
         self.shop_dir = self.folder / "sample-shop"
         today = self.clock().astimezone(ZoneInfo("Europe/Oslo")).date()
         self.progress.stage("generate the sample shop")
-        sample = generate(seed=opts.seed, days=opts.days, orders_per_day=opts.orders_per_day, today=today)
-        self.since, self.until = sample.since, sample.until
-        written = write_shop(sample, self.shop_dir)
+        self.sample = write_sample_shop(
+            self.shop_dir, seed=opts.seed, days=opts.days, orders_per_day=opts.orders_per_day, today=today
+        )
+        self.since, self.until = self.sample.since, self.sample.until
+        written = self.sample.counts
         self.counts.update({f"generated_{k}": v for k, v in written.items()})
         self.progress.done(f"{written['orders']} orders, {written['refunds']} refunds")
 
         self.progress.stage("start the Meta sandbox")
         base = load_settings(self.shop_dir / "poas.toml")
-        shop = base.shop(SHOP_ID)
+        shop_id = self.sample.shop_id
+        shop = base.shop(shop_id)
         if shop is None:
-            raise DemoError(f"generate: {self.shop_dir / 'poas.toml'} has no shop {SHOP_ID!r}")
+            raise DemoError(f"generate: {self.shop_dir / 'poas.toml'} has no shop {shop_id!r}")
         secret = shop.app_secret.get_secret_value() if shop.app_secret else None
-        self.sandbox = self._stack.enter_context(run_sandbox(app_secret=secret))
+        self.sandbox = self._stack.enter_context(start_sandbox(app_secret=secret))
         self.progress.done(self.sandbox.url)
 
         self.progress.stage("open the store and start the web app")
@@ -158,12 +159,11 @@ class Demo:
             database_url=opts.database_url or f"sqlite:///{self.folder / 'poas.db'}",
             graph_base_url=self.sandbox.url,
         )
-        found = self.settings.shop(SHOP_ID)
+        found = self.settings.shop(shop_id)
         assert found is not None
         self.shop = found
-        self.engine = make_engine(self.settings.resolved_database_url())
+        self.engine = open_store(self.settings.resolved_database_url())
         self._stack.callback(self.engine.dispose)
-        upgrade(self.engine)
         self.admin_password = ensure_admin_password(self.settings)
         from poas.web.app import create_app
 
@@ -189,19 +189,17 @@ class Demo:
 
     def load_costs_and_rules(self) -> None:
         now = self.clock()
-        path = self.shop_dir / "costs.csv"
-        parsed = list(read_costs_csv(path, default_currency=self.shop.currency, timezone=self.shop.timezone))
-        errors = [p for p in parsed if not isinstance(p, ParsedCost)]
-        if errors:
-            raise DemoError(f"costs: {errors[0]}")
-        rows = [row for p in parsed if isinstance(p, ParsedCost) for row in p.rows]
+        costs = read_cost_file(self.engine, self.shop, self.shop_dir / "costs.csv", now=now, max_errors=1)
+        if costs.errors:
+            raise DemoError(f"costs: {costs.errors[0]}")
+        rows = costs.rows
         self.progress.stage("load costs and rules", len(rows))
-        with self.engine.begin() as conn:
-            ensure_shop(conn, self.shop.id, self.shop.currency, self.shop.prices_include_vat, now)
-            self.counts["cost_rows"] = import_costs(conn, self.shop.id, rows, now=now)
-            save_rules(conn, self.shop.id, (self.shop_dir / "rules.toml").read_text(), source="demo", now=now)
+        saved = save_costs(self.engine, self.shop, rows, now=now, recompute_reason=None)
+        self.counts["cost_rows"] = saved.imported
+        rules = (self.shop_dir / "rules.toml").read_text()
+        load_rules(self.engine, self.shop, rules, source="demo", now=now, recompute=False)
         self.progress.advance(len(rows))
-        self.progress.done(f"{len(parsed)} cost lines, rules version saved")
+        self.progress.done(f"{costs.lines} cost lines, rules version saved")
 
     def _deliveries(self) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = json.loads((self.shop_dir / "webhooks.json").read_text())
@@ -246,8 +244,8 @@ class Demo:
             "Content-Type": "application/json",
             "X-Shopify-Topic": item["topic"],
             "X-Shopify-Hmac-Sha256": sign(body, secret),
-            "X-Shopify-Shop-Domain": SHOP_DOMAIN,
-            "X-Shopify-API-Version": API_VERSION,
+            "X-Shopify-Shop-Domain": self.sample.domain,
+            "X-Shopify-API-Version": self.sample.api_version,
             "X-Shopify-Webhook-Id": item["webhook_id"],
             "X-Shopify-Event-Id": item["event_id"],
             "X-Shopify-Triggered-At": item["triggered_at"],
@@ -277,9 +275,8 @@ class Demo:
         while True:
             stats = intake.process_pending(self.engine, self.clock(), settings=self.settings)
             processed += stats.claimed
-            with self.engine.connect() as conn:
-                counts = inbox.counts(conn)
-            busy = {k: v for k, v in counts.items() if k not in ("done", "failed", "ignored")}
+            counts = inbox_counts(self.engine)
+            busy = {k: v for k, v in counts.items() if k not in SETTLED}
             if not busy:
                 break
             if time.monotonic() > deadline:
@@ -308,8 +305,7 @@ class Demo:
 
     def deliver(self, label: str = "send events to the Meta sandbox") -> None:
         """Run the outbox dispatcher against the sandbox until nothing due is left."""
-        with self.engine.connect() as conn:
-            before = ob.stats(conn, now=self.clock())
+        before = outbox_stats(self.engine, now=self.clock())
         due = sum(
             n for states in before.counts.values() for s, n in states.items() if s in ("pending", "retry")
         )
@@ -328,25 +324,18 @@ class Demo:
         self.progress.done(f"{report.sent} sent in {report.requests} requests, {report.too_old} too old")
 
     async def _drain(self) -> DeliveryReport:
-        client = CapiClient(self.sandbox.url, self.settings.graph_version, timeout_s=30)
-        try:
-            dispatcher = Dispatcher(
-                self.engine,
-                client,
-                settings_credentials(self.settings.shops),
-                config=DeliveryConfig(concurrency=4),
-            )
-            return await dispatcher.drain(wait_for_retries=True)
-        finally:
-            await client.aclose()
+        # The settings' Graph base URL is the sandbox's.
+        async with Worker(self.engine, self.settings, DeliveryConfig(concurrency=4), timeout_s=30) as w:
+            return await w.drain(wait_for_retries=True)
 
     def sync_spend(self) -> None:
         spend = json.loads((self.shop_dir / "spend.json").read_text())
         self.progress.stage("load spend into the sandbox and sync it", len(spend))
         body = {"account_id": self.shop.ad_account_id, "rows": spend, "replace": True, "page_size": 500}
-        response = httpx.post(f"{self.sandbox.url}/_sandbox/insights", json=body, timeout=30)
-        if response.status_code != 200:
-            raise DemoError(f"spend: the sandbox refused the rows ({response.status_code})")
+        try:
+            load_insights(self.sandbox.url, body)
+        except SandboxError as exc:
+            raise DemoError(f"spend: {exc}") from None
         result = sync_spend(
             self.engine, self.settings, self.shop, now=self.clock(), since=self.since, until=self.until
         )

@@ -6,7 +6,6 @@ import json
 import time
 from pathlib import Path
 
-import httpx
 import typer
 import uvicorn
 from rich.table import Table
@@ -14,6 +13,7 @@ from rich.table import Table
 from poas.cli.app import app, console, fail
 from poas.domain.capi_validation import payload_events, validate_batch
 from poas.domain.pii import HASHED, PiiError, hash_field, normalize
+from poas.services.sandbox import SandboxError, fetch_events, new_sandbox_app
 
 sandbox_app = typer.Typer(
     help="A local Meta Graph API: validates, records and (on request) fails Conversions API calls.",
@@ -78,10 +78,8 @@ def sandbox(
     """Run the Meta sandbox in the foreground (Ctrl-C stops it)."""
     if ctx.invoked_subcommand is not None:
         return
-    from poas.meta.sandbox import create_sandbox_app
-
     console.print(f"Meta sandbox on http://{host}:{port} (Graph paths /{{version}}/{{pixel}}/events)")
-    uvicorn.run(create_sandbox_app(app_secret=app_secret), host=host, port=port, log_level="warning")
+    uvicorn.run(new_sandbox_app(app_secret=app_secret), host=host, port=port, log_level="warning")
 
 
 @sandbox_app.command("events")
@@ -92,13 +90,10 @@ def sandbox_events(
     as_json: bool = typer.Option(False, "--json", help="print the raw JSON"),
 ) -> None:
     """Print the events a running sandbox accepted, in order."""
-    params = {k: v for k, v in {"pixel_id": pixel_id, "event_name": event_name}.items() if v}
     try:
-        resp = httpx.get(f"{url.rstrip('/')}/_sandbox/events", params=params, timeout=10)
-        resp.raise_for_status()
-    except httpx.HTTPError as exc:
-        raise fail(f"sandbox at {url}: {exc}") from None
-    records = resp.json()["data"]
+        records = fetch_events(url, pixel_id=pixel_id, event_name=event_name)
+    except SandboxError as exc:
+        raise fail(str(exc)) from None
     if as_json:
         console.print_json(data=records)
         return

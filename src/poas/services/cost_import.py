@@ -38,6 +38,7 @@ class CostFile:
     """A cost CSV read and checked, nothing stored yet."""
 
     rows: list[CostRow] = field(default_factory=list)
+    lines: int = 0  # good lines (each gives one row per key: variant id and/or SKU)
     rejected: int = 0
     errors: list[RowError] = field(default_factory=list)  # the first `max_errors` rejected rows
 
@@ -76,6 +77,7 @@ def read_cost_file(
             if len(result.errors) < max_errors:
                 result.errors.append(item)
             continue
+        result.lines += 1
         result.rows.extend(item.rows)
     return result
 

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Literal
 
@@ -71,10 +71,12 @@ class Worker:
         return report
 
     async def drain(
-        self, *, now: datetime, housekeeping: bool = False, wait_for_retries: bool = False
+        self, *, housekeeping: bool = False, now: datetime | None = None, wait_for_retries: bool = False
     ) -> DeliveryReport:
-        """Send what is due now (with `housekeeping`, after one inbox and one finalization pass)."""
+        """Send what is due now: with `housekeeping`, after one inbox and one finalization pass (at
+        `now`, default the current time); with `wait_for_retries`, until no retry is left either."""
         if housekeeping:
+            now = now or datetime.now(UTC)
             engine, settings = self.engine, self.settings
             await asyncio.to_thread(hk.inbox_pass, engine, settings, now)
             await asyncio.to_thread(hk.finalize_pass, engine, settings, now, hk.HousekeepingReport())

@@ -1,0 +1,30 @@
+"""The sample shop as files on disk (`poas generate`, the demo): orders, refunds, costs, rules, spend,
+signed webhook deliveries and a poas.toml, deterministic for a seed and a day."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from poas.sources.sample_files import write_shop
+from poas.sources.sample_shop import API_VERSION, SHOP_DOMAIN, SHOP_ID, generate
+
+
+@dataclass(frozen=True, slots=True)
+class WrittenShop:
+    folder: Path
+    since: date
+    until: date
+    counts: dict[str, int]  # files' records by kind: orders, refunds, cost_rows, spend_rows, …
+    shop_id: str = SHOP_ID  # the shop's id in its poas.toml
+    domain: str = SHOP_DOMAIN  # what its webhooks send as X-Shopify-Shop-Domain
+    api_version: str = API_VERSION  # and as X-Shopify-API-Version
+
+
+def write_sample_shop(out: Path, *, seed: int, days: int, orders_per_day: int, today: date) -> WrittenShop:
+    """Generate the shop for the `days` days ending yesterday (relative to `today`) and write it to
+    `out` (created if missing)."""
+    shop = generate(seed=seed, days=days, orders_per_day=orders_per_day, today=today)
+    counts = write_shop(shop, out)
+    return WrittenShop(out, shop.since, shop.until, counts)
