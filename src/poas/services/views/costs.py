@@ -111,6 +111,7 @@ def costs_view(
 
 
 def _missing_rate(shop: ShopConfig, first: CostRow, exc: FxError) -> str:
+    """Shorter than the CLI's: an upload's errors name the line and field, not the rates looked up."""
     return f"no {first.currency}->{shop.currency} exchange rate"
 
 
