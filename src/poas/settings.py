@@ -129,10 +129,24 @@ class Settings(BaseSettings):
     log_format: Literal["console", "json"] = "console"
     admin_password_hash: SecretStr | None = None
     session_secret: SecretStr | None = None
+    # auto: the session cookie is Secure when the request came over https (directly, or through a
+    # proxy uvicorn trusts that sent X-Forwarded-Proto: https)
+    cookie_secure: Literal["auto", "true", "false"] = "auto"
     admin_api_token: SecretStr | None = None  # bearer token for /api/v1 across all shops
     webhook_max_bytes: int = 2 * 1024 * 1024
     intake_process_in_web: bool = True  # false: the web only accepts; `poas worker` processes the inbox
+    # Exchange rates kept current by `poas worker` / `poas serve` and `poas fx sync` (docs/fx.md)
+    fx_sync_source: Literal["off", "ecb", "norges_bank"] = "ecb"
+    fx_sync_every_s: float = Field(3600.0, gt=0)
+    fx_sync_currencies: str = ""  # comma-separated ISO codes besides EUR and the shops'; empty: those in use
+    fx_ecb_base_url: str = "https://www.ecb.europa.eu/stats/eurofxref"
+    fx_norges_bank_base_url: str = "https://data.norges-bank.no/api"
     shops: list[ShopConfig] = Field(default_factory=list)
+
+    @field_validator("fx_sync_currencies")
+    @classmethod
+    def _fx_currencies(cls, v: str) -> str:
+        return ",".join(check_currency(c) for c in v.split(",") if c.strip())
 
     def resolved_database_url(self) -> str:
         if self.database_url:
