@@ -21,6 +21,10 @@ from poas.store.tables import metadata
 
 PG_ADMIN_URL = os.environ.get("POAS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 IN_CI = os.environ.get("CI", "").lower() == "true"
+# Tests never reach the real ECB or Norges Bank: workers and `poas serve` started by a test (and the
+# processes they start) keep exchange rates as they are. The FX tests pass their own settings, with
+# a local feed server's address.
+os.environ["POAS_FX_SYNC_SOURCE"] = "off"
 
 
 def _pg_unavailable(reason: str) -> None:

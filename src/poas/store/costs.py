@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
+import weakref
 from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Engine, func, select
 
 from poas.domain.costs import CostBook, CostRow
 from poas.domain.fx import FxRate, FxTable
@@ -70,6 +73,8 @@ def save_fx_rates(conn: Connection, rates: Sequence[FxRate], *, now: datetime) -
     """Upsert user-supplied rates by (base, quote, date)."""
     if not rates:
         return 0
+    global _FX_WRITES
+    _FX_WRITES += 1  # this process's own writes invalidate its cached tables even at the same `now`
     stmt = upsert_insert(conn, fx_rates)
     stmt = stmt.on_conflict_do_update(
         index_elements=["base", "quote", "rate_date"],
@@ -99,21 +104,36 @@ def load_fx_rates(conn: Connection) -> list[FxRate]:
     return [FxRate(b, q, Decimal(rate), day, source) for b, q, rate, day, source in rows]
 
 
-_FX_TABLES: dict[tuple[tuple[str, ...], ...], FxTable] = {}
-_FX_TABLES_MAX = 8
+@dataclass
+class _CachedFx:
+    fingerprint: tuple[object, ...]
+    content: tuple[tuple[str, ...], ...]
+    table: FxTable
+    verified_at: float
+
+
+_FX_BY_ENGINE: weakref.WeakKeyDictionary[Engine, _CachedFx] = weakref.WeakKeyDictionary()
+_FX_WRITES = 0
+FX_RECHECK_S = 60.0  # at most this long a racing write (same row count, older timestamp) goes unseen
 
 
 def load_fx_table(conn: Connection) -> FxTable:
-    """The FX table profit uses: the bundled ECB history with the stored user rates on top.
+    """The FX table profit uses: the bundled ECB history with the stored rates on top.
 
-    The table for a given set of stored rates is built once per process and reused (it memoizes its
-    look-ups); the rates are read every time, so a rate saved by another process is seen at once.
+    Each order needs it, and synced rates grow by a row per currency and day, so the table is built
+    once per database and process and reused while a one-row query (row count, newest write) says
+    nothing changed; every write stamps `created_at`, so a rate saved by another process is seen at
+    once. The stored rates are also read in full every `FX_RECHECK_S`, which catches the one case the
+    stamp misses (two writers committing out of order without adding a row).
     """
+    count, newest = conn.execute(select(func.count(), func.max(fx_rates.c.created_at))).one()
+    fingerprint = (count, newest, _FX_WRITES)
+    cached = _FX_BY_ENGINE.get(conn.engine)
+    now = time.monotonic()
+    if cached is not None and cached.fingerprint == fingerprint and now - cached.verified_at < FX_RECHECK_S:
+        return cached.table
     rates = load_fx_rates(conn)
-    key = tuple(sorted((r.base, r.quote, r.rate_date.isoformat(), str(r.rate), r.source) for r in rates))
-    table = _FX_TABLES.get(key)
-    if table is None:
-        if len(_FX_TABLES) >= _FX_TABLES_MAX:
-            _FX_TABLES.clear()
-        table = _FX_TABLES[key] = FxTable(rates)
+    content = tuple(sorted((r.base, r.quote, r.rate_date.isoformat(), str(r.rate), r.source) for r in rates))
+    table = cached.table if cached is not None and cached.content == content else FxTable(rates)
+    _FX_BY_ENGINE[conn.engine] = _CachedFx(fingerprint, content, table, now)
     return table
