@@ -35,6 +35,7 @@ def cli(db_url: str, tmp_path: Path, feeds: FxFeeds, monkeypatch: pytest.MonkeyP
     """Run a `poas` command in this process against `db_url` and the local feeds; env overrides as kwargs."""
     monkeypatch.setenv("POAS_DATABASE_URL", db_url)
     monkeypatch.setenv("POAS_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("POAS_FX_SYNC_SOURCE", "ecb")  # the product's default (conftest turns it off)
     monkeypatch.setenv("POAS_FX_ECB_BASE_URL", feeds.ecb_url)
     monkeypatch.setenv("POAS_FX_NORGES_BANK_BASE_URL", feeds.norges_bank_url)
     monkeypatch.setenv("COLUMNS", "200")

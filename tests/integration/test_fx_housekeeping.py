@@ -49,7 +49,7 @@ async def _run_until(
 async def test_the_worker_syncs_at_start_and_then_fetches_only_when_something_can_be_new(
     engine: Engine, feeds: FxFeeds
 ) -> None:
-    settings = Settings(fx_ecb_base_url=feeds.ecb_url, fx_sync_every_s=0.05)
+    settings = Settings(fx_sync_source="ecb", fx_ecb_base_url=feeds.ecb_url, fx_sync_every_s=0.05)
     ticks_after_sync: list[int] = []
 
     def done() -> bool:  # the rates are in, and several more sync intervals have passed
@@ -70,7 +70,7 @@ async def test_a_failing_feed_is_logged_without_credentials_and_retried(
 ) -> None:
     feeds.fail_with = 503
     url = feeds.ecb_url.replace("http://", "http://proxyuser:s3cret-pass@")
-    settings = Settings(fx_ecb_base_url=url, fx_sync_every_s=0.05)
+    settings = Settings(fx_sync_source="ecb", fx_ecb_base_url=url, fx_sync_every_s=0.05)
 
     def done() -> bool:
         if len(feeds.requests) >= 3:

@@ -32,6 +32,7 @@ def feeds() -> Iterator[FxFeeds]:
 
 
 def settings(feeds: FxFeeds, **kw: Any) -> Settings:
+    kw.setdefault("fx_sync_source", "ecb")  # the product's default (conftest turns it off)
     return Settings(fx_ecb_base_url=feeds.ecb_url, fx_norges_bank_base_url=feeds.norges_bank_url, **kw)
 
 
@@ -180,14 +181,16 @@ def test_an_unreachable_or_broken_feed_is_an_error_naming_it_and_stores_nothing(
         sync_fx(engine, settings(feeds), now=SUNDAY)
     closed = "http://proxyuser:s3cret-pass@127.0.0.1:9/stats/eurofxref"  # port 9: nothing listens
     with pytest.raises(FxSyncError) as info:
-        sync_fx(engine, Settings(fx_ecb_base_url=closed), now=SUNDAY)
+        sync_fx(engine, Settings(fx_sync_source="ecb", fx_ecb_base_url=closed), now=SUNDAY)
     assert "ECB: could not fetch http://127.0.0.1:9/stats/eurofxref/eurofxref-hist-90d.xml" in str(info.value)
     assert "s3cret" not in str(info.value) and "proxyuser" not in str(info.value)
     feeds.fail_with = 500
     with pytest.raises(FxSyncError) as info:
         sync_fx(
             engine,
-            Settings(fx_ecb_base_url=feeds.ecb_url.replace("//", "//proxyuser:s3cret-pass@")),
+            Settings(
+                fx_sync_source="ecb", fx_ecb_base_url=feeds.ecb_url.replace("//", "//proxyuser:s3cret-pass@")
+            ),
             now=SUNDAY,
         )
     assert "answered HTTP 500" in str(info.value) and "s3cret" not in str(info.value)
