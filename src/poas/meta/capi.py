@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Literal
@@ -19,20 +19,32 @@ MAX_BATCH = 1000
 _FORM_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
 
 
+_ASCII_UNSAFE = tuple(ch for ch in map(chr, range(128)) if ch not in _FORM_SAFE and ch not in "% ")
+_ASCII_ESCAPES = {ch: f"%{ord(ch):02X}" for ch in _ASCII_UNSAFE}
+
+
 def form_quote(text: str) -> str:
     """`urllib.parse.quote_plus`, but one C-speed `str.replace` per distinct unsafe character.
 
-    A 1,000-event batch is ~600 kB of JSON drawn from a few dozen distinct characters, so this is
-    several times cheaper than quoting byte by byte.
+    A 1,000-event batch is ~400-600 kB of JSON drawn from a few dozen distinct characters, so this is
+    several times cheaper than quoting byte by byte. ASCII text (the usual batch: hashes, ids, URLs)
+    is checked for each of the few possible unsafe characters with a C-speed `in`, instead of
+    building the set of every character in it.
     """
-    unsafe = set(text) - _FORM_SAFE
-    if "%" in unsafe:
+    if text.isascii():
+        unsafe: Iterable[str] = [ch for ch in _ASCII_UNSAFE if ch in text]
+        escape = "%" in text
+        space = " " in text
+    else:
+        chars = set(text) - _FORM_SAFE
+        escape = "%" in chars
+        space = " " in chars
+        chars.difference_update("% ")
+        unsafe = chars
+    if escape:
         text = text.replace("%", "%25")
-        unsafe.discard("%")
-    space = " " in unsafe
-    unsafe.discard(" ")
     for ch in unsafe:
-        text = text.replace(ch, "".join(f"%{b:02X}" for b in ch.encode()))
+        text = text.replace(ch, _ASCII_ESCAPES.get(ch) or "".join(f"%{b:02X}" for b in ch.encode()))
     return text.replace(" ", "+") if space else text
 
 
