@@ -80,3 +80,17 @@ def test_missing_rate_is_a_clear_error() -> None:
 def test_bad_user_rates_are_refused(bad: object) -> None:
     with pytest.raises(FxError, match="USD/NOK"):
         FxRate.of("USD", "NOK", bad, date(2024, 1, 2))
+
+
+def test_an_imported_rate_beats_a_synced_one_of_the_same_day_in_either_direction() -> None:
+    day = date(2026, 11, 20)
+    synced = FxRate.of("EUR", "NOK", "11.70", day, source="ECB")
+    imported_inverse = FxRate.of("NOK", "EUR", "0.08", day)  # the user's: 1 EUR = 12.5 NOK
+    for rates in ([synced, imported_inverse], [imported_inverse, synced]):
+        use = FxTable(rates).rate("EUR", "NOK", day)
+        assert (use.rate, use.source) == (Decimal("12.5"), "user")
+    # Without the user's rate the synced one is used; a newer synced day still wins over an older import.
+    assert FxTable([synced]).rate("EUR", "NOK", day).rate == Decimal("11.70")
+    later = FxRate.of("EUR", "NOK", "11.80", date(2026, 11, 23), source="ECB")
+    use = FxTable([synced, imported_inverse, later]).rate("EUR", "NOK", date(2026, 11, 23))
+    assert (use.rate, use.source) == (Decimal("11.80"), "ECB")

