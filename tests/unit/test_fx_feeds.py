@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from poas.domain.fx import ECB_FEED as ECB
+from poas.domain.fx import NORGES_BANK_FEED as NORGES_BANK
 from poas.domain.fx import ecb_history
-from poas.sources.fx_feeds import ECB, NORGES_BANK, FxFeedError, parse_ecb_xml, parse_norges_bank_csv
+from poas.sources.fx_feeds import FxFeedError, parse_ecb_xml, parse_norges_bank_csv
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "fx"
 D = Decimal

@@ -162,6 +162,7 @@ def test_consent_falls_back_to_buyer_accepts_marketing() -> None:
         (lambda d: d.pop("id"), "id"),
         (lambda d: d.update(created_at="yesterday"), "created_at"),
         (lambda d: d.update(created_at="2026-11-20T14:03:11"), "created_at"),
+        (lambda d: d.update(created_at="0001-01-01T00:30:00+01:00"), "created_at"),  # no UTC time
         (lambda d: d["line_items"][1].update(quantity="two"), "line_items[1].quantity"),
         (lambda d: d["line_items"][0]["price_set"]["shop_money"].update(amount="12,5"), "line_items[0]"),
         (lambda d: d["line_items"][0]["tax_lines"][0].update(price_set=None, price=1e400), "price"),

@@ -52,10 +52,6 @@ _MALE = "m male man men boy mann mand herr männlich homme masculino hombre"
 _GENDER = {**dict.fromkeys(_FEMALE.split(), "f"), **dict.fromkeys(_MALE.split(), "m")}
 
 
-def sha256_hex(normalized: str) -> str:
-    return sha256(normalized.encode("utf-8")).hexdigest()
-
-
 def _strip_name(value: str) -> str:
     """Lowercase, NFC, punctuation and spaces removed, letters of any script kept."""
     low = value.lower().translate(_PUNCT_ASCII)
@@ -283,11 +279,11 @@ _NORMALIZERS: dict[str, Callable[[str, str | None], str]] = {
 
 def hash_field(field: str, value: str, country: str | None = None, *, max_year: int | None = None) -> str:
     """SHA-256 of the normalized value; a value that already is a SHA-256 hash is returned as is."""
-    if len(value) >= 64:
-        stripped = value.strip().lower()
-        if _HEX64(stripped):
-            return stripped
-    return sha256_hex(normalize(field, value, country, max_year=max_year))
+    return _hash_one(partial(_normalize_in, field, max_year=max_year), value, country)
+
+
+def _normalize_in(field: str, value: str, country: str | None, *, max_year: int | None) -> str:
+    return normalize(field, value, country, max_year=max_year)
 
 
 class UserDataResult(NamedTuple):

@@ -18,17 +18,16 @@ import httpx
 from sqlalchemy import Connection, Engine, select
 
 from poas import __version__
-from poas.domain.fx import FxError, FxRate, FxUse, ecb_last_date
+from poas.domain.fx import ECB_FEED as ECB
+from poas.domain.fx import FEED_SOURCES, FxError, FxRate, FxUse, ecb_last_date
+from poas.domain.fx import NORGES_BANK_FEED as NORGES_BANK
 from poas.domain.money import CurrencyError, check_currency
 from poas.settings import Settings
 from poas.sources.fx_csv import FxRowError
 from poas.sources.fx_feeds import (
-    ECB,
     ECB_DAILY,
     ECB_HIST,
     ECB_HIST_90D,
-    NORGES_BANK,
-    SYNCED_SOURCES,
     FeedRates,
     FxFeedError,
     parse_ecb_xml,
@@ -193,7 +192,7 @@ def _select(
             continue
         same = existing.get((rate.base, rate.quote, rate.rate_date))
         inverse = existing.get((rate.quote, rate.base, rate.rate_date))
-        if any(r is not None and r.source not in SYNCED_SOURCES for r in (same, inverse)):
+        if any(r is not None and r.source not in FEED_SOURCES for r in (same, inverse)):
             report.kept_user += 1
         elif same is not None and same.source == source and same.rate == rate.rate:
             report.unchanged += 1

@@ -14,13 +14,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
-from poas.domain.fx import ECB_FEED, FEED_SOURCES, NORGES_BANK_FEED, FxError, FxRate
+from poas.domain.fx import ECB_FEED as ECB
+from poas.domain.fx import NORGES_BANK_FEED as NORGES_BANK
+from poas.domain.fx import FxError, FxRate
 from poas.domain.money import CurrencyError
 from poas.sources.fx_csv import FxRowError
-
-ECB = ECB_FEED
-NORGES_BANK = NORGES_BANK_FEED
-SYNCED_SOURCES = FEED_SOURCES  # every other `fx_rates.source` is a rate the user gave
 
 # The ECB's files, https://www.ecb.europa.eu/stats/policy_and_exchange_rates/euro_reference_exchange_rates/
 # (downloads: "XML", "XML (last 90 days only)", time series "XML"); all share one layout:

@@ -56,7 +56,10 @@ def parse_timestamp(value: object, where: str, *, naive_is_utc: bool = False) ->
         if not naive_is_utc:
             raise PayloadError(where, "timestamp has no timezone offset")
         dt = dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC)
+    try:
+        return dt.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:30+01:00 has no UTC time
+        raise PayloadError(where, "timestamp out of range") from None
 
 
 class Obj:
