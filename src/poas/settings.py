@@ -113,6 +113,9 @@ class ShopConfig(BaseModel):
         return [v] if isinstance(v, str) else v
 
 
+LOGIN_WINDOW_MAX_S = 365 * 86400
+
+
 def _default_home() -> Path:
     return Path(platformdirs.user_data_dir("poas", appauthor=False))
 
@@ -133,6 +136,10 @@ class Settings(BaseSettings):
     # proxy uvicorn trusts that sent X-Forwarded-Proto: https)
     cookie_secure: Literal["auto", "true", "false"] = "auto"
     admin_api_token: SecretStr | None = None  # bearer token for /api/v1 across all shops
+    # Login throttling: at most this many wrong passwords per client address (IPv6: per /64) within
+    # the window; shared by every web process through the store (docs/configuration.md)
+    login_max_failures: int = 10
+    login_window_s: float = 900.0
     webhook_max_bytes: int = 2 * 1024 * 1024
     intake_process_in_web: bool = True  # false: the web only accepts; `poas worker` processes the inbox
     # Exchange rates kept current by `poas worker` / `poas serve` and `poas fx sync` (docs/fx.md)
@@ -147,6 +154,24 @@ class Settings(BaseSettings):
     @classmethod
     def _fx_currencies(cls, v: str) -> str:
         return ",".join(check_currency(c) for c in v.split(",") if c.strip())
+
+    @field_validator("login_max_failures")
+    @classmethod
+    def _login_max_failures(cls, v: int) -> int:
+        if v < 1:
+            raise ValueError(f"POAS_LOGIN_MAX_FAILURES must be at least 1 (wrong passwords allowed), got {v}")
+        return v
+
+    @field_validator("login_window_s")
+    @classmethod
+    def _login_window(cls, v: float) -> float:
+        # The upper bound keeps `now - window` a representable time; a year is already far beyond use.
+        if not 0 < v <= LOGIN_WINDOW_MAX_S:
+            raise ValueError(
+                f"POAS_LOGIN_WINDOW_S must be seconds above 0 and at most {LOGIN_WINDOW_MAX_S} (a year), "
+                f"got {v}"
+            )
+        return v
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -41,7 +41,8 @@ def test_a_healthy_installation(db_url: str) -> None:
         )
         checks = run_checks(settings)
     assert {c.level for c in checks} == {Level.OK}, checks
-    assert {c.name for c in checks} == {"database", "migrations", "sessions", "shop nordlys", "graph"}
+    names = {c.name for c in checks}
+    assert names == {"database", "migrations", "sessions", "login", "shop nordlys", "graph"}
 
 
 def test_problems_are_named_with_a_fix(tmp_path: Path) -> None:

@@ -1,22 +1,31 @@
-"""Login throttling in the store: the window, the wait, clearing, pruning, address keys, races."""
+"""Login throttling in the store: the window, the wait, clearing, pruning, address keys, races, and the
+limit and window the settings configure, through the login form."""
 
 from __future__ import annotations
 
+import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
 from sqlalchemy import Engine, func, select
 
 from poas.services.login_attempts import (
     LoginAttempt,
     LoginPolicy,
     client_key,
+    configured_policy,
     login_succeeded,
     start_attempt,
 )
+from poas.settings import Settings
 from poas.store.tables.login import login_attempts
+from poas.web.app import create_app
+from poas.web.auth import hash_password
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 POLICY = LoginPolicy(limit=2, window=timedelta(seconds=60))
@@ -117,3 +126,42 @@ def test_policy_refuses_nonsense(kwargs: dict[str, object], message: str) -> Non
 def test_a_naive_time_is_refused(engine: Engine) -> None:
     with pytest.raises(ValueError, match="naive timestamp"):
         start_attempt(engine, "192.0.2.1", now=datetime(2025, 3, 1, 12, 0), policy=POLICY)
+
+
+PASSWORD = "correct horse battery staple"
+
+
+def _login(client: TestClient, password: str) -> httpx.Response:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text)
+    assert match, "the login page has no CSRF field"
+    data = {"password": password, "csrf_token": match.group(1)}
+    return client.post("/login", data=data, follow_redirects=False)
+
+
+def test_the_login_form_honours_the_configured_limit_and_window(engine: Engine) -> None:
+    """POAS_LOGIN_MAX_FAILURES=3, POAS_LOGIN_WINDOW_S=120: the fourth try is refused, even with the
+    right password, for at most two minutes (the default would allow ten tries in fifteen)."""
+    settings = Settings(
+        admin_password_hash=SecretStr(hash_password(PASSWORD)),
+        session_secret=SecretStr("throttle-test-secret-0123456789"),
+        login_max_failures=3,
+        login_window_s=120,
+    )
+    with TestClient(create_app(settings, engine), base_url="http://testserver") as client:
+        for _ in range(3):
+            assert _login(client, "guess").status_code == 401
+        refused = _login(client, PASSWORD)
+        assert refused.status_code == 429
+        assert 0 < int(refused.headers["retry-after"]) <= 120
+        assert "Too many wrong passwords" in refused.text
+    assert _rows(engine, "testclient") == 3  # the refused try was not recorded
+
+
+def test_the_configured_window_frees_the_address(engine: Engine) -> None:
+    policy = configured_policy(Settings(login_max_failures=3, login_window_s=120))
+    for second in (0, 1, 2):
+        assert start_attempt(engine, "192.0.2.7", now=T0 + timedelta(seconds=second), policy=policy).allowed
+    refused = start_attempt(engine, "192.0.2.7", now=T0 + timedelta(seconds=3), policy=policy)
+    assert not refused.allowed and refused.retry_after == timedelta(seconds=117)
+    assert not start_attempt(engine, "192.0.2.7", now=T0 + timedelta(seconds=119), policy=policy).allowed
+    assert start_attempt(engine, "192.0.2.7", now=T0 + timedelta(seconds=120), policy=policy).allowed

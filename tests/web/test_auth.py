@@ -323,3 +323,64 @@ def test_auto_trusts_x_forwarded_proto_from_a_local_proxy(sqlite_engine: Engine)
     assert "secure" in _flags(_session_cookie(proxied))
     assert "secure" not in _flags(_session_cookie(direct))
     assert "secure" not in _flags(_session_cookie(plain_proxy))
+
+
+def _web_access(html: str) -> dict[str, str]:
+    """The settings page's "Web access" facts, label -> text."""
+    block = re.search(r'<dl class="facts" id="web-access">(.*?)</dl>', html, flags=re.S)
+    assert block, "the settings page has no Web access section"
+    return dict(re.findall(r"<dt>(.*?)</dt><dd>(.*?)</dd>", block.group(1), flags=re.S))
+
+
+def _logged_in_settings(client: TestClient) -> str:
+    token = _csrf(client.get("/login").text)
+    ok = client.post("/login", data={"password": PASSWORD, "csrf_token": token}, follow_redirects=False)
+    assert ok.status_code == 303
+    return client.get("/settings").text
+
+
+@pytest.mark.parametrize(
+    ("setting", "scheme", "rule"),
+    [
+        ("auto", "http", "Secure when the request came over https"),
+        ("auto", "https", "X-Forwarded-Proto: https from a trusted proxy"),
+        ("true", "https", "always Secure"),
+        ("false", "http", "never Secure"),
+    ],
+)
+def test_settings_page_shows_web_access_without_secrets(
+    sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch, setting: str, scheme: str, rule: str
+) -> None:
+    monkeypatch.delenv("FORWARDED_ALLOW_IPS", raising=False)
+    settings = _settings(cookie_secure=setting, login_max_failures=4, login_window_s=600)
+    with TestClient(create_app(settings, sqlite_engine), base_url=f"{scheme}://poas.example") as c:
+        html = _logged_in_settings(c)
+    facts = _web_access(html)
+    assert facts["Session cookie"].startswith(f"cookie_secure = {setting}: ")
+    assert rule in facts["Session cookie"]
+    if setting == "auto":
+        now = "Secure" if scheme == "https" else "not Secure"
+        assert facts["Session cookie"].endswith(f"(this page came over {scheme}: {now})")
+    assert facts["Login throttle"].startswith("4 wrong passwords per 10 min per client address")
+    assert facts["Session secret"] == "set (POAS_SESSION_SECRET)"
+    assert facts["Admin password"] == "set"
+    assert facts["Trusted proxies"].startswith("127.0.0.1, ::1 (FORWARDED_ALLOW_IPS unset")
+    assert settings.session_secret is not None and settings.admin_password_hash is not None
+    for secret in (settings.session_secret, settings.admin_password_hash):
+        assert secret.get_secret_value() not in html
+    assert "test-secret-" not in html and "admin-token-123456" not in html
+
+
+def test_settings_page_without_a_session_secret_and_with_every_proxy_trusted(
+    sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FORWARDED_ALLOW_IPS", "*")
+    settings = _settings()
+    settings.session_secret = None  # each process makes its own; the page says so
+    with TestClient(create_app(settings, sqlite_engine), base_url="http://poas.example") as c:
+        html = _logged_in_settings(c)
+    facts = _web_access(html)
+    assert facts["Session secret"].startswith("not set: a random one per process")
+    assert facts["Login throttle"].startswith("10 wrong passwords per 15 min")  # the defaults
+    assert facts["Trusted proxies"].startswith("* (FORWARDED_ALLOW_IPS: every address")
+    assert "defeats the login throttle" in facts["Trusted proxies"]

@@ -1,4 +1,5 @@
-"""Health checks for `poas doctor`: database, migrations, sessions, shops, pixels, tokens, Graph."""
+"""Health checks for `poas doctor`: database, migrations, sessions, login throttle, shops, pixels, tokens,
+Graph."""
 
 from __future__ import annotations
 
@@ -13,11 +14,14 @@ from alembic.util.exc import CommandError
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from poas.services.login_attempts import configured_policy
 from poas.settings import Settings, ShopConfig
 from poas.store.db import alembic_config, make_engine, normalize_url
 
 _PIXEL = re.compile(r"^\d{6,20}$")
 _AD_ACCOUNT = re.compile(r"^(act_)?\d{3,20}$")
+# More wrong passwords than this per window hardly slows a guesser down: the throttle is as good as off.
+LOGIN_FAILURES_WARN_ABOVE = 100
 
 
 class Level(StrEnum):
@@ -86,6 +90,21 @@ def check_sessions(settings: Settings) -> Check:
     return Check(
         "sessions", Level.OK, "no POAS_SESSION_SECRET: one web process signs its own (logins end on restart)"
     )
+
+
+def check_login(settings: Settings) -> Check:
+    """The login throttle is on, and not so loose that it no longer slows a password guesser."""
+    policy = configured_policy(settings)
+    if settings.login_max_failures > LOGIN_FAILURES_WARN_ABOVE:
+        return Check(
+            "login",
+            Level.WARN,
+            f"{policy.describe()}: throttling is effectively off, a guesser gets that many tries "
+            "per window from every address",
+            f"lower POAS_LOGIN_MAX_FAILURES (default 10); even an office of users behind one address "
+            f"rarely needs more than {LOGIN_FAILURES_WARN_ABOVE}",
+        )
+    return Check("login", Level.OK, f"throttled at {policy.describe()}")
 
 
 def check_shop(shop: ShopConfig) -> list[Check]:
@@ -184,6 +203,7 @@ def check_graph(settings: Settings, client: httpx.Client | None = None) -> Check
 def run_checks(settings: Settings, *, graph: bool = True) -> list[Check]:
     checks = check_database(settings)
     checks.append(check_sessions(settings))
+    checks.append(check_login(settings))
     if not settings.shops:
         checks.append(
             Check(

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 
+from poas.settings import Settings
 from poas.store import login_attempts as store
 
 UNKNOWN_CLIENT = "unknown"
@@ -21,6 +22,9 @@ _KEY_CHARS = 64
 
 @dataclass(frozen=True, slots=True)
 class LoginPolicy:
+    """The limit and window; the running app's come from `POAS_LOGIN_MAX_FAILURES` and
+    `POAS_LOGIN_WINDOW_S`."""
+
     limit: int = 10
     window: timedelta = timedelta(minutes=15)
 
@@ -29,6 +33,25 @@ class LoginPolicy:
             raise ValueError(f"login policy: limit must be at least 1, got {self.limit}")
         if self.window <= timedelta(0):
             raise ValueError(f"login policy: window must be positive, got {self.window}")
+
+    def describe(self) -> str:
+        """`10 wrong passwords per 15 min per client address`, for the settings page and `poas doctor`."""
+        noun = "wrong password" if self.limit == 1 else "wrong passwords"
+        return f"{self.limit} {noun} per {duration_text(self.window)} per client address"
+
+
+def configured_policy(settings: Settings) -> LoginPolicy:
+    """The policy `POAS_LOGIN_MAX_FAILURES` and `POAS_LOGIN_WINDOW_S` set."""
+    return LoginPolicy(settings.login_max_failures, timedelta(seconds=settings.login_window_s))
+
+
+def duration_text(span: timedelta) -> str:
+    """`90 s`, `15 min`, `2 h`, `1 d`: the largest unit the span is a whole number of."""
+    seconds = span.total_seconds()
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)} {unit}"
+    return f"{seconds:.10g} s"
 
 
 @dataclass(frozen=True, slots=True)

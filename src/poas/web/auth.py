@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from poas.services.login_attempts import LoginPolicy, login_succeeded, start_attempt
+from poas.services.login_attempts import LoginPolicy, configured_policy, login_succeeded, start_attempt
 from poas.settings import Settings
 
 SESSION_COOKIE = "poas_session"
@@ -94,6 +94,7 @@ def auth_config(settings: Settings) -> AuthConfig:
         admin_api_token=settings.admin_api_token.get_secret_value() if settings.admin_api_token else None,
         shop_tokens={s.id: s.api_token.get_secret_value() for s in settings.shops if s.api_token},
         cookie_secure=settings.cookie_secure,
+        login_policy=configured_policy(settings),
     )
 
 

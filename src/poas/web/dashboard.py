@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -19,7 +20,7 @@ from poas.services import views
 from poas.services.database import database_label
 from poas.services.report import By
 from poas.settings import Settings, ShopConfig, mask
-from poas.web.auth import check_csrf, csrf_token, require_admin
+from poas.web.auth import AuthConfig, check_csrf, csrf_token, require_admin
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -135,11 +136,49 @@ def settings_page(request: Request) -> Response:
         "Database": database,
         "Graph API": f"{s.graph_base_url} ({s.graph_version})",
         "Config file": str(s.config_path()),
+    }
+    auth: AuthConfig = request.app.state.auth
+    web = web_access(s, auth, request.url.scheme)
+    return page(request, "settings.html", "/settings", shops=shops, general=general, web=web)
+
+
+_COOKIE_SECURE = {
+    "auto": "Secure when the request came over https: TLS to poas itself, or X-Forwarded-Proto: https "
+    "from a trusted proxy",
+    "true": "always Secure: browsers never send it over plain http",
+    "false": "never Secure: browsers also send it over plain http",
+}
+
+
+def web_access(s: Settings, auth: AuthConfig, scheme: str) -> dict[str, str]:
+    """How the dashboard and the API are guarded, as the settings page shows it: which secrets are
+    set (never their values), the cookie's Secure rule, the login throttle and the trusted proxies."""
+    secure = _COOKIE_SECURE[s.cookie_secure]
+    if s.cookie_secure == "auto":
+        now = "Secure" if scheme == "https" else "not Secure"
+        secure += f" (this page came over {scheme}: {now})"
+    # uvicorn reads FORWARDED_ALLOW_IPS itself; poas passes it no value of its own.
+    proxies = os.environ.get("FORWARDED_ALLOW_IPS")
+    if proxies is None:
+        trusted = "127.0.0.1, ::1 (FORWARDED_ALLOW_IPS unset: uvicorn's default, a proxy on this machine)"
+    elif proxies.strip() == "*":
+        trusted = (
+            "* (FORWARDED_ALLOW_IPS: every address, so any client can claim https and set its own "
+            "X-Forwarded-For, which defeats the login throttle)"
+        )
+    else:
+        trusted = f"{proxies} (FORWARDED_ALLOW_IPS)"
+    return {
         "Admin password": "set" if s.admin_password_hash else "not set (login disabled)",
-        "Session secret": "configured" if s.session_secret else "per process (sessions end on restart)",
+        "Session secret": "set (POAS_SESSION_SECRET)"
+        if s.session_secret
+        else "not set: a random one per process (sessions end on restart)",
+        "Session cookie": f"cookie_secure = {s.cookie_secure}: {secure}",
+        "Login throttle": f"{auth.login_policy.describe()} (an IPv6 client's /64); "
+        "POAS_LOGIN_MAX_FAILURES, POAS_LOGIN_WINDOW_S",
+        "Trusted proxies": trusted,
         "Admin API token": mask(s.admin_api_token),
     }
-    return page(request, "settings.html", "/settings", shops=shops, general=general)
 
 
 @router.get("/delivery")
