@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from poas.cli.demo_run import Demo, DemoOptions
+from poas.domain.advice import advise, campaign_figures
 from poas.sources.sample_catalog import CAMPAIGNS
 
 D = Decimal
@@ -105,6 +106,15 @@ def test_demo_runs_every_stage_and_poas_numbers_match_the_generators_truth(
     assert best.poas is not None and premium.poas is not None and best.poas < 1 < premium.poas
     advice = {c.key: c for c in result.advice.campaigns}
     assert advice[BESTSELLER].change < 0 < advice[PREMIUM].change
+    # The advice weighs profit after expected returns: the campaign that returns lose most on gets
+    # less budget than the same advice on gross profit would give it.
+    assert result.advice.basis == "expected"
+    gross = {c.key: c for c in advise(campaign_figures(result.report.rows, "gross")).campaigns}
+    keyed = [r for r in result.report.rows if r.key and r.poas is not None and r.poas_expected is not None]
+    returny = max(keyed, key=lambda r: (r.poas or D(0)) - (r.poas_expected or D(0)))
+    assert returny.poas_expected is not None and returny.poas is not None
+    assert returny.poas_expected < returny.poas
+    assert advice[returny.key].proposed_spend < gross[returny.key].proposed_spend
 
     assert counts["events_queued"] > 0
     assert counts["events_dead"] == counts["events_too_old"]  # only events past Meta's 7 days die

@@ -95,4 +95,13 @@ def test_spend_sync_command_against_the_sandbox(configured: Path, monkeypatch: p
     assert advice.exit_code == 0, advice.output
     doc = json.loads(advice.output)
     assert "not a promise" in doc["note"]
+    assert doc["basis"] == "expected"
     assert sum(c["spend"] for c in doc["campaigns"]) == 30.0
+    gross = runner.invoke(
+        cli_app, ["advise", "--from", "2026-03-01", "--to", "2026-03-08", "--basis", "gross"]
+    )
+    assert gross.exit_code == 0, gross.output
+    assert "gross profit" in gross.output
+    bad = runner.invoke(cli_app, ["advise", "--basis", "net"])
+    assert bad.exit_code == 1
+    assert "--basis: profit basis 'net': use one of expected, gross" in bad.output

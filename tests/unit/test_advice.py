@@ -6,7 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from poas.domain.advice import CampaignFigures, advise
+from poas.domain.advice import CampaignFigures, advise, campaign_figures, check_basis
+from poas.domain.report_rows import Figures, report_row
 
 D = Decimal
 A = CampaignFigures("a", "Product A", spend=D(1000), revenue=D(5000), profit=D(1000))  # 20 %, POAS 1.0
@@ -52,3 +53,29 @@ def test_zero_margin_has_no_target_roas_and_zero_spend_is_left_out() -> None:
     assert advice.campaigns[0].target_roas is None and advice.campaigns[0].break_even_roas is None
     with pytest.raises(ValueError, match="cap"):
         advise([A], cap=D(0))
+
+
+def test_the_basis_picks_the_profit_and_returns_move_budget_away() -> None:
+    # Same revenue and gross profit; fashion loses 900 of its 1 500 to expected returns.
+    fashion = report_row(
+        "f", "Fashion", Figures(spend=D(1000), revenue=D(4000), gross_profit=D(1500), expected_profit=D(600))
+    )
+    food = report_row(
+        "g", "Food", Figures(spend=D(1000), revenue=D(4000), gross_profit=D(1500), expected_profit=D(1450))
+    )
+    unattributed = report_row(
+        "", "(unattributed)", Figures(revenue=D(99), gross_profit=D(9), expected_profit=D(9))
+    )
+    rows = [fashion, food, unattributed]
+    assert [c.profit for c in campaign_figures(rows)] == [D(600), D(1450)]
+    assert [c.profit for c in campaign_figures(rows, "gross")] == [D(1500), D(1500)]
+    on_gross = advise(campaign_figures(rows, "gross"), basis="gross")
+    assert [c.proposed_spend for c in on_gross.campaigns] == [D(1000), D(1000)]
+    expected = advise(campaign_figures(rows))
+    by_key = {c.key: c for c in expected.campaigns}
+    assert expected.basis == "expected" and on_gross.basis == "gross"
+    assert by_key["f"].proposed_spend == D(800) and by_key["g"].proposed_spend == D(1200)
+    assert by_key["f"].reason.startswith("below break-even")  # POAS 0.6 after returns
+    assert by_key["f"].target_roas == D("1.5") / (D(600) / D(4000))
+    with pytest.raises(ValueError, match="profit basis 'net': use one of expected, gross"):
+        check_basis("net")

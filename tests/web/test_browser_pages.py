@@ -177,3 +177,17 @@ def test_tables_are_readable_without_javascript(browser: Any, demo_app: DemoApp)
     values = [number(c) for c in cells if c != "–"]
     assert values == sorted(values) and len(values) >= 3
     context.close()
+
+
+def test_budget_advice_weighs_profit_after_expected_returns(demo_desktop: Any, demo_app: DemoApp) -> None:
+    page = demo_desktop
+    page.goto(f"{demo_app.url}/campaigns")
+    expect(page.locator("#advice")).to_be_visible()
+    expect(page.get_by_text("On profit after expected returns.")).to_be_visible()
+    advice_rows = page.locator("#advice tbody tr[data-key]")
+    assert advice_rows.count() >= 3
+    for i in range(advice_rows.count()):
+        row = advice_rows.nth(i)
+        key = row.get_attribute("data-key")
+        report_cell = page.locator(f'#report tbody tr[data-key="{key}"] td[data-col="poas_expected"]')
+        assert row.locator('td[data-col="poas"]').inner_text() == report_cell.inner_text()

@@ -24,6 +24,7 @@ from rich.table import Table
 
 from poas.cli.app import app, console, err_console, fail, settings
 from poas.cli.demo_run import Demo, DemoError, DemoOptions, DemoResult
+from poas.domain.advice import BASIS_LABELS
 from poas.services.report import report_json
 from poas.services.sample_shop import write_sample_shop
 
@@ -120,7 +121,10 @@ def _print_tables(result: DemoResult) -> None:
             _ratio(row.poas_expected),
         )
     console.print(table)
-    adv = Table(title=f"Budget advice (target POAS {advice.target_poas}, ± {advice.cap:.0%} per step)")
+    adv = Table(
+        title=f"Budget advice on {BASIS_LABELS[advice.basis]} "
+        f"(target POAS {advice.target_poas}, ± {advice.cap:.0%} per step)"
+    )
     adv.add_column("campaign", no_wrap=True, max_width=24)
     for col in ("spend", "proposed", "change", "target ROAS"):
         adv.add_column(col, justify="right", no_wrap=True)

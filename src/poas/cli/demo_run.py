@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 import httpx
 from sqlalchemy import Engine
 
-from poas.domain.advice import Advice, CampaignFigures, advise
+from poas.domain.advice import Advice, advise, campaign_figures
 from poas.services import intake
 from poas.services.cost_import import read_cost_file, save_costs
 from poas.services.cost_rules import load_rules
@@ -348,12 +348,7 @@ class Demo:
         report = build_report(
             self.engine, self.shop, by="campaign", now=self.clock(), date_from=self.since, date_to=self.until
         )
-        figures = [
-            CampaignFigures(r.key, r.name, r.figures.spend, r.figures.revenue, r.figures.gross_profit)
-            for r in report.rows
-            if r.key
-        ]
-        advice = advise(figures)
+        advice = advise(campaign_figures(report.rows))
         self.progress.done(f"{len(report.rows)} rows")
         return report, advice
 

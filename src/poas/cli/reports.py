@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 
 from poas.cli.app import app, console, fail, import_app, pick_shop, settings, store
-from poas.domain.advice import CampaignFigures, advise
+from poas.domain.advice import BASIS_LABELS, advise, campaign_figures, check_basis
 from poas.services.export import KINDS, Format, iter_export, write_export
 from poas.services.report import BY_CHOICES, Report, build_report, report_csv, report_json, row_dict
 from poas.services.rollups import rebuild_all
@@ -182,8 +182,17 @@ def advise_cmd(
     date_to: str | None = typer.Option(None, "--to"),
     shop: str | None = typer.Option(None, "--shop"),
     fmt: str = typer.Option("table", "--format", help="table | json"),
+    basis_name: str = typer.Option(
+        "expected",
+        "--basis",
+        help="Profit the advice weighs: expected (after expected returns, what Meta is sent) | gross.",
+    ),
 ) -> None:
     """Propose moving budget toward campaigns with higher POAS (accounting, not a forecast)."""
+    try:
+        basis = check_basis(basis_name)
+    except ValueError as exc:
+        raise fail(f"--basis: {exc}")
     cfg = pick_shop(shop)
     report = build_report(
         store(),
@@ -193,14 +202,10 @@ def advise_cmd(
         date_from=_day(date_from, "--from"),
         date_to=_day(date_to, "--to"),
     )
-    figures = [
-        CampaignFigures(r.key, r.name, r.figures.spend, r.figures.revenue, r.figures.gross_profit)
-        for r in report.rows
-        if r.key
-    ]
     try:
         advice = advise(
-            figures,
+            campaign_figures(report.rows, basis),
+            basis=basis,
             budget=_decimal(budget, "--budget"),
             target_poas=_decimal(target_poas, "--target-poas") or Decimal("1.5"),
             cap=_decimal(cap, "--cap") or Decimal("0.2"),
@@ -235,6 +240,7 @@ def advise_cmd(
             "currency": cfg.currency,
             "from": report.date_from.isoformat(),
             "to": report.date_to.isoformat(),
+            "basis": advice.basis,
             "budget": r2(advice.budget),
             "allocated": r2(advice.allocated),
             "unallocated": r2(advice.unallocated),
@@ -246,7 +252,10 @@ def advise_cmd(
         }
         sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
         return
-    t = Table(title=f"Budget advice {cfg.id} ({cfg.currency}), target POAS {advice.target_poas}")
+    t = Table(
+        title=f"Budget advice {cfg.id} ({cfg.currency}) on {BASIS_LABELS[advice.basis]}, "
+        f"target POAS {advice.target_poas}"
+    )
     cols = ["spend", "proposed_spend", "change_pct", "roas", "poas", "target_roas", "reason"]
     t.add_column("campaign")
     for c in cols:

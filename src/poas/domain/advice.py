@@ -8,16 +8,29 @@ The rule (documented in docs/attribution.md, "Budget advice"):
    room, again by weight (water-filling), so the total equals the budget whenever the caps allow.
 3. Each campaign also gets the ROAS it needs for the target POAS: target POAS / margin.
 
+Profit is on a basis: `expected` (default) is gross profit minus the expected return cost, the
+profit the shop keeps and the `net_revenue` Meta is sent; `gross` leaves returns out, which makes a
+campaign with many returns (fashion) look better than it is.
+
 This is accounting on past figures, not a forecast: POAS usually falls as a campaign's spend grows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Literal, get_args
 
 from poas.domain.metrics import BREAK_EVEN_POAS, break_even_roas, margin, poas, roas, target_roas
+from poas.domain.report_rows import ReportRow
+
+ProfitBasis = Literal["expected", "gross"]
+PROFIT_BASES: tuple[ProfitBasis, ...] = get_args(ProfitBasis)
+BASIS_LABELS: dict[ProfitBasis, str] = {
+    "expected": "profit after expected returns",
+    "gross": "gross profit (returns left out)",
+}
 
 ZERO = Decimal(0)
 DISCLAIMER = (
@@ -58,8 +71,32 @@ class Advice:
     target_poas: Decimal
     cap: Decimal
     campaigns: tuple[CampaignAdvice, ...]
+    basis: ProfitBasis = "expected"
     rule: str = "weight = spend × (POAS − 1), split by weight, each change capped at ± cap per step"
     disclaimer: str = DISCLAIMER
+
+
+def check_basis(basis: str) -> ProfitBasis:
+    """The basis named, or a ValueError that lists the choices."""
+    for b in PROFIT_BASES:
+        if b == basis:
+            return b
+    raise ValueError(f"profit basis {basis!r}: use one of {', '.join(PROFIT_BASES)}")
+
+
+def campaign_figures(rows: Iterable[ReportRow], basis: ProfitBasis = "expected") -> list[CampaignFigures]:
+    """A campaign report's lines (the unattributed line left out) with profit on `basis`."""
+    return [
+        CampaignFigures(
+            r.key,
+            r.name,
+            r.figures.spend,
+            r.figures.revenue,
+            r.figures.expected_profit if basis == "expected" else r.figures.gross_profit,
+        )
+        for r in rows
+        if r.key
+    ]
 
 
 def _weight(c: CampaignFigures) -> Decimal:
@@ -117,8 +154,12 @@ def advise(
     budget: Decimal | None = None,
     target_poas: Decimal = Decimal("1.5"),
     cap: Decimal = Decimal("0.20"),
+    basis: ProfitBasis = "expected",
 ) -> Advice:
-    """Propose next step's spend per campaign (same period length as the figures)."""
+    """Propose next step's spend per campaign (same period length as the figures).
+
+    `basis` says which profit the figures carry (see `campaign_figures`); it is reported, not applied.
+    """
     if not Decimal(0) < cap <= Decimal(1):
         raise ValueError(f"cap {cap} must be in (0, 1]")
     items = [c for c in campaigns if c.spend > 0]
@@ -150,4 +191,4 @@ def advise(
             )
         )
     allocated = sum((a.proposed_spend for a in out), ZERO)
-    return Advice(budget, allocated, unallocated, target_poas, cap, tuple(out))
+    return Advice(budget, allocated, unallocated, target_poas, cap, tuple(out), basis=check_basis(basis))

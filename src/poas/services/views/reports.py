@@ -10,7 +10,7 @@ from weakref import WeakKeyDictionary
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
-from poas.domain.advice import CampaignFigures, advise
+from poas.domain.advice import BASIS_LABELS, ProfitBasis, advise, campaign_figures
 from poas.domain.money import exponent
 from poas.domain.report_rows import ReportRow
 from poas.services.report import By, Report, build_report
@@ -50,6 +50,8 @@ class AdviceLine(BaseModel):
 
 
 class AdviceView(BaseModel):
+    basis: ProfitBasis = Field(description="the profit weighed: expected (after expected returns) or gross")
+    basis_label: str
     budget: Decimal
     allocated: Decimal
     unallocated: Decimal
@@ -103,15 +105,12 @@ def _line(row: ReportRow, places: int) -> ReportLine:
     )
 
 
-def advice_view(report: Report) -> AdviceView:
-    figures = [
-        CampaignFigures(r.key, r.name, r.figures.spend, r.figures.revenue, r.figures.gross_profit)
-        for r in report.rows
-        if r.key
-    ]
-    a = advise(figures)
+def advice_view(report: Report, basis: ProfitBasis = "expected") -> AdviceView:
+    a = advise(campaign_figures(report.rows, basis), basis=basis)
     places = exponent(report.currency)
     return AdviceView(
+        basis=a.basis,
+        basis_label=BASIS_LABELS[a.basis],
         budget=a.budget,
         allocated=a.allocated,
         unallocated=a.unallocated,
