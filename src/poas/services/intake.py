@@ -5,6 +5,13 @@ background task) and `process_pending` (`poas worker`, `poas inbox retry`) claim
 lease and process each in its own transaction, so any number of processes can run them. Out-of-order
 deliveries are resolved per order by the platform's `updated_at`; a failure is kept with a
 PII-free reason and retried with backoff.
+
+A JSON API body is read strictly once, when it arrives (a bad one is answered 422 and never stored).
+Everything read after that was accepted already: the delivery processed from the inbox, the order's
+body kept for rebuilds, the refunds kept for their order. Those are re-read leniently
+(`canonical_json`'s `lenient`), so a body that an earlier, more lenient version accepted (0.1.0) can
+still be processed and rebuilt when its refund arrives; each adjustment is logged and counted without
+values.
 """
 
 from __future__ import annotations
@@ -25,12 +32,14 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import orjson
+import structlog
 from sqlalchemy import Connection, Engine
 
 from poas.domain.order import Order, Refund
 from poas.services.ingest import ingest_order
 from poas.settings import Settings, ShopConfig, load_settings
 from poas.sources import canonical_json, shopify, woocommerce
+from poas.sources.canonical_fields import Adjustments
 from poas.sources.payload import PayloadError, parse_timestamp, verify_hmac_sha256_base64
 from poas.store import inbox
 from poas.store.orders import load_order
@@ -40,6 +49,8 @@ BASE_DELAY = timedelta(seconds=30)
 MAX_DELAY = timedelta(hours=6)
 
 Kind = Literal["order", "refund", "note"]
+log = structlog.get_logger("poas.intake")
+MAX_LOGGED_ADJUSTMENTS = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,8 +81,14 @@ def _json(body: bytes) -> Any:
         raise PayloadError("body", "is not valid JSON") from None
 
 
-def parse_delivery(source: str, topic: str, body: bytes, shop: ShopConfig) -> Parsed:
-    """Map a delivery body; raises PayloadError (naming the field) when it is not what the topic says."""
+def parse_delivery(
+    source: str, topic: str, body: bytes, shop: ShopConfig, *, lenient: Adjustments | None = None
+) -> Parsed:
+    """Map a delivery body; raises PayloadError (naming the field) when it is not what the topic says.
+
+    `lenient` only for a delivery already accepted (processing an inbox row): a JSON API body is then
+    read as a stored body is (see the module's docstring). Webhook bodies are read the same either way.
+    """
     data = _json(body)
     purchase_topic = shop.events.purchase_topic
     if source == "shopify":
@@ -92,12 +109,12 @@ def parse_delivery(source: str, topic: str, body: bytes, shop: ShopConfig) -> Pa
     elif source == "api":
         if topic == "orders":
             order = canonical_json.parse_order(
-                data, shop.id, default_prices_include_vat=shop.prices_include_vat
+                data, shop.id, default_prices_include_vat=shop.prices_include_vat, lenient=lenient
             )
             trigger = purchase_topic == "create" or order.financial_status == "paid"
             return Parsed("order", order.order_id, order, data=data, trigger=trigger)
         if topic == "refunds":
-            refund = canonical_json.parse_refund(data)
+            refund = canonical_json.parse_refund(data, lenient=lenient)
             return Parsed("refund", canonical_json.refund_order_id(data), refund=refund, data=data)
     raise PayloadError("topic", f"{source} topic {topic!r} is not handled")
 
@@ -123,7 +140,8 @@ class Refusal:
 
 
 def check_delivery(source: str, topic: str, body: bytes, shop: ShopConfig) -> Parsed | Refusal:
-    """`parse_delivery`, with a bad body answered as a Refusal instead of an exception."""
+    """`parse_delivery` (strict: this is a new delivery), with a bad body answered as a Refusal
+    instead of an exception."""
     try:
         return parse_delivery(source, topic, body, shop)
     except PayloadError as exc:
@@ -255,9 +273,11 @@ class ProcessStats:
     skipped: int = 0
     retrying: int = 0
     failed: int = 0
+    reread_leniently: int = 0  # rows whose stored bodies needed a lenient adjustment to be read
+    adjustments: int = 0  # the adjustments made in them
 
     def add(self, other: ProcessStats) -> None:
-        for name in ("claimed", "done", "skipped", "retrying", "failed"):
+        for name in ("claimed", "done", "skipped", "retrying", "failed", "reread_leniently", "adjustments"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
@@ -285,14 +305,28 @@ def describe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {first}".strip()[:500]
 
 
-def _build(source: str, payload: Mapping[str, Any], shop: ShopConfig, refunds: Mapping[str, Any]) -> Order:
+def _safe(text: str) -> str:
+    """`text` (a field path) with anything that looks like an email address or a phone number masked."""
+    return _DIGITS.sub("<number>", _EMAIL.sub("<email>", text))
+
+
+def _build(
+    source: str,
+    payload: Mapping[str, Any],
+    shop: ShopConfig,
+    refunds: Mapping[str, Any],
+    adjusted: Adjustments,
+) -> Order:
+    """The order rebuilt from bodies accepted before (read leniently, adjustments noted in `adjusted`)."""
     extra = list(refunds.values())
     if source == "shopify":
         return shopify.parse_order(payload, shop.id, extra_refunds=extra)
     if source == "woocommerce":
         return woocommerce.parse_order(payload, shop.id)
-    order = canonical_json.parse_order(payload, shop.id, default_prices_include_vat=shop.prices_include_vat)
-    return _with_refunds(order, [canonical_json.parse_refund(r) for r in extra])
+    order = canonical_json.parse_order(
+        payload, shop.id, default_prices_include_vat=shop.prices_include_vat, lenient=adjusted
+    )
+    return _with_refunds(order, [canonical_json.parse_refund(r, lenient=adjusted) for r in extra])
 
 
 def _with_refunds(order: Order, refunds: Sequence[Refund]) -> Order:
@@ -324,7 +358,7 @@ def _ingest(conn: Connection, order: Order, shop: ShopConfig, now: datetime, tri
 
 
 def _apply_order(
-    conn: Connection, source: str, parsed: Parsed, shop: ShopConfig, now: datetime
+    conn: Connection, source: str, parsed: Parsed, shop: ShopConfig, now: datetime, adjusted: Adjustments
 ) -> tuple[str, str]:
     order = parsed.order
     assert order is not None and parsed.data is not None
@@ -342,19 +376,19 @@ def _apply_order(
             return "skipped", "stale: a newer version of the order is already stored"
         # A late purchase trigger: send for the newest version, with this delivery's contact data.
         assert state.payload is not None
-        newest = _build(source, state.payload, shop, state.refunds)
+        newest = _build(source, state.payload, shop, state.refunds, adjusted)
         order = replace(newest, customer=order.customer)
         return "done", _ingest(conn, order, shop, now, True) + " (from the newer stored version)"
     state.payload = _scrub(source, parsed.data)
     state.updated_at = order.updated_at
     inbox.save_state(conn, state, now=now)
     if state.refunds and source != "woocommerce":
-        order = _build(source, parsed.data, shop, state.refunds)
+        order = _build(source, parsed.data, shop, state.refunds, adjusted)
     return "done", _ingest(conn, order, shop, now, parsed.trigger)
 
 
 def _apply_refund(
-    conn: Connection, source: str, parsed: Parsed, shop: ShopConfig, now: datetime
+    conn: Connection, source: str, parsed: Parsed, shop: ShopConfig, now: datetime, adjusted: Adjustments
 ) -> tuple[str, str]:
     refund, order_id = parsed.refund, parsed.order_id
     assert refund is not None and order_id is not None and parsed.data is not None
@@ -362,7 +396,7 @@ def _apply_refund(
     state.refunds[refund.refund_id] = inbox.scrub_refund(parsed.data)
     inbox.save_state(conn, state, now=now)
     if state.payload is not None:
-        order = _build(source, state.payload, shop, state.refunds)
+        order = _build(source, state.payload, shop, state.refunds, adjusted)
         order = _with_refunds(order, [refund])
     else:
         stored = load_order(conn, shop.id, order_id)
@@ -373,16 +407,35 @@ def _apply_refund(
 
 
 def _process_row(
-    conn: Connection, row: inbox.Claimed, shop: ShopConfig, now: datetime
+    conn: Connection, row: inbox.Claimed, shop: ShopConfig, now: datetime, adjusted: Adjustments
 ) -> tuple[str, str, str | None]:
-    parsed = parse_delivery(row.source, row.topic, row.body, shop)
+    """Apply one accepted delivery. It was read strictly when it arrived, so everything here is a
+    re-read: lenient, with what had to be adjusted (only in bodies an earlier version accepted) in
+    `adjusted`."""
+    parsed = parse_delivery(row.source, row.topic, row.body, shop, lenient=adjusted)
     if parsed.kind == "order":
-        status, outcome = _apply_order(conn, row.source, parsed, shop, now)
+        status, outcome = _apply_order(conn, row.source, parsed, shop, now, adjusted)
     elif parsed.kind == "refund":
-        status, outcome = _apply_refund(conn, row.source, parsed, shop, now)
+        status, outcome = _apply_refund(conn, row.source, parsed, shop, now, adjusted)
     else:
         status, outcome = "skipped", parsed.note
+    if adjusted:
+        note = f" (stored bodies re-read leniently: {len(adjusted)} adjustments)"
+        outcome = outcome[: 200 - len(note)] + note  # the inbox keeps 200 characters
     return status, outcome, parsed.order_id
+
+
+def _log_adjusted(row: inbox.Claimed, order_id: str | None, adjusted: Adjustments) -> None:
+    """One warning per processed delivery whose stored bodies needed adjusting: paths and actions only."""
+    log.warning(
+        "stored API bodies re-read leniently",
+        inbox_id=row.id,
+        shop=row.shop_id,
+        topic=row.topic,
+        order_id=order_id,
+        adjustments=len(adjusted),
+        adjusted=[_safe(x) for x in adjusted.lines()[:MAX_LOGGED_ADJUSTMENTS]],
+    )
 
 
 def _run(
@@ -394,11 +447,16 @@ def _run(
         try:
             if shop is None:
                 raise LookupError(f"shop {row.shop_id!r} is not configured")
+            adjusted = Adjustments()
             with writing(engine), engine.begin() as conn:
-                status, outcome, order_id = _process_row(conn, row, shop, now)
+                status, outcome, order_id = _process_row(conn, row, shop, now, adjusted)
                 inbox.finish(conn, row.id, worker, status=status, outcome=outcome, order_id=order_id, now=now)
             stats.done += status == "done"
             stats.skipped += status == "skipped"
+            if adjusted:
+                stats.reread_leniently += 1
+                stats.adjustments += len(adjusted)
+                _log_adjusted(row, order_id, adjusted)
         except Exception as exc:  # every failure is recorded on the row and retried; nothing is lost
             attempts = row.attempts + 1
             next_at = now + backoff(attempts) if attempts < MAX_ATTEMPTS else None

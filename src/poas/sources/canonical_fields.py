@@ -4,6 +4,10 @@ Every reader raises `PayloadError` naming the field; the message says what is wr
 repeating contact data. Shared by the import files (`canonical`) and the JSON API (`canonical_json`)
 through `canonical_order`. Limits keep every accepted value storable, so one bad record cannot fail
 a batch write: amounts below 10^15, whole numbers up to 10^9.
+
+Given an `Adjustments`, a reader is lenient where poas 0.1.0's JSON API was (docs/formats.md, "Stored
+bodies are re-read leniently"): it keeps or fixes what the strict reader refuses and notes what it did.
+Only bodies accepted and stored before are read that way; everything new is read strictly.
 """
 
 from __future__ import annotations
@@ -20,6 +24,33 @@ ZERO = Decimal(0)
 MAX_AMOUNT = Decimal("1e15")  # exclusive; minor units stay within a 64-bit integer
 MAX_COUNT = 10**9  # quantities, grams: within a 32-bit integer column
 MAX_RATE_CHARS = 40  # the stored text of a tax rate
+MAX_PATH_CHARS = 120  # a noted field path (an unknown key is the client's text)
+
+
+class Adjustments:
+    """What a lenient read did to accept a stored body: (field path, what was done), never a value.
+
+    Passing one to a reader makes it lenient; without one every reader is strict.
+    """
+
+    __slots__ = ("done",)
+
+    def __init__(self) -> None:
+        self.done: list[tuple[str, str]] = []
+
+    def note(self, field: str, action: str) -> None:
+        path = field if len(field) <= MAX_PATH_CHARS else field[: MAX_PATH_CHARS - 1] + "…"
+        self.done.append((path, action))
+
+    def __len__(self) -> int:
+        return len(self.done)
+
+    def __bool__(self) -> bool:
+        return bool(self.done)
+
+    def lines(self) -> list[str]:
+        """Each adjustment as "path: what was done", in reading order."""
+        return [f"{path}: {action}" for path, action in self.done]
 
 
 def kind(v: Any) -> str:
@@ -35,7 +66,11 @@ def kind(v: Any) -> str:
     return type(v).__name__
 
 
-def text(v: Any, field: str, *, required: bool = False, max_len: int = 500) -> str | None:
+def text(
+    v: Any, field: str, *, required: bool = False, max_len: int = 500, lenient: Adjustments | None = None
+) -> str | None:
+    """A string (an integer is read as its digits). Lenient: a JSON number with a fraction is read as
+    its text and a text over `max_len` is cut to it, as 0.1.0 did."""
     if type(v) is str:  # the common case first; anything unusual takes the checks below
         s = v.strip()
         if s and len(s) <= max_len:
@@ -44,11 +79,18 @@ def text(v: Any, field: str, *, required: bool = False, max_len: int = 500) -> s
         if required:
             raise PayloadError(field, "is required")
         return None
-    if isinstance(v, bool) or not isinstance(v, str | int):
+    if lenient is not None and isinstance(v, float | Decimal):
+        s = str(float(v))  # the JSON number's own text, as 0.1.0 read it (the intake decodes floats)
+        lenient.note(field, "number read as text")
+    elif isinstance(v, bool) or not isinstance(v, str | int):
         raise PayloadError(field, f"must be a string, not {kind(v)}")
-    s = str(v).strip()
+    else:
+        s = str(v).strip()
     if len(s) > max_len:
-        raise PayloadError(field, f"is longer than {max_len} characters")
+        if lenient is None:
+            raise PayloadError(field, f"is longer than {max_len} characters")
+        lenient.note(field, f"cut to {max_len} characters")
+        return s[:max_len].rstrip()
     return s
 
 
@@ -93,18 +135,34 @@ def _remember(v: Any, cur: str | None, d: Decimal) -> Decimal:
     return d
 
 
-def money(v: Any, field: str, cur: str | None, *, required: bool = False, signed: bool = False) -> Decimal:
-    """An amount (default 0). `cur` None (not known yet) skips the check of its decimals."""
+def money(
+    v: Any,
+    field: str,
+    cur: str | None,
+    *,
+    required: bool = False,
+    signed: bool = False,
+    lenient: Adjustments | None = None,
+) -> Decimal:
+    """An amount (default 0). `cur` None (not known yet) skips the check of its decimals.
+
+    Lenient: a negative amount and one with more decimals than its currency allows are kept as
+    they are, as 0.1.0 did (the store rounds to minor units half-even).
+    """
     if type(v) is str:
         hit = _ACCEPTED.get((v, cur))
         if hit is not None:
             return hit
     d = decimal(v, field, required=required, default=ZERO)
     assert d is not None
+    if lenient is not None:  # never remembered: a kept value must not pass a later strict read
+        return _check_money(d, field, cur, signed, lenient)
     return _remember(v, cur, _check_money(d, field, cur, signed))
 
 
-def opt_money(v: Any, field: str, cur: str | None, *, signed: bool = False) -> Decimal | None:
+def opt_money(
+    v: Any, field: str, cur: str | None, *, signed: bool = False, lenient: Adjustments | None = None
+) -> Decimal | None:
     if v is None:
         return None
     if type(v) is str:
@@ -112,12 +170,20 @@ def opt_money(v: Any, field: str, cur: str | None, *, signed: bool = False) -> D
         if hit is not None:
             return hit
     d = decimal(v, field)
-    return None if d is None else _remember(v, cur, _check_money(d, field, cur, signed))
+    if d is None:
+        return None
+    if lenient is not None:
+        return _check_money(d, field, cur, signed, lenient)
+    return _remember(v, cur, _check_money(d, field, cur, signed))
 
 
-def _check_money(d: Decimal, field: str, cur: str | None, signed: bool) -> Decimal:
+def _check_money(
+    d: Decimal, field: str, cur: str | None, signed: bool, lenient: Adjustments | None = None
+) -> Decimal:
     if not signed and d < 0:
-        raise PayloadError(field, f"{d} is negative")
+        if lenient is None:
+            raise PayloadError(field, f"{d} is negative")
+        lenient.note(field, "negative amount kept")
     if abs(d) >= MAX_AMOUNT:  # before quantize, which fails on numbers longer than its precision
         raise PayloadError(field, f"{d} is out of range (amounts are below 10^15)")
     if cur is None:
@@ -125,11 +191,14 @@ def _check_money(d: Decimal, field: str, cur: str | None, signed: bool) -> Decim
     e = exponent(cur)
     exp = d.as_tuple().exponent
     if isinstance(exp, int) and exp < -e and d != d.quantize(Decimal(1).scaleb(-e)):
-        raise PayloadError(field, f"{d} has more decimals than {cur} allows ({e})")
+        if lenient is None:
+            raise PayloadError(field, f"{d} has more decimals than {cur} allows ({e})")
+        lenient.note(field, f"more decimals than {cur} allows kept")
     return d
 
 
-def rate(v: Any, field: str) -> Decimal | None:
+def rate(v: Any, field: str, *, lenient: Adjustments | None = None) -> Decimal | None:
+    """A tax rate, a fraction in [0, 1). Lenient: any finite number is kept, as 0.1.0 did."""
     if v is None:
         return None
     if type(v) is str:
@@ -139,6 +208,12 @@ def rate(v: Any, field: str) -> Decimal | None:
     d = decimal(v, field)
     if d is None:
         return None
+    if lenient is not None:
+        if not ZERO <= d < 1:
+            lenient.note(field, "rate outside [0, 1) kept")
+        if len(str(d)) > MAX_RATE_CHARS:
+            lenient.note(field, f"rate over {MAX_RATE_CHARS} characters kept")
+        return d
     if not ZERO <= d < 1:
         raise PayloadError(field, f"{d} must be a fraction in [0, 1) (0.25 for 25 %)")
     if len(str(d)) > MAX_RATE_CHARS:
@@ -225,15 +300,23 @@ def currency(v: Any, field: str) -> str:
         raise PayloadError(field, str(exc)) from None
 
 
-def country(v: Any, field: str) -> str | None:
-    s = text(v, field, max_len=2)
+def country(v: Any, field: str, *, lenient: Adjustments | None = None) -> str | None:
+    """A two-letter code, upper-cased. Lenient: cut to two characters and kept, as 0.1.0 did."""
+    s = text(v, field, max_len=2, lenient=lenient)
     if s is not None and (len(s) != 2 or not s.isalpha()):
-        raise PayloadError(field, f"{s!r} is not a two-letter country code")
+        if lenient is None:
+            raise PayloadError(field, f"{s!r} is not a two-letter country code")
+        lenient.note(field, "kept though not a two-letter country code")
     return s.upper() if s else None
 
 
-def obj(v: Any, field: str, allowed: frozenset[str]) -> Mapping[str, Any]:
-    """A JSON object holding only `allowed` keys ({} for null); `field` "" is the document itself."""
+def obj(
+    v: Any, field: str, allowed: frozenset[str], *, lenient: Adjustments | None = None
+) -> Mapping[str, Any]:
+    """A JSON object holding only `allowed` keys ({} for null); `field` "" is the document itself.
+
+    Lenient: unknown keys are left out (0.1.0 ignored them), each noted.
+    """
     if v is None:
         return {}
     if not isinstance(v, dict):
@@ -241,7 +324,11 @@ def obj(v: Any, field: str, allowed: frozenset[str]) -> Mapping[str, Any]:
     if v.keys() <= allowed:
         return v
     unknown = sorted(set(v) - allowed)
-    raise PayloadError(f"{field}.{unknown[0]}" if field else unknown[0], "is not a known field")
+    if lenient is None:
+        raise PayloadError(f"{field}.{unknown[0]}" if field else unknown[0], "is not a known field")
+    for name in unknown:
+        lenient.note(f"{field}.{name}" if field else str(name), "ignored (not a known field)")
+    return {k: x for k, x in v.items() if k in allowed}
 
 
 def items(v: Any, field: str) -> list[Any]:

@@ -5,6 +5,10 @@ rules, mapped by `canonical_order`), plus `shop_id` to pick the shop. `POST /api
 refund as in an order's `refunds`, plus the `order_id` it belongs to; its `refund_id` is required.
 Errors are `PayloadError`s naming the JSON path ("lines[0].unit_price"); a body that is not an object
 is field "body".
+
+A body is read strictly when it arrives. One accepted and stored before (an order's body kept for
+rebuilds, a refund kept for its order, a delivery waiting in the inbox) is read again with `lenient`:
+it was accepted, possibly by 0.1.0's more lenient reader, and must stay readable (docs/formats.md).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from poas.domain.order import Order, Refund
-from poas.sources.canonical_fields import req_text
+from poas.sources.canonical_fields import Adjustments, req_text
 from poas.sources.canonical_order import ImportDefaults, read_order, read_refund
 from poas.sources.payload import PayloadError
 
@@ -46,15 +50,22 @@ def _body(data: Any) -> dict[str, Any]:
     return exact
 
 
-def parse_order(data: Any, shop_id: str, *, default_prices_include_vat: bool = True) -> Order:
-    """The order in a POST /api/v1/orders body; `source` defaults to "api"."""
+def parse_order(
+    data: Any, shop_id: str, *, default_prices_include_vat: bool = True, lenient: Adjustments | None = None
+) -> Order:
+    """The order in a POST /api/v1/orders body; `source` defaults to "api".
+
+    `lenient` only for a body accepted and stored before: what 0.1.0 accepted is read as it read it,
+    each adjustment noted there.
+    """
     defaults = ImportDefaults(shop_id, default_prices_include_vat, source="api")
-    return read_order(_body(data), defaults, root="")
+    return read_order(_body(data), defaults, root="", lenient=lenient)
 
 
-def parse_refund(data: Any) -> Refund:
-    """The refund in a POST /api/v1/refunds body (see `canonical_order.read_refund`)."""
-    return read_refund(_body(data))[1]
+def parse_refund(data: Any, *, lenient: Adjustments | None = None) -> Refund:
+    """The refund in a POST /api/v1/refunds body (see `canonical_order.read_refund`); `lenient` as
+    for `parse_order`."""
+    return read_refund(_body(data), lenient=lenient)[1]
 
 
 def refund_order_id(data: Any) -> str:

@@ -4,6 +4,10 @@ The import files (`canonical`: a JSONL line, or a CSV order's rows turned into a
 JSON API (`canonical_json`: the body of POST /api/v1/orders and /api/v1/refunds) both map through
 here, so a field means the same everywhere (docs/formats.md). `PayloadError.field` is the field's
 path from the record ("lines[0].unit_price"); the callers add the file and line, or answer it as is.
+
+`lenient` (an `Adjustments`) re-reads a body that was accepted and stored before, by a version that
+took more than the format allows (0.1.0's JSON API): what that version accepted is read the way it read
+it and noted, instead of refused. Ids, currency, timestamps and the checks 0.1.0 made stay strict.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from poas.domain.order import (
     ShippingLine,
 )
 from poas.sources.canonical_fields import (
+    MAX_COUNT,
+    Adjustments,
     boolean,
     country,
     currency,
@@ -81,40 +87,58 @@ def _line_names(i: int) -> dict[str, str]:
     return {n: f"lines[{i}].{n}" for n in ("", *LINE_FIELDS)}
 
 
-def _line(d: Any, i: int, cur: str) -> OrderLine:
+def _whole(
+    v: Any,
+    field: str,
+    lenient: Adjustments | None,
+    *,
+    minimum: int,
+    kept_from: int,
+    default: int | None = None,
+) -> int:
+    """`integer`; a lenient read keeps values from `kept_from` up (what 0.1.0 accepted), noted."""
+    if lenient is None:
+        return integer(v, field, default=default, minimum=minimum)
+    n = integer(v, field, default=default, minimum=kept_from)
+    if n < minimum:
+        lenient.note(field, f"kept below {minimum}")
+    return n
+
+
+def _line(d: Any, i: int, cur: str, lenient: Adjustments | None) -> OrderLine:
     f = _line_names(i)
-    o = obj(d, f"lines[{i}]", LINE_FIELDS)
+    o = obj(d, f"lines[{i}]", LINE_FIELDS, lenient=lenient)
     if "unit_price" not in o or o["unit_price"] in (None, ""):
         raise PayloadError(f["unit_price"], "is required (a line without a price cannot be priced)")
     g = o.get
     return OrderLine(
         line_id=text(g("line_id"), f["line_id"], max_len=100) or str(i + 1),
         quantity=integer(g("quantity"), f["quantity"]),
-        unit_price=money(g("unit_price"), f["unit_price"], cur, required=True),
-        sku=text(g("sku"), f["sku"], max_len=200),
+        unit_price=money(g("unit_price"), f["unit_price"], cur, required=True, lenient=lenient),
+        sku=text(g("sku"), f["sku"], max_len=200, lenient=lenient),
         variant_id=text(g("variant_id"), f["variant_id"], max_len=100),
         product_id=text(g("product_id"), f["product_id"], max_len=100),
-        title=text(g("title"), f["title"]) or "",
-        category=text(g("category"), f["category"], max_len=200),
-        discount=money(g("discount"), f["discount"], cur),
-        tax=money(g("tax"), f["tax"], cur),
-        tax_rate=rate(g("tax_rate"), f["tax_rate"]),
+        title=text(g("title"), f["title"], lenient=lenient) or "",
+        category=text(g("category"), f["category"], max_len=200, lenient=lenient),
+        discount=money(g("discount"), f["discount"], cur, lenient=lenient),
+        tax=money(g("tax"), f["tax"], cur, lenient=lenient),
+        tax_rate=rate(g("tax_rate"), f["tax_rate"], lenient=lenient),
         gift_card=bool(boolean(g("gift_card"), f["gift_card"], False)),
-        grams=integer(g("grams"), f["grams"], default=0),
-        unit_cost=opt_money(g("unit_cost"), f["unit_cost"], cur),
+        grams=_whole(g("grams"), f["grams"], lenient, minimum=0, kept_from=-MAX_COUNT, default=0),
+        unit_cost=opt_money(g("unit_cost"), f["unit_cost"], cur, lenient=lenient),
     )
 
 
-def _shipping(d: Any, i: int, cur: str) -> ShippingLine:
+def _shipping(d: Any, i: int, cur: str, lenient: Adjustments | None) -> ShippingLine:
     f = f"shipping_lines[{i}]"
-    o = obj(d, f, SHIP_FIELDS)
+    o = obj(d, f, SHIP_FIELDS, lenient=lenient)
     return ShippingLine(
-        price=money(o.get("price"), f"{f}.price", cur, required=True),
-        method=text(o.get("method"), f"{f}.method", max_len=200) or "",
-        title=text(o.get("title"), f"{f}.title") or "",
-        discount=money(o.get("discount"), f"{f}.discount", cur),
-        tax=money(o.get("tax"), f"{f}.tax", cur),
-        tax_rate=rate(o.get("tax_rate"), f"{f}.tax_rate"),
+        price=money(o.get("price"), f"{f}.price", cur, required=True, lenient=lenient),
+        method=text(o.get("method"), f"{f}.method", max_len=200, lenient=lenient) or "",
+        title=text(o.get("title"), f"{f}.title", lenient=lenient) or "",
+        discount=money(o.get("discount"), f"{f}.discount", cur, lenient=lenient),
+        tax=money(o.get("tax"), f"{f}.tax", cur, lenient=lenient),
+        tax_rate=rate(o.get("tax_rate"), f"{f}.tax_rate", lenient=lenient),
     )
 
 
@@ -131,23 +155,30 @@ def _restock(v: Any, field: str) -> RestockType:
 
 
 def _refund(
-    o: Mapping[str, Any], f: str, refund_id: str, cur: str | None, line_ids: set[str] | None
+    o: Mapping[str, Any],
+    f: str,
+    refund_id: str,
+    cur: str | None,
+    line_ids: set[str] | None,
+    lenient: Adjustments | None,
 ) -> Refund:
     """A refund at path `f`; `cur` and `line_ids` None when its order is not known (a refund on its own)."""
     lines = []
     for j, rl in enumerate(items(o.get("lines"), _at(f, "lines"))):
         g = _at(f, f"lines[{j}]")
-        rlo = obj(rl, g, REFUND_LINE_FIELDS)
+        rlo = obj(rl, g, REFUND_LINE_FIELDS, lenient=lenient)
         line_id = req_text(rlo.get("line_id"), f"{g}.line_id")
         if line_ids is not None and line_id not in line_ids:
-            raise PayloadError(f"{g}.line_id", f"{line_id!r} is not a line of this order")
+            if lenient is None:
+                raise PayloadError(f"{g}.line_id", f"{line_id!r} is not a line of this order")
+            lenient.note(f"{g}.line_id", "kept though not a line of this order")
         lines.append(
             RefundLine(
                 line_id=line_id,
-                quantity=integer(rlo.get("quantity"), f"{g}.quantity", minimum=1),
+                quantity=_whole(rlo.get("quantity"), f"{g}.quantity", lenient, minimum=1, kept_from=0),
                 restock_type=_restock(rlo.get("restock_type"), f"{g}.restock_type"),
-                amount=opt_money(rlo.get("amount"), f"{g}.amount", cur),
-                tax=opt_money(rlo.get("tax"), f"{g}.tax", cur),
+                amount=opt_money(rlo.get("amount"), f"{g}.amount", cur, lenient=lenient),
+                tax=opt_money(rlo.get("tax"), f"{g}.tax", cur, lenient=lenient),
             )
         )
     processed = timestamp(o.get("processed_at"), _at(f, "processed_at"), required=True)
@@ -156,71 +187,93 @@ def _refund(
         refund_id=refund_id,
         processed_at=processed,
         lines=tuple(lines),
-        shipping=money(o.get("shipping"), _at(f, "shipping"), cur),
-        shipping_tax=money(o.get("shipping_tax"), _at(f, "shipping_tax"), cur),
-        adjustment=money(o.get("adjustment"), _at(f, "adjustment"), cur, signed=True),
-        adjustment_tax=money(o.get("adjustment_tax"), _at(f, "adjustment_tax"), cur, signed=True),
-        note=text(o.get("note"), _at(f, "note"), max_len=2000) or "",
+        shipping=money(o.get("shipping"), _at(f, "shipping"), cur, lenient=lenient),
+        shipping_tax=money(o.get("shipping_tax"), _at(f, "shipping_tax"), cur, lenient=lenient),
+        adjustment=money(o.get("adjustment"), _at(f, "adjustment"), cur, signed=True, lenient=lenient),
+        adjustment_tax=money(
+            o.get("adjustment_tax"), _at(f, "adjustment_tax"), cur, signed=True, lenient=lenient
+        ),
+        note=text(o.get("note"), _at(f, "note"), max_len=2000, lenient=lenient) or "",
     )
 
 
-def _order_refunds(v: Any, cur: str, line_ids: set[str]) -> tuple[Refund, ...]:
+def _order_refunds(v: Any, cur: str, line_ids: set[str], lenient: Adjustments | None) -> tuple[Refund, ...]:
     out: list[Refund] = []
     seen: set[str] = set()
     for i, r in enumerate(items(v, "refunds")):
         f = f"refunds[{i}]"
-        o = obj(r, f, REFUND_FIELDS)
+        o = obj(r, f, REFUND_FIELDS, lenient=lenient)
         refund_id = text(o.get("refund_id"), f"{f}.refund_id", max_len=100) or str(i + 1)
         if refund_id in seen:
             raise PayloadError(f"{f}.refund_id", f"{refund_id!r} appears twice")
         seen.add(refund_id)
-        out.append(_refund(o, f, refund_id, cur, line_ids))
+        out.append(_refund(o, f, refund_id, cur, line_ids, lenient))
     return tuple(out)
 
 
-def read_refund(d: Any) -> tuple[str, Refund]:
+def _shop_id(v: Any, shop_id: str | None, lenient: Adjustments | None) -> None:
+    """Check a body's `shop_id` against the shop it is read for (`shop_id` None: only its shape).
+
+    Lenient: 0.1.0 never read it (its route picked the shop, by a token when the value was not a
+    string), so one that is unreadable or names another shop is ignored: the stored shop holds.
+    """
+    try:
+        named = text(v, "shop_id", max_len=100)
+        if named is not None and shop_id is not None and named != shop_id:
+            raise PayloadError("shop_id", f"{named!r} differs from the shop {shop_id!r}")
+    except PayloadError:
+        if lenient is None:
+            raise
+        lenient.note("shop_id", "ignored (the body is read for the shop it was stored under)")
+
+
+def read_refund(d: Any, *, lenient: Adjustments | None = None) -> tuple[str, Refund]:
     """A refund on its own (POST /api/v1/refunds): (its order's id, the refund); `refund_id` is required.
 
     Its order may not be known yet, so amounts are checked for sign and range but not for the
     currency's decimals, and refund lines are not checked against the order's lines.
     """
-    o = obj(d, "", LONE_REFUND_FIELDS)
+    o = obj(d, "", LONE_REFUND_FIELDS, lenient=lenient)
     order_id = req_text(o.get("order_id"), "order_id")
-    text(o.get("shop_id"), "shop_id", max_len=100)
+    _shop_id(o.get("shop_id"), None, lenient)
     refund_id = req_text(o.get("refund_id"), "refund_id")
-    return order_id, _refund(o, "", refund_id, None, None)
+    return order_id, _refund(o, "", refund_id, None, None, lenient)
 
 
-def _str_fields(o: Mapping[str, Any], prefix: str) -> dict[str, str | None]:
+def _str_fields(o: Mapping[str, Any], prefix: str, lenient: Adjustments | None) -> dict[str, str | None]:
     """The fields present (`o` holds only known names, see `obj`); absent ones keep their None default."""
-    return {n: text(v, f"{prefix}.{n}", max_len=_TEXT_LIMITS.get(n, 2000)) for n, v in o.items()}
+    return {
+        n: text(v, f"{prefix}.{n}", max_len=_TEXT_LIMITS.get(n, 2000), lenient=lenient) for n, v in o.items()
+    }
 
 
-def read_order(d: Any, defaults: ImportDefaults, *, root: str = "order") -> Order:
+def read_order(
+    d: Any, defaults: ImportDefaults, *, root: str = "order", lenient: Adjustments | None = None
+) -> Order:
     """Build an Order from one canonical JSON object; PayloadError names the bad field.
 
     `root` names the object itself in errors about it (an unknown field is "order.qty" in a file,
-    "qty" in an API body).
+    "qty" in an API body). `lenient` re-reads a stored body (see the module's docstring).
     """
-    o = obj(d, root, ORDER_FIELDS)
+    o = obj(d, root, ORDER_FIELDS, lenient=lenient)
     order_id = req_text(o.get("order_id"), "order_id")
-    shop_id = text(o.get("shop_id"), "shop_id", max_len=100)
-    if shop_id is not None and shop_id != defaults.shop_id:
-        raise PayloadError("shop_id", f"{shop_id!r} differs from the shop {defaults.shop_id!r}")
+    _shop_id(o.get("shop_id"), defaults.shop_id, lenient)
     cur = currency(o.get("currency"), "currency")
     raw_lines = items(o.get("lines"), "lines")
     if not raw_lines:
-        raise PayloadError("lines", "an order needs at least one line")
-    lines = tuple(_line(ln, i, cur) for i, ln in enumerate(raw_lines))
+        if lenient is None or o.get("lines") is None:  # 0.1.0 took an empty list, not a missing one
+            raise PayloadError("lines", "an order needs at least one line")
+        lenient.note("lines", "order without lines kept")
+    lines = tuple(_line(ln, i, cur, lenient) for i, ln in enumerate(raw_lines))
     ids = [ln.line_id for ln in lines]
     if len(set(ids)) != len(ids):
         dup = next(x for x in ids if ids.count(x) > 1)
         raise PayloadError("lines", f"line_id {dup!r} appears twice")
     created = timestamp(o.get("created_at"), "created_at", required=True)
     assert created is not None
-    cust = obj(o.get("customer"), "customer", CUSTOMER_FIELDS)
-    attr = obj(o.get("attribution"), "attribution", ATTRIBUTION_FIELDS)
-    cons = obj(o.get("consent"), "consent", CONSENT_FIELDS)
+    cust = obj(o.get("customer"), "customer", CUSTOMER_FIELDS, lenient=lenient)
+    attr = obj(o.get("attribution"), "attribution", ATTRIBUTION_FIELDS, lenient=lenient)
+    cons = obj(o.get("consent"), "consent", CONSENT_FIELDS, lenient=lenient)
     refunds = o.get("refunds")
     return Order(
         shop_id=defaults.shop_id,
@@ -233,15 +286,17 @@ def read_order(d: Any, defaults: ImportDefaults, *, root: str = "order") -> Orde
         ),
         processed_at=timestamp(o.get("processed_at"), "processed_at"),
         updated_at=timestamp(o.get("updated_at"), "updated_at"),
-        name=text(o.get("name"), "name", max_len=200) or "",
+        name=text(o.get("name"), "name", max_len=200, lenient=lenient) or "",
         shipping_lines=tuple(
-            _shipping(s, i, cur) for i, s in enumerate(items(o.get("shipping_lines"), "shipping_lines"))
+            _shipping(s, i, cur, lenient)
+            for i, s in enumerate(items(o.get("shipping_lines"), "shipping_lines"))
         ),
-        gateway=text(o.get("gateway"), "gateway", max_len=100),
-        financial_status=text(o.get("financial_status"), "financial_status", max_len=40) or "paid",
-        shipping_country=country(o.get("shipping_country"), "shipping_country"),
-        customer=Customer(**_str_fields(cust, "customer")) if cust else _NO_CUSTOMER,
-        attribution=Attribution(**_str_fields(attr, "attribution")) if attr else _NO_ATTRIBUTION,
+        gateway=text(o.get("gateway"), "gateway", max_len=100, lenient=lenient),
+        financial_status=text(o.get("financial_status"), "financial_status", max_len=40, lenient=lenient)
+        or "paid",
+        shipping_country=country(o.get("shipping_country"), "shipping_country", lenient=lenient),
+        customer=Customer(**_str_fields(cust, "customer", lenient)) if cust else _NO_CUSTOMER,
+        attribution=Attribution(**_str_fields(attr, "attribution", lenient)) if attr else _NO_ATTRIBUTION,
         consent=Consent(
             marketing=boolean(cons.get("marketing"), "consent.marketing"),
             ads_tracking=boolean(cons.get("ads_tracking"), "consent.ads_tracking"),
@@ -250,7 +305,7 @@ def read_order(d: Any, defaults: ImportDefaults, *, root: str = "order") -> Orde
         else _NO_CONSENT,
         test=bool(boolean(o.get("test"), "test", False)),
         cancelled_at=timestamp(o.get("cancelled_at"), "cancelled_at"),
-        refunds=() if refunds is None else _order_refunds(refunds, cur, set(ids)),
-        actual_payment_fee=opt_money(o.get("actual_payment_fee"), "actual_payment_fee", cur),
-        source=text(o.get("source"), "source", max_len=40) or defaults.source,
+        refunds=() if refunds is None else _order_refunds(refunds, cur, set(ids), lenient),
+        actual_payment_fee=opt_money(o.get("actual_payment_fee"), "actual_payment_fee", cur, lenient=lenient),
+        source=text(o.get("source"), "source", max_len=40, lenient=lenient) or defaults.source,
     )
