@@ -86,6 +86,31 @@ def test_expired_lease_is_claimable_and_old_owner_cannot_overwrite(engine: Engin
     assert set(_states(engine).values()) == {"sent"}
 
 
+def test_extend_lease_returns_the_ids_still_owned_and_never_shortens(engine: Engine) -> None:
+    _enqueue(engine, events("px1", 5, NOW))
+    a = ob.claim(engine, "w-a", "px1", 10, 30, NOW)
+    assert a is not None and a.held == {e.id for e in a.events}
+    ids = [e.id for e in a.events]
+    later = NOW + timedelta(seconds=31)
+    b = ob.claim(engine, "w-b", "px1", 2, 30, later)  # two rows taken over after the lease ended
+    assert b is not None and len(b.events) == 2
+    taken = {e.id for e in b.events}
+    with engine.begin() as conn:
+        ob.mark_sent(conn, "w-a", [i for i in ids if i not in taken][:1], now=NOW, meta_response={})
+        still = [i for i in ids if i not in taken][1:]
+        assert ob.extend_lease(conn, "w-a", ids, until=later + timedelta(seconds=60)) == still
+        # An earlier end leaves each lease as it is, and still names the rows owned.
+        assert ob.extend_lease(conn, "w-a", ids, until=later) == still
+        assert ob.extend_lease(conn, "w-a", [], until=later) == []
+    with engine.connect() as conn:
+        rows = {r.id: r for r in conn.execute(select(outbox).where(outbox.c.state == "sending"))}
+    for i in still:
+        assert rows[i].lease_owner == "w-a"
+        assert rows[i].lease_until == rows[i].next_attempt_at == later + timedelta(seconds=60)
+    for i in taken:  # the new owner's rows are untouched
+        assert rows[i].lease_owner == "w-b" and rows[i].lease_until == b.lease_until
+
+
 def test_retry_waits_until_next_attempt(engine: Engine) -> None:
     _enqueue(engine, events("px1", 1, NOW))
     a = ob.claim(engine, "w", "px1", 10, 30, NOW)

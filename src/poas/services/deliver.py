@@ -4,6 +4,12 @@ Several requests are in flight at once (one coroutine per slot); database work r
 it never blocks the requests. Every Graph error arrives already classified (`poas.meta.errors`):
 retry with backoff, throttle the pixel, pause the pixel and alert, bisect a batch Meta rejected as
 invalid until the bad events are isolated and dead-lettered, or dead-letter the batch.
+
+The lease rule: a request is cut off at the client timeout in total (httpx's timeout is per phase),
+and before each request (each half of a bisection too) the worker makes sure its lease runs at least
+that timeout plus `LEASE_MARGIN` from now, extending it if not, and sends only the events it still
+holds. Events taken over by another worker are counted in `lost_leases`, not sent. No heartbeat runs
+while a request is in flight: the lease taken before it already outlasts it.
 """
 
 from __future__ import annotations
@@ -31,6 +37,9 @@ log = structlog.get_logger("poas.deliver")
 
 # Meta rejects a whole request holding an event_time older than 7 days; keep a minute in hand.
 MAX_EVENT_AGE = timedelta(days=7) - timedelta(minutes=1)
+
+# Lease time beyond the request's timeout: for starting the request and recording its result.
+LEASE_MARGIN = timedelta(seconds=5)
 
 CredentialsLookup = Callable[[str, str], Credentials | None]  # (shop_id, pixel_id) -> credentials
 Clock = Callable[[], datetime]
@@ -233,10 +242,12 @@ class Dispatcher:
             await self._send(claim, events, creds)
 
     async def _send(self, claim: ob.Claim, events: list[ob.ClaimedEvent], creds: Credentials) -> None:
-        await self._keep_lease(claim, events)
+        events = await self._hold_lease(claim, events)
+        if not events:
+            return
         self.report.requests += 1
         try:
-            answer = await self.client.send(claim.pixel_id, [e.payload for e in events], creds)
+            answer = await self._request(claim.pixel_id, events, creds)
         except CapiError as err:
             await self._failed(claim, events, creds, err)
             return
@@ -456,19 +467,46 @@ class Dispatcher:
                 events=expected - owned,
             )
 
-    async def _keep_lease(self, claim: ob.Claim, events: Sequence[ob.ClaimedEvent]) -> None:
-        """Extend the lease when a long bisection or slow retries would outlive it."""
-        margin = timedelta(seconds=self.client_timeout_s() * 2)
-        if self.clock() + margin < claim.lease_until:
-            return
-        until = self.clock() + timedelta(seconds=self.config.lease_s)
+    async def _hold_lease(self, claim: ob.Claim, events: list[ob.ClaimedEvent]) -> list[ob.ClaimedEvent]:
+        """The events still leased for a request starting now: when the lease would end before the
+        request's timeout plus the margin, extend it first; events lost to another worker are dropped."""
+        timeout = timedelta(seconds=self.client_timeout_s())
+        hold = max(timedelta(seconds=self.config.lease_s), timeout + LEASE_MARGIN)
+        slack = LEASE_MARGIN
+        while claim.held and self.clock() + timeout + slack > claim.lease_until:
+            until = self.clock() + hold
+            ids = [e.id for e in claim.events if e.id in claim.held]
+            owned = await asyncio.to_thread(self._extend_lease, ids, until)
+            claim.held.intersection_update(owned)
+            claim.lease_until = max(claim.lease_until, until)
+            slack = timedelta(0)  # the margin covered this extension; another one only after a stall
+        held = [e for e in events if e.id in claim.held]
+        if len(held) < len(events):
+            self.report.lost_leases += len(events) - len(held)
+            log.warning(
+                "lease lost before the request; those events are left to the worker that took them",
+                pixel=claim.pixel_id,
+                worker=self.worker_id,
+                events=len(events) - len(held),
+            )
+        return held
 
-        def work() -> None:
-            with self.engine.begin() as conn:
-                ob.extend_lease(conn, self.worker_id, [e.id for e in events], until=until)
+    def _extend_lease(self, ids: Sequence[int], until: datetime) -> list[int]:
+        with self.engine.begin() as conn:
+            return ob.extend_lease(conn, self.worker_id, ids, until=until)
 
-        await asyncio.to_thread(work)
-        claim.lease_until = until
+    async def _request(
+        self, pixel_id: str, events: Sequence[ob.ClaimedEvent], creds: Credentials
+    ) -> Accepted:
+        """One request, given the client timeout in total, so the lease taken for it outlasts it."""
+        timeout = self.client_timeout_s()
+        try:
+            async with asyncio.timeout(timeout):
+                return await self.client.send(pixel_id, [e.payload for e in events], creds)
+        except TimeoutError:
+            err = CapiError(Disposition.RETRY, f"TimeoutError: no answer within {timeout:g} s in total")
+            err.latency_ms = round(timeout * 1000)
+            raise err from None
 
     def client_timeout_s(self) -> float:
         return self.client.timeout_s

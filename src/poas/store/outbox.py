@@ -3,8 +3,11 @@
 Workers claim rows (`SELECT … FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite has one writer at a time
 through `BEGIN IMMEDIATE`), send outside the transaction, then mark the result. Every mark is guarded
 by the lease owner, so a worker whose lease expired and was taken over cannot overwrite the newer
-owner's result. Delivery is at least once: a row whose lease expires while its request was in flight
-is claimed again and resent with the same event_id, which Meta deduplicates.
+owner's result. Before each request a worker extends its lease (`extend_lease`, which returns the ids
+it still owns) so that it covers the request, and sends only those ids: it never starts sending an
+event whose lease it lost. Delivery is still at least once: a worker stalled past its lease while a
+request was in flight has its rows claimed again and resent with the same event_id, which Meta
+deduplicates.
 """
 
 from __future__ import annotations
@@ -22,9 +25,11 @@ from sqlalchemy import (
     and_,
     any_,
     bindparam,
+    case,
     delete,
     exists,
     func,
+    literal,
     or_,
     select,
     update,
@@ -66,11 +71,16 @@ class ClaimedEvent:
 
 @dataclass(slots=True)
 class Claim:
+    """Leased events of one pixel. `held`: the ids still leased as of the claim or the last
+    `extend_lease` (finished ones drop out then too); each of them is leased until `lease_until` or later.
+    """
+
     worker_id: str
     pixel_id: str
     events: list[ClaimedEvent]
     claimed_at: datetime
     lease_until: datetime
+    held: set[int]
 
 
 # ---------------------------------------------------------------- engine differences
@@ -229,7 +239,7 @@ def claim(
     if not events:
         return None
     events.sort(key=lambda e: e.id)
-    return Claim(worker_id, pixel_id, events, now, lease_until)
+    return Claim(worker_id, pixel_id, events, now, lease_until, {e.id for e in events})
 
 
 # ---------------------------------------------------------------- results (guarded by the lease owner)
@@ -239,12 +249,24 @@ def _owned(conn: Connection, worker_id: str, ids: Sequence[int]) -> ColumnElemen
     return and_(_dialect(conn).id_in(ids), outbox.c.state == "sending", outbox.c.lease_owner == worker_id)
 
 
-def extend_lease(conn: Connection, worker_id: str, ids: Sequence[int], *, until: datetime) -> int:
-    """Hold the claim longer (a long bisection); returns how many rows this worker still owned."""
+def extend_lease(conn: Connection, worker_id: str, ids: Sequence[int], *, until: datetime) -> list[int]:
+    """Hold this worker's rows among `ids` until at least `until`; returns the ids it still owns.
+
+    A lease is never shortened (two halves of a bisection may extend at once), and rows another
+    worker claimed, or that are already finished, are left alone and not returned.
+    """
     if not ids:
-        return 0
-    stmt = update(outbox).where(_owned(conn, worker_id, ids)).values(lease_until=until, next_attempt_at=until)
-    return conn.execute(stmt).rowcount
+        return []
+    later = case(
+        (outbox.c.lease_until > until, outbox.c.lease_until), else_=literal(until, outbox.c.lease_until.type)
+    )
+    stmt = (
+        update(outbox)
+        .where(_owned(conn, worker_id, ids))
+        .values(lease_until=later, next_attempt_at=later)
+        .returning(outbox.c.id)
+    )
+    return sorted(int(r[0]) for r in conn.execute(stmt))
 
 
 def mark_sent(
