@@ -4,7 +4,10 @@ Both sides start from the same Orders (realistic Norwegian contact data) and the
 normalize + hash the contact data, build the full Purchase payload and serialize it to JSON. Two data
 sets: names, cities and postal codes drawn from short lists, as a shop sees them (poas memoizes the
 hashes of these low-identifying fields), and every value unique (the memo never hits).
-Run: .venv/bin/python bench/event_build.py [--orders 20000] [--rounds 7]
+Run: .venv/bin/python bench/event_build.py [--orders 20000] [--rounds 7] [--breakdown]
+
+`--breakdown` also times poas with normalization and hashing taken out (each field's raw value kept
+as its "hash"): what the rest of the build costs, the part no faster hash could remove.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from facebook_business.adobjects.serverside.event import Event
 from facebook_business.adobjects.serverside.user_data import UserData
 from machine_info import machine
 
+import poas.domain.pii as pii_module
 from poas.domain.capi_events import build_purchase
 from poas.domain.costs import CostBook, CostRow
 from poas.domain.order import Attribution, Customer, Order, OrderLine, ShippingLine
@@ -220,7 +224,17 @@ def best_rates(sides: dict[str, Any], args: tuple[Any, ...], n: int, rounds: int
 SAME_KEYS = ("em", "ph", "fn", "ln", "ct", "zp", "country")
 
 
-def measure(n: int, rounds: int, *, unique: bool) -> dict[str, Any]:
+def without_hashing(orders: list[Order], profits: list[ProfitResult], shop: ShopConfig, now: datetime) -> Any:
+    """`ours` with normalize + hash replaced by the identity (a floor, not a usable build)."""
+    real = pii_module._hash_one
+    pii_module._hash_one = lambda fn, value, ctx: value
+    try:
+        return ours(orders, profits, shop, now)
+    finally:
+        pii_module._hash_one = real
+
+
+def measure(n: int, rounds: int, *, unique: bool, breakdown: bool = False) -> dict[str, Any]:
     shop = ShopConfig(id="bench", domain="shop.example.no", currency="NOK")
     orders = make_orders(n, unique=unique)
     costs = CostBook(
@@ -244,25 +258,35 @@ def measure(n: int, rounds: int, *, unique: bool) -> dict[str, Any]:
                 continue  # Meta's rule removes punctuation from names ("Jean-Luc"); the SDK keeps it
             compared += 1
             mismatched += a[key] != b[key]
-    rates = best_rates({"poas": ours, "sdk": sdk}, (orders, profits, shop, now), n, rounds)
+    sides = {"poas": ours, "sdk": sdk}
+    if breakdown:
+        sides["poas_without_hashing"] = without_hashing
+    rates = best_rates(sides, (orders, profits, shop, now), n, rounds)
     gc.unfreeze()
-    return {
+    out = {
         "poas_events_per_s": round(rates["poas"]),
         "sdk_events_per_s": round(rates["sdk"]),
         "speedup": round(rates["poas"] / rates["sdk"], 2),
         "hashes_compared_with_sdk": compared,
         "hashes_different_from_sdk": mismatched,
     }
+    if breakdown:
+        us = {name: round(1e6 / rate, 1) for name, rate in rates.items()}
+        out["microseconds_per_event"] = us
+        out["budget_for_5x_us"] = round(us["sdk"] / 5, 1)
+        out["speedup_without_hashing"] = round(rates["poas_without_hashing"] / rates["sdk"], 2)
+    return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--orders", type=int, default=20000)
     ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--breakdown", action="store_true", help="also time poas without normalize + hash")
     args = ap.parse_args()
     load = os.getloadavg()[0]
-    repeating = measure(args.orders, args.rounds, unique=False)
-    unique = measure(args.orders, args.rounds, unique=True)
+    repeating = measure(args.orders, args.rounds, unique=False, breakdown=args.breakdown)
+    unique = measure(args.orders, args.rounds, unique=True, breakdown=args.breakdown)
     result = {
         "benchmark": "event_build",
         "orders": args.orders,
