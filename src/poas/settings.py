@@ -12,6 +12,7 @@ from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
@@ -121,7 +122,9 @@ def _default_home() -> Path:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="POAS_", extra="ignore")
+    # Errors do not repeat the value: several settings are secrets (the alert URL, tokens); the
+    # validators below name the variable and, for values that are not secret, what they got.
+    model_config = SettingsConfigDict(env_prefix="POAS_", extra="ignore", hide_input_in_errors=True)
 
     home: Path = Field(default_factory=_default_home)
     database_url: str | None = None
@@ -148,6 +151,12 @@ class Settings(BaseSettings):
     fx_sync_currencies: str = ""  # comma-separated ISO codes besides EUR and the shops'; empty: those in use
     fx_ecb_base_url: str = "https://www.ecb.europa.eu/stats/eurofxref"
     fx_norges_bank_base_url: str = "https://data.norges-bank.no/api"
+    # Alerts when delivery needs a human, posted by `poas worker` / `poas serve` (docs/alerts.md).
+    # The URL is a secret (Slack and Teams put the credential in it): never logged nor shown, only its host.
+    alert_webhook_url: SecretStr | None = None
+    alert_format: Literal["slack", "json"] = "slack"
+    alert_repeat_s: float = 21600.0  # a condition still true is announced again this often
+    alert_check_every_s: float = 60.0
     shops: list[ShopConfig] = Field(default_factory=list)
 
     @field_validator("fx_sync_currencies")
@@ -170,6 +179,47 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"POAS_LOGIN_WINDOW_S must be seconds above 0 and at most {LOGIN_WINDOW_MAX_S} (a year), "
                 f"got {v}"
+            )
+        return v
+
+    @field_validator("alert_webhook_url", mode="before")
+    @classmethod
+    def _alert_url(cls, v: Any) -> Any:
+        raw = v.get_secret_value() if isinstance(v, SecretStr) else v
+        if raw is None or (isinstance(raw, str) and not raw.strip()):
+            return None  # empty: alerts off
+        if not isinstance(raw, str):
+            raise ValueError("POAS_ALERT_WEBHOOK_URL must be a URL")
+        split = urlsplit(raw.strip())
+        if split.scheme not in ("http", "https") or not split.hostname:
+            # The value is not repeated: it may hold the receiver's credential.
+            raise ValueError("POAS_ALERT_WEBHOOK_URL must be an http:// or https:// URL with a host")
+        return raw.strip()
+
+    @field_validator("alert_format", mode="before")
+    @classmethod
+    def _alert_format(cls, v: Any) -> Any:
+        cleaned = v.strip().lower() if isinstance(v, str) else v
+        if cleaned not in ("slack", "json"):
+            raise ValueError(f"POAS_ALERT_FORMAT must be slack or json, got {v!r}")
+        return cleaned
+
+    @field_validator("alert_repeat_s")
+    @classmethod
+    def _alert_repeat(cls, v: float) -> float:
+        if not 0 < v <= LOGIN_WINDOW_MAX_S:
+            raise ValueError(
+                f"POAS_ALERT_REPEAT_S must be seconds above 0 and at most {LOGIN_WINDOW_MAX_S} (a year), "
+                f"got {v}"
+            )
+        return v
+
+    @field_validator("alert_check_every_s")
+    @classmethod
+    def _alert_check_every(cls, v: float) -> float:
+        if not 0 < v <= 86400:
+            raise ValueError(
+                f"POAS_ALERT_CHECK_EVERY_S must be seconds above 0 and at most 86400 (a day), got {v}"
             )
         return v
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from poas.cli import (  # noqa: F401  (imported for their commands)
+    alerts,
     calc,
     db,
     delivery,

@@ -1,9 +1,12 @@
-"""The worker's duties beside delivery: process the webhook inbox, finalize due orders, sync FX rates.
+"""The worker's duties beside delivery: process the webhook inbox, finalize due orders, sync FX rates,
+check for conditions that need a human and alert (services.alerts).
 
 They run on timers inside `poas worker` (and `poas serve`), so no extra service is needed. All are
 idempotent and safe with several workers: the inbox uses leased claims, finalization the ledger's
 unique key, the FX sync upserts by pair and day. The FX sync runs beside the other two, so a slow
-feed never holds up the inbox; a failed fetch is logged and tried again at the next interval.
+feed never holds up the inbox; a failed fetch is logged and tried again at the next interval. The
+alert check runs the same way (only when `POAS_ALERT_WEBHOOK_URL` is set): a slow or failing receiver
+holds up nothing, and the state it keeps in the store makes several workers send each alert once.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from datetime import UTC, datetime
 import structlog
 from sqlalchemy import Engine
 
+from poas.services.alerts import check_alerts
 from poas.services.fx_sync import sync_fx
 from poas.services.intake import process_pending
 from poas.services.returns import finalize_due
@@ -24,6 +28,7 @@ from poas.settings import Settings
 
 log = structlog.get_logger("poas.housekeeping")
 FX_STOP_WAIT_S = 5.0
+ALERT_STOP_WAIT_S = 10.0  # a POST has a 5 s timeout; the check's own store work is quick
 
 
 def _utcnow() -> datetime:
@@ -43,6 +48,9 @@ class HousekeepingReport:
     fx_errors: list[str] = field(
         default_factory=list
     )  # failed FX syncs (kept apart: a feed outage is not ours)
+    alert_passes: int = 0
+    alerts_sent: int = 0
+    alert_errors: list[str] = field(default_factory=list)  # checks that failed, and alerts not delivered
 
 
 def inbox_pass(engine: Engine, settings: Settings, now: datetime) -> int:
@@ -95,6 +103,20 @@ def fx_pass(engine: Engine, settings: Settings, now: datetime, report: Housekeep
         )
 
 
+def alert_pass(engine: Engine, settings: Settings, now: datetime, report: HousekeepingReport) -> None:
+    """One alert check; never raises (a failure is logged and the next check retries)."""
+    report.alert_passes += 1
+    try:
+        result = check_alerts(engine, settings, now=now)
+    except Exception as exc:  # the store: log it, keep the worker alive
+        first = str(exc).splitlines()[0][:200] if str(exc) else ""  # no SQL parameters: no data
+        log.error("alert check failed; retried at the next check", error=type(exc).__name__, detail=first)
+        report.alert_errors.append(type(exc).__name__)
+        return
+    report.alerts_sent += len(result.sent)
+    report.alert_errors.extend(f"not delivered: {key}" for key in result.failed)
+
+
 async def run_housekeeping(
     engine: Engine,
     settings: Settings,
@@ -107,14 +129,24 @@ async def run_housekeeping(
     """Run the duties on their timers until `stop` is set; a failing pass is logged and retried.
 
     The FX sync (unless `fx_sync_source` is off) runs at start and then every `fx_sync_every_s`,
-    in a thread of its own beside the inbox and finalize passes.
+    in a thread of its own beside the inbox and finalize passes; so does the alert check (when
+    `alert_webhook_url` is set), every `alert_check_every_s`.
     """
     report = HousekeepingReport()
     next_finalize = 0.0
     next_fx = 0.0
     fx_task: asyncio.Future[None] | None = None
+    next_alert = 0.0
+    alert_task: asyncio.Future[None] | None = None
     loop = asyncio.get_running_loop()
     while not stop.is_set():
+        if settings.alert_webhook_url is not None and alert_task is None and loop.time() >= next_alert:
+            alert_task = asyncio.ensure_future(
+                asyncio.to_thread(alert_pass, engine, settings, clock(), report)
+            )
+        if alert_task is not None and alert_task.done():
+            alert_task = None
+            next_alert = loop.time() + settings.alert_check_every_s
         if settings.fx_sync_source != "off" and fx_task is None and loop.time() >= next_fx:
             fx_task = asyncio.ensure_future(asyncio.to_thread(fx_pass, engine, settings, clock(), report))
         if fx_task is not None and fx_task.done():
@@ -135,4 +167,6 @@ async def run_housekeeping(
             await asyncio.wait_for(stop.wait(), timeout=inbox_every_s)
     if fx_task is not None:  # let a sync in flight finish its write, but do not hang on a slow feed
         await asyncio.wait({fx_task}, timeout=FX_STOP_WAIT_S)
+    if alert_task is not None:  # let a check in flight record what it sent
+        await asyncio.wait({alert_task}, timeout=ALERT_STOP_WAIT_S)
     return report
