@@ -24,6 +24,7 @@ import httpx
 import structlog
 from sqlalchemy import Engine
 
+from poas.services.login_attempts import duration_text
 from poas.settings import Settings
 from poas.store import alerts as store
 
@@ -263,6 +264,16 @@ def receiver_label(settings: Settings) -> str:
     """`set (hooks.slack.com)` or `not set`: the host only, never the path (it holds the credential)."""
     host = receiver_host(settings)
     return f"set ({host})" if host else "not set"
+
+
+def settings_facts(settings: Settings) -> dict[str, str]:
+    """What the Settings page shows about alerts: never the URL, only whether it is set and its host."""
+    return {
+        "Receiver": receiver_label(settings),
+        "Format": settings.alert_format,
+        "Repeated while true": f"every {duration_text(timedelta(seconds=settings.alert_repeat_s))}",
+        "Checked": f"every {duration_text(timedelta(seconds=settings.alert_check_every_s))}",
+    }
 
 
 def post_alert(settings: Settings, alert: Alert, *, timeout_s: float = POST_TIMEOUT_S) -> Posted:

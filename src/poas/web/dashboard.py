@@ -16,7 +16,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
-from poas.services import views
+from poas.services import alerts, views
 from poas.services.database import database_label
 from poas.services.report import By
 from poas.settings import Settings, ShopConfig, mask
@@ -139,7 +139,16 @@ def settings_page(request: Request) -> Response:
     }
     auth: AuthConfig = request.app.state.auth
     web = web_access(s, auth, request.url.scheme)
-    return page(request, "settings.html", "/settings", shops=shops, general=general, web=web)
+    return page(
+        request,
+        "settings.html",
+        "/settings",
+        shops=shops,
+        general=general,
+        web=web,
+        alerts=alerts.settings_facts(s),
+        alerts_on=s.alert_webhook_url is not None,
+    )
 
 
 _COOKIE_SECURE = {
