@@ -29,6 +29,7 @@ import poas.cli  # noqa: F401  (registers every command)
 from poas.services.alerts import check_alerts
 from poas.services.housekeeping import run_housekeeping
 from poas.settings import Settings, ShopConfig
+from poas.store import alerts as alert_store
 from poas.store import outbox as ob
 from poas.store.db import make_engine
 from poas.store.tables.delivery import outbox
@@ -207,6 +208,23 @@ def test_two_checkers_at_once_send_each_alert_once(db_url: str, engine: Engine, 
             e.dispose()
 
 
+def test_a_checker_that_read_a_stale_state_loses_the_claim(engine: Engine) -> None:
+    """The claim itself: two checkers read the same row; the first change wins, the second matches nothing."""
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        one = alert_store.get_or_create(conn, "pixel_paused:1", now=now)
+    with engine.begin() as conn:
+        two = alert_store.get_or_create(conn, "pixel_paused:1", now=now)
+    assert one.claim == two.claim
+    with engine.begin() as conn:
+        won = alert_store.change_if_unchanged(conn, one.key, one.claim, now=now, sent_state="firing")
+    with engine.begin() as conn:
+        lost = alert_store.change_if_unchanged(conn, two.key, two.claim, now=now, sent_state="firing")
+    assert won is not None and lost is None
+    with engine.connect() as conn:
+        assert alert_store.states(conn)["pixel_paused:1"].claim == won
+
+
 def _kill(engine: Engine, ids: list[int], reason: str) -> None:
     """Dead-letter events the way the dispatcher's mark_dead leaves them (state and reason)."""
     with engine.begin() as conn:
@@ -303,6 +321,7 @@ async def test_a_refusing_receiver_is_retried_and_the_worker_goes_on(
             if len(receiver.raw) >= 2:
                 break
         assert len(receiver.raw) >= 2, "the refused alert was not tried again"
+        assert f"pixel {PIXEL} (shop {SHOP})" in receiver.raw[0]  # the shop from the config
         receiver.status = 200
         for _ in range(400):
             await asyncio.sleep(0.02)

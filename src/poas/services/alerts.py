@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, Literal
@@ -447,6 +447,8 @@ def check_alerts(
 
     active: set[str] = set()
     for p in found.paused:
+        configured = tuple(shop.id for shop in settings.shops if shop.pixel_id == p.pixel_id)
+        p = replace(p, shops=tuple(sorted(set(p.shops) | set(configured))))
         key = PAUSED + p.pixel_id
         active.add(key)
         _fire(
