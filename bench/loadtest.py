@@ -366,7 +366,7 @@ def held_by(engine: Engine, pid: int) -> set[str]:
 
 
 def _pid_of(lease_owner: str) -> int | None:
-    match = re.search(r"-(\d+)-[0-9a-f]+$", lease_owner)  # Dispatcher ids: host-pid-random
+    match = re.search(r"-(\d+)-[0-9a-f]+\.\d+$", lease_owner)  # host-pid-random.claim
     return int(match.group(1)) if match else None
 
 

@@ -67,8 +67,8 @@ def seed_delivery(engine: Engine, now: datetime) -> dict[str, Any]:
     assert claim is not None and len(claim.events) == 9
     claimed = [e.id for e in claim.events]
     with engine.begin() as conn:
-        ob.mark_sent(conn, "w1", claimed[:7], now=now, meta_response={"events_received": 7})
-        ob.mark_dead(conn, "w1", claimed[7:], reason="(#100) invalid parameter: user_data")
+        ob.mark_sent(conn, claim.owner, claimed[:7], now=now, meta_response={"events_received": 7})
+        ob.mark_dead(conn, claim.owner, claimed[7:], reason="(#100) invalid parameter: user_data")
         ob.pause_pixel(conn, "222", reason="token expired (190)", now=now)
     return {"ids": ids, "dead": claimed[7:], "waiting": [i for i in ids if i not in claimed]}
 

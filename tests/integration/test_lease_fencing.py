@@ -158,7 +158,7 @@ async def test_a_partly_lost_claim_sends_only_the_events_still_held(
     w2_ids = {e.event_id for e in taken.events}
     assert sent_by_w1 == {f"opx1-{i}": ["W1"] for i in range(6) if f"opx1-{i}" not in w2_ids}
     assert r1.requests == 1 and r1.sent == 3 and r1.lost_leases == 3
-    assert {tuple(r) for r in w2_rows} == {("sending", "w2", taken.lease_until)}  # left untouched
+    assert {tuple(r) for r in w2_rows} == {("sending", taken.owner, taken.lease_until)}  # left untouched
     assert r2.sent == 3 and r2.lost_leases == 0
     assert senders == {eid: ["W1"] if eid not in w2_ids else ["W2"] for eid in senders}
     assert len(senders) == 6
@@ -195,7 +195,7 @@ async def test_each_half_of_a_bisection_sends_only_what_is_still_held(engine: En
             r.lease_owner
             for r in conn.execute(select(outbox.c.lease_owner).where(outbox.c.state == "sending"))
         }
-    assert owners == {"w2"}
+    assert owners == {taken[0].owner}
 
 
 async def test_a_lease_shorter_than_the_timeout_is_extended_to_cover_each_request(engine: Engine) -> None:
@@ -249,3 +249,97 @@ async def test_a_request_is_cut_off_at_the_client_timeout_in_total(engine: Engin
         states = Counter(s for (s,) in conn.execute(select(outbox.c.state)))
     assert "TimeoutError" in message and "0.3 s" in message
     assert states == {"retry": 2}
+
+
+async def test_a_stalled_slot_sends_nothing_a_sibling_slot_of_the_same_worker_took(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One dispatcher, two slots: the first claim stalls past its lease, the other slot claims the
+    rows again and its request is in flight when the stalled slot wakes: same worker id, other claim."""
+    t0 = datetime.now(UTC)
+    enqueue_all(engine, events("px1", 6, t0), t0)
+    real_claim = ob.claim
+    stalled: list[ob.Claim] = []
+    claimed, resume, stale_done = threading.Event(), threading.Event(), threading.Event()
+
+    one_at_a_time = threading.Lock()  # so the first claim takes all six rows
+
+    def claim(*args: Any) -> ob.Claim | None:
+        with one_at_a_time:
+            got = real_claim(*args)
+            first = got is not None and not stalled
+            if first:
+                stalled.append(got)
+                claimed.set()
+        if first:
+            resume.wait(60)
+        return got
+
+    monkeypatch.setattr(ob, "claim", claim)
+    clock = ManualClock(t0)
+    config = DeliveryConfig(**{**CONFIG.__dict__, "concurrency": 2})
+    with run_sandbox() as sb:
+        client = CapiClient(sb.url, "v25.0", timeout_s=TIMEOUT_S)
+        creds = Credentials(access_token=TOKEN, test_event_code="W1")
+        d = Dispatcher(engine, client, lambda s, p: creds, config=config, worker_id="w1", clock=clock)
+        real_send, real_process = client.send, d._process
+        sends = 0
+
+        async def send(pixel_id: str, payloads: Any, creds: Credentials) -> Any:
+            nonlocal sends
+            sends += 1
+            if sends == 1:  # the sibling's request: the stalled slot wakes while it is in flight
+                resume.set()
+                await asyncio.to_thread(stale_done.wait, 10)
+            return await real_send(pixel_id, payloads, creds)
+
+        async def process(c: ob.Claim) -> None:
+            try:
+                await real_process(c)
+            finally:
+                if c is stalled[0]:
+                    stale_done.set()
+
+        monkeypatch.setattr(client, "send", send)
+        monkeypatch.setattr(d, "_process", process)
+        drained = asyncio.create_task(d.drain(wait_for_retries=True))
+        assert await asyncio.to_thread(claimed.wait, 30) and len(stalled[0].events) == 6
+        clock.advance(30)  # the stalled slot's 1 s lease is long gone; its sibling claims the rows
+        report = await asyncio.wait_for(drained, 30)
+        await client.aclose()
+        senders = _senders(sb)
+    assert senders == {f"opx1-{i}": ["W1"] for i in range(6)}  # each event once
+    assert report.requests == 1 and report.sent == 6 and report.lost_leases == 6
+    with engine.connect() as conn:
+        states = Counter(s for (s,) in conn.execute(select(outbox.c.state)))
+        logged = conn.execute(select(delivery_log.c.outcome)).scalars().all()
+    assert states == {"sent": 6} and logged == ["sent"]
+
+
+async def test_shutdown_releases_every_claim_of_the_worker(engine: Engine) -> None:
+    t0 = datetime.now(UTC)
+    enqueue_all(engine, events("px1", 6, t0), t0)
+    config = DeliveryConfig(**{**CONFIG.__dict__, "concurrency": 3, "batch_size": 2, "shutdown_grace_s": 0.2})
+    with run_sandbox() as sb:
+        sb.add_fault(kind="timeout", count=3, delay_s=5)  # three requests in flight, none answered
+        client = CapiClient(sb.url, "v25.0", timeout_s=TIMEOUT_S)
+        d = Dispatcher(
+            engine, client, lambda s, p: Credentials(access_token=TOKEN), config=config, worker_id="w"
+        )
+        stop = asyncio.Event()
+        task = asyncio.create_task(d.run(stop))
+        deadline = time.monotonic() + 30
+        while sb.state.stats()["faults_injected"].get("timeout", 0) < 3:
+            assert time.monotonic() < deadline, "three requests were not in flight"
+            await asyncio.sleep(0.02)
+        with engine.connect() as conn:
+            owners = set(
+                conn.execute(select(outbox.c.lease_owner).where(outbox.c.state == "sending")).scalars()
+            )
+        stop.set()
+        await asyncio.wait_for(task, timeout=10)
+        await client.aclose()
+    assert len(owners) == 3 and {ob.worker_of(o) for o in owners} == {"w"}  # one owner per claim
+    with engine.connect() as conn:
+        rows = conn.execute(select(outbox.c.state, outbox.c.lease_owner, outbox.c.attempts)).all()
+    assert {tuple(r) for r in rows} == {("retry", None, 1)}

@@ -121,7 +121,9 @@ def upgraded(engine: Engine) -> Engine:
     claim = ob.claim(engine, "w1", "111", limit=10, lease_s=60, now=NOW)
     assert claim is not None
     with engine.begin() as conn:
-        ob.mark_sent(conn, "w1", [e.id for e in claim.events], now=NOW, meta_response={"events_received": 1})
+        ob.mark_sent(
+            conn, claim.owner, [e.id for e in claim.events], now=NOW, meta_response={"events_received": 1}
+        )
     return engine
 
 

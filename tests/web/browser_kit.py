@@ -65,8 +65,8 @@ def seed_delivery(engine: Engine, now: datetime, pixel: str = "1234567890") -> l
     assert claim is not None
     ids = [e.id for e in claim.events]
     with engine.begin() as conn:
-        ob.mark_sent(conn, "seed", ids[:3], now=now, meta_response={"events_received": 3})
-        ob.mark_dead(conn, "seed", ids[3:], reason="(#100) Invalid parameter")
+        ob.mark_sent(conn, claim.owner, ids[:3], now=now, meta_response={"events_received": 3})
+        ob.mark_dead(conn, claim.owner, ids[3:], reason="(#100) Invalid parameter")
     return ids[3:]
 
 

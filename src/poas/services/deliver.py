@@ -8,8 +8,10 @@ invalid until the bad events are isolated and dead-lettered, or dead-letter the 
 The lease rule: a request is cut off at the client timeout in total (httpx's timeout is per phase),
 and before each request (each half of a bisection too) the worker makes sure its lease runs at least
 that timeout plus `LEASE_MARGIN` from now, extending it if not, and sends only the events it still
-holds. Events taken over by another worker are counted in `lost_leases`, not sent. No heartbeat runs
-while a request is in flight: the lease taken before it already outlasts it.
+holds. Every claim has its own lease owner, so events claimed again (by another worker, or by another
+slot of this one after a stall) are told apart: they are counted in `lost_leases`, not sent, and
+their results are left to the newer claim. No heartbeat runs while a request is in flight: the lease
+taken before it already outlasts it.
 """
 
 from __future__ import annotations
@@ -103,7 +105,8 @@ class DeliveryReport:
 
 
 def new_worker_id() -> str:
-    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    """host-pid-random; the host name cut so that the id fits `ob.MAX_WORKER_ID`."""
+    return f"{socket.gethostname()[:64]}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
 
 class Dispatcher:
@@ -125,6 +128,8 @@ class Dispatcher:
         self.credentials = credentials
         self.config = config or DeliveryConfig()
         self.worker_id = worker_id or new_worker_id()
+        if len(self.worker_id) > ob.MAX_WORKER_ID:
+            raise ValueError(f"a worker id has at most {ob.MAX_WORKER_ID} characters")
         self.clock = clock
         self.rng = rng or random.Random()
         self.report = DeliveryReport()
@@ -317,7 +322,7 @@ class Dispatcher:
             now = self.clock()
             with self.engine.begin() as conn:
                 ob.pause_pixel(conn, claim.pixel_id, reason=reason, now=now)
-                ob.release(conn, self.worker_id, [e.id for e in events], now=now, undo_attempt=True)
+                ob.release(conn, claim.owner, [e.id for e in events], now=now, undo_attempt=True)
                 ob.log_attempt(conn, self._attempt(claim, events, "pause", now, err=err, message=reason))
 
         await asyncio.to_thread(work)
@@ -378,11 +383,11 @@ class Dispatcher:
         with self.engine.begin() as conn:
             if answer is not None:
                 meta = {"fbtrace_id": answer.fbtrace_id, "events_received": answer.events_received}
-                owned = ob.mark_sent(conn, self.worker_id, ids, now=now, meta_response=meta)
+                owned = ob.mark_sent(conn, claim.owner, ids, now=now, meta_response=meta)
                 ob.clear_throttle(conn, claim.pixel_id, now=now)
                 self.report.sent += owned
             else:
-                owned = ob.mark_dead(conn, self.worker_id, ids, reason=dead_reason or outcome)
+                owned = ob.mark_dead(conn, claim.owner, ids, reason=dead_reason or outcome)
                 self.report.dead += owned
             if outcome != "too_old":
                 ob.log_attempt(conn, self._attempt(claim, events, outcome, now, err=err, answer=answer))
@@ -398,7 +403,7 @@ class Dispatcher:
             again = [e for e in events if e.attempts < self.config.max_attempts]
             owned = ob.mark_dead(
                 conn,
-                self.worker_id,
+                claim.owner,
                 give_up,
                 reason=f"gave up after {self.config.max_attempts} attempts: " + err.describe(),
             )
@@ -415,7 +420,7 @@ class Dispatcher:
                     jitter=self.rng.random(),
                 )
                 n = ob.mark_retry(
-                    conn, self.worker_id, ids, next_at=now + timedelta(seconds=delay), error=err.describe()
+                    conn, claim.owner, ids, next_at=now + timedelta(seconds=delay), error=err.describe()
                 )
                 owned += n
                 self.report.retried += n
@@ -436,7 +441,7 @@ class Dispatcher:
             until = now + timedelta(seconds=delay)
             ob.set_throttle_until(conn, claim.pixel_id, until=until, now=now)
             ids = [e.id for e in events]
-            owned = ob.release(conn, self.worker_id, ids, now=until, undo_attempt=True)
+            owned = ob.release(conn, claim.owner, ids, now=until, undo_attempt=True)
             ob.log_attempt(conn, self._attempt(claim, events, "throttle", now, err=err))
         self.report.throttled += 1
         self.report.count("throttle")
@@ -463,20 +468,20 @@ class Dispatcher:
             log.warning(
                 "lease lost before the result was recorded",
                 pixel=claim.pixel_id,
-                worker=self.worker_id,
+                owner=claim.owner,
                 events=expected - owned,
             )
 
     async def _hold_lease(self, claim: ob.Claim, events: list[ob.ClaimedEvent]) -> list[ob.ClaimedEvent]:
         """The events still leased for a request starting now: when the lease would end before the
-        request's timeout plus the margin, extend it first; events lost to another worker are dropped."""
+        request's timeout plus the margin, extend it first; events claimed again since are dropped."""
         timeout = timedelta(seconds=self.client_timeout_s())
         hold = max(timedelta(seconds=self.config.lease_s), timeout + LEASE_MARGIN)
         slack = LEASE_MARGIN
         while claim.held and self.clock() + timeout + slack > claim.lease_until:
             until = self.clock() + hold
             ids = [e.id for e in claim.events if e.id in claim.held]
-            owned = await asyncio.to_thread(self._extend_lease, ids, until)
+            owned = await asyncio.to_thread(self._extend_lease, claim.owner, ids, until)
             claim.held.intersection_update(owned)
             claim.lease_until = max(claim.lease_until, until)
             slack = timedelta(0)  # the margin covered this extension; another one only after a stall
@@ -484,16 +489,16 @@ class Dispatcher:
         if len(held) < len(events):
             self.report.lost_leases += len(events) - len(held)
             log.warning(
-                "lease lost before the request; those events are left to the worker that took them",
+                "lease lost before the request; those events are left to the claim that took them",
                 pixel=claim.pixel_id,
-                worker=self.worker_id,
+                owner=claim.owner,
                 events=len(events) - len(held),
             )
         return held
 
-    def _extend_lease(self, ids: Sequence[int], until: datetime) -> list[int]:
+    def _extend_lease(self, owner: str, ids: Sequence[int], until: datetime) -> list[int]:
         with self.engine.begin() as conn:
-            return ob.extend_lease(conn, self.worker_id, ids, until=until)
+            return ob.extend_lease(conn, owner, ids, until=until)
 
     async def _request(
         self, pixel_id: str, events: Sequence[ob.ClaimedEvent], creds: Credentials

@@ -1,17 +1,19 @@
 """The transactional outbox: enqueue, claim with a lease, mark sent/retry/dead, replay, purge, pauses.
 
 Workers claim rows (`SELECT … FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite has one writer at a time
-through `BEGIN IMMEDIATE`), send outside the transaction, then mark the result. Every mark is guarded
-by the lease owner, so a worker whose lease expired and was taken over cannot overwrite the newer
-owner's result. Before each request a worker extends its lease (`extend_lease`, which returns the ids
-it still owns) so that it covers the request, and sends only those ids: it never starts sending an
-event whose lease it lost. Delivery is still at least once: a worker stalled past its lease while a
+through `BEGIN IMMEDIATE`), send outside the transaction, then mark the result. Each claim has its own
+lease owner, `<worker id>.<n>`, and every mark is guarded by it, so a claim whose lease expired and was
+taken over (by another worker, or by another slot of the same worker) cannot overwrite the newer
+claim's result. Before each request a worker extends its lease (`extend_lease`, which returns the ids
+the claim still owns) so that it covers the request, and sends only those ids: it never starts
+sending an event whose lease it lost. Delivery is still at least once: a worker stalled past its lease while a
 request was in flight has its rows claimed again and resent with the same event_id, which Meta
 deduplicates.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -43,6 +45,15 @@ from poas.store.tables.delivery import delivery_log, outbox, pixel_state
 
 CLAIMABLE = ("pending", "retry", "sending")  # sending: only once its lease has expired
 
+# A lease owner is `<worker id>.<claim number>` in a String(100) column: room for 19 digits.
+MAX_WORKER_ID = 80
+_claim_numbers = itertools.count(1)  # process-wide, so claims of one worker id never share an owner
+
+
+def worker_of(lease_owner: str) -> str:
+    """The worker id part of a lease owner."""
+    return lease_owner.rpartition(".")[0]
+
 
 @dataclass(frozen=True, slots=True)
 class OutboxEvent:
@@ -71,11 +82,13 @@ class ClaimedEvent:
 
 @dataclass(slots=True)
 class Claim:
-    """Leased events of one pixel. `held`: the ids still leased as of the claim or the last
-    `extend_lease` (finished ones drop out then too); each of them is leased until `lease_until` or later.
+    """Leased events of one pixel. `owner`: this claim's lease owner, which every result must name.
+    `held`: the ids still leased as of the claim or the last `extend_lease` (finished ones drop out
+    then too); each of them is leased until `lease_until` or later.
     """
 
     worker_id: str
+    owner: str
     pixel_id: str
     events: list[ClaimedEvent]
     claimed_at: datetime
@@ -193,7 +206,11 @@ def _claimable(now: datetime) -> ColumnElement[bool]:
 def claim(
     engine: Engine, worker_id: str, pixel_id: str | None, limit: int, lease_s: float, now: datetime
 ) -> Claim | None:
-    """Lease up to `limit` due events of one pixel (the given one, or the first with due work)."""
+    """Lease up to `limit` due events of one pixel (the given one, or the first with due work) to a new
+    owner of `worker_id`'s: a slot of the same worker that claims them again later is told apart."""
+    if len(worker_id) > MAX_WORKER_ID:
+        raise ValueError(f"a worker id has at most {MAX_WORKER_ID} characters")
+    owner = f"{worker_id}.{next(_claim_numbers)}"
     lease_until = now + timedelta(seconds=lease_s)
     dialect = _dialect(engine)
     with engine.begin() as conn:
@@ -219,7 +236,7 @@ def claim(
             .where(outbox.c.id.in_(select(picked.c.id)))
             .values(
                 state="sending",
-                lease_owner=worker_id,
+                lease_owner=owner,
                 lease_until=lease_until,
                 next_attempt_at=lease_until,
                 attempts=outbox.c.attempts + 1,
@@ -239,21 +256,28 @@ def claim(
     if not events:
         return None
     events.sort(key=lambda e: e.id)
-    return Claim(worker_id, pixel_id, events, now, lease_until, {e.id for e in events})
+    return Claim(worker_id, owner, pixel_id, events, now, lease_until, {e.id for e in events})
 
 
-# ---------------------------------------------------------------- results (guarded by the lease owner)
+# ---------------------------------------------------------------- results (guarded by the claim's owner)
 
 
-def _owned(conn: Connection, worker_id: str, ids: Sequence[int]) -> ColumnElement[bool]:
-    return and_(_dialect(conn).id_in(ids), outbox.c.state == "sending", outbox.c.lease_owner == worker_id)
+def _owned(conn: Connection, owner: str, ids: Sequence[int]) -> ColumnElement[bool]:
+    return and_(_dialect(conn).id_in(ids), outbox.c.state == "sending", outbox.c.lease_owner == owner)
 
 
-def extend_lease(conn: Connection, worker_id: str, ids: Sequence[int], *, until: datetime) -> list[int]:
-    """Hold this worker's rows among `ids` until at least `until`; returns the ids it still owns.
+def _of_worker(worker_id: str) -> ColumnElement[bool]:
+    # Exact and case-sensitive (SQLite's LIKE is not): the worker id, a dot, a claim number.
+    prefix = worker_id + "."
+    rest = func.substr(outbox.c.lease_owner, len(prefix) + 1)
+    return and_(func.substr(outbox.c.lease_owner, 1, len(prefix)) == prefix, ~rest.contains("."), rest != "")
 
-    A lease is never shortened (two halves of a bisection may extend at once), and rows another
-    worker claimed, or that are already finished, are left alone and not returned.
+
+def extend_lease(conn: Connection, owner: str, ids: Sequence[int], *, until: datetime) -> list[int]:
+    """Hold the claim's rows among `ids` until at least `until`; returns the ids it still owns.
+
+    A lease is never shortened (two halves of a bisection may extend at once), and rows claimed
+    again since (by any worker, this one too), or already finished, are left alone and not returned.
     """
     if not ids:
         return []
@@ -262,7 +286,7 @@ def extend_lease(conn: Connection, worker_id: str, ids: Sequence[int], *, until:
     )
     stmt = (
         update(outbox)
-        .where(_owned(conn, worker_id, ids))
+        .where(_owned(conn, owner, ids))
         .values(lease_until=later, next_attempt_at=later)
         .returning(outbox.c.id)
     )
@@ -270,48 +294,53 @@ def extend_lease(conn: Connection, worker_id: str, ids: Sequence[int], *, until:
 
 
 def mark_sent(
-    conn: Connection, worker_id: str, ids: Sequence[int], *, now: datetime, meta_response: dict[str, Any]
+    conn: Connection, owner: str, ids: Sequence[int], *, now: datetime, meta_response: dict[str, Any]
 ) -> int:
-    """The batch was accepted; returns how many rows this worker still owned."""
+    """The batch was accepted; returns how many rows the claim `owner` still owned."""
     if not ids:
         return 0
     stmt = (
         update(outbox)
-        .where(_owned(conn, worker_id, ids))
+        .where(_owned(conn, owner, ids))
         .values(state="sent", sent_at=now, lease_owner=None, lease_until=None, meta_response=meta_response)
     )
     return conn.execute(stmt).rowcount
 
 
-def mark_retry(conn: Connection, worker_id: str, ids: Sequence[int], *, next_at: datetime, error: str) -> int:
+def mark_retry(conn: Connection, owner: str, ids: Sequence[int], *, next_at: datetime, error: str) -> int:
     if not ids:
         return 0
     stmt = (
         update(outbox)
-        .where(_owned(conn, worker_id, ids))
+        .where(_owned(conn, owner, ids))
         .values(state="retry", next_attempt_at=next_at, lease_owner=None, lease_until=None, last_error=error)
     )
     return conn.execute(stmt).rowcount
 
 
-def mark_dead(conn: Connection, worker_id: str, ids: Sequence[int], *, reason: str) -> int:
+def mark_dead(conn: Connection, owner: str, ids: Sequence[int], *, reason: str) -> int:
     if not ids:
         return 0
     stmt = (
         update(outbox)
-        .where(_owned(conn, worker_id, ids))
+        .where(_owned(conn, owner, ids))
         .values(state="dead", lease_owner=None, lease_until=None, last_error=reason)
     )
     return conn.execute(stmt).rowcount
 
 
 def release(
-    conn: Connection, worker_id: str, ids: Sequence[int] | None, *, now: datetime, undo_attempt: bool = False
+    conn: Connection, owner: str, ids: Sequence[int] | None, *, now: datetime, undo_attempt: bool = False
 ) -> int:
-    """Give claims back (shutdown, paused pixel): due again now, the attempt optionally not counted."""
-    where = and_(outbox.c.state == "sending", outbox.c.lease_owner == worker_id)
-    if ids is not None:
-        where = and_(where, outbox.c.id.in_(list(ids)))
+    """Give claims back (paused pixel, shutdown): due again now, the attempt optionally not counted.
+
+    With `ids`, `owner` is a claim's lease owner and its rows among `ids` go back; with None, `owner`
+    is a worker id and every claim of that worker goes back.
+    """
+    if ids is None:
+        where = and_(outbox.c.state == "sending", _of_worker(owner))
+    else:
+        where = and_(outbox.c.state == "sending", outbox.c.lease_owner == owner, outbox.c.id.in_(list(ids)))
     values: dict[str, Any] = {
         "state": "retry",
         "next_attempt_at": now,
