@@ -115,6 +115,14 @@ class ShopConfig(BaseModel):
 
 
 LOGIN_WINDOW_MAX_S = 365 * 86400
+DAY_S = 86400
+
+
+def _seconds(variable: str, v: float, most: int, most_text: str) -> float:
+    """A duration setting: seconds above 0 and at most `most` (so `now ± v` stays a representable time)."""
+    if not 0 < v <= most:
+        raise ValueError(f"{variable} must be seconds above 0 and at most {most} ({most_text}), got {v}")
+    return v
 
 
 def _default_home() -> Path:
@@ -174,13 +182,7 @@ class Settings(BaseSettings):
     @field_validator("login_window_s")
     @classmethod
     def _login_window(cls, v: float) -> float:
-        # The upper bound keeps `now - window` a representable time; a year is already far beyond use.
-        if not 0 < v <= LOGIN_WINDOW_MAX_S:
-            raise ValueError(
-                f"POAS_LOGIN_WINDOW_S must be seconds above 0 and at most {LOGIN_WINDOW_MAX_S} (a year), "
-                f"got {v}"
-            )
-        return v
+        return _seconds("POAS_LOGIN_WINDOW_S", v, LOGIN_WINDOW_MAX_S, "a year")
 
     @field_validator("alert_webhook_url", mode="before")
     @classmethod
@@ -207,21 +209,12 @@ class Settings(BaseSettings):
     @field_validator("alert_repeat_s")
     @classmethod
     def _alert_repeat(cls, v: float) -> float:
-        if not 0 < v <= LOGIN_WINDOW_MAX_S:
-            raise ValueError(
-                f"POAS_ALERT_REPEAT_S must be seconds above 0 and at most {LOGIN_WINDOW_MAX_S} (a year), "
-                f"got {v}"
-            )
-        return v
+        return _seconds("POAS_ALERT_REPEAT_S", v, LOGIN_WINDOW_MAX_S, "a year")
 
     @field_validator("alert_check_every_s")
     @classmethod
     def _alert_check_every(cls, v: float) -> float:
-        if not 0 < v <= 86400:
-            raise ValueError(
-                f"POAS_ALERT_CHECK_EVERY_S must be seconds above 0 and at most 86400 (a day), got {v}"
-            )
-        return v
+        return _seconds("POAS_ALERT_CHECK_EVERY_S", v, DAY_S, "a day")
 
     def resolved_database_url(self) -> str:
         if self.database_url:
