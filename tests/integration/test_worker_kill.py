@@ -67,18 +67,19 @@ def test_sigkill_mid_batch_then_restart_delivers_everything_with_the_same_event_
         try:
             _wait("the hanging request", lambda: sb.state.stats()["faults_injected"].get("timeout", 0) == 1)
             time.sleep(0.3)
-            with engine.connect() as conn:
-                in_flight = {
-                    r.event_id: r.lease_owner
-                    for r in conn.execute(
-                        select(outbox.c.event_id, outbox.c.lease_owner).where(outbox.c.state == "sending")
-                    )
-                }
             os.kill(first.pid, signal.SIGKILL)
             assert first.wait(timeout=10) == -signal.SIGKILL
         finally:
             if first.poll() is None:
                 first.kill()
+        # Read after the kill: the other slot may claim and send a batch between a read and the kill.
+        with engine.connect() as conn:
+            in_flight = {
+                r.event_id: r.lease_owner
+                for r in conn.execute(
+                    select(outbox.c.event_id, outbox.c.lease_owner).where(outbox.c.state == "sending")
+                )
+            }
         assert in_flight, "the worker held no claim when it was killed"
         recorded_before = {r["event"]["event_id"] for r in sb.events()}
         hung = in_flight.keys() & recorded_before  # Meta got these but the worker never heard back
