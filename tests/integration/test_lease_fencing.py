@@ -207,12 +207,16 @@ async def test_a_lease_shorter_than_the_timeout_is_extended_to_cover_each_reques
         handle = sb.state.handle
 
         def hooked(pixel_id: str, params: dict[str, Any]) -> Any:
-            arrived = datetime.now(UTC)
             with engine.connect() as conn:
-                ends = conn.execute(
-                    select(outbox.c.lease_until).where(outbox.c.event_id.in_(_event_ids(params)))
-                ).scalars()
-                left = min((end - arrived).total_seconds() for end in ends)
+                ends = list(
+                    conn.execute(
+                        select(outbox.c.lease_until).where(outbox.c.event_id.in_(_event_ids(params)))
+                    ).scalars()
+                )
+            # The time is taken after the read: the other half of a bisection may extend the lease
+            # while this read waits, and that extension must not count as more than the margin.
+            arrived = datetime.now(UTC)
+            left = min((end - arrived).total_seconds() for end in ends)
             seen.append((left, TIMEOUT_S))
             return handle(pixel_id, params)
 
