@@ -247,7 +247,7 @@ async def test_a_request_is_cut_off_at_the_client_timeout_in_total(engine: Engin
     report = await d.drain()
     elapsed = time.monotonic() - started
     await client.aclose()
-    assert elapsed < 3 and report.outcomes == {"retry": 1} and report.retried == 2
+    assert elapsed < 4.5 and report.outcomes == {"retry": 1} and report.retried == 2  # uncut: >= 5 s
     with engine.connect() as conn:
         message = conn.execute(select(delivery_log.c.message)).scalar_one()
         states = Counter(s for (s,) in conn.execute(select(outbox.c.state)))
