@@ -462,7 +462,9 @@ async def traffic(cluster: Cluster, plan: list[Delivery], engine: Engine, seen: 
     async def reader(n: int) -> None:
         kinds = list(READS)
         i = n
-        while not done.is_set():
+        # Every reader asks for each kind of page at least once, however slow the pages are on a
+        # loaded machine (a dashboard read can wait seconds for SQLite's write lock).
+        while not done.is_set() or i < n + len(kinds):
             kind = kinds[i % len(kinds)]
             client = readers[i % len(readers)]
             i += 1
