@@ -8,14 +8,15 @@ Norges Bank query with no observation in its period gets 404 (what SDMX REST ser
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
+
+from local_http import serve
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "fx"
 ECB_PATH = "/stats/eurofxref/"
@@ -93,13 +94,6 @@ def serve_fx_feeds() -> Iterator[FxFeeds]:
         def log_message(self, format: str, *args: object) -> None:  # quiet test output
             return
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    feeds.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    with serve(Handler) as url:
+        feeds.url = url
         yield feeds
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)

@@ -42,11 +42,8 @@ class Adjustments:
         path = field if len(field) <= MAX_PATH_CHARS else field[: MAX_PATH_CHARS - 1] + "…"
         self.done.append((path, action))
 
-    def __len__(self) -> int:
+    def __len__(self) -> int:  # also its truth: no adjustment is False
         return len(self.done)
-
-    def __bool__(self) -> bool:
-        return bool(self.done)
 
     def lines(self) -> list[str]:
         """Each adjustment as "path: what was done", in reading order."""
