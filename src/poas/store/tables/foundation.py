@@ -245,5 +245,7 @@ profit_snapshots = Table(
     Column("sendable", Boolean, nullable=False),
     Column("sendable_reason", Text),
     Column("breakdown", JSON, nullable=False),
+    # lines priced with no cost and no fallback margin; 0 = profit known (migration 0008)
+    Column("missing_cost_lines", Integer, nullable=False, server_default="0"),
     _order_fk(),
 )

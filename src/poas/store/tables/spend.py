@@ -65,6 +65,9 @@ rollup_daily = Table(
     Column("meta_purchases", BigInteger, nullable=False, default=0),
     Column("meta_value_minor", BigInteger, nullable=False, default=0),
     Column("spend_allocated", Integer, nullable=False, default=0),  # 1 = product spend by revenue share
+    # orders whose profit is unknown (a missing cost, no fallback): out of the profit sums (0008)
+    Column("orders_without_cost", BigInteger, nullable=False, default=0, server_default="0"),
+    Column("revenue_without_cost_minor", BigInteger, nullable=False, default=0, server_default="0"),
     Index("ix_rollup_daily_level_day", "shop_id", "level", "day"),
 )
 
