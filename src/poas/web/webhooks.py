@@ -114,6 +114,32 @@ def shop_or_404(request: Request, shop_id: str) -> ShopConfig:
     return shop
 
 
+_ROUTES = {"shopify": "/webhooks/shopify/{shop}", "woocommerce": "/webhooks/woocommerce/{shop}"}
+_NAMES = {"shopify": "Shopify", "woocommerce": "WooCommerce"}
+
+
+def platform_shop_or_404(request: Request, shop_id: str, platform: str) -> ShopConfig:
+    """The shop behind a platform's webhook route, refused (404) when it is configured for another.
+
+    The check comes before the body is read or its signature checked, so a body shaped for one
+    platform can never enter through the other platform's parser, whatever secret signed it. The
+    JSON API (`/api/v1/orders`) is not tied to a platform: any shop may use it.
+    """
+    shop = shop_or_404(request, shop_id)
+    if shop.platform != platform:
+        route = _ROUTES[platform].format(shop=shop.id)
+        if shop.platform in _ROUTES:
+            instead = f"its webhooks go to {_ROUTES[shop.platform].format(shop=shop.id)}"
+        else:
+            instead = "it sends orders to POST /api/v1/orders"
+        raise HTTPException(
+            404,
+            f"{route} takes {_NAMES[platform]} webhooks, but shop {shop.id!r} is configured with "
+            f"platform = {shop.platform!r}: {instead}",
+        )
+    return shop
+
+
 async def read_body(request: Request) -> bytes:
     """The raw body, refused with 413 beyond `webhook_max_bytes` (declared or actually streamed)."""
     limit = _settings(request).webhook_max_bytes
@@ -207,7 +233,7 @@ async def _accept(
 
 @router.post("/webhooks/shopify/{shop_id}")
 async def shopify_webhook(shop_id: str, request: Request, background: BackgroundTasks) -> JSONResponse:
-    shop = shop_or_404(request, shop_id)
+    shop = platform_shop_or_404(request, shop_id, "shopify")
     body = await read_body(request)
     h = request.headers
     if not intake.signature_valid(body, h.get("x-shopify-hmac-sha256"), shop):
@@ -223,7 +249,7 @@ async def shopify_webhook(shop_id: str, request: Request, background: Background
 
 @router.post("/webhooks/woocommerce/{shop_id}")
 async def woocommerce_webhook(shop_id: str, request: Request, background: BackgroundTasks) -> JSONResponse:
-    shop = shop_or_404(request, shop_id)
+    shop = platform_shop_or_404(request, shop_id, "woocommerce")
     body = await read_body(request)
     h = request.headers
     if intake.is_woocommerce_ping(body):
