@@ -7,6 +7,8 @@ The rule (documented in docs/attribution.md, "Budget advice"):
    its current spend (one step). What the caps leave over is handed to the campaigns that still have
    room, again by weight (water-filling), so the total equals the budget whenever the caps allow.
 3. Each campaign also gets the ROAS it needs for the target POAS: target POAS / margin.
+4. A campaign with orders whose profit is unknown (a cost missing, no fallback margin) is held at its
+   current spend and weighs 0: its POAS covers only part of its orders, so no advice acts on it.
 
 Profit is on a basis: `expected` (default) is gross profit minus the expected return cost, the
 profit the shop keeps and the `net_revenue` Meta is sent; `gross` leaves returns out, which makes a
@@ -44,7 +46,9 @@ class CampaignFigures:
     name: str
     spend: Decimal
     revenue: Decimal
-    profit: Decimal
+    profit: Decimal  # of the orders whose profit is known
+    orders_without_cost: int = 0  # unknown profit: the campaign is held, not advised
+    revenue_without_cost: Decimal = ZERO
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +97,8 @@ def campaign_figures(rows: Iterable[ReportRow], basis: ProfitBasis = "expected")
             r.figures.spend,
             r.figures.revenue,
             r.figures.expected_profit if basis == "expected" else r.figures.gross_profit,
+            r.figures.orders_without_cost,
+            r.figures.revenue_without_cost,
         )
         for r in rows
         if r.key
@@ -100,6 +106,8 @@ def campaign_figures(rows: Iterable[ReportRow], basis: ProfitBasis = "expected")
 
 
 def _weight(c: CampaignFigures) -> Decimal:
+    if c.orders_without_cost:
+        return ZERO
     p = poas(c.profit, c.spend)
     return ZERO if p is None or p <= BREAK_EVEN_POAS else c.spend * (p - BREAK_EVEN_POAS)
 
@@ -107,8 +115,9 @@ def _weight(c: CampaignFigures) -> Decimal:
 def _fill(
     items: Sequence[CampaignFigures], budget: Decimal, cap: Decimal
 ) -> tuple[dict[str, Decimal], Decimal]:
-    low = {c.key: c.spend * (1 - cap) for c in items}
-    high = {c.key: c.spend * (1 + cap) for c in items}
+    held = {c.key for c in items if c.orders_without_cost}  # unknown profit: current spend, no step
+    low = {c.key: c.spend if c.key in held else c.spend * (1 - cap) for c in items}
+    high = {c.key: c.spend if c.key in held else c.spend * (1 + cap) for c in items}
     weight = {c.key: _weight(c) for c in items}
     alloc = dict(low)  # everyone keeps at least the floor; the rest goes by weight
     remaining = budget - sum(alloc.values(), ZERO)
@@ -148,6 +157,13 @@ def _reason(p: Decimal | None, change: Decimal) -> str:
     return "above break-even: more budget" if change > 0 else "above break-even: capped or budget used up"
 
 
+def _held(c: CampaignFigures) -> str:
+    return (
+        f"profit unknown for {c.orders_without_cost} orders (no cost, no fallback margin): "
+        "held at current spend; add the costs (`poas costs missing`)"
+    )
+
+
 def advise(
     campaigns: Sequence[CampaignFigures],
     *,
@@ -170,10 +186,11 @@ def advise(
     alloc, unallocated = _fill(items, budget, cap) if items else ({}, budget)
     out = []
     for c in sorted(items, key=lambda c: c.key):
-        m = margin(c.profit, c.revenue)
+        held = c.orders_without_cost > 0
+        m = None if held else margin(c.profit, c.revenue - c.revenue_without_cost)
         new = alloc[c.key]
         change = new - c.spend
-        p = poas(c.profit, c.spend)
+        p = None if held else poas(c.profit, c.spend)
         out.append(
             CampaignAdvice(
                 key=c.key,
@@ -187,7 +204,7 @@ def advise(
                 margin=m,
                 break_even_roas=None if m is None else break_even_roas(m),
                 target_roas=None if m is None else target_roas(target_poas, m),
-                reason=_reason(p, change),
+                reason=_held(c) if held else _reason(p, change),
             )
         )
     allocated = sum((a.proposed_spend for a in out), ZERO)

@@ -7,6 +7,13 @@ rounded half-even to the minor unit per line, so the components add up to the pr
     gross_profit    = revenue_ex_vat − cogs − shipping_cost − payment_fee − handling_cost
     expected_profit = gross_profit − Σ lines p_return × (revenue − cogs × restock share + return handling)
     realized_profit = gross_profit − refunded revenue ex VAT + cost of restocked goods − return handling
+                      − cancellation
+
+A cancelled or voided order (`Order.cancelled`) realizes only what really happened: without a refund
+its revenue is not earned and its goods are restocked; unless a refund line says goods came back,
+nothing was shipped or packed, so shipping and handling costs are not incurred; and a payment that
+captured nothing (voided, pending, authorized) was charged no fee. `cancellation` is what that takes
+off gross profit (a cancelled, refunded order leaves revenue and goods to its refunds).
 """
 
 from __future__ import annotations
@@ -146,6 +153,7 @@ COMPONENTS = (
     "refunded_revenue_ex_vat",
     "recovered_cogs",
     "return_handling_cost",
+    "cancellation",
     "realized_profit",
 )
 
@@ -170,6 +178,7 @@ class ProfitResult:
     refunded_revenue_ex_vat: Money
     recovered_cogs: Money
     return_handling_cost: Money
+    cancellation: Money  # what a cancellation or void takes off gross profit (0 when not cancelled)
     realized_profit: Money
     shipping_revenue: Money  # shipping charged ex VAT (in revenue only when the policy says so)
     total_paid: Money  # what the customer paid: lines and shipping incl. VAT, gift cards included
@@ -180,6 +189,16 @@ class ProfitResult:
     notes: tuple[str, ...]
     sendable: bool
     reason: str | None
+
+    @property
+    def missing_cost_lines(self) -> int:
+        """Lines priced with no cost and no fallback margin: while any, the profit is unknown."""
+        return sum(1 for ln in self.lines if ln.cost_missing)
+
+    @property
+    def profit_known(self) -> bool:
+        """False when a cost is missing with no fallback: never count this profit (it is not revenue)."""
+        return self.missing_cost_lines == 0
 
     def to_dict(self) -> dict[str, Any]:
         """The explainable breakdown, JSON-safe: amounts are decimal strings in `currency`."""
@@ -563,6 +582,34 @@ class _Pricer:
         self.sources["refunded_revenue_ex_vat"] = {"refunds": items}
         return refunded, recovered, handling
 
+    def cancellation(self, revenue: Decimal, cogs: Decimal, costs: Mapping[str, Decimal]) -> Decimal:
+        """What a cancellation or void takes off gross profit: what never happened (module docstring)."""
+        order = self.order
+        if not order.cancelled:
+            self.sources["cancellation"] = {"basis": "not cancelled"}
+            return ZERO
+        why = "voided" if order.cancelled_at is None else "cancelled"
+        parts: dict[str, Decimal] = {}
+        if not order.refunds:
+            parts["revenue_ex_vat"] = revenue  # not earned
+            parts["cogs"] = -cogs  # goods restocked
+        returned = any(rl.restock_type in _RETURNED for r in order.refunds for rl in r.lines)
+        if not returned:  # nothing came back, so nothing had left: not shipped, not packed
+            parts["shipping_cost"] = -costs["shipping_cost"]
+            parts["handling_cost"] = -costs["handling_cost"]
+        if not order.payment_captured and order.actual_payment_fee is None:
+            parts["payment_fee"] = -costs["payment_fee"]  # a void captures nothing, no fee is charged
+        source: dict[str, Any] = {
+            "basis": f"order {why}" + (", refunds carry revenue and goods" if order.refunds else ", no refund"),
+            "financial_status": order.financial_status,
+        }
+        source.update({f"not_realized_{k}": str(v) for k, v in parts.items() if v})
+        self.sources["cancellation"] = source
+        self.notes.append(
+            f"order {why} ({order.financial_status}): profit realized only for costs really incurred"
+        )
+        return sum(parts.values(), ZERO)
+
 
 def compute_profit(
     order: Order,
@@ -594,6 +641,8 @@ def compute_profit(
     gross_profit = revenue - cogs - shipping_cost - fee - handling
     expected_return = sum((ln.expected_return_cost.amount for ln in lines), ZERO)
     refunded, recovered, return_handling = pr.refunds(ship_gross_o, ship_rev_o)
+    costs_incurred = {"shipping_cost": shipping_cost, "payment_fee": fee, "handling_cost": handling}
+    cancelled = pr.cancellation(revenue, cogs, costs_incurred)
 
     if pr.missing and policy.missing_cost == "block":
         raise MissingCostError(order.order_id, pr.missing)
@@ -613,7 +662,7 @@ def compute_profit(
             "recovered_cogs": {"basis": "restock types return, cancel, legacy_restock"},
             "return_handling_cost": {"basis": "return handling per returned line (restock type return)"},
             "realized_profit": {
-                "basis": "gross profit − refunded revenue + recovered cogs − return handling"
+                "basis": "gross profit − refunded revenue + recovered cogs − return handling − cancellation"
             },
         }
     )
@@ -635,7 +684,8 @@ def compute_profit(
         refunded_revenue_ex_vat=m(refunded),
         recovered_cogs=m(recovered),
         return_handling_cost=m(return_handling),
-        realized_profit=m(gross_profit - refunded + recovered - return_handling),
+        cancellation=m(cancelled),
+        realized_profit=m(gross_profit - refunded + recovered - return_handling - cancelled),
         shipping_revenue=m(ship_rev),
         total_paid=m(total_paid),
         lines=tuple(lines),

@@ -60,6 +60,18 @@ class Figures:
     realized_profit: Decimal = ZERO
     meta_purchases: int = 0
     meta_value: Decimal = ZERO
+    orders_without_cost: int = 0  # unknown profit (a cost missing, no fallback): in revenue, not profit
+    revenue_without_cost: Decimal = ZERO
+
+    @property
+    def priced_revenue(self) -> Decimal:
+        """Revenue of the orders whose profit is known: what margin divides by."""
+        return self.revenue - self.revenue_without_cost
+
+    @property
+    def no_profit_known(self) -> bool:
+        """Every order of the line lacks a cost: there is no profit figure, not a profit of 0."""
+        return self.orders_without_cost > 0 and self.orders_without_cost >= self.orders
 
     def __add__(self, other: Figures) -> Figures:
         return Figures(*(getattr(self, f) + getattr(other, f) for f in Figures.__slots__))
@@ -76,19 +88,22 @@ class ReportRow:
     margin: Decimal | None
     break_even_roas: Decimal | None
     realized_profit: Decimal | None  # only when some orders are final
-    revenue_trap: bool = False
+    revenue_trap: bool = False  # never on a line with orders without cost (its POAS is partial)
     day: str | None = None  # set on per-day lines (`report --daily`)
 
 
 def report_row(key: str, name: str, f: Figures, day: str | None = None) -> ReportRow:
-    m = margin(f.gross_profit, f.revenue)
+    """ROAS on all revenue; POAS on the known profit (None when no order's profit is known); margin
+    on the revenue of the orders whose profit is known. Orders without cost are in `f` apart."""
+    unknown = f.no_profit_known
+    m = None if unknown else margin(f.gross_profit, f.priced_revenue)
     return ReportRow(
         key=key,
         name=name,
         figures=f,
         roas=roas(f.revenue, f.spend),
-        poas=poas(f.gross_profit, f.spend),
-        poas_expected=poas(f.expected_profit, f.spend),
+        poas=None if unknown else poas(f.gross_profit, f.spend),
+        poas_expected=None if unknown else poas(f.expected_profit, f.spend),
         margin=m,
         break_even_roas=None if m is None else break_even_roas(m),
         realized_profit=f.realized_profit if f.final_orders else None,
@@ -107,13 +122,16 @@ def median(values: list[Decimal]) -> Decimal | None:
 def flag_revenue_trap(
     rows: list[ReportRow], *, skip_keys: frozenset[str] = frozenset({""})
 ) -> list[ReportRow]:
-    """Mark rows whose ROAS is above the rows' median while POAS is below 1 (they lose money)."""
+    """Mark rows whose ROAS is above the rows' median while POAS is below 1 (they lose money).
+
+    A row with orders without cost is never marked: its POAS covers only part of its orders."""
     med = median([r.roas for r in rows if r.roas is not None and r.key not in skip_keys])
     if med is None:
         return rows
-    return [
-        replace(r, revenue_trap=r.roas is not None and r.poas is not None and r.roas > med and r.poas < 1)
-        if r.key not in skip_keys
-        else r
-        for r in rows
-    ]
+    return [replace(r, revenue_trap=_trap(r, med)) if r.key not in skip_keys else r for r in rows]
+
+
+def _trap(r: ReportRow, med: Decimal) -> bool:
+    if r.roas is None or r.poas is None or r.figures.orders_without_cost:
+        return False
+    return r.roas > med and r.poas < 1

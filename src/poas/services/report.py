@@ -34,6 +34,8 @@ _SUMS = (
     "realized_profit_minor",
     "meta_purchases",
     "meta_value_minor",
+    "orders_without_cost",
+    "revenue_without_cost_minor",
 )
 
 
@@ -65,6 +67,8 @@ def _figures(r: Any, currency: str) -> Figures:
         realized_profit=dec(r.realized_profit_minor),
         meta_purchases=int(r.meta_purchases or 0),
         meta_value=dec(r.meta_value_minor),
+        orders_without_cost=int(r.orders_without_cost or 0),
+        revenue_without_cost=dec(r.revenue_without_cost_minor),
     )
 
 
@@ -130,7 +134,19 @@ def build_report(
         )
     if by in ("campaign", "adset", "ad"):
         notes.append("Orders with no Meta campaign match are in the '(unattributed)' row.")
+    if total.figures.orders_without_cost:
+        notes.append(unknown_profit_note(total))
     return Report(shop.id, shop.currency, by, date_from, date_to, tuple(rows), total, tuple(notes))
+
+
+def unknown_profit_note(total: ReportRow) -> str:
+    """What a reader must know when some orders have no cost: POAS and margin cover only part."""
+    f = total.figures
+    return (
+        f"{f.orders_without_cost} of {f.orders} orders ({f.revenue_without_cost} of {f.revenue} revenue) "
+        "have no cost and no fallback margin: their profit is unknown, so they are in revenue and ROAS "
+        "but left out of profit, POAS and margin. `poas costs missing` lists the SKUs to cost."
+    )
 
 
 def _rows(by: By, grouped: Sequence[Any], currency: str) -> list[ReportRow]:
@@ -159,6 +175,7 @@ def _num(value: Decimal | None, places: int) -> float | None:
 def row_dict(by: By, row: ReportRow, currency: str) -> dict[str, Any]:
     f = row.figures
     e = exponent(currency)
+    unknown = f.no_profit_known  # no order with a known profit: no profit figure at all, not 0
     out: dict[str, Any] = {"day": row.day} if row.day else {}
     out[by] = row.name
     if by in ("campaign", "adset", "ad", "product"):
@@ -168,8 +185,8 @@ def row_dict(by: By, row: ReportRow, currency: str) -> dict[str, Any]:
             "spend": _num(f.spend, e),
             "orders": f.orders,
             "revenue": _num(f.revenue, e),
-            "profit": _num(f.gross_profit, e),
-            "expected_profit": _num(f.expected_profit, e),
+            "profit": None if unknown else _num(f.gross_profit, e),
+            "expected_profit": None if unknown else _num(f.expected_profit, e),
             "realized_profit": _num(row.realized_profit, e),
             "final_orders": f.final_orders,
             "roas": _num(row.roas, 4),
@@ -180,6 +197,8 @@ def row_dict(by: By, row: ReportRow, currency: str) -> dict[str, Any]:
             "meta_purchases": f.meta_purchases,
             "meta_value": _num(f.meta_value, e),
             "revenue_trap": row.revenue_trap,
+            "orders_without_cost": f.orders_without_cost,
+            "revenue_without_cost": _num(f.revenue_without_cost, e),
         }
     )
     return out

@@ -2,8 +2,11 @@
 
 An order belongs to the day of its `created_at` in the shop's time zone; test and cancelled orders
 are left out. Figures come from each order's latest profit snapshot; realized profit counts only
-orders whose profit is final (a "final" row in the correction ledger). Product rows get spend
-allocated from each campaign by the product's share of the campaign's attributed revenue that day.
+orders whose profit is final (a "final" row in the correction ledger). An order whose profit is
+unknown (a cost missing with no fallback margin) keeps its revenue but is left out of every profit
+sum and counted in `orders_without_cost` / `revenue_without_cost_minor` instead. Product rows get
+spend allocated from each campaign by the product's share of the campaign's attributed revenue that
+day.
 """
 
 from __future__ import annotations
@@ -51,6 +54,8 @@ class _Fig:
     realized_profit_minor: int = 0
     meta_purchases: int = 0
     meta_value_minor: int = 0
+    orders_without_cost: int = 0  # unknown profit: counted here, left out of every profit sum
+    revenue_without_cost_minor: int = 0
 
 
 _SUMMED = [f.name for f in fields(_Fig) if f.name != "name"]
@@ -99,6 +104,7 @@ class _DayOrder:
     gross_profit: int
     expected_profit: int
     realized_profit: int
+    missing_cost_lines: int = 0  # > 0: the profit is unknown (a cost missing, no fallback)
 
 
 _CHUNK = 500  # ids per IN (...): every per-day read goes orders-first, then by primary key
@@ -143,6 +149,7 @@ def _day_orders(conn: Connection, shop_id: str, start: datetime, end: datetime) 
                 ps.c.gross_profit,
                 ps.c.expected_profit,
                 ps.c.realized_profit,
+                ps.c.missing_cost_lines,
             ).where(ps.c.shop_id == shop_id, ps.c.order_id.in_(ids))
         )
         for r in rows:
@@ -172,6 +179,7 @@ def _day_orders(conn: Connection, shop_id: str, start: datetime, end: datetime) 
                 snap.gross_profit,
                 snap.expected_profit,
                 snap.realized_profit,
+                int(snap.missing_cost_lines or 0),
             )
         )
     return out
@@ -257,16 +265,19 @@ def _build_day(conn: Connection, ctx: _Context, day: date) -> dict[tuple[str, st
     product_rev: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))  # campaign -> product
     for o in day_orders:
         got = attribute(o.touch, ctx.catalog, ctx.config)
-        amounts = {
-            "revenue_minor": _to_shop(ctx, o.revenue_ex_vat, o.currency, day),
-            "gross_profit_minor": _to_shop(ctx, o.gross_profit, o.currency, day),
-            "expected_profit_minor": _to_shop(ctx, o.expected_profit, o.currency, day),
-        }
-        final = o.order_id in finals
+        known = o.missing_cost_lines == 0  # unknown profit: revenue kept, counted apart, never profit
+        rev = _to_shop(ctx, o.revenue_ex_vat, o.currency, day)
+        amounts = {"revenue_minor": rev}
+        if known:
+            amounts["gross_profit_minor"] = _to_shop(ctx, o.gross_profit, o.currency, day)
+            amounts["expected_profit_minor"] = _to_shop(ctx, o.expected_profit, o.currency, day)
+        else:
+            amounts["revenue_without_cost_minor"] = rev
+        final = known and o.order_id in finals
         realized = _to_shop(ctx, o.realized_profit, o.currency, day) if final else 0
         keys = [("shop", ""), ("campaign", got.campaign_id), ("adset", got.adset_id), ("ad", got.ad_id)]
         for key in keys:
-            _add_order(figs[key], amounts, final, realized)
+            _add_order(figs[key], amounts, final, realized, known)
         weights = _product_weights(lines.get(o.order_id, []))
         if not weights:
             continue
@@ -275,6 +286,7 @@ def _build_day(conn: Connection, ctx: _Context, day: date) -> dict[tuple[str, st
         for pid in weights:
             f = figs[("product", pid)]
             f.orders += 1
+            f.orders_without_cost += 0 if known else 1
             for name in amounts:
                 setattr(f, name, getattr(f, name) + shares[name][pid])
             if final:
@@ -291,8 +303,9 @@ def _build_day(conn: Connection, ctx: _Context, day: date) -> dict[tuple[str, st
     return figs
 
 
-def _add_order(f: _Fig, amounts: dict[str, int], final: bool, realized: int) -> None:
+def _add_order(f: _Fig, amounts: dict[str, int], final: bool, realized: int, known: bool) -> None:
     f.orders += 1
+    f.orders_without_cost += 0 if known else 1
     for name, value in amounts.items():
         setattr(f, name, getattr(f, name) + value)
     if final:

@@ -57,6 +57,8 @@ class ProfitLike(Protocol):
     def sendable(self) -> bool: ...
     @property
     def reason(self) -> str | None: ...
+    @property
+    def missing_cost_lines(self) -> int: ...
     def to_dict(self) -> dict[str, Any]: ...
 
 
@@ -72,6 +74,12 @@ class Snapshot:
     sendable: bool
     sendable_reason: str | None
     breakdown: Mapping[str, Any]
+    missing_cost_lines: int = 0  # lines with no cost and no fallback margin
+
+    @property
+    def profit_known(self) -> bool:
+        """False when a cost is missing with no fallback: the profit figures are not profit."""
+        return self.missing_cost_lines == 0
 
     def money(self, component: str) -> Money:
         return Money(self.amounts[component], self.currency)
@@ -85,6 +93,8 @@ class Snapshot:
             **{k: str(v) for k, v in self.amounts.items()},
             "sendable": self.sendable,
             "sendable_reason": self.sendable_reason,
+            "profit_known": self.profit_known,
+            "missing_cost_lines": self.missing_cost_lines,
             "breakdown": dict(self.breakdown),
         }
 
@@ -92,7 +102,7 @@ class Snapshot:
 SNAPSHOT_COLUMNS = (
     *("shop_id", "order_id", "version", "created_at", "reason", "currency"),
     *COMPONENTS,
-    *("sendable", "sendable_reason", "breakdown"),
+    *("sendable", "sendable_reason", "breakdown", "missing_cost_lines"),
 )
 Fingerprint = tuple[Any, ...]
 
@@ -106,6 +116,7 @@ class SnapshotValues:
     sendable: bool
     reason: str | None
     breakdown_json: str
+    missing_cost_lines: int = 0
 
     @property
     def fingerprint(self) -> Fingerprint:
@@ -121,7 +132,14 @@ def snapshot_values(result: ProfitLike) -> SnapshotValues:
             raise ValueError(f"profit component {name} is in {m.currency}, expected {currency}")
     e = exponent(currency)
     minors = tuple(int(m.amount.scaleb(e).to_integral_value(ROUND_HALF_EVEN)) for m in monies)
-    return SnapshotValues(currency, minors, bool(result.sendable), result.reason, json_text(result.to_dict()))
+    return SnapshotValues(
+        currency,
+        minors,
+        bool(result.sendable),
+        result.reason,
+        json_text(result.to_dict()),
+        int(result.missing_cost_lines),
+    )
 
 
 def _fingerprint(currency: str, minors: Sequence[int], sendable: bool, reason: str | None) -> Fingerprint:
@@ -184,6 +202,7 @@ def add_snapshot_values(
                 v.sendable,
                 v.reason,
                 v.breakdown_json,
+                v.missing_cost_lines,
             )
         )
     insert_rows(conn, "profit_snapshots", SNAPSHOT_COLUMNS, rows)
@@ -228,6 +247,7 @@ def _snapshot(r: Any) -> Snapshot:
         sendable=r.sendable,
         sendable_reason=r.sendable_reason,
         breakdown=r.breakdown,
+        missing_cost_lines=int(r.missing_cost_lines or 0),
     )
 
 

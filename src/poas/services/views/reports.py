@@ -24,8 +24,8 @@ class ReportLine(BaseModel):
     spend: Decimal
     orders: int
     revenue: Decimal
-    gross_profit: Decimal
-    expected_profit: Decimal
+    gross_profit: Decimal | None = Field(description="known profit only; None when no order's is known")
+    expected_profit: Decimal | None
     realized_profit: Decimal | None = Field(None, description="only when some orders' profit is final")
     roas: Decimal | None
     poas: Decimal | None
@@ -35,6 +35,10 @@ class ReportLine(BaseModel):
     meta_purchases: int
     meta_value: Decimal
     revenue_trap: bool
+    orders_without_cost: int = Field(
+        0, description="orders with unknown profit (no cost, no fallback): in revenue, not in profit"
+    )
+    revenue_without_cost: Decimal = Field(ZERO, description="their revenue ex VAT")
 
 
 class AdviceLine(BaseModel):
@@ -85,14 +89,15 @@ def _q(value: Decimal | None, places: int) -> Decimal | None:
 
 def _line(row: ReportRow, places: int) -> ReportLine:
     f = row.figures
+    unknown = f.no_profit_known
     return ReportLine(
         key=row.key,
         name=row.name,
         spend=f.spend,
         orders=f.orders,
         revenue=f.revenue,
-        gross_profit=f.gross_profit,
-        expected_profit=f.expected_profit,
+        gross_profit=None if unknown else f.gross_profit,
+        expected_profit=None if unknown else f.expected_profit,
         realized_profit=row.realized_profit,
         roas=_q(row.roas, 4),
         poas=_q(row.poas, 4),
@@ -102,6 +107,8 @@ def _line(row: ReportRow, places: int) -> ReportLine:
         meta_purchases=f.meta_purchases,
         meta_value=f.meta_value,
         revenue_trap=row.revenue_trap,
+        orders_without_cost=f.orders_without_cost,
+        revenue_without_cost=f.revenue_without_cost,
     )
 
 
