@@ -14,6 +14,8 @@ from decimal import Decimal
 from enum import StrEnum
 
 ZERO = Decimal(0)
+# Financial statuses after which the payment was captured (Shopify's names; the sources map to them).
+CAPTURED_STATUSES = frozenset({"paid", "partially_paid", "partially_refunded", "refunded"})
 
 
 class RestockType(StrEnum):
@@ -152,6 +154,16 @@ class Order:
     @property
     def total_grams(self) -> int:
         return sum(line.grams * line.quantity for line in self.lines)
+
+    @property
+    def cancelled(self) -> bool:
+        """Cancelled (`cancelled_at` set) or its payment voided (`financial_status` "voided")."""
+        return self.cancelled_at is not None or self.financial_status.lower() == "voided"
+
+    @property
+    def payment_captured(self) -> bool:
+        """Whether money was taken: a voided, pending or merely authorized payment captured nothing."""
+        return self.financial_status.lower() in CAPTURED_STATUSES
 
     def line(self, line_id: str) -> OrderLine | None:
         for ln in self.lines:
