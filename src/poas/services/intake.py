@@ -35,6 +35,7 @@ import orjson
 import structlog
 from sqlalchemy import Connection, Engine
 
+from poas.domain.error_text import mask_personal
 from poas.domain.order import Order, Refund
 from poas.services.ingest import ingest_order
 from poas.settings import Settings, ShopConfig, load_settings
@@ -291,23 +292,19 @@ def backoff(attempts: int) -> timedelta:
     return min(delay, MAX_DELAY)
 
 
-_EMAIL = re.compile(r"[^\s@'\"]+@[^\s@'\"]+")
-_DIGITS = re.compile(r"\+?\d[\d \-]{6,}\d")
-
-
 def describe_error(exc: BaseException) -> str:
     """A reason safe to store and show: field names for bad payloads, no values that could be personal."""
     if isinstance(exc, PayloadError):
         return f"invalid payload: {exc}"[:500]
     first = (str(exc).splitlines() or [""])[0]
     first = first.split("[SQL:")[0].split("[parameters:")[0]
-    first = _DIGITS.sub("<number>", _EMAIL.sub("<email>", first))
+    first = mask_personal(first)
     return f"{type(exc).__name__}: {first}".strip()[:500]
 
 
 def _safe(text: str) -> str:
-    """`text` (a field path) with anything that looks like an email address or a phone number masked."""
-    return _DIGITS.sub("<number>", _EMAIL.sub("<email>", text))
+    """`text` (a field path) with e-mail addresses and phone numbers masked (platform ids kept)."""
+    return mask_personal(text)
 
 
 def _build(
