@@ -11,12 +11,13 @@ import typer
 from rich.table import Table
 
 from poas.cli.app import app, console, fail, resolve_shop, store
+from poas.domain.profit import COST_DEPENDENT
 from poas.domain.rules import RulesError
 from poas.services.cost_rules import load_rules, rules_format, rules_in_force
 from poas.services.order_profit import COMPONENTS, profit_history
 
 
-def _components_table(breakdown: dict[str, Any], currency: str) -> Table:
+def _components_table(breakdown: dict[str, Any], currency: str, known: bool = True) -> Table:
     table = Table(title=f"profit ({currency})", show_lines=False)
     table.add_column("component")
     table.add_column("amount", justify="right")
@@ -25,7 +26,8 @@ def _components_table(breakdown: dict[str, Any], currency: str) -> Table:
     for name in COMPONENTS:
         entry = comps.get(name, {})
         source = ", ".join(f"{k}={v}" for k, v in entry.items() if k != "amount")
-        table.add_row(name, str(entry.get("amount", "")), source)
+        amount = "unknown" if not known and name in COST_DEPENDENT else str(entry.get("amount", ""))
+        table.add_row(name, amount, source)
     return table
 
 
@@ -53,9 +55,10 @@ def profit(
         console.print(f"[yellow]note:[/yellow] {note}", highlight=False)
     bd = dict(latest.breakdown)
     console.print(f"order {order_id} (shop {cfg.id}), snapshot v{latest.version} — {latest.reason}")
-    console.print(_components_table(bd, latest.currency))
+    console.print(_components_table(bd, latest.currency, latest.profit_known))
     verdict = "sendable" if latest.sendable else f"not sendable: {latest.sendable_reason}"
-    console.print(f"expected profit {latest.money('expected_profit')}; {verdict}", highlight=False)
+    expected = latest.money("expected_profit") if latest.profit_known else "unknown (a cost is missing)"
+    console.print(f"expected profit {expected}; {verdict}", highlight=False)
     for key in ("fallbacks", "notes"):
         for item in bd.get(key, []):
             console.print(f"  {key[:-1]}: {item}", highlight=False, markup=False)
@@ -69,8 +72,8 @@ def profit(
             str(s.version),
             s.created_at.isoformat(timespec="seconds"),
             s.reason,
-            str(s.money("expected_profit")),
-            str(s.money("realized_profit")),
+            str(s.money("expected_profit")) if s.profit_known else "unknown",
+            str(s.money("realized_profit")) if s.profit_known else "unknown",
             "yes" if s.sendable else "no",
         )
     console.print(hist)

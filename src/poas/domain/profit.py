@@ -156,6 +156,8 @@ COMPONENTS = (
     "cancellation",
     "realized_profit",
 )
+# What a missing cost (no fallback margin) leaves unknown: shown as null, never as 0 or as revenue.
+COST_DEPENDENT = ("cogs", "gross_profit", "expected_return_cost", "expected_profit", "realized_profit")
 
 
 @dataclass(frozen=True, slots=True)

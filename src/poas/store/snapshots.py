@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from sqlalchemy import Connection, select
 
 from poas.domain.money import Money, exponent
+from poas.domain.profit import COST_DEPENDENT
 from poas.store.order_rows import from_minor, json_text, utc_text
 from poas.store.order_writer import insert_rows
 from poas.store.tables.foundation import profit_snapshots
@@ -90,7 +91,10 @@ class Snapshot:
             "created_at": self.created_at.isoformat(),
             "reason": self.reason,
             "currency": self.currency,
-            **{k: str(v) for k, v in self.amounts.items()},
+            **{
+                k: None if k in COST_DEPENDENT and not self.profit_known else str(v)
+                for k, v in self.amounts.items()
+            },
             "sendable": self.sendable,
             "sendable_reason": self.sendable_reason,
             "profit_known": self.profit_known,

@@ -31,9 +31,12 @@ class OrderSummary(BaseModel):
     test: bool
     cancelled: bool
     revenue_ex_vat: Decimal | None = Field(None, description="latest profit snapshot, shop currency")
-    expected_profit: Decimal | None = None
+    expected_profit: Decimal | None = Field(None, description="None when the profit is unknown")
     realized_profit: Decimal | None = None
     sendable: bool | None = None
+    profit_known: bool | None = Field(
+        None, description="false: a cost is missing with no fallback margin, so there is no profit figure"
+    )
     events_sent: int = 0
     events_total: int = 0
 
@@ -64,6 +67,7 @@ def _page_extras(
                 t.expected_profit,
                 t.realized_profit,
                 t.sendable,
+                t.missing_cost_lines,
             ).where(t.shop_id == shop_id, t.order_id.in_(ids))
         )
         for r in rows:
@@ -123,6 +127,7 @@ def _order_page(
     for r in rows:
         snap = snaps.get((r.shop_id, r.order_id))
         sent, total_events = events.get((r.shop_id, r.order_id), (0, 0))
+        known = snap is not None and not snap.missing_cost_lines
         out.append(
             OrderSummary(
                 shop_id=r.shop_id,
@@ -132,11 +137,12 @@ def _order_page(
                 currency=r.currency,
                 financial_status=r.financial_status,
                 test=r.test,
-                cancelled=r.cancelled_at is not None,
+                cancelled=r.cancelled_at is not None or r.financial_status == "voided",
                 revenue_ex_vat=None if snap is None else from_minor(snap.revenue_ex_vat, snap.currency),
-                expected_profit=None if snap is None else from_minor(snap.expected_profit, snap.currency),
-                realized_profit=None if snap is None else from_minor(snap.realized_profit, snap.currency),
+                expected_profit=from_minor(snap.expected_profit, snap.currency) if snap and known else None,
+                realized_profit=from_minor(snap.realized_profit, snap.currency) if snap and known else None,
                 sendable=None if snap is None else snap.sendable,
+                profit_known=None if snap is None else known,
                 events_sent=sent,
                 events_total=total_events,
             )
@@ -163,7 +169,7 @@ class OrderLineView(BaseModel):
     quantity: int
     revenue_ex_vat: Decimal
     vat: Decimal
-    cogs: Decimal
+    cogs: Decimal | None = Field(description="None when the line has no cost and no fallback margin")
     cost_source: str
     p_return: Decimal
     return_rule: str | None
@@ -188,9 +194,10 @@ class SnapshotView(BaseModel):
     version: int
     created_at: datetime
     reason: str
-    expected_profit: Decimal
-    realized_profit: Decimal
+    expected_profit: Decimal | None = Field(description="None when the profit is unknown (missing cost)")
+    realized_profit: Decimal | None
     sendable: bool
+    profit_known: bool = True
 
 
 class CorrectionView(BaseModel):
@@ -229,6 +236,28 @@ def _corrections(conn: Connection, shop_id: str, order_id: str) -> list[Correcti
     return out
 
 
+_WHY_FINAL = {
+    "cancelled": "order cancelled",
+    "voided": "payment voided",
+    "fully_refunded": "fully refunded",
+    "window_closed": "return window closed",
+}
+
+
+def _profit_status(row: Any, snap: Snapshot | None, fixes: list[CorrectionView]) -> tuple[bool, str]:
+    """(final, wording) for the realized profit: never "final" or "realized" for what is not."""
+    cancelled = row["cancelled_at"] is not None or row["financial_status"] == "voided"
+    what = "payment voided" if row["cancelled_at"] is None else "order cancelled"
+    if cancelled and snap is not None and "cancellation" not in (snap.breakdown.get("components") or {}):
+        return False, f"{what}; the stored profit was priced before cancellations were: recompute it"
+    final = next((c for c in fixes if c.correction_key == "final"), None)
+    if final is not None:
+        return True, f"final: {_WHY_FINAL.get(final.trigger, final.trigger)}"
+    if cancelled:
+        return True, f"final: {what}; only the costs really incurred are realized"
+    return False, "not final: realized so far, from the refunds recorded until now; returns still possible"
+
+
 class OrderDetail(BaseModel):
     shop_id: str
     order_id: str
@@ -242,8 +271,18 @@ class OrderDetail(BaseModel):
     profit_currency: str | None
     sendable: bool | None
     sendable_reason: str | None
+    profit_known: bool | None = Field(
+        None, description="false: a cost is missing with no fallback margin; the waterfall stops at revenue"
+    )
+    missing_cost_lines: int = Field(0, description="lines without a cost and without a fallback margin")
     waterfall: list[WaterfallStep]
-    realized: list[WaterfallStep] = Field(description="after refunds: expected profit to realized profit")
+    realized: list[WaterfallStep] = Field(
+        description="after refunds and cancellation: gross profit to realized profit"
+    )
+    profit_final: bool = Field(
+        False, description="the realized profit is final (ledger entry, or the order is cancelled / voided)"
+    )
+    profit_status: str = Field("", description="why the realized profit is final, or that it is not yet")
     lines: list[OrderLineView]
     fallbacks: list[str]
     notes: list[str]
@@ -267,6 +306,7 @@ _REALIZED = (
     ("refunded_revenue_ex_vat", "Refunded revenue", -1),
     ("recovered_cogs", "Restocked goods recovered", 1),
     ("return_handling_cost", "Return handling", -1),
+    ("cancellation", "Cancelled: never earned or incurred", -1),
 )
 _MASKED_USER_DATA = ("client_ip_address", "client_user_agent")
 
@@ -310,11 +350,16 @@ def waterfall(snap: Snapshot) -> tuple[list[WaterfallStep], list[WaterfallStep]]
     """Revenue incl. VAT → VAT → COGS → shipping → fees → handling → expected returns → profit.
 
     The second list walks gross profit to realized profit after refunds (empty without refunds).
+    An order whose profit is unknown (a cost missing, no fallback) stops at revenue ex VAT.
     """
     a = snap.amounts
     comps: dict[str, Any] = dict(snap.breakdown.get("components") or {})
     running = a["revenue_ex_vat"] + a["vat"]
     steps = [_total("revenue", "Revenue incl. VAT", running)]
+    if not snap.profit_known:
+        steps.append(_delta("vat", "VAT", -a["vat"], running, _describe(comps.get("vat"))))
+        steps.append(_total("revenue_ex_vat", "Revenue ex VAT", a["revenue_ex_vat"]))
+        return steps, []
     for key, label, subtotal in _WATERFALL:
         steps.append(_delta(key, label, -a[key], running, _describe(comps.get(key))))
         running -= a[key]
@@ -342,6 +387,11 @@ def _cost_source(cost: Any) -> str:
         unit = f"{cost['unit_cost']} {cost.get('currency', '')}"
         return f"cost book: {unit} from {since} (row {cost.get('row', '?')})"
     return _short(cost)
+
+
+def _no_cost(line: Any) -> bool:
+    cost = line.get("cost")
+    return isinstance(cost, dict) and cost.get("source") == "missing"
 
 
 def _payload(text: str) -> dict[str, Any]:
@@ -399,7 +449,7 @@ def _order_detail(conn: Connection, shop_id: str, order_id: str) -> OrderDetail 
                     quantity=int(ln.get("quantity", 0)),
                     revenue_ex_vat=Decimal(str(ln.get("revenue_ex_vat", "0"))),
                     vat=Decimal(str(ln.get("vat", "0"))),
-                    cogs=Decimal(str(ln.get("cogs", "0"))),
+                    cogs=None if _no_cost(ln) else Decimal(str(ln.get("cogs", "0"))),
                     cost_source=_cost_source(ln.get("cost")),
                     p_return=Decimal(str(ln.get("p_return", "0"))),
                     return_rule=ln.get("return_rule"),
@@ -426,6 +476,8 @@ def _order_detail(conn: Connection, shop_id: str, order_id: str) -> OrderDetail 
             .order_by(outbox.c.id)
         ).mappings()
     ]
+    fixes = _corrections(conn, shop_id, order_id)
+    final, status = _profit_status(row, latest, fixes)
     return OrderDetail(
         shop_id=row["shop_id"],
         order_id=row["order_id"],
@@ -439,6 +491,8 @@ def _order_detail(conn: Connection, shop_id: str, order_id: str) -> OrderDetail 
         profit_currency=latest.currency if latest else None,
         sendable=latest.sendable if latest else None,
         sendable_reason=latest.sendable_reason if latest else None,
+        profit_known=latest.profit_known if latest else None,
+        missing_cost_lines=latest.missing_cost_lines if latest else 0,
         waterfall=steps,
         realized=realized,
         lines=lines,
@@ -446,15 +500,18 @@ def _order_detail(conn: Connection, shop_id: str, order_id: str) -> OrderDetail 
         notes=[str(n) for n in bd.get("notes") or []],
         fx=[dict(f) for f in bd.get("fx") or [] if isinstance(f, dict)],
         events=events,
-        corrections=_corrections(conn, shop_id, order_id),
+        corrections=fixes,
+        profit_final=final,
+        profit_status=status,
         snapshots=[
             SnapshotView(
                 version=s.version,
                 created_at=s.created_at,
                 reason=s.reason,
-                expected_profit=s.amounts["expected_profit"],
-                realized_profit=s.amounts["realized_profit"],
+                expected_profit=s.amounts["expected_profit"] if s.profit_known else None,
+                realized_profit=s.amounts["realized_profit"] if s.profit_known else None,
                 sendable=s.sendable,
+                profit_known=s.profit_known,
             )
             for s in snaps
         ],
