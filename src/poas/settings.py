@@ -15,18 +15,26 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from poas.domain.consent import DEFAULT_SIGNAL_KEYS, normalize_region
 from poas.domain.money import check_currency
 
 
 class ConsentPolicy(StrEnum):
-    """When an order may be sent to Meta."""
+    """The older consent setting, still read (docs/configuration.md, "Ads consent")."""
 
-    REQUIRE_EXPLICIT = "require_explicit"  # only orders that say the customer agreed
-    ALLOW_UNLESS_DENIED = "allow_unless_denied"  # send unless the order says the customer refused
-    ALWAYS = "always"  # the shop collects consent elsewhere (e.g. a cookie banner gate on the Pixel)
+    REQUIRE_EXPLICIT = "require_explicit"  # = consent_default "denied"
+    ALLOW_UNLESS_DENIED = "allow_unless_denied"  # = consent_default "granted"
+    ALWAYS = "always"  # send whatever the order says: consent is gated elsewhere (banner on the Pixel)
+
+
+class ConsentDefault(StrEnum):
+    """Ads-measurement consent for an order that carries no consent signal."""
+
+    GRANTED = "granted"
+    DENIED = "denied"
 
 
 class MissingCostPolicy(StrEnum):
@@ -57,12 +65,27 @@ class EventSettings(BaseModel):
     ldu: bool = False  # Limited Data Use
     ldu_country: int = 0
     ldu_state: int = 0
+    ldu_regions: list[str] = Field(default_factory=list)  # LDU for orders from these (US, US-CA …)
     test_event_code: str | None = None
     append_window_days: int = 7
     append_threshold: Decimal = Decimal("1")  # min |final - sent| that triggers AppendValue
     negative_profit: Literal["zero", "send"] = "zero"
     return_window_days: int = 30
     finalize_on_refund: bool = False
+
+    @field_validator("ldu_regions")
+    @classmethod
+    def _ldu_regions(cls, v: list[str]) -> list[str]:
+        out = []
+        for key in v:
+            region = normalize_region(key)
+            if region is None or not (region == "US" or region.startswith("US-")):
+                raise ValueError(
+                    f"events.ldu_regions: {key[:20]!r} is not US or a US state (US-CA, US-CO …); "
+                    "Meta's Limited Data Use applies to US states only"
+                )
+            out.append(region)
+        return out
 
 
 class AttributionSettings(BaseModel):
@@ -96,7 +119,11 @@ class ShopConfig(BaseModel):
     access_token: SecretStr | None = None
     app_secret: SecretStr | None = None
     ad_account_id: str | None = None
-    consent_policy: ConsentPolicy = ConsentPolicy.ALLOW_UNLESS_DENIED
+    consent_policy: ConsentPolicy | None = None  # older setting; see docs/configuration.md
+    consent_default: ConsentDefault | None = None  # None: granted (denied under require_explicit)
+    consent_default_by_region: dict[str, ConsentDefault] = Field(default_factory=dict)
+    consent_attribute_keys: list[str] = Field(default_factory=lambda: list(DEFAULT_SIGNAL_KEYS))
+    consent_meta_keys: list[str] = Field(default_factory=lambda: list(DEFAULT_SIGNAL_KEYS))
     missing_cost: MissingCostPolicy = MissingCostPolicy.FALLBACK_MARGIN
     default_margin: Decimal | None = None  # used by the fallback_margin policy
     category_margins: dict[str, Decimal] = Field(default_factory=dict)
@@ -112,6 +139,39 @@ class ShopConfig(BaseModel):
     @classmethod
     def _secrets(cls, v: Any) -> Any:
         return [v] if isinstance(v, str) else v
+
+    @field_validator("consent_default_by_region")
+    @classmethod
+    def _consent_regions(cls, v: dict[str, ConsentDefault]) -> dict[str, ConsentDefault]:
+        out: dict[str, ConsentDefault] = {}
+        for key, value in v.items():
+            region = normalize_region(key)
+            if region is None:
+                raise ValueError(
+                    f"consent_default_by_region: unknown region {key[:20]!r} (use a country code like "
+                    "NO, a US/Canadian state like US-CA, or EEA / EU)"
+                )
+            out[region] = value
+        return out
+
+    @field_validator("consent_attribute_keys", "consent_meta_keys")
+    @classmethod
+    def _consent_keys(cls, v: list[str], info: ValidationInfo) -> list[str]:
+        for key in v:
+            if not key.strip() or len(key) > 100:
+                raise ValueError(f"{info.field_name}: {key[:20]!r} is not a key (1 to 100 characters)")
+        return [key.strip() for key in v]
+
+    @model_validator(mode="after")
+    def _consent_policy_agrees(self) -> ShopConfig:
+        policy, default = self.consent_policy, self.consent_default
+        implied = {"require_explicit": "denied", "allow_unless_denied": "granted"}.get(str(policy))
+        if default is not None and (policy == "always" or (implied and implied != default)):
+            raise ValueError(
+                f"consent_policy {policy} and consent_default {default} disagree: keep consent_default "
+                "(and consent_default_by_region) and remove consent_policy"
+            )
+        return self
 
 
 LOGIN_WINDOW_MAX_S = 365 * 86400

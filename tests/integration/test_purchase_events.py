@@ -19,7 +19,7 @@ from poas.meta.sandbox import run_sandbox
 from poas.services.deliver import DeliveryConfig, Dispatcher
 from poas.services.ingest import ingest_order
 from poas.services.purchase_events import QueuedEvents, queue_append_value
-from poas.settings import ConsentPolicy, EventSettings, MissingCostPolicy, ShopConfig
+from poas.settings import ConsentDefault, ConsentPolicy, EventSettings, MissingCostPolicy, ShopConfig
 from poas.store.costs import import_costs
 from poas.store.orders import ensure_shop
 from poas.store.tables.delivery import outbox
@@ -96,11 +96,20 @@ def test_purchase_and_profit_event_are_queued_once_with_the_order(shop_ready: En
     ("shop", "the_order", "reason"),
     [
         (SHOP.model_copy(update={"pixel_id": None}), order(), "has no pixel_id configured"),
-        (SHOP, order(consent=Consent(marketing=False)), "no consent: policy allow_unless_denied"),
+        (
+            SHOP,
+            order(consent=Consent(marketing=True, ads_tracking=False)),
+            "no ads consent: the order's consent signal says denied",
+        ),
         (
             SHOP.model_copy(update={"consent_policy": ConsentPolicy.REQUIRE_EXPLICIT}),
             order(),
-            "no consent: policy require_explicit: the customer did not say",
+            "no ads consent: shop default denied (the order has no country), no consent signal on the order",
+        ),
+        (
+            SHOP.model_copy(update={"consent_default": ConsentDefault.DENIED}),
+            order(consent=Consent(marketing=True), shipping_country="NO"),
+            "no ads consent: shop default denied for NO, no consent signal on the order",
         ),
         (SHOP, order(test=True), "test order"),
         (SHOP, order(lines=(OrderLine("l1", 1, Decimal("100"), sku="UNKNOWN"),)), "profit not sendable"),
@@ -114,6 +123,20 @@ def test_nothing_is_queued_without_pixel_consent_cost_or_match_keys(
         out = ingest_order(conn, the_order, shop, now=NOW, trigger_purchase=True)
     assert out.events is not None and reason in out.events.skipped
     assert _outbox(shop_ready) == []
+
+
+def test_a_buyer_not_subscribed_to_the_newsletter_is_sent_by_default(shop_ready: Engine) -> None:
+    with shop_ready.begin() as conn:
+        out = ingest_order(
+            conn,
+            order(consent=Consent(marketing=False), shipping_country="NO"),
+            SHOP,
+            now=NOW,
+            trigger_purchase=True,
+        )
+    assert out.events is not None and out.events.skipped is None
+    assert out.events.consent == "shop default granted for NO, no consent signal on the order"
+    assert [n for n, _, _ in _outbox(shop_ready)] == ["Purchase", "ProfitPurchase"]
 
 
 def test_queued_events_roll_back_with_the_order(shop_ready: Engine) -> None:

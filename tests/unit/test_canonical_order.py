@@ -64,6 +64,18 @@ def test_the_docs_example_gives_one_order_through_the_file_and_the_api() -> None
     assert order.customer.email == "kari@example.com" and order.shipping_country == "NO"
 
 
+@pytest.mark.parametrize(
+    ("value", "said"), [(True, True), ("denied", False), ("granted", True), ("no", False)]
+)
+def test_consent_ads_tracking_reads_booleans_and_banner_words(value: object, said: bool) -> None:
+    doc = {**docs_example(), "consent": {"marketing": False, "ads_tracking": value}}
+    parsed = from_jsonl(doc)
+    assert isinstance(parsed, Parsed) and parsed.value.consent.ads_tracking is said
+    assert from_api(doc).consent.ads_tracking is said
+    bad = from_jsonl({**doc, "consent": {"ads_tracking": "perhaps"}})
+    assert isinstance(bad, RowError) and "consent.ads_tracking" in str(bad)
+
+
 def test_a_source_in_the_record_is_kept_by_both() -> None:
     doc = {**docs_example(), "source": "pos"}
     parsed = from_jsonl(doc)

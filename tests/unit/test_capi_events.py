@@ -1,4 +1,5 @@
-"""The CAPI event builder: Purchase, the profit event, AppendValue, consent, and the Graph-ready shape."""
+"""The CAPI event builder: Purchase, the profit event, AppendValue and the Graph-ready shape (consent:
+test_consent.py)."""
 
 from __future__ import annotations
 
@@ -18,14 +19,13 @@ from poas.domain.capi_events import (
     build_order_events,
     build_profit_event,
     build_purchase,
-    consent_allows,
     event_id_for,
     json_amount,
 )
 from poas.domain.capi_validation import validate_batch
 from poas.domain.costs import CostBook, CostRow
 from poas.domain.money import Money
-from poas.domain.order import Attribution, Consent, Customer, Order, OrderLine, ShippingLine
+from poas.domain.order import Attribution, Customer, Order, OrderLine, ShippingLine
 from poas.domain.pii import hash_user_data
 from poas.domain.profit import ProfitPolicy, ProfitResult, compute_profit
 from poas.domain.rules import CostRules
@@ -211,27 +211,3 @@ def test_profit_event_only_when_configured() -> None:
 def test_json_amount_rounds_half_even_at_the_minor_unit(amount: str, currency: str, expected: float) -> None:
     got = json_amount(D(amount), currency)
     assert got == expected and type(got) is type(expected)
-
-
-CONSENT_TABLE = [
-    ("require_explicit", Consent(ads_tracking=True), True),
-    ("require_explicit", Consent(marketing=True), True),
-    ("require_explicit", Consent(), False),
-    ("require_explicit", Consent(marketing=True, ads_tracking=False), False),
-    ("allow_unless_denied", Consent(), True),
-    ("allow_unless_denied", Consent(marketing=False), False),
-    ("allow_unless_denied", Consent(ads_tracking=False, marketing=True), False),
-    ("allow_unless_denied", Consent(ads_tracking=True), True),
-    ("always", Consent(ads_tracking=False), True),
-]
-
-
-@pytest.mark.parametrize(("policy", "consent", "allowed"), CONSENT_TABLE)
-def test_consent_policy(policy: str, consent: Consent, allowed: bool) -> None:
-    ok, reason = consent_allows(policy, consent)
-    assert ok is allowed and reason
-
-
-def test_unknown_consent_policy() -> None:
-    with pytest.raises(ValueError):
-        consent_allows("sometimes", Consent())

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from poas.domain.capi_events import consent_allows
+from poas.domain.consent import ads_consent
 from poas.domain.rules import load_rules_toml
 from poas.settings import load_settings
 from poas.sources import sample_catalog as cat
@@ -141,12 +141,18 @@ def test_contact_data_is_clearly_fake_and_consent_is_mixed(shop_dir: Path) -> No
 
 def test_consent_reads_back_the_way_the_generator_meant_it(shop_dir: Path) -> None:
     expected = {"granted": True, "denied": False, "unknown": None}
+    newsletter: Counter[bool] = Counter()
+    demo_shop = load_settings(shop_dir / "poas.toml").shops[0]
     for o in load_orders(shop_dir):
         said = {n["name"]: n["value"] for n in o["note_attributes"]}.get("_consent_ads", "unknown")
-        consent = parse_order(o, "demo").consent
-        assert consent.marketing is expected[said]
-        allowed, _ = consent_allows("allow_unless_denied", consent)
-        assert allowed is (said != "denied")
+        order = parse_order(o, "demo")
+        assert order.consent.ads_tracking is expected[said]
+        # the newsletter box is its own choice, present on every order, and never decides
+        subscribed = o["customer"]["email_marketing_consent"]["state"] == "subscribed"
+        assert order.consent.marketing is subscribed is o["buyer_accepts_marketing"]
+        newsletter[subscribed] += 1
+        assert ads_consent(demo_shop, order).allowed is (said != "denied")
+    assert newsletter[False] > newsletter[True] > 0  # most buyers never subscribe
 
 
 def test_meta_orders_carry_campaign_adset_and_ad_ids_that_the_spend_knows(shop_dir: Path) -> None:

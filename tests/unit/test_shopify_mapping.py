@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from poas.domain.order import Order, RestockType
+from poas.domain.order import Consent, Order, RestockType
 from poas.sources import shopify
 from poas.sources.payload import PayloadError, sign_hmac_sha256_base64, verify_hmac_sha256_base64
 
@@ -154,6 +154,19 @@ def test_consent_falls_back_to_buyer_accepts_marketing() -> None:
     assert shopify.parse_order(data, "s").consent.marketing is False
     data["customer"] = {"id": 1, "email_marketing_consent": {"state": "unsubscribed"}}
     assert shopify.parse_order(data, "s").consent.marketing is False
+
+
+def test_ads_consent_comes_from_a_note_attribute_never_from_the_newsletter_box() -> None:
+    data = load("order_paid.json")
+    data["customer"]["email_marketing_consent"] = {"state": "subscribed"}
+    assert shopify.parse_order(data, "s").consent == Consent(marketing=True, ads_tracking=None)
+    data["customer"]["email_marketing_consent"] = {"state": "not_subscribed"}
+    data["note_attributes"].append({"name": "_consent_ads", "value": "granted"})
+    assert shopify.parse_order(data, "s").consent == Consent(marketing=False, ads_tracking=True)
+    data["note_attributes"][-1] = {"name": "cookie_banner", "value": "no"}
+    assert shopify.parse_order(data, "s").consent.ads_tracking is None  # not one of the default keys
+    got = shopify.parse_order(data, "s", consent_keys=["Cookie_Banner"]).consent
+    assert got == Consent(marketing=False, ads_tracking=False)
 
 
 @pytest.mark.parametrize(

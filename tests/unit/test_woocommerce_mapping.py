@@ -108,7 +108,18 @@ def test_attribution_meta_and_contact_data() -> None:
         "NO",
         "88",
     )
-    assert order.consent.marketing is None
+    assert order.consent.marketing is None and order.consent.ads_tracking is None
+
+
+@pytest.mark.parametrize(("value", "said"), [("granted", True), ("denied", False), ("yes", True), (0, False)])
+def test_ads_consent_comes_from_the_order_meta_key(value: object, said: bool) -> None:
+    data = load("order_created.json")
+    data["meta_data"].append({"id": 9001, "key": "_consent_ads", "value": value})
+    assert woocommerce.parse_order(data, "kaffe").consent.ads_tracking is said
+    data["meta_data"][-1]["key"] = "_my_cmp_marketing"
+    assert woocommerce.parse_order(data, "kaffe").consent.ads_tracking is None
+    got = woocommerce.parse_order(data, "kaffe", consent_keys=["_my_cmp_marketing"]).consent
+    assert got.ads_tracking is said and got.marketing is None
 
 
 def test_partial_refund_with_line_items_and_restock() -> None:

@@ -1,7 +1,8 @@
 """CAPI event dicts for an order: Purchase (value + net_revenue), the optional profit event, AppendValue.
 
 Amounts are Decimal up to here; they become JSON numbers (rounded to the currency's minor unit) only
-in the dicts built below, which are ready for the Graph API's `data` list. Consent is decided here too.
+in the dicts built below, which are ready for the Graph API's `data` list. Whether an order may be
+sent at all (ads consent) and whether Limited Data Use applies is decided in `poas.domain.consent`.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from poas.domain.consent import ldu_options
 from poas.domain.money import Money, exponent
-from poas.domain.order import Consent, Order
+from poas.domain.order import Order
 
 if TYPE_CHECKING:
     from poas.domain.profit import ProfitResult
@@ -45,27 +47,6 @@ def json_amount(amount: Decimal, currency: str) -> int | float:
 
 
 _ROUNDING: dict[str, tuple[Decimal, bool]] = {}  # currency -> (quantum, whole units); no personal data
-
-
-def consent_allows(policy: str, consent: Consent) -> tuple[bool, str]:
-    """(allowed, reason) for the shop's consent policy and what the order says.
-
-    `ads_tracking` decides when the source knows it; otherwise `marketing` stands in for it.
-    """
-    said = consent.ads_tracking if consent.ads_tracking is not None else consent.marketing
-    source = "ads tracking" if consent.ads_tracking is not None else "marketing"
-    if policy == "always":
-        return True, "policy always: consent is collected outside poas"
-    if policy == "require_explicit":
-        if said is True:
-            return True, f"customer agreed ({source} consent)"
-        why = "refused" if said is False else "did not say"
-        return False, f"policy require_explicit: the customer {why} ({source} consent)"
-    if policy == "allow_unless_denied":
-        if said is False:
-            return False, f"policy allow_unless_denied: the customer refused ({source} consent)"
-        return True, "customer agreed" if said else "no refusal recorded"
-    raise ValueError(f"unknown consent policy {policy!r}")
 
 
 def has_match_keys(user_data: Mapping[str, Any]) -> bool:
@@ -164,6 +145,7 @@ class _Base(NamedTuple):
     event_id: str
     action_source: str
     source_url: str | None
+    ldu: tuple[int, int] | None = None  # (country, state) when Limited Data Use applies
 
 
 def _base(order: Order, user_data: Mapping[str, Any], shop: ShopConfig, now: datetime) -> _Base:
@@ -177,7 +159,8 @@ def _base(order: Order, user_data: Mapping[str, Any], shop: ShopConfig, now: dat
     source = events.action_source
     if source == "website" and (url is None or not user_data.get("client_user_agent")):
         source = "other"  # Meta rejects website events without a browser user agent and URL
-    return _Base(event_time, event_id_for(events.event_id_template, order), source, url)
+    ldu = ldu_options(shop, order)
+    return _Base(event_time, event_id_for(events.event_id_template, order), source, url, ldu)
 
 
 def _envelope(name: str, base: _Base, user_data: Mapping[str, Any], shop: ShopConfig) -> dict[str, Any]:
@@ -190,11 +173,10 @@ def _envelope(name: str, base: _Base, user_data: Mapping[str, Any], shop: ShopCo
     }
     if base.source_url:
         event["event_source_url"] = base.source_url
-    events = shop.events
-    if events.ldu:
+    if base.ldu is not None:
         event["data_processing_options"] = ["LDU"]
-        event["data_processing_options_country"] = events.ldu_country
-        event["data_processing_options_state"] = events.ldu_state
+        event["data_processing_options_country"] = base.ldu[0]
+        event["data_processing_options_state"] = base.ldu[1]
     else:
         event["data_processing_options"] = []
     return event

@@ -33,7 +33,7 @@ def _records(
     kind: Kind, stream: IO[bytes], shop: ShopConfig, on_progress: Callable[[int], None] | None
 ) -> Iterator[Order | BulkError | CsvError]:
     if kind == "bulk":
-        return read_bulk(stream, shop.id, on_progress=on_progress)
+        return read_bulk(stream, shop.id, on_progress=on_progress, consent_keys=shop.consent_attribute_keys)
     return read_export(stream, shop.id, prices_include_vat=shop.prices_include_vat, on_progress=on_progress)
 
 

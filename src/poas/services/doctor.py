@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 
 import httpx
@@ -14,6 +15,8 @@ from alembic.util.exc import CommandError
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from poas.domain.consent import describe_source
+from poas.services.consent import ConsentSummary, consent_summaries
 from poas.services.login_attempts import configured_policy
 from poas.settings import Settings, ShopConfig
 from poas.store.db import alembic_config, make_engine, normalize_url
@@ -215,8 +218,42 @@ def run_checks(settings: Settings, *, graph: bool = True) -> list[Check]:
         )
     for shop in settings.shops:
         checks.extend(check_shop(shop))
+    checks.extend(check_consent(settings))
     if graph and any(s.pixel_id for s in settings.shops):
         checks.append(check_graph(settings))
+    return checks
+
+
+def check_consent(settings: Settings, *, now: datetime | None = None) -> list[Check]:
+    """Per shop: where ads consent comes from and the share of last week's orders with a signal."""
+    if not settings.shops:
+        return []
+    try:
+        engine = make_engine(settings.resolved_database_url())
+        try:
+            found = consent_summaries(engine, settings.shops, now=now or datetime.now(UTC))
+        finally:
+            engine.dispose()
+        summaries: dict[str, ConsentSummary] = {s.shop_id: s for s in found}
+    except (SQLAlchemyError, OSError):
+        summaries = {}  # the database check says why
+    checks = []
+    for shop in settings.shops:
+        s = summaries.get(shop.id)
+        share = s.share_text if s else "order counts unavailable (database not ready)"
+        detail = f"ads consent from {describe_source(shop)}; {share}"
+        if s and s.orders and not s.with_signal and s.default == "denied":
+            checks.append(
+                Check(
+                    f"shop {shop.id}",
+                    Level.WARN,
+                    detail + ": the default denies them all, nothing is sent to Meta",
+                    "have the consent banner write a consent attribute (docs/configuration.md, Ads consent) "
+                    "or review consent_default",
+                )
+            )
+        else:
+            checks.append(Check(f"shop {shop.id}", Level.OK, detail))
     return checks
 
 

@@ -38,6 +38,7 @@ from sqlalchemy import Connection, Engine
 from poas.domain.error_text import mask_personal
 from poas.domain.order import Order, Refund
 from poas.services.ingest import ingest_order
+from poas.services.intake_notes import carry_facts, order_note, purchase_note, when, why_no_purchase
 from poas.settings import Settings, ShopConfig, load_settings
 from poas.sources import canonical_json, shopify, woocommerce
 from poas.sources.canonical_fields import Adjustments
@@ -52,6 +53,7 @@ MAX_DELAY = timedelta(hours=6)
 Kind = Literal["order", "refund", "note"]
 log = structlog.get_logger("poas.intake")
 MAX_LOGGED_ADJUSTMENTS = 20
+EDIT_NOTE = "orders/edited noted, nothing stored: the orders/updated sent with it carries the edit"
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,17 +96,17 @@ def parse_delivery(
     purchase_topic = shop.events.purchase_topic
     if source == "shopify":
         if topic in shopify.ORDER_TOPICS:
-            order = shopify.parse_order(data, shop.id)
+            order = shopify.parse_order(data, shop.id, consent_keys=shop.consent_attribute_keys)
             trigger = shopify.purchase_trigger(topic, order.financial_status, purchase_topic)
             return Parsed("order", order.order_id, order, data=data, trigger=trigger)
         if topic == shopify.REFUND_TOPIC:
             refund = shopify.parse_refund(data)
             return Parsed("refund", shopify.refund_order_id(data), refund=refund, data=data)
         if topic == shopify.EDIT_TOPIC:
-            return Parsed("note", note="order edit noted; the orders/updated that follows carries the order")
+            return Parsed("note", note=EDIT_NOTE)
     elif source == "woocommerce":
         if topic in woocommerce.ORDER_TOPICS:
-            order = woocommerce.parse_order(data, shop.id)
+            order = woocommerce.parse_order(data, shop.id, consent_keys=shop.consent_meta_keys)
             trigger = woocommerce.purchase_trigger(topic, order, purchase_topic)
             return Parsed("order", order.order_id, order, data=data, trigger=trigger)
     elif source == "api":
@@ -317,9 +319,11 @@ def _build(
     """The order rebuilt from bodies accepted before (read leniently, adjustments noted in `adjusted`)."""
     extra = list(refunds.values())
     if source == "shopify":
-        return shopify.parse_order(payload, shop.id, extra_refunds=extra)
+        return shopify.parse_order(
+            payload, shop.id, extra_refunds=extra, consent_keys=shop.consent_attribute_keys
+        )
     if source == "woocommerce":
-        return woocommerce.parse_order(payload, shop.id)
+        return woocommerce.parse_order(payload, shop.id, consent_keys=shop.consent_meta_keys)
     order = canonical_json.parse_order(
         payload, shop.id, default_prices_include_vat=shop.prices_include_vat, lenient=adjusted
     )
@@ -327,11 +331,13 @@ def _build(
 
 
 def _with_refunds(order: Order, refunds: Sequence[Refund]) -> Order:
+    """`order` with `refunds` merged in by refund id (the order's own refunds[] win). The order-edit
+    clock `updated_at` stays the order's: a refund is not an order edit, and moving the clock would
+    make a newer order edit that arrives later look stale (and be lost)."""
     merged = {r.refund_id: r for r in refunds}
     merged.update({r.refund_id: r for r in order.refunds})
     all_refunds = tuple(sorted(merged.values(), key=lambda r: (r.processed_at, r.refund_id)))
-    newest = max([order.updated_at, *(r.processed_at for r in refunds)], key=lambda t: t or order.created_at)
-    return replace(order, refunds=all_refunds, updated_at=newest)
+    return replace(order, refunds=all_refunds)
 
 
 def _scrub(source: str, payload: Mapping[str, Any]) -> dict[str, Any]:
@@ -342,78 +348,141 @@ def _scrub(source: str, payload: Mapping[str, Any]) -> dict[str, Any]:
     return canonical_json.scrub(payload)
 
 
-def _ingest(conn: Connection, order: Order, shop: ShopConfig, now: datetime, trigger: bool) -> str:
+def _older(incoming: datetime | None, stored: datetime | None) -> bool:
+    return incoming is not None and stored is not None and incoming < stored
+
+
+def _ingest(
+    conn: Connection, order: Order, shop: ShopConfig, now: datetime, trigger: bool, why_not: str
+) -> str:
     out = ingest_order(conn, order, shop, now=now, trigger_purchase=trigger)
-    detail = f"order {out.status}"
-    if trigger:
-        detail += "; purchase " + (
-            "queued" if out.events_skipped is None else f"not queued: {out.events_skipped}"
-        )
-    if out.profit_error:
-        detail += "; no profit: " + describe_error(ValueError(out.profit_error))
-    return detail
+    if out.status == "stale":  # only when another writer (a file import) stored a newer version
+        return order_note(out)
+    return f"{order_note(out)}; {purchase_note(out, trigger, why_not)}"
 
 
 def _apply_order(
-    conn: Connection, source: str, parsed: Parsed, shop: ShopConfig, now: datetime, adjusted: Adjustments
+    conn: Connection,
+    source: str,
+    topic: str,
+    parsed: Parsed,
+    shop: ShopConfig,
+    now: datetime,
+    adjusted: Adjustments,
 ) -> tuple[str, str]:
+    """Order edits are ordered by the order's own `updated_at`: a newer (or equal) version replaces
+    the stored one, keeping the refunds delivered apart and the sticky facts (`intake_notes`) of
+    older versions; an older one changes nothing, except that it adds a sticky fact the stored
+    version lacks and, as a purchase trigger, queues the Purchase for the stored version."""
     order = parsed.order
     assert order is not None and parsed.data is not None
     if order.test:
         return "skipped", "test order: not ingested"
+    why_not = "" if parsed.trigger else why_no_purchase(source, topic, order, parsed.data, shop)
     state = inbox.lock_state(conn, shop.id, order.order_id, source, now=now)
-    newer_stored = (
-        state.payload is not None
-        and state.updated_at is not None
-        and order.updated_at is not None
-        and order.updated_at < state.updated_at
-    )
-    if newer_stored:
-        if not parsed.trigger:
-            return "skipped", "stale: a newer version of the order is already stored"
-        # A late purchase trigger: send for the newest version, with this delivery's contact data.
-        assert state.payload is not None
-        newest = _build(source, state.payload, shop, state.refunds, adjusted)
-        order = replace(newest, customer=order.customer)
-        return "done", _ingest(conn, order, shop, now, True) + " (from the newer stored version)"
-    state.payload = _scrub(source, parsed.data)
+    _, clock = inbox.stored_clock(conn, shop.id, order.order_id)
+    from_payload = state.payload is not None and not _older(state.updated_at, clock)
+    newest = state.updated_at if from_payload else clock
+    if _older(order.updated_at, newest):
+        return _apply_stale(conn, source, parsed, state, from_payload, newest, shop, now, adjusted, why_not)
+    data = dict(parsed.data)
+    added = carry_facts(source, data, state.payload)
+    state.payload = _scrub(source, data)
     state.updated_at = order.updated_at
     inbox.save_state(conn, state, now=now)
-    if state.refunds and source != "woocommerce":
-        order = _build(source, parsed.data, shop, state.refunds, adjusted)
-    return "done", _ingest(conn, order, shop, now, parsed.trigger)
+    if added or (state.refunds and source != "woocommerce"):
+        order = _build(source, data, shop, state.refunds, adjusted)
+    note = _ingest(conn, order, shop, now, parsed.trigger, why_not)
+    return "done", (f"kept {' and '.join(added)} of an older version; " if added else "") + note
+
+
+def _apply_stale(
+    conn: Connection,
+    source: str,
+    parsed: Parsed,
+    state: inbox.OrderState,
+    from_payload: bool,
+    newest: datetime | None,
+    shop: ShopConfig,
+    now: datetime,
+    adjusted: Adjustments,
+    why_not: str,
+) -> tuple[str, str]:
+    order = parsed.order
+    assert order is not None and parsed.data is not None
+    head = f"stale ({when(order.updated_at)} < stored {when(newest)}): kept the stored version"
+    added: list[str] = []
+    if from_payload:
+        assert state.payload is not None
+        added = carry_facts(source, state.payload, parsed.data)
+        if added:
+            inbox.save_state(conn, state, now=now)
+            head += " and added this delivery's " + " and ".join(added)
+    if not parsed.trigger and not added:
+        return "skipped", f"{head}; nothing changed"
+    if from_payload:
+        assert state.payload is not None
+        base = _build(source, state.payload, shop, state.refunds, adjusted)
+    else:
+        loaded = load_order(conn, shop.id, order.order_id)
+        assert loaded is not None, "a stored clock without a stored order"
+        base = loaded
+    # With this delivery's contact data: the stored payload has none.
+    note = _ingest(conn, replace(base, customer=order.customer), shop, now, parsed.trigger, why_not)
+    return "done", f"{head}; {note}"
 
 
 def _apply_refund(
     conn: Connection, source: str, parsed: Parsed, shop: ShopConfig, now: datetime, adjusted: Adjustments
 ) -> tuple[str, str]:
+    """Refunds are merged by refund id into the newest version of the order; they never move its
+    order-edit clock."""
     refund, order_id = parsed.refund, parsed.order_id
     assert refund is not None and order_id is not None and parsed.data is not None
     state = inbox.lock_state(conn, shop.id, order_id, source, now=now)
+    known = refund.refund_id in state.refunds
     state.refunds[refund.refund_id] = inbox.scrub_refund(parsed.data)
     inbox.save_state(conn, state, now=now)
-    if state.payload is not None:
-        order = _build(source, state.payload, shop, state.refunds, adjusted)
-        order = _with_refunds(order, [refund])
+    what = f"refund {refund.refund_id}" + (" delivered again" if known else "")
+    stored, clock = inbox.stored_clock(conn, shop.id, order_id)
+    if state.payload is not None and not _older(state.updated_at, clock):
+        order = _with_refunds(_build(source, state.payload, shop, state.refunds, adjusted), [refund])
+    elif stored:
+        loaded = load_order(conn, shop.id, order_id)
+        assert loaded is not None
+        order = _with_refunds(loaded, [refund])
     else:
-        stored = load_order(conn, shop.id, order_id)
-        if stored is None:
-            return "done", "refund kept until its order arrives"
-        order = _with_refunds(stored, [refund])
-    return "done", "refund " + _ingest(conn, order, shop, now, False)
+        return "done", f"{what} kept until its order arrives"
+    out = ingest_order(conn, order, shop, now=now, trigger_purchase=False)
+    return "done", f"{what} merged; {order_note(out)}"
+
+
+def process_delivery(
+    conn: Connection, source: str, topic: str, body: bytes, shop: ShopConfig, *, now: datetime
+) -> tuple[str, str, str | None]:
+    """Apply one accepted delivery in the caller's transaction: (done | skipped, the note, order id).
+
+    What the inbox workers do for each row (without the inbox row itself), for replaying deliveries."""
+    return _process_row(conn, source, topic, body, shop, now, Adjustments())
 
 
 def _process_row(
-    conn: Connection, row: inbox.Claimed, shop: ShopConfig, now: datetime, adjusted: Adjustments
+    conn: Connection,
+    source: str,
+    topic: str,
+    body: bytes,
+    shop: ShopConfig,
+    now: datetime,
+    adjusted: Adjustments,
 ) -> tuple[str, str, str | None]:
     """Apply one accepted delivery. It was read strictly when it arrived, so everything here is a
     re-read: lenient, with what had to be adjusted (only in bodies an earlier version accepted) in
     `adjusted`."""
-    parsed = parse_delivery(row.source, row.topic, row.body, shop, lenient=adjusted)
+    parsed = parse_delivery(source, topic, body, shop, lenient=adjusted)
     if parsed.kind == "order":
-        status, outcome = _apply_order(conn, row.source, parsed, shop, now, adjusted)
+        status, outcome = _apply_order(conn, source, topic, parsed, shop, now, adjusted)
     elif parsed.kind == "refund":
-        status, outcome = _apply_refund(conn, row.source, parsed, shop, now, adjusted)
+        status, outcome = _apply_refund(conn, source, parsed, shop, now, adjusted)
     else:
         status, outcome = "skipped", parsed.note
     if adjusted:
@@ -446,7 +515,9 @@ def _run(
                 raise LookupError(f"shop {row.shop_id!r} is not configured")
             adjusted = Adjustments()
             with writing(engine), engine.begin() as conn:
-                status, outcome, order_id = _process_row(conn, row, shop, now, adjusted)
+                status, outcome, order_id = _process_row(
+                    conn, row.source, row.topic, row.body, shop, now, adjusted
+                )
                 inbox.finish(conn, row.id, worker, status=status, outcome=outcome, order_id=order_id, now=now)
             stats.done += status == "done"
             stats.skipped += status == "skipped"

@@ -1,6 +1,6 @@
 """Queue an order's CAPI events in the outbox, inside the order's transaction, or record why not.
 
-Nothing is queued without a pixel, without the consent the shop's policy requires, for a test order
+Nothing is queued without a pixel, without ads-measurement consent (`poas.domain.consent`), for a test order
 (unless the shop routes events to Test Events), when the missing-cost policy says the profit must not
 be sent, or when the contact data cannot match a person. The reason is returned, never personal data.
 """
@@ -14,7 +14,8 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from poas.domain.capi_events import EventNotBuilt, build_append_value, build_order_events, consent_allows
+from poas.domain.capi_events import EventNotBuilt, build_append_value, build_order_events
+from poas.domain.consent import ads_consent
 from poas.domain.money import Money
 from poas.domain.order import Order
 from poas.domain.profit import ProfitResult
@@ -31,7 +32,7 @@ class QueuedEvents:
     queued: list[tuple[str, str]] = field(default_factory=list)  # (event_name, event_id) newly queued
     already_queued: list[tuple[str, str]] = field(default_factory=list)  # same key was in the outbox
     skipped: str | None = None  # why nothing was queued
-    consent: str | None = None  # the consent policy's verdict
+    consent: str | None = None  # the ads consent verdict, e.g. "shop default granted for NO, no consent …"
 
     @property
     def any(self) -> bool:
@@ -76,12 +77,13 @@ def queue_purchase_events(
     profit: ProfitResult,
     now: datetime,
 ) -> QueuedEvents:
-    """Apply the consent policy, build the Purchase (and the optional profit event), enqueue them."""
+    """Decide ads consent, build the Purchase (and the optional profit event), enqueue them."""
     if not shop.pixel_id:
         return _skip(shop, order, f"shop {shop.id} has no pixel_id configured")
-    allowed, consent = consent_allows(str(shop.consent_policy), order.consent)
-    if not allowed:
-        return _skip(shop, order, f"no consent: {consent}", consent)
+    verdict = ads_consent(shop, order)
+    consent = verdict.reason
+    if not verdict.allowed:
+        return _skip(shop, order, f"no ads consent: {consent}", consent)
     if order.test and not shop.events.test_event_code:
         return _skip(shop, order, "test order (set events.test_event_code to send test orders)", consent)
     if not profit.sendable:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, fields
 from functools import lru_cache
 from typing import Any
 
+from poas.domain.consent import signal_value
 from poas.domain.order import (
     Attribution,
     Consent,
@@ -75,6 +76,12 @@ _NO_CUSTOMER, _NO_ATTRIBUTION, _NO_CONSENT = Customer(), Attribution(), Consent(
 # stored as such (hashed, or unbounded columns).
 _TEXT_LIMITS = {"utm_source": 400, "utm_medium": 400, "utm_campaign": 400, "utm_content": 400}
 _TEXT_LIMITS |= {"utm_term": 400, "fbclid": 500, "fbc": 600, "fbp": 200}
+
+
+def _ads_signal(value: Any) -> bool | None:
+    """`consent.ads_tracking`: true/false, or the words a consent banner writes (granted/denied …)."""
+    said = signal_value(value) if isinstance(value, str) else None
+    return said if said is not None else boolean(value, "consent.ads_tracking")
 
 
 def _at(path: str, name: str) -> str:
@@ -299,7 +306,7 @@ def read_order(
         attribution=Attribution(**_str_fields(attr, "attribution", lenient)) if attr else _NO_ATTRIBUTION,
         consent=Consent(
             marketing=boolean(cons.get("marketing"), "consent.marketing"),
-            ads_tracking=boolean(cons.get("ads_tracking"), "consent.ads_tracking"),
+            ads_tracking=_ads_signal(cons.get("ads_tracking")),
         )
         if cons
         else _NO_CONSENT,

@@ -144,14 +144,15 @@ def order_payload(o: GenOrder, cust: dict[str, Any], rng: random.Random) -> dict
     created = ts(o.created_at)
     updated = ts(o.created_at + timedelta(seconds=rng.randint(2, 40)))
     cancelled = o.status == "voided"
-    # One consent per customer, carried where Shopify carries it (email marketing consent, which poas
-    # reads as the consent signal) and in a cart attribute a consent banner script would leave.
-    # Customers who never answered have neither: the shop's consent policy decides for them.
-    consent = cust["ads_consent"]
+    # Ads consent is the `_consent_ads` cart attribute the consent banner script leaves (see
+    # _attribution); customers who never answered the banner have none, and the shop's default
+    # decides for them. The newsletter box (email_marketing_consent, buyer_accepts_marketing) is a
+    # separate choice: most customers never subscribe, and it never decides what is sent to Meta.
+    newsletter = bool(cust["newsletter"])
     marketing = {
-        "state": "subscribed" if consent else "not_subscribed",
-        "opt_in_level": "single_opt_in" if consent else None,
-        "consent_updated_at": created if consent else None,
+        "state": "subscribed" if newsletter else "not_subscribed",
+        "opt_in_level": "single_opt_in" if newsletter else None,
+        "consent_updated_at": created if newsletter else None,
     }
     return {
         "id": o.order_id,
@@ -192,7 +193,7 @@ def order_payload(o: GenOrder, cust: dict[str, Any], rng: random.Random) -> dict
         "note": None,
         "note_attributes": notes,
         "tags": "",
-        **({} if consent is None else {"buyer_accepts_marketing": consent}),
+        "buyer_accepts_marketing": newsletter,
         "total_price": s(total),
         "total_price_set": money_set(total),
         "current_total_price": s(total),
@@ -250,7 +251,7 @@ def order_payload(o: GenOrder, cust: dict[str, Any], rng: random.Random) -> dict
             "last_name": cust["last_name"],
             "phone": cust["phone"],
             "currency": CURRENCY,
-            **({} if consent is None else {"email_marketing_consent": marketing}),
+            "email_marketing_consent": marketing,
             "default_address": _address(cust),
         },
         "billing_address": _address(cust),

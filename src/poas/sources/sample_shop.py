@@ -240,8 +240,10 @@ class _Gen:
             "city": city,
             "zip": zip_code,
             "address1": f"Eksempelveien {rng.randint(1, 120)}",
-            # consent to marketing and ads tracking: most agree, some refuse, some never answered
+            # ads-tracking consent from the cookie banner: most agree, some refuse, some never answered
             "ads_consent": True if denied < 0.85 else (False if denied < 0.93 else None),
+            # the newsletter box, independent of the banner (and of what is sent to Meta): one in three
+            "newsletter": no % 3 == 0,
             "fbp": f"fb.1.{rng.randint(1_690_000_000_000, 1_700_000_000_000)}.{rng.randint(10**9, 10**10)}",
             "ip": f"{rng.choice(('192.0.2', '198.51.100', '203.0.113'))}.{rng.randint(1, 254)}",
             "ua": rng.choice(cat.USER_AGENTS),

@@ -149,7 +149,7 @@ def truth(shop: SampleShop) -> dict[str, Any]:
         },
         "counts": counts,
         "paid_orders_by_ads_consent": consent,
-        "paid_orders_sendable_allow_unless_denied": paid_sendable,
+        "paid_orders_sendable_consent_default_granted": paid_sendable,
         "categories": categories,
         "campaigns": [
             {

@@ -7,11 +7,12 @@ and refund subtotals include VAT and the tax lines give the VAT inside them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from poas.domain.consent import DEFAULT_SIGNAL_KEYS, find_signal
 from poas.domain.order import (
     Attribution,
     Consent,
@@ -240,15 +241,22 @@ def attribution(
     )
 
 
-def _consent(customer: Obj | None, order: Obj) -> Consent:
+def _marketing(customer: Obj | None, order: Obj) -> bool | None:
+    """E-mail marketing consent (the newsletter box), for reports only: it never decides sending."""
     if customer is not None:
         consent = customer.obj("email_marketing_consent")
         if consent is not None and consent.text("state"):
-            return Consent(marketing=consent.text("state") == "subscribed")
+            return consent.text("state") == "subscribed"
         accepts = customer.flag("accepts_marketing")
         if accepts is not None:
-            return Consent(marketing=accepts)
-    return Consent(marketing=order.flag("buyer_accepts_marketing"))
+            return accepts
+    return order.flag("buyer_accepts_marketing")
+
+
+def _consent(customer: Obj | None, order: Obj, attrs: Mapping[str, str], keys: Sequence[str]) -> Consent:
+    """Ads consent from the note/cart attribute a consent banner or checkout script wrote (Shopify's
+    order webhook carries no visitor tracking consent of its own); e-mail marketing kept apart."""
+    return Consent(marketing=_marketing(customer, order), ads_tracking=find_signal(attrs, keys))
 
 
 def _customer(obj: Obj, customer: Obj | None) -> Customer:
@@ -280,10 +288,15 @@ def _customer(obj: Obj, customer: Obj | None) -> Customer:
 
 
 def parse_order(
-    data: Mapping[str, Any], shop_id: str, *, extra_refunds: Iterable[Mapping[str, Any]] = ()
+    data: Mapping[str, Any],
+    shop_id: str,
+    *,
+    extra_refunds: Iterable[Mapping[str, Any]] = (),
+    consent_keys: Sequence[str] = DEFAULT_SIGNAL_KEYS,
 ) -> Order:
     """The canonical Order for a Shopify order payload; `extra_refunds` are refunds/create bodies seen
-    separately (merged by refund id; the order's own refunds[] win)."""
+    separately (merged by refund id; the order's own refunds[] win); `consent_keys` are the note/cart
+    attributes that carry the ads consent signal (the shop's `consent_attribute_keys`)."""
     obj = Obj(data)
     lines = tuple(_line(li) for li in obj.objs("line_items"))
     if not lines and obj.raw("line_items") is None:
@@ -303,6 +316,7 @@ def parse_order(
     currency = obj.text("currency")
     if not currency:
         raise PayloadError("currency", "is required")
+    attrs = _note_attributes(obj)
     return Order(
         shop_id=shop_id,
         order_id=obj.req_id("id"),
@@ -321,11 +335,11 @@ def parse_order(
         attribution=attribution(
             obj.text("landing_site"),
             obj.text("referring_site"),
-            _note_attributes(obj),
+            attrs,
             (client.text("browser_ip") if client else None) or obj.text("browser_ip"),
             client.text("user_agent") if client else None,
         ),
-        consent=_consent(customer, obj),
+        consent=_consent(customer, obj, attrs, consent_keys),
         test=bool(obj.flag("test", False)),
         cancelled_at=obj.time("cancelled_at"),
         refunds=tuple(sorted(refunds.values(), key=lambda r: (r.processed_at, r.refund_id))),

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
+from poas.domain.consent import DEFAULT_SIGNAL_KEYS
 from poas.domain.order import Order
 from poas.sources import shopify
 from poas.sources.payload import PayloadError
@@ -199,15 +200,17 @@ def read_bulk(
     *,
     window: int = 1000,
     on_progress: Callable[[int], None] | None = None,
+    consent_keys: Sequence[str] = DEFAULT_SIGNAL_KEYS,
 ) -> Iterator[Order | BulkError]:
-    """Orders (or errors naming the line and field) from a bulk JSONL stream, in file order."""
+    """Orders (or errors naming the line and field) from a bulk JSONL stream, in file order;
+    `consent_keys` as for `shopify.parse_order` (customAttributes carry the ads consent signal)."""
     open_orders: OrderedDict[str, tuple[int, dict[str, Any], list[dict[str, Any]]]] = OrderedDict()
     done = 0
 
     def complete(gid: str) -> Order | BulkError:
         line_no, row, children = open_orders.pop(gid)
         try:
-            return shopify.parse_order(order_payload(row, children), shop_id)
+            return shopify.parse_order(order_payload(row, children), shop_id, consent_keys=consent_keys)
         except PayloadError as exc:
             return BulkError(line_no, f"order {_tail(gid)}: {exc}")
 

@@ -7,12 +7,13 @@ the tax sits in the `*_tax` fields, so the canonical order is built on the ex-VA
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
+from poas.domain.consent import DEFAULT_SIGNAL_KEYS, find_signal
 from poas.domain.money import exponent
 from poas.domain.order import (
     Attribution,
@@ -220,7 +221,24 @@ def _financial_status(status: str, refunded: bool) -> str:
     return {"refunded": "refunded", "failed": "voided", "cancelled": "voided"}.get(status, "pending")
 
 
-def parse_order(data: Mapping[str, Any], shop_id: str) -> Order:
+def paid_at(obj: Obj, status: str) -> datetime | None:
+    """When the order was paid: `date_paid_gmt`; a `completed` order without it (cash on delivery, bank
+    transfer, an order entered by hand) counts as paid when completed, as WooCommerce itself decides
+    (`WC_Order::is_paid()` is true for processing and completed; `maybe_set_date_paid()` sets the
+    date when an order reaches completed without one): `date_completed_gmt`, else `date_modified_gmt`.
+    A `processing` order without `date_paid_gmt` is not paid yet (cash on delivery is paid on delivery)."""
+    paid = obj.time("date_paid_gmt", naive_is_utc=True)
+    if paid is None and status == "completed":
+        paid = obj.time("date_completed_gmt", naive_is_utc=True)
+        paid = paid or obj.time("date_modified_gmt", naive_is_utc=True)
+    return paid
+
+
+def parse_order(
+    data: Mapping[str, Any], shop_id: str, *, consent_keys: Sequence[str] = DEFAULT_SIGNAL_KEYS
+) -> Order:
+    """The canonical Order; `consent_keys` are the order meta_data keys carrying the ads consent signal
+    (the shop's `consent_meta_keys`). WooCommerce has no e-mail marketing field of its own."""
     obj = Obj(data)
     currency = (obj.text("currency") or "").upper()
     if not currency:
@@ -266,7 +284,7 @@ def parse_order(data: Mapping[str, Any], shop_id: str) -> Order:
         order_id=obj.req_id("id"),
         name=obj.text("number", "") or "",
         created_at=created,
-        processed_at=obj.time("date_paid_gmt", naive_is_utc=True),
+        processed_at=paid_at(obj, status),
         updated_at=modified,
         currency=currency,
         prices_include_vat=False,
@@ -287,7 +305,7 @@ def parse_order(data: Mapping[str, Any], shop_id: str) -> Order:
             external_id=customer_id if customer_id not in (None, "0") else None,
         ),
         attribution=_attribution(obj, meta),
-        consent=Consent(),
+        consent=Consent(ads_tracking=find_signal(meta, consent_keys)),
         cancelled_at=(modified or created) if status == "cancelled" else None,
         refunds=refunds,
         source="woocommerce",

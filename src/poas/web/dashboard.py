@@ -111,6 +111,7 @@ router = APIRouter(
 @router.get("/settings")
 def settings_page(request: Request) -> Response:
     s = settings_of(request)
+    consent = {c.shop_id: c for c in views.consent_summaries(engine_of(request), s.shops, now=views.utcnow())}
     shops = [
         {
             "id": shop.id,
@@ -124,7 +125,8 @@ def settings_page(request: Request) -> Response:
             "webhook_secrets": len(shop.webhook_secrets),
             "ad_account_id": shop.ad_account_id or "–",
             "test_event_code": shop.events.test_event_code,
-            "consent_policy": shop.consent_policy.value,
+            "consent_source": consent[shop.id].source,
+            "consent_signals": consent[shop.id].share_text,
             "missing_cost": shop.missing_cost.value,
             "value_basis": shop.events.value_basis.value,
             "purchase_topic": shop.events.purchase_topic,

@@ -5,6 +5,7 @@ travels as decimal strings; timestamps are aware UTC. Each builder takes the eng
 own connection (or transaction, for the writes).
 """
 
+from poas.services.consent import ConsentSummary, consent_summaries
 from poas.services.views.common import DbId, utcnow
 from poas.services.views.costs import (
     CostLine,
@@ -45,6 +46,7 @@ __all__ = [
     "SORT_KEYS",
     "AdviceLine",
     "AdviceView",
+    "ConsentSummary",
     "CostLine",
     "CostsView",
     "DbId",
@@ -63,6 +65,7 @@ __all__ = [
     "UploadError",
     "UploadResult",
     "WaterfallStep",
+    "consent_summaries",
     "costs_view",
     "delivery_view",
     "order_detail",
