@@ -84,7 +84,7 @@ def test_refund_before_its_order_is_kept_and_applied(engine: Engine, tmp_path: P
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(orders)).scalar_one() == 0
         outcome = conn.execute(select(inbox.c.outcome)).scalar_one()
-    assert outcome == "refund kept until its order arrives"
+    assert outcome == "refund 1020304050 kept until its order arrives"
     deliver(engine, fixture_bytes("shopify/order_paid.json"), "orders/paid", "o1")
     intake.process_pending(engine, NOW, settings=settings)
     with engine.connect() as conn:

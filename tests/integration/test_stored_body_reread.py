@@ -159,7 +159,7 @@ def test_a_refund_for_an_order_0_1_0_accepted_is_applied_and_corrects_meta(
         stats = _process(upgraded)
     row = _inbox_row(upgraded, posted.json()["inbox_id"])
     assert (row["status"], row["error"]) == ("done", None)
-    assert row["outcome"].startswith("refund order updated")
+    assert row["outcome"].startswith("refund R1 merged; order updated; profit snapshot v2")
     assert row["outcome"].endswith("(stored bodies re-read leniently: 2 adjustments)")
     assert (stats.done, stats.reread_leniently, stats.adjustments) == (1, 1, 2)
     [logged] = [e for e in logs if e["event"] == "stored API bodies re-read leniently"]

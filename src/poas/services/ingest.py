@@ -35,6 +35,7 @@ from poas.store.tables.foundation import orders as orders_table
 
 Status = Literal["inserted", "updated", "stale"]
 MAX_PROFIT_ERRORS_KEPT = 1000
+_NOT_TRIGGER = "not a purchase trigger"
 
 
 def hash_contact(order: Order) -> tuple[dict[str, Any] | None, dict[str, str]]:
@@ -198,7 +199,10 @@ def ingest_order(
         conn, [order_rows(order, user_data)], now_text=utc_text(now), always_clear_children=True
     )
     if key in up.stale:
-        return IngestOutcome(order.shop_id, order.order_id, "stale", contact_dropped=dropped)
+        skipped = "a newer version is stored: nothing written" if trigger_purchase else _NOT_TRIGGER
+        return IngestOutcome(
+            order.shop_id, order.order_id, "stale", events_skipped=skipped, contact_dropped=dropped
+        )
     status: Status = "inserted" if key in up.inserted else "updated"
     ctx = context or ProfitContext.load(conn, shop, keys=_cost_keys([order]))
     kept = stored_form(order)
@@ -210,7 +214,7 @@ def ingest_order(
         )
         version = added[0][2] if added else None
     events: QueuedEvents | None = None
-    skipped: str | None = "not a purchase trigger"
+    skipped: str | None = _NOT_TRIGGER
     if trigger_purchase:
         events, skipped = _queue(conn, shop, kept, user_data, profit, now)
     return IngestOutcome(

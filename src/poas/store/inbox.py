@@ -16,6 +16,7 @@ from sqlalchemy import Connection, and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
+from poas.store.tables.foundation import orders
 from poas.store.tables.intake import inbox, intake_orders
 
 
@@ -221,6 +222,9 @@ def counts(conn: Connection) -> dict[str, int]:
 
 @dataclass(slots=True)
 class OrderState:
+    """One order's intake state: the newest order payload (contact data removed) with its order-edit
+    clock `updated_at` (the payload's own), and the refunds delivered apart, by refund id."""
+
     shop_id: str
     order_id: str
     source: str
@@ -243,6 +247,15 @@ def lock_state(conn: Connection, shop_id: str, order_id: str, source: str, *, no
         query = query.with_for_update()
     r = conn.execute(query).one()
     return OrderState(r.shop_id, r.order_id, r.source, r.updated_at, r.payload, dict(r.refunds or {}))
+
+
+def stored_clock(conn: Connection, shop_id: str, order_id: str) -> tuple[bool, datetime | None]:
+    """(whether the order is stored, its order-edit clock `orders.updated_at`). Refunds never move
+    the clock: it is the `updated_at` of the order version stored."""
+    row = conn.execute(
+        select(orders.c.updated_at).where(orders.c.shop_id == shop_id, orders.c.order_id == order_id)
+    ).first()
+    return (row is not None), (row.updated_at if row is not None else None)
 
 
 def save_state(conn: Connection, state: OrderState, *, now: datetime) -> None:
