@@ -13,6 +13,7 @@ from sqlalchemy.sql import ColumnElement
 
 from poas.domain.money import exponent
 from poas.services.views.common import ZERO
+from poas.services.views.order_values import RevenueView, SentValue, revenue_view, sent_values
 from poas.store import corrections
 from poas.store import snapshots as snapshot_store
 from poas.store.orders import from_minor
@@ -292,6 +293,13 @@ class OrderDetail(BaseModel):
     corrections: list[CorrectionView] = Field(
         default_factory=list, description="final-profit corrections: AppendValue queued, or why not"
     )
+    revenue: RevenueView | None = Field(None, description="revenue ex VAT after refunds (latest snapshot)")
+    sent_to_meta: list[SentValue] = Field(
+        default_factory=list, description="every event's value, net_revenue and currency, oldest first"
+    )
+    last_sent_to_meta: SentValue | None = Field(
+        None, description="the newest event for this order (its state says queued, sent or dead)"
+    )
 
 
 _WATERFALL = (
@@ -456,6 +464,13 @@ def _order_detail(conn: Connection, shop_id: str, order_id: str) -> OrderDetail 
                     expected_return_cost=Decimal(str(ln.get("expected_return_cost", "0"))),
                 )
             )
+    event_rows = list(
+        conn.execute(
+            select(outbox)
+            .where(outbox.c.shop_id == shop_id, outbox.c.order_id == order_id)
+            .order_by(outbox.c.id)
+        ).mappings()
+    )
     events = [
         EventView(
             id=e["id"],
@@ -470,12 +485,9 @@ def _order_detail(conn: Connection, shop_id: str, order_id: str) -> OrderDetail 
             meta_response=e["meta_response"],
             payload=_payload(e["payload"]),
         )
-        for e in conn.execute(
-            select(outbox)
-            .where(outbox.c.shop_id == shop_id, outbox.c.order_id == order_id)
-            .order_by(outbox.c.id)
-        ).mappings()
+        for e in event_rows
     ]
+    told = sent_values(event_rows)
     fixes = _corrections(conn, shop_id, order_id)
     final, status = _profit_status(row, latest, fixes)
     return OrderDetail(
@@ -501,6 +513,9 @@ def _order_detail(conn: Connection, shop_id: str, order_id: str) -> OrderDetail 
         fx=[dict(f) for f in bd.get("fx") or [] if isinstance(f, dict)],
         events=events,
         corrections=fixes,
+        revenue=revenue_view(latest) if latest else None,
+        sent_to_meta=told,
+        last_sent_to_meta=told[-1] if told else None,
         profit_final=final,
         profit_status=status,
         snapshots=[
