@@ -112,3 +112,40 @@ def test_foundation_downgrade_leaves_nothing(empty_engine: Engine) -> None:
     upgrade(empty_engine, "0001_foundation")
     command.downgrade(alembic_config(empty_engine), "base")
     assert not FOUNDATION & set(inspect(empty_engine).get_table_names())
+
+
+def test_0009_puts_back_order_clocks_a_refund_moved(empty_engine: Engine, tmp_path: Path) -> None:
+    """0.x moved `orders.updated_at` to a separately delivered refund's time; 0009 puts the order's
+    own clock back, and leaves a clock that no refund explains alone."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select, update
+
+    from poas.services.intake import process_delivery
+    from poas.settings import ShopConfig
+    from poas.store.tables.foundation import orders
+
+    upgrade(empty_engine, "0008_missing_costs")
+    shop = ShopConfig(id="nordlys", platform="shopify")
+    fixtures = Path(__file__).parents[1] / "fixtures" / "shopify"
+    order = (fixtures / "order_paid.json").read_bytes()
+    refund = (fixtures / "refund_create.json").read_bytes()
+    now = datetime(2026, 11, 25, tzinfo=UTC)
+    later = datetime(2026, 11, 26, 9, tzinfo=UTC)
+    with empty_engine.begin() as conn:
+        for shop_id in ("moved", "imported"):
+            s = shop.model_copy(update={"id": shop_id})
+            process_delivery(conn, "shopify", "orders/paid", order, s, now=now)
+            process_delivery(conn, "shopify", "refunds/create", refund, s, now=now)
+        # What 0.x stored: the refund's processed_at (2026-11-24 09:00 UTC) as the order's clock;
+        # and a newer version written by an import, whose clock no refund explains.
+        for shop_id, clock in (("moved", datetime(2026, 11, 24, 9, tzinfo=UTC)), ("imported", later)):
+            conn.execute(update(orders).where(orders.c.shop_id == shop_id).values(updated_at=clock))
+    upgrade(empty_engine, "0009_order_edit_clock")
+    with empty_engine.connect() as conn:
+        rows = conn.execute(select(orders.c.shop_id, orders.c.updated_at))
+        clocks = {r.shop_id: r.updated_at for r in rows}
+    assert clocks == {
+        "moved": datetime(2026, 11, 20, 13, 3, 15, tzinfo=UTC),  # order_paid.json's own updated_at
+        "imported": later,
+    }
