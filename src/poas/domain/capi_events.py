@@ -13,6 +13,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from poas.domain.consent import ldu_options
+from poas.domain.contents import items
 from poas.domain.money import Money, exponent
 from poas.domain.order import Order
 
@@ -116,28 +117,15 @@ def _net_revenue(amount: Decimal, shop: ShopConfig) -> Decimal:
     return amount if amount >= 0 or shop.events.negative_profit == "send" else ZERO
 
 
-def _contents(order: Order, profit: ProfitResult, currency: str) -> tuple[list[dict[str, Any]], int]:
-    """The `contents` list and `num_items` (gift cards and empty lines left out)."""
-    rate = _rate(profit, order)
-    out = []
-    items = 0
-    inclusive = order.prices_include_vat
-    for ln in order.lines:
-        qty = ln.quantity
-        if ln.gift_card or qty <= 0:
-            continue
-        price = ln.unit_price if inclusive or not ln.tax else ln.unit_price + ln.tax / qty
-        if rate is not ONE:
-            price *= rate
-        out.append(
-            {
-                "id": ln.variant_id or ln.sku or ln.product_id or ln.line_id,
-                "quantity": qty,
-                "item_price": json_amount(price, currency),
-            }
-        )
-        items += qty
-    return out, items
+def _contents(
+    order: Order, profit: ProfitResult, currency: str, basis: str
+) -> tuple[list[dict[str, Any]], int]:
+    """The `contents` list (prices after discounts, on the value basis: `poas.domain.contents`) and
+    `num_items`."""
+    found = items(order, profit, basis, _rate(profit, order))
+    price = json_amount
+    out = [{"id": i.id, "quantity": i.quantity, "item_price": price(i.item_price, currency)} for i in found]
+    return out, sum(i.quantity for i in found)
 
 
 class _Base(NamedTuple):
@@ -189,15 +177,16 @@ def build_purchase(
     base = _base(order, user_data, shop, now)
     currency = profit.currency
     event = _envelope(PURCHASE, base, user_data, shop)
-    contents, items = _contents(order, profit, currency)
+    basis = shop.events.value_basis
+    contents, num_items = _contents(order, profit, currency, basis)
     event["custom_data"] = {
-        "value": json_amount(_value(order, profit, shop.events.value_basis), currency),
+        "value": json_amount(_value(order, profit, basis), currency),
         "currency": currency,
         "net_revenue": json_amount(_net_revenue(profit.expected_profit.amount, shop), currency),
         "order_id": order.order_id,
         "contents": contents,
         "content_type": "product",
-        "num_items": items,
+        "num_items": num_items,
     }
     return event
 
