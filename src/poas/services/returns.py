@@ -1,6 +1,7 @@
 """Returns: fit the return-rate model, finalize orders (AppendValue or a ledger entry), calibration.
 
-An order's profit becomes final when its return window closes, when it is cancelled or fully
+An order's profit becomes final when its return window closes, when it is cancelled or voided
+(realized profit then counts only the costs really incurred, see `poas.domain.profit`) or fully
 refunded, or — if the shop chooses — at each refund. Then the realized profit is compared with
 what Meta was last told (the Purchase's net_revenue, or the last AppendValue); when it differs by
 more than the shop's threshold, an AppendValue is queued, but only inside the append window.
@@ -130,8 +131,8 @@ def _told(conn: Connection, shop_id: str, order_id: str, currency: str) -> _Told
 
 def _trigger(order: Order, profit: ProfitResult, shop: ShopConfig, now: datetime) -> tuple[str, str] | None:
     """(correction key, trigger) when the order's profit is final now, else None."""
-    if order.cancelled_at is not None:
-        return "final", "cancelled"
+    if order.cancelled:  # cancelled or voided: realized profit counts only the costs really incurred
+        return "final", "cancelled" if order.cancelled_at is not None else "voided"
     if order.refunds and profit.refunded_revenue_ex_vat >= profit.revenue_ex_vat:
         return "final", "fully_refunded"
     if order.placed_at <= now - timedelta(days=shop.events.return_window_days):
@@ -158,7 +159,12 @@ def _candidates(
             orders.c.shop_id == shop.id,
             orders.c.test.is_(False),
             ~finalized,
-            or_(orders.c.created_at <= closed, orders.c.cancelled_at.is_not(None), refunded),
+            or_(
+                orders.c.created_at <= closed,
+                orders.c.cancelled_at.is_not(None),
+                orders.c.financial_status == "voided",
+                refunded,
+            ),
         )
         .order_by(orders.c.created_at, orders.c.order_id)
         .limit(_CHUNK)
@@ -363,7 +369,7 @@ def calibration(
         ids = _order_ids(conn, shop.id, now - timedelta(days=lookback_days), now - window)
         ctx = ProfitContext.load(conn, shop)
         for order in _load_chunks(conn, shop.id, ids):
-            if order.test or order.cancelled_at is not None:
+            if order.test or order.cancelled:
                 continue
             profit, _ = ctx.price(order)  # with the shop's learned return rates, as at purchase
             if profit is None:
