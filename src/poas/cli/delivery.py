@@ -6,15 +6,19 @@ import asyncio
 import logging
 import signal
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
 
 import structlog
 import typer
 from rich.table import Table
 
 from poas.cli.app import app, console, fail, settings, store
+from poas.cli.listing import narrow_table, print_notes, short_time
 from poas.services import outbox_admin
 from poas.services.deliver import DeliveryConfig, DeliveryReport
 from poas.services.outbox_admin import STATES
+from poas.services.views.order_values import EventValues
 from poas.services.worker import MAX_BATCH_SIZE, Worker
 
 outbox_app = typer.Typer(help="Inspect and repair the event outbox.", no_args_is_help=True)
@@ -131,24 +135,73 @@ def _iso(t: datetime | None) -> str:
 def outbox_list(
     state: str | None = typer.Option(None, help=f"Only this state: {', '.join(STATES)}."),
     limit: int = typer.Option(50, min=1),
+    wide: bool = typer.Option(False, "--wide", help="Every column in one table (for wide terminals)."),
 ) -> None:
-    """List events (without their payloads), oldest first."""
+    """List events oldest first, with the values each tells Meta (value, net_revenue, currency)."""
     if state is not None and state not in STATES:
         raise fail(f"--state must be one of {', '.join(STATES)}, got {state!r}")
-    rows = outbox_admin.list_events(store(), state=state, limit=limit)
-    table = Table("id", "pixel", "event", "event_id", "state", "attempts", "created", "last error")
-    for r in rows:
+    rows = outbox_admin.list_event_values(store(), state=state, limit=limit)
+    if wide:
+        console.print(_wide_outbox(rows))
+        return
+    table = narrow_table(
+        ("id", max((len(str(r["id"])) for r, _ in rows), default=2), None),
+        ("order", 5, 16),
+        ("event", 5, 14),
+        ("state", 7, 7),
+        ("value", 5, 12),
+        ("net_revenue", 11, 12),
+        ("cur", 3, 3),
+        ("created", 11, 11),
+    )
+    for r, v in rows:
+        table.add_row(
+            str(r["id"]),
+            r["order_id"] or "-",
+            r["event_name"],
+            r["state"],
+            _amount(v.value),
+            _amount(v.net_revenue),
+            v.currency or "-",
+            short_time(r["created_at"]),
+        )
+    console.print(table)
+    print_notes(console, ((r["id"], _trouble(r)) for r, _ in rows), "errors (poas outbox list --wide: all):")
+
+
+def _amount(v: Decimal | None) -> str:
+    return "-" if v is None else str(v)
+
+
+def _trouble(r: dict[str, Any]) -> str:
+    if not r["last_error"]:
+        return ""
+    tries = f"{r['attempts']} attempt" + ("" if r["attempts"] == 1 else "s")
+    return f"pixel {r['pixel_id']}, event_id {r['event_id']}, {tries}: {r['last_error']}"
+
+
+def _wide_outbox(rows: list[tuple[dict[str, Any], EventValues]]) -> Table:
+    table = Table(
+        "id", "pixel", "order", "event", "event_id", "state", "attempts", "created", "sent",
+        "value", "net_revenue", "currency", "last error",
+    )  # fmt: skip
+    for r, v in rows:
         table.add_row(
             str(r["id"]),
             r["pixel_id"],
+            r["order_id"] or "-",
             r["event_name"],
             r["event_id"],
             r["state"],
             str(r["attempts"]),
             _iso(r["created_at"]),
+            _iso(r["sent_at"]),
+            _amount(v.value),
+            _amount(v.net_revenue),
+            v.currency or "-",
             r["last_error"] or "",
         )
-    console.print(table)
+    return table
 
 
 @outbox_app.command("replay")

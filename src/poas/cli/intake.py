@@ -5,12 +5,14 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from poas.cli.app import app, console, err_console, import_app, pick_shop, settings, store
+from poas.cli.listing import narrow_table, print_notes, short_time
 from poas.services import intake
 from poas.services.backfill import Kind, backfill
 from poas.services.inbox import inbox_counts, inbox_rows, retry_inbox
@@ -49,11 +51,52 @@ def inbox_list(
     status: str = typer.Option("open", help="open (pending, processing, failed), all, or one status"),
     shop: str | None = typer.Option(None, help="Only this shop"),
     limit: int = typer.Option(50, min=1),
+    wide: bool = typer.Option(False, "--wide", help="Every column in one table (for wide terminals)"),
 ) -> None:
     """Show deliveries, newest first, with their attempts and last error (no payloads)."""
     statuses = {"open": ["pending", "processing", "failed"], "all": None}.get(status, [status])
     rows = inbox_rows(store(), statuses=statuses, shop_id=shop, limit=limit)
     counts = inbox_counts(store())
+    if wide:
+        console.print(_wide_table(rows))
+    else:
+        table = narrow_table(
+            ("id", _digits(rows), None),
+            ("shop", 4, 14),
+            ("topic", 11, 14),
+            ("order", 5, 16),
+            ("status", 7, 10),
+            ("tries", 5, 5),
+            ("received", 11, 11),
+        )
+        for r in rows:
+            table.add_row(
+                str(r["id"]),
+                r["shop_id"],
+                r["topic"],
+                r["order_id"] or "-",
+                r["status"],
+                str(r["attempts"]),
+                short_time(r["received_at"]),
+            )
+        console.print(table)
+        print_notes(console, ((r["id"], _note(r)) for r in rows), "notes (error or outcome):")
+    console.print(", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) or "the inbox is empty")
+
+
+def _digits(rows: list[dict[str, Any]]) -> int:
+    return max((len(str(r["id"])) for r in rows), default=2)
+
+
+def _note(r: dict[str, Any]) -> str:
+    """The row's error (or outcome), after its next try when it is waiting for one."""
+    parts = [str(r["error"] or r["outcome"] or "")]
+    if r["status"] == "pending" and r["attempts"]:
+        parts.insert(0, f"next try {r['next_attempt_at']:%Y-%m-%d %H:%M:%S}:")
+    return " ".join(p for p in parts if p)
+
+
+def _wide_table(rows: list[dict[str, Any]]) -> Table:
     table = Table("id", "shop", "source", "topic", "order", "status", "tries", "received", "next try", "note")
     for r in rows:
         table.add_row(
@@ -68,8 +111,7 @@ def inbox_list(
             f"{r['next_attempt_at']:%Y-%m-%d %H:%M:%S}" if r["status"] == "pending" else "-",
             r["error"] or r["outcome"] or "",
         )
-    console.print(table)
-    console.print(", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) or "the inbox is empty")
+    return table
 
 
 @inbox_app.command("retry")

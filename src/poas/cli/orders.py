@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from poas.domain.profit import COST_DEPENDENT
 from poas.domain.rules import RulesError
 from poas.services.cost_rules import load_rules, rules_format, rules_in_force
 from poas.services.order_profit import COMPONENTS, profit_history
+from poas.services.views.order_values import RevenueView, SentValue, revenue_view, sent_values
 
 
 def _components_table(breakdown: dict[str, Any], currency: str, known: bool = True) -> Table:
@@ -39,14 +41,19 @@ def profit(
 ) -> None:
     """Explain an order's profit: the latest snapshot's breakdown and every earlier version."""
     cfg, note = resolve_shop(shop)
-    found = profit_history(store(), cfg.id, order_id, with_payload=as_json)
+    found = profit_history(store(), cfg.id, order_id, with_payload=True)
     snaps, events, ledger = found.snapshots, found.events, found.corrections
     if not snaps:
         raise fail(f"no profit stored for order {order_id!r} in shop {cfg.id!r}")
     latest = snaps[-1]
+    revenue = revenue_view(latest)
+    told = sent_values(events)
     if as_json:
         doc: dict[str, Any] = {"shop_id": cfg.id, "order_id": order_id, "latest": latest.to_dict()}
+        doc["revenue"] = revenue.model_dump(mode="json")
         doc["history"] = [{k: v for k, v in s.to_dict().items() if k != "breakdown"} for s in snaps]
+        doc["sent_to_meta"] = [t.model_dump(mode="json") for t in told]
+        doc["last_sent_to_meta"] = told[-1].model_dump(mode="json") if told else None
         doc["events"] = [_event_doc(e) for e in events]
         doc["corrections"] = [_jsonable(c) for c in ledger]
         typer.echo(json.dumps(doc, indent=2, ensure_ascii=False))
@@ -59,6 +66,7 @@ def profit(
     verdict = "sendable" if latest.sendable else f"not sendable: {latest.sendable_reason}"
     expected = latest.money("expected_profit") if latest.profit_known else "unknown (a cost is missing)"
     console.print(f"expected profit {expected}; {verdict}", highlight=False)
+    console.print(_revenue_line(revenue), highlight=False)
     for key in ("fallbacks", "notes"):
         for item in bd.get(key, []):
             console.print(f"  {key[:-1]}: {item}", highlight=False, markup=False)
@@ -70,7 +78,7 @@ def profit(
     for s in snaps:
         hist.add_row(
             str(s.version),
-            s.created_at.isoformat(timespec="seconds"),
+            f"{s.created_at.astimezone(UTC):%Y-%m-%d %H:%M}",
             s.reason,
             str(s.money("expected_profit")) if s.profit_known else "unknown",
             str(s.money("realized_profit")) if s.profit_known else "unknown",
@@ -78,13 +86,19 @@ def profit(
         )
     console.print(hist)
     if events:
-        sent = Table(title="events to Meta")
-        for col in ("event", "event_id", "state", "attempts", "Meta's answer / error"):
-            sent.add_column(col)
+        console.print(_told_table(told))
         for e in events:
-            answer = e["last_error"] or json.dumps(e["meta_response"] or {}, separators=(",", ":"))
-            sent.add_row(e["event_name"], e["event_id"], e["state"], str(e["attempts"]), answer)
-        console.print(sent)
+            answer = e["last_error"] or (
+                json.dumps(e["meta_response"], separators=(",", ":"))
+                if e["meta_response"]
+                else "no answer yet"
+            )
+            tries = f"{e['attempts']} attempt" + ("" if e["attempts"] == 1 else "s")
+            console.print(
+                f"  #{e['id']} event_id {e['event_id']}, {e['state']}, {tries}; Meta: {answer}",
+                highlight=False,
+                markup=False,
+            )
     else:
         console.print("no events queued for this order (no pixel, no consent, or not sendable)")
     for c in ledger:
@@ -93,6 +107,39 @@ def profit(
             highlight=False,
             markup=False,
         )
+
+
+def _revenue_line(r: RevenueView) -> str:
+    """`revenue ex VAT 1699.20; refunded 400.00; cancelled 0.00; realized 1299.20 NOK`."""
+    return (
+        f"revenue ex VAT {r.revenue_ex_vat}; refunded {r.refunded_revenue_ex_vat}; "
+        f"cancelled {r.cancelled_revenue_ex_vat}; realized {r.realized_revenue_ex_vat} {r.currency}"
+    )
+
+
+def _at(t: SentValue) -> str:
+    when = t.sent_at or t.queued_at
+    return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def _amount(v: Decimal | None) -> str:
+    return "-" if v is None else str(v)
+
+
+def _told_table(told: list[SentValue]) -> Table:
+    """What each event tells Meta: value, net_revenue, currency, and when it was sent (else queued)."""
+    table = Table(title="told Meta, oldest first (values as queued)")
+    table.add_column("#", justify="right")
+    table.add_column("event")
+    table.add_column("state")
+    table.add_column("value", justify="right")
+    table.add_column("net_revenue", justify="right")
+    table.add_column("cur")
+    table.add_column("when (UTC)", no_wrap=True)
+    for t in told:
+        cells = (_amount(t.value), _amount(t.net_revenue), t.currency or "-", _at(t))
+        table.add_row(str(t.id), t.event_name, t.state, *cells)
+    return table
 
 
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:

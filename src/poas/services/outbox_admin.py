@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from poas.services.views.order_values import EventValues, event_values
 from poas.store import outbox as ob
 
 STATES = ("pending", "sending", "retry", "sent", "dead")
@@ -31,6 +32,18 @@ def list_events(
     """Outbox rows oldest first (payloads only when asked); `order=(shop_id, order_id)` narrows them."""
     with engine.connect() as conn:
         return ob.list_events(conn, state=state, limit=limit, order=order, with_payload=with_payload)
+
+
+def list_event_values(
+    engine: Engine, *, state: str | None = None, limit: int = 50
+) -> list[tuple[dict[str, Any], EventValues]]:
+    """Outbox rows oldest first, each without its payload but with the values it tells Meta
+    (`value`, `net_revenue`, `currency`, read from the payload as queued)."""
+    out = []
+    for row in list_events(engine, state=state, limit=limit, with_payload=True):
+        payload = row.pop("payload")
+        out.append((row, event_values(row["event_name"], payload)))
+    return out
 
 
 def replay_dead(engine: Engine, *, ids: Sequence[int] | None, now: datetime) -> int:

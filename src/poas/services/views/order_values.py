@@ -72,9 +72,10 @@ def _component(breakdown: Mapping[str, Any], name: str, key: str = "amount") -> 
 
 def revenue_view(snap: Snapshot) -> RevenueView:
     """Revenue after refunds from a profit snapshot (shop currency)."""
-    ordered = snap.amounts["revenue_ex_vat"]
-    refunded = _component(snap.breakdown, "refunded_revenue_ex_vat")
-    cancelled = _component(snap.breakdown, "cancellation", "not_realized_revenue_ex_vat")
+    unit = Decimal(1).scaleb(-exponent(snap.currency))
+    ordered = snap.amounts["revenue_ex_vat"].quantize(unit)
+    refunded = _component(snap.breakdown, "refunded_revenue_ex_vat").quantize(unit)
+    cancelled = _component(snap.breakdown, "cancellation", "not_realized_revenue_ex_vat").quantize(unit)
     return RevenueView(
         currency=snap.currency,
         revenue_ex_vat=ordered,
@@ -123,7 +124,7 @@ def delivery_state(outbox_state: str) -> Delivery:
     return _DELIVERY.get(outbox_state, "queued")
 
 
-def sent_value(row: Mapping[str, Any]) -> SentValue:
+def sent_value(row: Mapping[Any, Any]) -> SentValue:
     """An outbox row (with its payload) as the values it tells Meta and its delivery state."""
     values = event_values(row["event_name"], row.get("payload"))
     return SentValue(
@@ -137,6 +138,6 @@ def sent_value(row: Mapping[str, Any]) -> SentValue:
     )
 
 
-def sent_values(rows: Sequence[Mapping[str, Any]]) -> list[SentValue]:
+def sent_values(rows: Sequence[Mapping[Any, Any]]) -> list[SentValue]:
     """Every event's values, oldest first (the last one per event name is what Meta holds, once sent)."""
     return [sent_value(r) for r in sorted(rows, key=lambda r: int(r["id"]))]
