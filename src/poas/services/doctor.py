@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from poas.domain.consent import describe_source
 from poas.services.consent import ConsentSummary, consent_summaries
 from poas.services.login_attempts import configured_policy
+from poas.services.missing_costs import DEFAULT_DAYS, unknown_profit
 from poas.settings import Settings, ShopConfig
 from poas.store.db import alembic_config, make_engine, normalize_url
 
@@ -183,6 +184,33 @@ def check_shop(shop: ShopConfig) -> list[Check]:
     return checks
 
 
+def check_missing_costs(settings: Settings, now: datetime | None = None) -> list[Check]:
+    """A shop with orders without cost (and no fallback margin) in the last 30 days: profit unknown."""
+    now = now or datetime.now(UTC)
+    engine = make_engine(settings.resolved_database_url())
+    checks: list[Check] = []
+    try:
+        for shop in settings.shops:
+            found = unknown_profit(engine, shop, now=now, days=DEFAULT_DAYS)
+            if not found.orders:
+                continue
+            checks.append(
+                Check(
+                    f"costs {shop.id}",
+                    Level.WARN,
+                    f"{found.orders} order(s) of the last {DEFAULT_DAYS} days "
+                    f"({found.revenue_ex_vat} {found.currency} revenue) have lines with no cost and no "
+                    "fallback margin: their profit is unknown, left out of profit, POAS and margin, "
+                    "and not sent to Meta",
+                    f"`poas costs missing --shop {shop.id}` lists the SKUs; import their costs "
+                    "(`poas import costs FILE`) or set default_margin",
+                )
+            )
+    finally:
+        engine.dispose()
+    return checks
+
+
 def check_graph(settings: Settings, client: httpx.Client | None = None) -> Check:
     url = settings.graph_base_url
     own = client is None
@@ -203,8 +231,9 @@ def check_graph(settings: Settings, client: httpx.Client | None = None) -> Check
     return Check("graph", Level.OK, f"{url} answered HTTP {resp.status_code}")
 
 
-def run_checks(settings: Settings, *, graph: bool = True) -> list[Check]:
+def run_checks(settings: Settings, *, graph: bool = True, now: datetime | None = None) -> list[Check]:
     checks = check_database(settings)
+    store_ok = all(c.level is Level.OK for c in checks)  # connected and at head
     checks.append(check_sessions(settings))
     checks.append(check_login(settings))
     if not settings.shops:
@@ -218,6 +247,8 @@ def run_checks(settings: Settings, *, graph: bool = True) -> list[Check]:
         )
     for shop in settings.shops:
         checks.extend(check_shop(shop))
+    if store_ok:
+        checks.extend(check_missing_costs(settings, now))
     checks.extend(check_consent(settings))
     if graph and any(s.pixel_id for s in settings.shops):
         checks.append(check_graph(settings))

@@ -12,6 +12,7 @@ from typing import Any, Literal, TextIO
 from sqlalchemy import Engine, Select, and_, func, select
 
 from poas.domain.money import exponent
+from poas.domain.profit import COST_DEPENDENT
 from poas.store.tables.delivery import outbox
 from poas.store.tables.foundation import orders, profit_snapshots
 from poas.store.tables.spend import ad_spend
@@ -127,9 +128,12 @@ def _profit_query(
             "reason": m["reason"],
             "currency": cur,
         }
-        d.update({c: _money(m[c], cur) for c in _COMPONENTS})
+        known = not m["missing_cost_lines"]  # a cost missing, no fallback: no profit, never 0 or revenue
+        d.update({c: _money(m[c], cur) if known or c not in COST_DEPENDENT else None for c in _COMPONENTS})
         d["sendable"] = m["sendable"]
         d["sendable_reason"] = m["sendable_reason"]
+        d["profit_known"] = known
+        d["missing_cost_lines"] = int(m["missing_cost_lines"] or 0)
         d["breakdown"] = m["breakdown"]
         return d
 

@@ -139,6 +139,22 @@ def get_costs(
     return views.costs_view(engine_of(request), shop, now=views.utcnow(), query=q, limit=limit)
 
 
+@router.get(
+    "/costs/missing",
+    response_model=views.MissingCostsView,
+    summary="Variants / SKUs sold without a cost (profit unknown), units and revenue at stake, newest first",
+    responses={404: {"description": "no such shop"}},
+)
+def get_missing_costs(
+    request: Request,
+    who: ApiPrincipal,
+    shop_id: Annotated[str | None, Query(max_length=100)] = None,
+    days: Annotated[int, Query(ge=1, le=3660, description="orders of the last N days")] = 30,
+) -> views.MissingCostsView:
+    shop = _shop_for(request, who, shop_id)
+    return views.missing_costs_view(engine_of(request), shop, now=views.utcnow(), days=days)
+
+
 @router.post(
     "/costs",
     response_model=views.UploadResult,

@@ -464,7 +464,8 @@ def costs_page(request: Request, shop: str | None = None, q: str | None = None) 
     if cfg is None:
         return _no_shop(request, "/costs")
     view = views.costs_view(engine_of(request), cfg, now=views.utcnow(), query=q)
-    return page(request, "costs.html", "/costs", view=view, upload=None)
+    missing = views.missing_costs_view(engine_of(request), cfg, now=views.utcnow())
+    return page(request, "costs.html", "/costs", view=view, upload=None, missing=missing)
 
 
 @router.post("/costs/upload")
@@ -481,4 +482,5 @@ async def costs_upload(
             views.upload_costs, engine_of(request), cfg, path, file_name=name, now=views.utcnow()
         )
     view = views.costs_view(engine_of(request), cfg, now=views.utcnow(), query=None)
-    return page(request, "costs.html", "/costs", view=view, upload=result)
+    missing = views.missing_costs_view(engine_of(request), cfg, now=views.utcnow())
+    return page(request, "costs.html", "/costs", view=view, upload=result, missing=missing)

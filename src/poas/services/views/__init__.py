@@ -10,10 +10,13 @@ from poas.services.views.common import DbId, utcnow
 from poas.services.views.costs import (
     CostLine,
     CostsView,
+    MissingCostLine,
+    MissingCostsView,
     RulesInfo,
     UploadError,
     UploadResult,
     costs_view,
+    missing_costs_view,
     upload_costs,
 )
 from poas.services.views.delivery import (
@@ -54,6 +57,8 @@ __all__ = [
     "DeliveryPixel",
     "DeliveryView",
     "EventView",
+    "MissingCostLine",
+    "MissingCostsView",
     "OrderDetail",
     "OrderLineView",
     "OrderPage",
@@ -68,6 +73,7 @@ __all__ = [
     "consent_summaries",
     "costs_view",
     "delivery_view",
+    "missing_costs_view",
     "order_detail",
     "order_page",
     "purchase_match_query",

@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from poas.domain.costs import CostRow
 from poas.domain.fx import FxError
 from poas.services.cost_import import read_cost_file, save_costs
+from poas.services.missing_costs import DEFAULT_DAYS, missing_costs, unknown_profit
 from poas.services.views.reports import figures_changed
 from poas.settings import ShopConfig
 from poas.store import costs as cost_store
@@ -59,6 +60,52 @@ class UploadResult(BaseModel):
     errors: list[UploadError] = Field(description="the first rejected rows (never their contents)")
     recomputed: int = Field(0, description="stored orders priced again")
     changed: int = Field(0, description="of those, orders whose profit changed (new snapshot)")
+
+
+class MissingCostLine(BaseModel):
+    key: str | None = Field(description="variant id, else SKU; null when the line has neither")
+    title: str
+    orders: int
+    units: int = Field(description="units sold without a cost")
+    revenue_ex_vat: Decimal = Field(description="revenue whose profit is unknown (shop currency)")
+    first_sold_at: datetime
+    last_sold_at: datetime
+
+
+class MissingCostsView(BaseModel):
+    shop_id: str
+    currency: str
+    days: int = Field(description="window: orders created in the last `days` days")
+    orders_without_cost: int = Field(description="orders whose profit is unknown (no cost, no fallback)")
+    revenue_without_cost: Decimal
+    missing: list[MissingCostLine] = Field(description="newest sale first")
+
+
+def missing_costs_view(
+    engine: Engine, shop: ShopConfig, *, now: datetime, days: int = DEFAULT_DAYS
+) -> MissingCostsView:
+    """The variants / SKUs sold without a cost (and no fallback margin), newest sale first."""
+    lines = missing_costs(engine, shop, now=now, days=days)
+    total = unknown_profit(engine, shop, now=now, days=days)
+    return MissingCostsView(
+        shop_id=shop.id,
+        currency=shop.currency,
+        days=days,
+        orders_without_cost=total.orders,
+        revenue_without_cost=total.revenue_ex_vat,
+        missing=[
+            MissingCostLine(
+                key=m.key,
+                title=m.title,
+                orders=m.orders,
+                units=m.units,
+                revenue_ex_vat=m.revenue_ex_vat,
+                first_sold_at=m.first_sold_at,
+                last_sold_at=m.last_sold_at,
+            )
+            for m in lines
+        ],
+    )
 
 
 MAX_UPLOAD_ERRORS = 100
