@@ -1,7 +1,7 @@
 """Daily rollups per shop and per campaign / ad set / ad / product, rebuilt idempotently per day.
 
-An order belongs to the day of its `created_at` in the shop's time zone; test and cancelled orders
-are left out. Figures come from each order's latest profit snapshot; realized profit counts only
+An order belongs to the day of its `created_at` in the shop's time zone; test, cancelled and voided
+orders are left out. Figures come from each order's latest profit snapshot; realized profit counts only
 orders whose profit is final (a "final" row in the correction ledger). An order whose profit is
 unknown (a cost missing with no fallback margin) keeps its revenue but is left out of every profit
 sum and counted in `orders_without_cost` / `revenue_without_cost_minor` instead. Product rows get
@@ -135,6 +135,7 @@ def _day_orders(conn: Connection, shop_id: str, start: datetime, end: datetime) 
             o.c.created_at < end,
             o.c.test.is_(False),
             o.c.cancelled_at.is_(None),
+            o.c.financial_status != "voided",  # a failed or voided payment: nothing was sold
         )
     ).all()
     ps = profit_snapshots
