@@ -427,9 +427,20 @@ def _apply_stale(
         loaded = load_order(conn, shop.id, order.order_id)
         assert loaded is not None, "a stored clock without a stored order"
         base = loaded
-    # With this delivery's contact data: the stored payload has none.
-    note = _ingest(conn, replace(base, customer=order.customer), shop, now, parsed.trigger, why_not)
+    note = _ingest(conn, _with_contact(base, order), shop, now, parsed.trigger, why_not)
     return "done", f"{head}; {note}"
+
+
+def _with_contact(stored: Order, delivered: Order) -> Order:
+    """The stored version with the delivery's contact data (the stored payload keeps none): the
+    customer, and the browser's IP address and user agent."""
+    a = delivered.attribution
+    attribution = replace(
+        stored.attribution,
+        client_ip=a.client_ip or stored.attribution.client_ip,
+        user_agent=a.user_agent or stored.attribution.user_agent,
+    )
+    return replace(stored, customer=delivered.customer, attribution=attribution)
 
 
 def _apply_refund(

@@ -75,7 +75,7 @@ def purchase_note(out: IngestOutcome, trigger: bool, why_not: str) -> str:
         return "; ".join(f"{name} queued (event_id {eid})" for name, eid in events.queued)[:120]
     if events is not None and events.already_queued:
         name, eid = events.already_queued[0]
-        return f"{name} already queued earlier (event_id {eid}); nothing new queued"
+        return f"{name} already queued earlier (event_id {eid}), nothing new queued"
     return f"no purchase queued: {out.events_skipped or 'no events were built'}"
 
 
