@@ -97,6 +97,46 @@ def test_missing_cost_columns_arrive_with_0008(empty_engine: Engine) -> None:
     assert {"orders_without_cost", "revenue_without_cost_minor"} <= rollup
 
 
+def test_0008_marks_existing_unknown_profit_and_drops_the_rollup_watermark(empty_engine: Engine) -> None:
+    upgrade(empty_engine, "0007_alerts")
+    shop = {"id": "s", "cur": "NOK", "at": "2026-11-20 13:05:11+00:00"}
+    unknown = "no unit cost for 44021137588424 (policy fallback_margin)"
+    with empty_engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO shops (id, currency, prices_include_vat, created_at) "
+                "VALUES (:id, :cur, true, :at)"
+            ),
+            shop,
+        )
+        for oid, sendable, reason in (("1001", True, None), ("1002", False, unknown)):
+            conn.execute(
+                text(
+                    "INSERT INTO orders (shop_id, order_id, name, currency, prices_include_vat, created_at, "
+                    "financial_status, test, source, ingested_at) "
+                    "VALUES (:id, :oid, :oid, :cur, true, :at, 'paid', false, 'shopify', :at)"
+                ),
+                {**shop, "oid": oid},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO profit_snapshots (shop_id, order_id, version, created_at, reason, currency, "
+                    "revenue_ex_vat, vat, cogs, shipping_cost, payment_fee, handling_cost, gross_profit, "
+                    "expected_return_cost, expected_profit, realized_profit, sendable, sendable_reason, "
+                    "breakdown) VALUES (:id, :oid, 1, :at, 'order created', :cur, 20000, 5000, 0, 0, 0, 0, "
+                    "20000, 0, 20000, 20000, :sendable, :reason, '{}')"
+                ),
+                {**shop, "oid": oid, "sendable": sendable, "reason": reason},
+            )
+        conn.execute(text("INSERT INTO rollup_marks (shop_id, watermark) VALUES (:id, :at)"), shop)
+    upgrade(empty_engine, "0008_missing_costs")
+    with empty_engine.connect() as conn:
+        lines = dict(conn.execute(text("SELECT order_id, missing_cost_lines FROM profit_snapshots")).all())
+        marks = conn.execute(text("SELECT count(*) FROM rollup_marks")).scalar_one()
+    assert lines == {"1001": 0, "1002": 1}
+    assert marks == 0  # the next report rebuilds every day, filling the new rollup columns
+
+
 def test_head_upgrades_from_empty_without_drift(empty_engine: Engine) -> None:
     upgrade(empty_engine)
     upgrade(empty_engine)  # a second run is a no-op
