@@ -13,7 +13,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from poas.domain.consent import ldu_options
-from poas.domain.contents import items
+from poas.domain.contents import item_minors
 from poas.domain.money import Money, exponent
 from poas.domain.order import Order
 
@@ -122,10 +122,13 @@ def _contents(
 ) -> tuple[list[dict[str, Any]], int]:
     """The `contents` list (prices after discounts, on the value basis: `poas.domain.contents`) and
     `num_items`."""
-    found = items(order, profit, basis, _rate(profit, order))
-    price = json_amount
-    out = [{"id": i.id, "quantity": i.quantity, "item_price": price(i.item_price, currency)} for i in found]
-    return out, sum(i.quantity for i in found)
+    found, e = item_minors(order, profit, basis, _rate(profit, order))
+    scale = 10**e  # int / int is rounded correctly: the same float as the Decimal's
+    out = [
+        {"id": ident, "quantity": qty, "item_price": minor if e == 0 else minor / scale}
+        for ident, qty, minor in found
+    ]
+    return out, sum(qty for _, qty, _ in found)
 
 
 class _Base(NamedTuple):

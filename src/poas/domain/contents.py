@@ -21,21 +21,20 @@ one minor unit more than the others.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from poas.domain.money import exponent
 from poas.domain.order import Order, OrderLine
 
 if TYPE_CHECKING:
-    from poas.domain.profit import LineProfit, ProfitResult
+    from poas.domain.profit import ProfitResult
 
 ZERO = Decimal(0)
+ONE = Decimal(1)
 
 
-@dataclass(frozen=True, slots=True)
-class Item:
+class Item(NamedTuple):
     """One `contents` entry: `item_price` in the event currency, on its minor unit."""
 
     id: str
@@ -51,27 +50,54 @@ def _paid(ln: OrderLine, inclusive: bool) -> Decimal:
 
 def _targets(
     order: Order, profit: ProfitResult, basis: str, rate: Decimal, q: Decimal
-) -> tuple[list[tuple[OrderLine, Decimal]], Decimal]:
-    """The item lines with their exact amounts (event currency) and the sum they must make."""
-    pairs: list[tuple[OrderLine, LineProfit]] = list(zip(order.lines, profit.lines, strict=True))
-    goods = [(ln, lp) for ln, lp in pairs if not ln.gift_card and ln.quantity > 0]
-    if basis == "revenue_ex_vat":
-        weighted = [(ln, lp.revenue_ex_vat.amount) for ln, lp in goods]
-        return weighted, sum((w for _, w in weighted), ZERO)
+) -> tuple[list[OrderLine], list[Decimal], Decimal]:
+    """The item lines, their exact amounts (event currency) and the sum they must make."""
+    goods: list[OrderLine] = []
+    weights: list[Decimal] = []
+    gift = False
     if basis == "subtotal":
         inclusive = order.prices_include_vat
-        weighted = [(ln, _paid(ln, inclusive) * rate) for ln, _ in goods]
-        subtotal = sum((_paid(ln, inclusive) for ln in order.lines), ZERO) * rate
-        gifts = sum((_paid(ln, inclusive) for ln in order.lines if ln.gift_card), ZERO) * rate
-        return weighted, _round(subtotal, q) - _round(gifts, q)
-    # total and profit: the price paid as the profit calculation counted it (lines incl. VAT)
-    weighted = [(ln, lp.revenue_ex_vat.amount + lp.vat.amount) for ln, lp in goods]
-    if basis != "total":
-        return weighted, sum((w for _, w in weighted), ZERO)
-    lines_vat = sum((lp.vat.amount for lp in profit.lines), ZERO)
+        subtotal = gifts = ZERO
+        for ln in order.lines:
+            paid = _paid(ln, inclusive)
+            subtotal += paid
+            if ln.gift_card:
+                gifts += paid
+            elif ln.quantity > 0:
+                goods.append(ln)
+                weights.append(paid if rate is ONE else paid * rate)
+        return goods, weights, _round(subtotal * rate, q) - _round(gifts * rate, q)
+    ex_vat = basis == "revenue_ex_vat"
+    lines_vat = ZERO
+    for ln, lp in zip(order.lines, profit.lines, strict=True):
+        vat = lp.vat.amount
+        lines_vat += vat
+        if ln.gift_card:
+            gift = True
+        elif ln.quantity > 0:
+            goods.append(ln)
+            # total and profit: the price paid as the profit calculation counted it (incl. VAT)
+            weights.append(lp.revenue_ex_vat.amount if ex_vat else lp.revenue_ex_vat.amount + vat)
+    if basis != "total":  # revenue_ex_vat: the lines' own revenue; profit: no sum to make
+        return goods, weights, sum(weights, ZERO)
     shipping_paid = profit.shipping_revenue.amount + profit.vat.amount - lines_vat
-    gifts = sum((_paid(ln, order.prices_include_vat) for ln in order.lines if ln.gift_card), ZERO)
-    return weighted, profit.total_paid.amount - shipping_paid - _round(gifts * rate, q)
+    target = profit.total_paid.amount - shipping_paid
+    if gift:
+        inclusive = order.prices_include_vat
+        target -= _round(sum((_paid(ln, inclusive) for ln in order.lines if ln.gift_card), ZERO) * rate, q)
+    return goods, weights, target
+
+
+_UNITS: dict[str, tuple[int, Decimal]] = {}
+
+
+def _unit(currency: str) -> tuple[int, Decimal]:
+    """The currency's exponent and minor unit (NOK: 2, 0.01), looked up once."""
+    hit = _UNITS.get(currency)
+    if hit is None:
+        e = exponent(currency)
+        hit = _UNITS[currency] = (e, Decimal(1).scaleb(-e))
+    return hit
 
 
 def _round(x: Decimal, q: Decimal) -> Decimal:
@@ -79,13 +105,13 @@ def _round(x: Decimal, q: Decimal) -> Decimal:
 
 
 def _split(target: int, weights: list[Decimal]) -> list[int]:
-    """`target` minor units over `weights`: floors, then the largest remainders get one more each
-    (ties to the earlier line). Weights already adding up to the target come back unchanged."""
-    whole = sum(weights, ZERO)
+    """`target` minor units over `weights` (major units): floors, then the largest remainders get
+    one more each (ties to the earlier line)."""
     if not weights:
         return []
+    whole = sum(weights, ZERO)
     if whole == 0:
-        weights, whole = [Decimal(1)] * len(weights), Decimal(len(weights))
+        weights, whole = [ONE] * len(weights), Decimal(len(weights))
     exact = [Decimal(target) * w / whole for w in weights]
     parts = [int(x.to_integral_value(rounding=ROUND_FLOOR)) for x in exact]
     left = target - sum(parts)  # 0 <= left < len(parts): the floors' remainders add up to it
@@ -96,18 +122,36 @@ def _split(target: int, weights: list[Decimal]) -> list[int]:
     return parts
 
 
+def item_minors(
+    order: Order, profit: ProfitResult, basis: str, rate: Decimal
+) -> tuple[list[tuple[str, int, int]], int]:
+    """The `contents` as (id, quantity, item_price in minor units) and the currency's exponent."""
+    e, q = _unit(profit.currency)
+    goods, weights, target = _targets(order, profit, basis, rate, q)
+    total = sum(weights, ZERO)
+    minors: list[int] | None = None
+    if total == target:  # the usual case: every amount already on the minor unit, nothing to share
+        scaled = [w.scaleb(e) for w in weights]
+        minors = [int(m) for m in scaled]
+        if minors != scaled:  # an amount between two minor units: share the target instead
+            minors = None
+    if minors is None:
+        minors = _split(int(_round(target, q).scaleb(e)), weights)
+    out: list[tuple[str, int, int]] = []
+    for ln, minor in zip(goods, minors, strict=True):
+        ident = ln.variant_id or ln.sku or ln.product_id or ln.line_id
+        qty = ln.quantity
+        base, extra = divmod(minor, qty)
+        if extra:
+            if qty - extra:
+                out.append((ident, qty - extra, base))
+            out.append((ident, extra, base + 1))
+        else:
+            out.append((ident, qty, base))
+    return out, e
+
+
 def items(order: Order, profit: ProfitResult, basis: str, rate: Decimal) -> list[Item]:
     """The `contents` of the order's Purchase in `profit.currency` (`rate`: order → that currency)."""
-    e = exponent(profit.currency)
-    q = Decimal(1).scaleb(-e)
-    weighted, target = _targets(order, profit, basis, rate, q)
-    minors = _split(int(_round(target, q).scaleb(e)), [w for _, w in weighted])
-    out: list[Item] = []
-    for (ln, _), minor in zip(weighted, minors, strict=True):
-        ident = ln.variant_id or ln.sku or ln.product_id or ln.line_id
-        base, extra = divmod(minor, ln.quantity)
-        if ln.quantity - extra:
-            out.append(Item(ident, ln.quantity - extra, Decimal(base).scaleb(-e)))
-        if extra:
-            out.append(Item(ident, extra, Decimal(base + 1).scaleb(-e)))
-    return out
+    found, e = item_minors(order, profit, basis, rate)
+    return [Item(ident, qty, Decimal(minor).scaleb(-e)) for ident, qty, minor in found]
