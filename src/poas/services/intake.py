@@ -454,7 +454,7 @@ def _apply_refund(
     known = refund.refund_id in state.refunds
     state.refunds[refund.refund_id] = inbox.scrub_refund(parsed.data)
     inbox.save_state(conn, state, now=now)
-    what = f"refund {refund.refund_id}" + (" delivered again" if known else "")
+    what = f"refund {refund.refund_id}"
     stored, clock = inbox.stored_clock(conn, shop.id, order_id)
     if state.payload is not None and not _older(state.updated_at, clock):
         order = _with_refunds(_build(source, state.payload, shop, state.refunds, adjusted), [refund])
@@ -465,7 +465,8 @@ def _apply_refund(
     else:
         return "done", f"{what} kept until its order arrives"
     out = ingest_order(conn, order, shop, now=now, trigger_purchase=False)
-    return "done", f"{what} merged; {order_note(out)}"
+    merged = "merged again (a known refund id)" if known else "merged"
+    return "done", f"{what} {merged}; {order_note(out)}"
 
 
 def process_delivery(
