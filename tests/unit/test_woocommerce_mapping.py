@@ -211,3 +211,21 @@ def test_scrub_drops_contact_data() -> None:
     order = woocommerce.parse_order(clean, "kaffe")
     assert order.shipping_country == "NO"
     assert revenue_and_vat(order) == (Decimal("1702.40"), Decimal("425.60"))
+
+
+def test_a_completed_order_without_date_paid_counts_as_paid_when_completed() -> None:
+    """Cash on delivery / bank transfer: WooCommerce's is_paid() holds for completed orders whatever
+    date_paid says, and maybe_set_date_paid() dates a completed order without one (docs/formats.md)."""
+    data = load("order_created.json")
+    data.update(payment_method="cod", date_paid=None, date_paid_gmt=None, status="processing")
+    processing = woocommerce.parse_order(data, "kaffe")
+    assert processing.processed_at is None
+    assert woocommerce.purchase_trigger("order.updated", processing, "paid") is False  # not paid yet
+    data.update(status="completed", date_completed_gmt="2026-11-22T15:00:00")
+    completed = woocommerce.parse_order(data, "kaffe")
+    assert completed.processed_at == datetime(2026, 11, 22, 15, 0, tzinfo=UTC)
+    assert woocommerce.purchase_trigger("order.updated", completed, "paid") is True
+    data.update(date_completed_gmt=None)  # no completion date either: the last change dates it
+    assert woocommerce.parse_order(data, "kaffe").processed_at == datetime(2026, 11, 21, 9, 31, 2, tzinfo=UTC)
+    data.update(date_paid_gmt="2026-11-21T09:31:00")  # a real payment date always wins
+    assert woocommerce.parse_order(data, "kaffe").processed_at == datetime(2026, 11, 21, 9, 31, tzinfo=UTC)
