@@ -6,11 +6,13 @@ says so without calling the purchase-time profit realized."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy import Engine
 
@@ -21,12 +23,14 @@ from poas.services.deliver import DeliveryConfig, Dispatcher, settings_credentia
 from poas.services.ingest import ingest_order
 from poas.services.returns import finalize_due
 from poas.services.views.orders import order_detail
-from poas.settings import EventSettings, ShopConfig
+from poas.settings import EventSettings, Settings, ShopConfig
 from poas.sources import shopify, woocommerce
 from poas.store import corrections
 from poas.store.costs import import_costs
 from poas.store.rules import save_rules
 from poas.store.snapshots import latest_snapshot
+from poas.web.app import create_app
+from poas.web.auth import hash_password
 
 D = Decimal
 FIXTURES = Path(__file__).parents[1] / "fixtures"
@@ -239,3 +243,39 @@ def test_an_open_order_is_not_called_final(engine: Engine) -> None:
     assert not page.profit_final
     assert page.profit_status.startswith("not final: realized so far")
     assert page.realized == []
+
+
+def test_the_order_page_and_api_show_a_voided_order_as_final_at_zero(engine: Engine) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    shop = _shop("shopify")
+    _setup(engine, now)
+    doc = _shopify_order(now - timedelta(days=1), "authorized")
+    oid = shopify.order_key(doc)
+    with engine.begin() as conn:
+        ingest_order(conn, shopify.parse_order(doc, "nordic"), shop, now=now, trigger_purchase=False)
+        voided = shopify.parse_order(_cancelled(doc, now - timedelta(hours=1), "voided"), "nordic")
+        ingest_order(conn, voided, shop, now=now, trigger_purchase=False)
+    finalize_due(engine, shop, now=now)
+    settings = Settings(
+        session_secret=SecretStr("s" * 32),
+        admin_api_token=SecretStr("admin-token-123456"),
+        admin_password_hash=SecretStr(hash_password("pw-for-the-test")),
+        shops=[shop],
+    )
+    with TestClient(create_app(settings, engine)) as client:
+        api = client.get(
+            f"/api/v1/orders/nordic/{oid}", headers={"Authorization": "Bearer admin-token-123456"}
+        )
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text)
+        assert csrf is not None
+        client.post("/login", data={"password": "pw-for-the-test", "csrf_token": csrf.group(1), "next": "/"})
+        page = client.get(f"/orders/nordic/{oid}")
+    assert api.status_code == 200, api.text
+    detail = api.json()
+    assert detail["profit_final"] is True and detail["profit_status"] == "final: order cancelled"
+    assert Decimal(detail["realized"][-1]["amount"]) == Decimal("0.00")
+    assert page.status_code == 200
+    status = re.search(r'<dd id="profit-status">(.*?)</dd>', page.text)
+    assert status is not None and status.group(1) == "final: order cancelled"
+    assert "Final profit: after refunds and cancellation" in page.text
+    assert "Cancelled: never earned or incurred" in page.text
