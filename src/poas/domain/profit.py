@@ -601,10 +601,8 @@ class _Pricer:
             parts["handling_cost"] = -costs["handling_cost"]
         if not order.payment_captured and order.actual_payment_fee is None:
             parts["payment_fee"] = -costs["payment_fee"]  # a void captures nothing, no fee is charged
-        source: dict[str, Any] = {
-            "basis": f"order {why}" + (", refunds carry revenue and goods" if order.refunds else ", no refund"),
-            "financial_status": order.financial_status,
-        }
+        how = ", refunds carry revenue and goods" if order.refunds else ", no refund"
+        source: dict[str, Any] = {"basis": f"order {why}{how}", "financial_status": order.financial_status}
         source.update({f"not_realized_{k}": str(v) for k, v in parts.items() if v})
         self.sources["cancellation"] = source
         self.notes.append(
