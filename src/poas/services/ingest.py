@@ -199,9 +199,9 @@ def ingest_order(
         conn, [order_rows(order, user_data)], now_text=utc_text(now), always_clear_children=True
     )
     if key in up.stale:
-        skipped = "a newer version is stored: nothing written" if trigger_purchase else _NOT_TRIGGER
+        why = "a newer version is stored: nothing written" if trigger_purchase else _NOT_TRIGGER
         return IngestOutcome(
-            order.shop_id, order.order_id, "stale", events_skipped=skipped, contact_dropped=dropped
+            order.shop_id, order.order_id, "stale", events_skipped=why, contact_dropped=dropped
         )
     status: Status = "inserted" if key in up.inserted else "updated"
     ctx = context or ProfitContext.load(conn, shop, keys=_cost_keys([order]))
