@@ -155,10 +155,20 @@ def test_negative_fee_is_spread_as_a_discount() -> None:
 
 def test_status_mapping_and_cancellation() -> None:
     data = load("order_created.json")
+    data.update(status="cancelled", date_paid_gmt=None)
+    order = woocommerce.parse_order(data, "kaffe")
+    assert order.financial_status == "voided"  # cancelled before payment: nothing was captured
+    assert order.cancelled_at == datetime(2026, 11, 21, 9, 31, 2, tzinfo=UTC)
+    assert order.cancelled and not order.payment_captured
+
+
+def test_a_paid_order_cancelled_without_a_refund_keeps_its_payment() -> None:
+    data = load("order_created.json")  # date_paid_gmt 2026-11-21T09:31:00
     data["status"] = "cancelled"
     order = woocommerce.parse_order(data, "kaffe")
-    assert order.financial_status == "voided"
+    assert order.financial_status == "paid"
     assert order.cancelled_at == datetime(2026, 11, 21, 9, 31, 2, tzinfo=UTC)
+    assert order.cancelled and order.payment_captured
     data["status"] = "on-hold"
     assert woocommerce.parse_order(data, "kaffe").financial_status == "pending"
 

@@ -215,8 +215,11 @@ def _attribution(obj: Obj, meta: Mapping[str, Any]) -> Attribution:
     )
 
 
-def _financial_status(status: str, refunded: bool) -> str:
-    if status in PAID_STATUSES:
+def _financial_status(status: str, refunded: bool, paid: bool) -> str:
+    """Shopify's financial_status words for a WooCommerce status. A cancelled order that was paid
+    (`date_paid_gmt` set) keeps "paid" beside its cancellation, so its captured payment's fee stays
+    charged; one cancelled before payment is "voided" (nothing was captured)."""
+    if status in PAID_STATUSES or (status == "cancelled" and paid):
         return "partially_refunded" if refunded else "paid"
     return {"refunded": "refunded", "failed": "voided", "cancelled": "voided"}.get(status, "pending")
 
@@ -279,19 +282,20 @@ def parse_order(
     shipping_addr = obj.obj("shipping")
     address = shipping_addr if shipping_addr is not None and shipping_addr.text("country") else billing
     customer_id = obj.id("customer_id", required=False)
+    paid = paid_at(obj, status)
     return Order(
         shop_id=shop_id,
         order_id=obj.req_id("id"),
         name=obj.text("number", "") or "",
         created_at=created,
-        processed_at=paid_at(obj, status),
+        processed_at=paid,
         updated_at=modified,
         currency=currency,
         prices_include_vat=False,
         lines=tuple(lines),
         shipping_lines=tuple(_shipping(s) for s in obj.objs("shipping_lines")),
         gateway=obj.text("payment_method"),
-        financial_status=_financial_status(status, bool(refunds)),
+        financial_status=_financial_status(status, bool(refunds), paid is not None),
         shipping_country=address.text("country") if address else None,
         customer=Customer(
             email=billing.text("email") if billing else None,
