@@ -26,6 +26,7 @@ from test_webhooks import (
 from poas.meta.capi import CapiClient
 from poas.meta.sandbox import RunningSandbox as Sandbox
 from poas.meta.sandbox import run_sandbox
+from poas.services.cost_import import read_cost_file, save_costs
 from poas.services.deliver import DeliveryConfig, Dispatcher
 from poas.settings import Settings, ShopConfig
 from poas.store.tables.foundation import orders
@@ -205,3 +206,45 @@ async def test_a_configured_meta_key_is_read(engine: Engine, tmp_path: Path, san
     assert "Purchase queued" in _outcome(engine)
     events = await _deliver(engine, sandbox, WOO_PIXEL)
     assert [e["custom_data"]["order_id"] for e in events if e["event_name"] == "Purchase"] == ["7301"]
+
+
+async def test_a_shop_with_defaults_only_sends_the_purchase_of_a_not_subscribed_buyer(
+    engine: Engine, tmp_path: Path, sandbox: Sandbox
+) -> None:
+    """The issue's acceptance, literally: the shop has nothing but the required fields (no consent,
+    margin or event settings), its costs come from a cost CSV as `poas import costs` reads it, and the
+    paid order of a buyer who never subscribed to the newsletter reaches the sandbox as a Purchase
+    carrying the profit."""
+    shop = ShopConfig.model_validate(
+        {
+            "id": "nordlys",
+            "platform": "shopify",
+            "webhook_secrets": [SHOPIFY_SECRET],
+            "pixel_id": SHOPIFY_PIXEL,
+            "access_token": "EAAtesttoken0123456789",
+        }
+    )
+    assert shop.consent_default is None and shop.default_margin is None  # nothing chosen
+    costs = tmp_path / "costs.csv"
+    costs.write_text(
+        "sku,unit_cost,currency,valid_from\nULL-GENSER-M-GRA,310.00,NOK,\nLUE-ULL-SORT,60,NOK,\n"
+    )
+    now = datetime.now(UTC)
+    parsed = read_cost_file(engine, shop, costs, now=now, max_errors=10)
+    assert (parsed.lines, parsed.rejected) == (2, 0)
+    save_costs(engine, shop, parsed.rows, now=now, recompute_reason=None)
+    body = shopify_order(None)
+    settings = Settings(home=tmp_path, graph_base_url=sandbox.url, shops=[shop])
+    with SettledClient(create_app(settings, engine)) as client:
+        r = client.post(
+            "/webhooks/shopify/nordlys", content=body, headers=shopify_headers(body, "orders/paid", "c9")
+        )
+        assert r.status_code == 200, r.text
+    assert "Purchase queued" in _outcome(engine)
+    events = await _deliver(engine, sandbox, SHOPIFY_PIXEL)
+    [purchase] = [e for e in events if e["event_name"] == "Purchase"]
+    data = purchase["custom_data"]
+    assert data["order_id"] == "5830120800777"
+    assert data["value"] == 2124.00  # the total paid, as Shopify's Pixel sends it
+    # Revenue ex VAT (2124 incl. 25 % MVA) less the cost of goods: profit well below the value.
+    assert 0 < data["net_revenue"] < 2124 / 1.25 - (2 * 310 + 60) + 0.01
