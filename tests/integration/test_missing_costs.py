@@ -387,3 +387,20 @@ def test_cli_costs_missing(configured: None, engine: Engine) -> None:
     assert [(r["key"], r["orders"]) for r in rows] == [(HAT, "1")] and rows[0]["title"].startswith("Lue")
     bad = runner.invoke(cli_app, ["costs", "missing", "--days", "0"])
     assert bad.exit_code == 1 and "--days 0" in bad.output
+
+
+def test_cli_report_table_shows_orders_without_cost_beside_profit(configured: None, engine: Engine) -> None:
+    now = datetime.now(UTC)
+    payload = _payload(3002, 1, {HAT})
+    payload["created_at"] = payload["processed_at"] = payload["updated_at"] = now.isoformat()
+    with engine.begin() as conn:
+        ensure_shop(conn, "nocost", "NOK", True, now)
+        ingest_order(conn, parse_order(payload, "nocost"), NOCOST, now=now, trigger_purchase=False)
+    res = CliRunner().invoke(cli_app, ["report", "--shop", "nocost"], env={"COLUMNS": "250"})
+    assert res.exit_code == 0, res.output
+    header = next(line for line in res.output.splitlines() if "campaign" in line and "profit" in line)
+    assert "orders without cost" in header and "revenue without cost" in header
+    total = next(line for line in res.output.splitlines() if "total (blended)" in line)
+    cells = [c.strip() for c in total.split("│") if c.strip()]
+    # orders, revenue, profit (none known: "–"), then 1 order without cost and its revenue
+    assert cells[2] == "1" and cells[4] == "–" and cells[5] == "1" and cells[6] == cells[3]

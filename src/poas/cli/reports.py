@@ -110,6 +110,9 @@ def _table(report: Report) -> Table:
         "meta_value",
         "revenue_trap",
     ]
+    if report.total.figures.orders_without_cost:
+        # Beside profit on every row: how many orders (and how much revenue) it leaves out
+        cols[4:4] = ["orders_without_cost", "revenue_without_cost"]
     t = Table(
         title=f"{report.shop_id} by {report.by}, {report.date_from} – {report.date_to} ({report.currency})"
     )
