@@ -23,7 +23,7 @@ from poas.meta.sandbox import run_sandbox
 from poas.services import intake
 from poas.services.deliver import DeliveryConfig, Dispatcher, settings_credentials
 from poas.services.returns import finalize_due
-from poas.settings import EventSettings, Settings, ShopConfig
+from poas.settings import ConsentPolicy, EventSettings, Settings, ShopConfig
 from poas.store.inbox import Delivery
 from poas.store.tables.delivery import outbox
 from poas.web.app import create_app
@@ -245,3 +245,18 @@ def test_inbox_list_is_readable_in_80_columns(runner: CliRunner, engine: Engine,
     wide_header = next(line for line in wide.splitlines() if "next try" in line)
     assert "source" in wide_header and "note" in wide_header
     assert "a-shop-nobody-configured-here" in wide
+
+
+def test_profit_says_why_no_purchase_was_queued(runner: CliRunner, engine: Engine, tmp_path: Path) -> None:
+    body = json.loads(paid_order())
+    body["note_attributes"] = [{"name": "_consent_ads", "value": "denied"}]  # the banner said no
+    deliver(engine, json.dumps(body).encode(), "orders/paid", "t1")
+    asks = shop().model_copy(update={"consent_policy": ConsentPolicy.ALLOW_UNLESS_DENIED})
+    intake.process_pending(engine, NOW, settings=Settings(home=tmp_path, shops=[asks]))
+    out = " ".join(run(runner, "profit", ORDER).split())
+    assert "no events queued for this order" in out
+    assert "orders/paid (done): order stored; profit snapshot v1; no purchase queued: no ads consent" in out
+    doc = json.loads(run(runner, "profit", ORDER, "--json"))
+    [only] = doc["deliveries"]
+    assert only["topic"] == "orders/paid" and "consent signal says denied" in only["outcome"]
+    assert doc["sent_to_meta"] == [] and doc["last_sent_to_meta"] is None

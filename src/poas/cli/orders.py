@@ -56,6 +56,15 @@ def profit(
         doc["last_sent_to_meta"] = told[-1].model_dump(mode="json") if told else None
         doc["events"] = [_event_doc(e) for e in events]
         doc["corrections"] = [_jsonable(c) for c in ledger]
+        doc["deliveries"] = [
+            {
+                "received_at": t.isoformat() if t else None,
+                "topic": topic,
+                "status": status,
+                "outcome": outcome,
+            }
+            for t, topic, status, outcome in found.deliveries
+        ]
         typer.echo(json.dumps(doc, indent=2, ensure_ascii=False))
         return
     if note:
@@ -100,7 +109,11 @@ def profit(
                 markup=False,
             )
     else:
-        console.print("no events queued for this order (no pixel, no consent, or not sendable)")
+        console.print("no events queued for this order", highlight=False)
+    # What each delivery of the order did (the reason no Purchase was queued is said there)
+    for received, topic, status, outcome in found.deliveries:
+        when = f"{received.astimezone(UTC):%Y-%m-%d %H:%M}" if received else "?"
+        console.print(f"  {when} {topic} ({status}): {outcome or '–'}", highlight=False, markup=False)
     for c in ledger:
         console.print(
             f"correction {c['correction_key']} ({c['trigger']}): {c['state']} — {c['reason']}",
