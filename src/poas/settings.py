@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
@@ -110,6 +111,7 @@ class ShopConfig(BaseModel):
     domain: str = ""
     currency: str = "NOK"
     timezone: str = "Europe/Oslo"
+    earliest_order_date: date = date(2000, 1, 1)  # order/refund times before it are refused at intake
     prices_include_vat: bool = True
     default_vat_rate: Decimal = Decimal("0.25")
     include_shipping_in_revenue: bool = True
@@ -134,6 +136,13 @@ class ShopConfig(BaseModel):
     @classmethod
     def _currency(cls, v: str) -> str:
         return check_currency(v)
+
+    @field_validator("earliest_order_date")
+    @classmethod
+    def _earliest_order_date(cls, v: date) -> date:
+        if not date(1970, 1, 1) <= v <= date(2100, 1, 1):
+            raise ValueError(f"earliest_order_date: {v} is not between 1970-01-01 and 2100-01-01")
+        return v
 
     @field_validator("webhook_secrets", mode="before")
     @classmethod
