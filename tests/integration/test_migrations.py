@@ -189,3 +189,17 @@ def test_0009_puts_back_order_clocks_a_refund_moved(empty_engine: Engine, tmp_pa
         "moved": datetime(2026, 11, 20, 13, 3, 15, tzinfo=UTC),  # order_paid.json's own updated_at
         "imported": later,
     }
+
+
+def test_0010_adds_the_sync_status_table_and_takes_it_back(empty_engine: Engine) -> None:
+    from alembic import command
+
+    from poas.store.db import alembic_config
+
+    upgrade(empty_engine, "0009_order_edit_clock")
+    assert "sync_status" not in inspect(empty_engine).get_table_names()
+    upgrade(empty_engine, "0010_sync_status")
+    assert "sync_status" in inspect(empty_engine).get_table_names()
+    assert _diff(empty_engine, {"sync_status"}) == []
+    command.downgrade(alembic_config(empty_engine), "0009_order_edit_clock")
+    assert "sync_status" not in inspect(empty_engine).get_table_names()

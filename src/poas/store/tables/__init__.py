@@ -20,3 +20,4 @@ from poas.store.tables import intake as intake  # noqa: E402
 from poas.store.tables import login as login  # noqa: E402
 from poas.store.tables import returns as returns  # noqa: E402
 from poas.store.tables import spend as spend  # noqa: E402
+from poas.store.tables import syncs as syncs  # noqa: E402
