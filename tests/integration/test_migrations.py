@@ -203,3 +203,17 @@ def test_0010_adds_the_sync_status_table_and_takes_it_back(empty_engine: Engine)
     assert _diff(empty_engine, {"sync_status"}) == []
     command.downgrade(alembic_config(empty_engine), "0009_order_edit_clock")
     assert "sync_status" not in inspect(empty_engine).get_table_names()
+
+
+def test_0011_adds_the_admin_sessions_table_and_takes_it_back(empty_engine: Engine) -> None:
+    from alembic import command
+
+    from poas.store.db import alembic_config
+
+    upgrade(empty_engine, "0010_sync_status")
+    assert "admin_sessions" not in inspect(empty_engine).get_table_names()
+    upgrade(empty_engine, "0011_admin_sessions")
+    assert "admin_sessions" in inspect(empty_engine).get_table_names()
+    assert _diff(empty_engine, {"admin_sessions"}) == []
+    command.downgrade(alembic_config(empty_engine), "0010_sync_status")
+    assert "admin_sessions" not in inspect(empty_engine).get_table_names()

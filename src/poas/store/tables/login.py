@@ -20,3 +20,16 @@ login_attempts = Table(
     Index("ix_login_attempts_client", "client", "attempted_at"),
     Index("ix_login_attempts_attempted_at", "attempted_at"),
 )
+
+# One row per admin session that has not been revoked or pruned. The cookie carries the session id (32
+# random bytes); only its SHA-256 is stored, so reading this table does not give a usable session.
+# `password_fp` is a fingerprint of the admin password hash the session logged in with: a session
+# of an earlier password is refused (and pruned). Nothing about the client is stored.
+admin_sessions = Table(
+    "admin_sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),  # hex SHA-256 of the session id
+    Column("password_fp", String(64), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("last_seen_at", UtcDateTime, nullable=False),
+)
