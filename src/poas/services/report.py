@@ -16,7 +16,7 @@ from sqlalchemy import Engine, func, select
 
 from poas.domain.money import exponent
 from poas.domain.report_rows import Figures, ReportRow, flag_revenue_trap, report_row
-from poas.services.rollups import refresh
+from poas.services.rollups import refresh_if_free
 from poas.settings import ShopConfig
 from poas.store.tables.spend import rollup_daily
 
@@ -49,6 +49,13 @@ class Report:
     rows: tuple[ReportRow, ...]
     total: ReportRow  # blended: all profit / all spend, attributed or not
     notes: tuple[str, ...] = field(default_factory=tuple)
+    stale: bool = False  # the rollups could not be refreshed first (a writer held the store)
+
+
+STALE_NOTE = (
+    "The rollups could not be refreshed before this report (another process was writing to the "
+    "store): figures are as of the last complete refresh; the next report refreshes them."
+)
 
 
 def _figures(r: Any, currency: str) -> Figures:
@@ -88,19 +95,22 @@ def build_report(
     refresh_first: bool = True,
     daily: bool = False,
 ) -> Report:
-    """Read the rollups (refreshing the changed days first) and compute the report lines."""
+    """Read the rollups (refreshing the changed days first) and compute the report lines.
+
+    The refresh is its own short writes (`refresh_if_free`), never part of the read: when a writer
+    holds the store past READ_WAIT_S, the report reads the rollups as they are and says so (`stale`).
+    """
     if by not in BY_CHOICES:
         raise ValueError(f"--by must be one of {', '.join(BY_CHOICES)}, not {by!r}")
     d_from, d_to = default_range(shop, now)
     date_from, date_to = date_from or d_from, date_to or d_to
     if date_from > date_to:
         raise ValueError(f"--from {date_from} is after --to {date_to}")
-    if refresh_first:
-        refresh(engine, shop, now=now)
+    stale = refresh_first and not refresh_if_free(engine, shop, now=now)
     rd = rollup_daily
     sums = [func.sum(rd.c[c]).label(c) for c in _SUMS]
     in_range = (rd.c.shop_id == shop.id, rd.c.day >= date_from, rd.c.day <= date_to)
-    with engine.connect() as conn:
+    with engine.connect() as conn:  # a read: one snapshot, beside any writer
         total_row = conn.execute(select(*sums).where(*in_range, rd.c.level == "shop")).one()
         if by in ("day", "week"):
             grouped = conn.execute(
@@ -136,7 +146,9 @@ def build_report(
         notes.append("Orders with no Meta campaign match are in the '(unattributed)' row.")
     if total.figures.orders_without_cost:
         notes.append(unknown_profit_note(total))
-    return Report(shop.id, shop.currency, by, date_from, date_to, tuple(rows), total, tuple(notes))
+    if stale:
+        notes.append(STALE_NOTE)
+    return Report(shop.id, shop.currency, by, date_from, date_to, tuple(rows), total, tuple(notes), stale)
 
 
 def unknown_profit_note(total: ReportRow) -> str:

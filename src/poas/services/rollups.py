@@ -1,20 +1,24 @@
 """Daily rollups per shop and per campaign / ad set / ad / product, rebuilt idempotently per day.
 
 An order belongs to the day of its `created_at` in the shop's time zone; test, cancelled and voided
-orders are left out. Figures come from each order's latest profit snapshot; realized profit counts only
-orders whose profit is final (a "final" row in the correction ledger). An order whose profit is
-unknown (a cost missing with no fallback margin) keeps its revenue but is left out of every profit
-sum and counted in `orders_without_cost` / `revenue_without_cost_minor` instead. Product rows get
-spend allocated from each campaign by the product's share of the campaign's attributed revenue that
-day.
+orders are left out, and so are orders dated outside the shop's day window (`earliest_order_date` to
+tomorrow). Rebuilds run in short write transactions of bounded size (`_rebuild`); a reader refreshes
+with `refresh_if_free`, which never waits long for the write lock (docs/contracts.md, Transactions).
+Figures come from each order's latest profit snapshot; realized profit counts only orders whose
+profit is final (a "final" row in the correction ledger). An order whose profit is unknown (a cost
+missing with no fallback margin) keeps its revenue but is left out of every profit sum and counted
+in `orders_without_cost` / `revenue_without_cost_minor` instead. Product rows get spend allocated
+from each campaign by the product's share of the campaign's attributed revenue that day.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, time, timedelta
+from time import monotonic
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -33,6 +37,7 @@ from poas.domain.fx import FxTable
 from poas.domain.money import Money
 from poas.settings import ShopConfig
 from poas.store.costs import load_fx_table
+from poas.store.db import write_if_free
 from poas.store.orders import upsert_insert
 from poas.store.tables.foundation import order_lines, orders, profit_snapshots
 from poas.store.tables.returns import profit_corrections
@@ -40,6 +45,10 @@ from poas.store.tables.spend import ad_spend, rollup_daily, rollup_marks
 
 LEVELS = ("shop", "campaign", "adset", "ad", "product")
 OVERLAP = timedelta(minutes=5)  # changes committed a little after their own timestamp are still seen
+CHUNK_DAYS = 31  # days per write transaction at most
+CHUNK_ROWS = 2000  # a write transaction ends after the day that passes this many rollup rows
+CHUNK_SECONDS = 0.05  # ... or after the day that passes this long: webhooks get the lock in between
+READ_WAIT_S = 0.1  # how long a reader's refresh waits for the write lock before reading as is
 
 
 @dataclass
@@ -400,14 +409,75 @@ def _write(conn: Connection, shop: ShopConfig, day: date, figs: dict[tuple[str, 
     return len(rows)
 
 
-def _lock_shop(conn: Connection, shop_id: str) -> None:
+def _lock_shop(conn: Connection, shop_id: str, *, wait: bool = True) -> bool:
     """One rebuild per shop at a time on PostgreSQL (SQLite's BEGIN IMMEDIATE already serializes).
 
     Without it two processes refreshing at once (two dashboards, a report and a worker) both delete a
     day, and the second insert hits the first one's rows: a unique violation, a 500 on the page.
+    With `wait=False` it does not queue behind another rebuild: False when one holds the shop.
     """
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"poas.rollups:{shop_id}"})
+    if conn.dialect.name != "postgresql":
+        return True
+    key = {"key": f"poas.rollups:{shop_id}"}
+    if wait:
+        conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), key)
+        return True
+    return bool(conn.execute(text("SELECT pg_try_advisory_xact_lock(hashtext(:key))"), key).scalar())
+
+
+def day_window(shop: ShopConfig, now: datetime) -> tuple[date, date]:
+    """The days a shop's rollups cover: its `earliest_order_date` to tomorrow in the shop's time zone.
+
+    An order dated outside it (1970, 1800, 9999: refused at intake, but a store may hold one from
+    before that check or from a direct import) is left out of the rollups instead of making them span
+    centuries of empty days (or overflow the calendar).
+    """
+    return shop.earliest_order_date, _local_day(now, ZoneInfo(shop.timezone)) + timedelta(days=1)
+
+
+def _utc_window(shop: ShopConfig, now: datetime) -> tuple[datetime, datetime]:
+    first, last = day_window(shop, now)
+    tz = ZoneInfo(shop.timezone)
+    return _bounds(first, tz)[0], _bounds(last, tz)[1]
+
+
+def _writer(engine: Engine, wait_s: float | None) -> contextlib.AbstractContextManager[Connection | None]:
+    return engine.begin() if wait_s is None else write_if_free(engine, wait_s)
+
+
+def _rebuild(
+    engine: Engine,
+    shop: ShopConfig,
+    days: Iterable[date],
+    *,
+    now: datetime,
+    config: AttributionConfig | None,
+    wait_s: float | None,
+) -> tuple[int, bool]:
+    """Rebuild `days` (those inside the shop's day window) in short write transactions.
+
+    Each transaction writes at most CHUNK_DAYS days and stops after the day that passes CHUNK_ROWS
+    rows or CHUNK_SECONDS, so webhooks and other writers get the lock in between. With `wait_s`, a
+    transaction that cannot get the lock within that many seconds (or the shop's rebuild lock on
+    PostgreSQL) stops the rebuild: (rows written, False). Otherwise (rows written, True).
+    """
+    first, last = day_window(shop, now)
+    wanted = sorted(d for d in set(days) if first <= d <= last)
+    written, i = 0, 0
+    ctx: _Context | None = None
+    while i < len(wanted):
+        with _writer(engine, wait_s) as conn:
+            if conn is None or not _lock_shop(conn, shop.id, wait=wait_s is None):
+                return written, False
+            ctx = ctx or _context(conn, shop, config)
+            started, rows, n = monotonic(), 0, 0
+            while i < len(wanted) and n < CHUNK_DAYS and rows < CHUNK_ROWS:
+                if n and monotonic() - started >= CHUNK_SECONDS:
+                    break
+                rows += _write(conn, shop, wanted[i], _build_day(conn, ctx, wanted[i]))
+                i, n = i + 1, n + 1
+            written += rows
+    return written, True
 
 
 def rebuild_days(
@@ -418,16 +488,12 @@ def rebuild_days(
     now: datetime | None = None,
     config: AttributionConfig | None = None,
 ) -> int:
-    """Recompute the rollups of `days` from orders, snapshots and spend; returns rows written."""
-    wanted = sorted(set(days))
-    if not wanted:
-        return 0
-    written = 0
-    with engine.begin() as conn:
-        _lock_shop(conn, shop.id)
-        ctx = _context(conn, shop, config)
-        for day in wanted:
-            written += _write(conn, shop, day, _build_day(conn, ctx, day))
+    """Recompute the rollups of `days` from orders, snapshots and spend; returns rows written.
+
+    Days outside the shop's day window (`day_window`) are skipped; the work is split into short
+    write transactions (see `_rebuild`), each waiting for the write lock as any writer does.
+    """
+    written, _ = _rebuild(engine, shop, days, now=now or datetime.now(UTC), config=config, wait_s=None)
     return written
 
 
@@ -435,70 +501,123 @@ def _local_day(ts: datetime, tz: ZoneInfo) -> date:
     return (ts if ts.tzinfo else ts.replace(tzinfo=UTC)).astimezone(tz).date()
 
 
+def _all_days(engine: Engine, shop: ShopConfig, now: datetime) -> list[date]:
+    """Every day from the shop's first order or spend row to its last, inside its day window."""
+    tz = ZoneInfo(shop.timezone)
+    first, last = day_window(shop, now)
+    lo, hi = _utc_window(shop, now)
+    o = orders.c
+    with engine.connect() as conn:  # a read: deferred on SQLite, beside any writer
+        o_min, o_max = conn.execute(
+            select(func.min(o.created_at), func.max(o.created_at)).where(
+                o.shop_id == shop.id, o.created_at >= lo, o.created_at < hi
+            )
+        ).one()
+        s_min, s_max = conn.execute(
+            select(func.min(ad_spend.c.day), func.max(ad_spend.c.day)).where(
+                ad_spend.c.shop_id == shop.id, ad_spend.c.day >= first, ad_spend.c.day <= last
+            )
+        ).one()
+    bounds = [d for d in (s_min, s_max) if d is not None]
+    bounds += [_local_day(t, tz) for t in (o_min, o_max) if t is not None]
+    if not bounds:
+        return []
+    start, end = max(min(bounds), first), min(max(bounds), last)
+    return [start + timedelta(days=i) for i in range((end - start).days + 1)]
+
+
+def _rebuild_all(
+    engine: Engine, shop: ShopConfig, now: datetime, config: AttributionConfig | None, wait_s: float | None
+) -> tuple[int, bool]:
+    written, done = _rebuild(
+        engine, shop, _all_days(engine, shop, now), now=now, config=config, wait_s=wait_s
+    )
+    return written, done and _set_mark(engine, shop.id, now, wait_s)
+
+
 def rebuild_all(
     engine: Engine, shop: ShopConfig, *, now: datetime, config: AttributionConfig | None = None
 ) -> int:
     """Rebuild every day from the first order or spend row to the last, and move the watermark."""
-    tz = ZoneInfo(shop.timezone)
-    with engine.connect() as conn:
-        o_min, o_max = conn.execute(
-            select(func.min(orders.c.created_at), func.max(orders.c.created_at)).where(
-                orders.c.shop_id == shop.id
-            )
-        ).one()
-        s_min, s_max = conn.execute(
-            select(func.min(ad_spend.c.day), func.max(ad_spend.c.day)).where(ad_spend.c.shop_id == shop.id)
-        ).one()
-    bounds = [d for d in (s_min, s_max) if d is not None]
-    bounds += [_local_day(t, tz) for t in (o_min, o_max) if t is not None]
-    written = 0
-    if bounds:
-        first, last = min(bounds), max(bounds)
-        days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
-        written = rebuild_days(engine, shop, days, config=config)
-    _set_mark(engine, shop.id, now)
+    written, _ = _rebuild_all(engine, shop, now, config, None)
     return written
 
 
-def _set_mark(engine: Engine, shop_id: str, now: datetime) -> None:
-    with engine.begin() as conn:
+def _set_mark(engine: Engine, shop_id: str, now: datetime, wait_s: float | None = None) -> bool:
+    with _writer(engine, wait_s) as conn:
+        if conn is None:
+            return False
         stmt = upsert_insert(conn, rollup_marks).values(shop_id=shop_id, watermark=now)
         conn.execute(stmt.on_conflict_do_update(index_elements=["shop_id"], set_={"watermark": now}))
+    return True
 
 
-def changed_days(conn: Connection, shop: ShopConfig, since: datetime) -> set[date]:
-    """Days touched by orders, snapshots, final corrections or spend recorded at or after `since`."""
+def changed_days(
+    conn: Connection, shop: ShopConfig, since: datetime, *, now: datetime | None = None
+) -> set[date]:
+    """Days touched by orders, snapshots, final corrections or spend recorded at or after `since`
+    (inside the shop's day window)."""
     tz = ZoneInfo(shop.timezone)
+    lo, hi = _utc_window(shop, now or datetime.now(UTC))
+    first, last = day_window(shop, now or datetime.now(UTC))
     o, ps, pc = orders, profit_snapshots, profit_corrections
+    dated = (o.c.shop_id == shop.id, o.c.created_at >= lo, o.c.created_at < hi)
     stamps = [
-        select(o.c.created_at).where(o.c.shop_id == shop.id, o.c.ingested_at >= since),
+        select(o.c.created_at).where(*dated, o.c.ingested_at >= since),
         select(o.c.created_at)
         .join(ps, and_(ps.c.shop_id == o.c.shop_id, ps.c.order_id == o.c.order_id))
-        .where(o.c.shop_id == shop.id, ps.c.created_at >= since),
+        .where(*dated, ps.c.created_at >= since),
         select(o.c.created_at)
         .join(pc, and_(pc.c.shop_id == o.c.shop_id, pc.c.order_id == o.c.order_id))
-        .where(o.c.shop_id == shop.id, pc.c.created_at >= since),
+        .where(*dated, pc.c.created_at >= since),
     ]
     days: set[date] = set()
     for stmt in stamps:
         days.update(_local_day(r[0], tz) for r in conn.execute(stmt.distinct()))
-    spend_days = select(ad_spend.c.day).where(ad_spend.c.shop_id == shop.id, ad_spend.c.fetched_at >= since)
+    sp = ad_spend.c
+    spend_days = select(sp.day).where(
+        sp.shop_id == shop.id, sp.fetched_at >= since, sp.day >= first, sp.day <= last
+    )
     days.update(r[0] for r in conn.execute(spend_days.distinct()))
     return days
+
+
+def _refresh(
+    engine: Engine, shop: ShopConfig, now: datetime, config: AttributionConfig | None, wait_s: float | None
+) -> tuple[int, bool]:
+    with engine.connect() as conn:  # a read: deferred on SQLite, beside any writer
+        mark = conn.execute(
+            select(rollup_marks.c.watermark).where(rollup_marks.c.shop_id == shop.id)
+        ).scalar()
+        days = None if mark is None else changed_days(conn, shop, mark - OVERLAP, now=now)
+    if days is None:
+        return _rebuild_all(engine, shop, now, config, wait_s)
+    written, done = _rebuild(engine, shop, days, now=now, config=config, wait_s=wait_s)
+    return written, done and _set_mark(engine, shop.id, now, wait_s)
 
 
 def refresh(
     engine: Engine, shop: ShopConfig, *, now: datetime, config: AttributionConfig | None = None
 ) -> int:
-    """Bring the rollups up to date: everything the first time, then only the days that changed."""
-    with engine.connect() as conn:
-        mark = conn.execute(
-            select(rollup_marks.c.watermark).where(rollup_marks.c.shop_id == shop.id)
-        ).scalar()
-        if mark is None:
-            conn.close()
-            return rebuild_all(engine, shop, now=now, config=config)
-        days = changed_days(conn, shop, mark - OVERLAP)
-    written = rebuild_days(engine, shop, days, config=config)
-    _set_mark(engine, shop.id, now)
+    """Bring the rollups up to date: everything the first time, then only the days that changed.
+
+    It waits for the write lock like any writer (the worker, `poas report --rebuild`, a spend sync).
+    """
+    written, _ = _refresh(engine, shop, now, config, None)
     return written
+
+
+def refresh_if_free(
+    engine: Engine,
+    shop: ShopConfig,
+    *,
+    now: datetime,
+    wait_s: float = READ_WAIT_S,
+    config: AttributionConfig | None = None,
+) -> bool:
+    """`refresh` for a reader: each short write waits at most `wait_s` for the write lock (on
+    PostgreSQL: does not queue behind another rebuild of the shop). True when the rollups are up to
+    date; False when a writer was in the way and they are as of the last complete refresh (the next
+    refresh redoes the days, since the watermark moves only when every day is written)."""
+    _, done = _refresh(engine, shop, now, config, wait_s)
+    return done
