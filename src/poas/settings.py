@@ -220,6 +220,9 @@ class Settings(BaseSettings):
     # the window; shared by every web process through the store (docs/configuration.md)
     login_max_failures: int = 10
     login_window_s: float = 900.0
+    # Admin sessions (kept in the store): end after this long unused, and this long after the login
+    session_idle_s: float = 8 * 3600.0
+    session_max_s: float = 7 * 86400.0
     webhook_max_bytes: int = 2 * 1024 * 1024
     intake_process_in_web: bool = True  # false: the web only accepts; `poas worker` processes the inbox
     # Exchange rates kept current by `poas worker` / `poas serve` and `poas fx sync` (docs/fx.md)
@@ -252,6 +255,16 @@ class Settings(BaseSettings):
     @classmethod
     def _login_window(cls, v: float) -> float:
         return _seconds("POAS_LOGIN_WINDOW_S", v, LOGIN_WINDOW_MAX_S, "a year")
+
+    @field_validator("session_idle_s")
+    @classmethod
+    def _session_idle(cls, v: float) -> float:
+        return _seconds("POAS_SESSION_IDLE_S", v, LOGIN_WINDOW_MAX_S, "a year")
+
+    @field_validator("session_max_s")
+    @classmethod
+    def _session_max(cls, v: float) -> float:
+        return _seconds("POAS_SESSION_MAX_S", v, LOGIN_WINDOW_MAX_S, "a year")
 
     @field_validator("alert_webhook_url", mode="before")
     @classmethod

@@ -9,8 +9,14 @@ import typer
 
 from poas.cli.app import app, console, err_console, fail, settings, store
 
-admin_app = typer.Typer(help="Administration: the dashboard's admin password.", no_args_is_help=True)
+admin_app = typer.Typer(
+    help="Administration: the dashboard's admin password and sessions.", no_args_is_help=True
+)
 app.add_typer(admin_app, name="admin")
+sessions_app = typer.Typer(
+    help="Admin sessions kept in the store: list them, revoke one or all.", no_args_is_help=True
+)
+admin_app.add_typer(sessions_app, name="sessions")
 
 
 def _announce_password(password: str | None) -> None:
@@ -64,6 +70,70 @@ def hash_password_command(
     if len(password) < 10:
         err_console.print("[yellow]warning:[/yellow] a password shorter than 10 characters is weak")
     typer.echo(hash_password(password))
+
+
+def _password_hash() -> str | None:
+    secret = settings().admin_password_hash
+    return secret.get_secret_value() if secret else None
+
+
+@sessions_app.command("list")
+def sessions_list_command(
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON array instead of a table.")] = False,
+) -> None:
+    """Every stored admin session, newest first: its handle (the start of the stored hash, never the
+    session id), when it started, was last used and ends, and whether the configured password's."""
+    import json
+    from datetime import UTC, datetime
+
+    from rich.table import Table
+
+    from poas.services.admin_sessions import configured_session_policy, list_sessions
+
+    s = settings()
+    found = list_sessions(
+        store(), _password_hash(), now=datetime.now(UTC), policy=configured_session_policy(s)
+    )
+    if as_json:
+        rows = [
+            {
+                "handle": f.handle,
+                "created_at": f.created_at.isoformat(),
+                "last_seen_at": f.last_seen_at.isoformat(),
+                "expires_at": f.expires_at.isoformat(),
+                "state": f.state,
+            }
+            for f in found
+        ]
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    if not found:
+        console.print("no admin sessions")
+        return
+    table = Table("handle", "started", "last used", "ends", "state")
+    for f in found:
+        when = [t.strftime("%Y-%m-%d %H:%M UTC") for t in (f.created_at, f.last_seen_at, f.expires_at)]
+        table.add_row(f.handle, *when, f.state)
+    console.print(table)
+
+
+@sessions_app.command("revoke")
+def sessions_revoke_command(
+    handle: Annotated[
+        str | None, typer.Argument(help="The start of a session's handle (poas admin sessions list).")
+    ] = None,
+    every: Annotated[bool, typer.Option("--all", help="Revoke every admin session.")] = False,
+) -> None:
+    """End one admin session (by the start of its handle) or all of them, for every web process."""
+    from poas.services.admin_sessions import SessionPrefixError, revoke_sessions
+
+    if every == (handle is not None):
+        raise fail("give a session handle prefix or --all (not both)", code=2)
+    try:
+        removed = revoke_sessions(store(), None if every else handle)
+    except SessionPrefixError as exc:
+        raise fail(str(exc)) from None
+    console.print(f"revoked {removed} session{'' if removed == 1 else 's'}", highlight=False)
 
 
 @app.command("serve")

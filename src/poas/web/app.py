@@ -6,17 +6,19 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from poas.settings import Settings
-from poas.web import api, auth, dashboard, intake_api, metrics, webhooks
+from poas.web import api, api_docs, auth, dashboard, intake_api, metrics, webhooks
 
 
 def create_app(settings: Settings, engine: Engine) -> FastAPI:
-    app = FastAPI(title="poas", version="0.1.0", openapi_url="/api/v1/openapi.json")
+    # The OpenAPI document, Swagger UI and ReDoc are served by api_docs, behind login.
+    app = FastAPI(title="poas", version="0.1.0", openapi_url=None, docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.engine = engine
     app.include_router(webhooks.router)
     app.include_router(intake_api.router)
     auth.install(app, settings)  # session cookie + /login; webhooks keep their own signatures
     app.include_router(api.router)
+    app.include_router(api_docs.router)
     app.include_router(metrics.router)
     app.include_router(dashboard.router)
     app.mount("/static", dashboard.static_files(), name="static")

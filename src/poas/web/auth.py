@@ -1,4 +1,5 @@
-"""Admin login (scrypt password hash, signed session cookie, throttling), CSRF and API bearer tokens."""
+"""Admin login (scrypt password hash, server-side sessions in a signed cookie, throttling), CSRF, API
+bearer tokens, and the headers every response carries (CSP, no-store)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import hashlib
 import hmac
 import math
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated
@@ -19,11 +21,17 @@ from sqlalchemy import Engine
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from poas.services.admin_sessions import (
+    SessionPolicy,
+    check_session,
+    configured_session_policy,
+    end_session,
+    start_session,
+)
 from poas.services.login_attempts import LoginPolicy, configured_policy, login_succeeded, start_attempt
 from poas.settings import Settings
 
 SESSION_COOKIE = "poas_session"
-SESSION_MAX_AGE_S = 12 * 3600
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 
@@ -82,6 +90,9 @@ class AuthConfig:
     cookie_secure: str = "auto"  # auto | true | false
     # Wrong passwords are counted in the store, so every web process sees the same count.
     login_policy: LoginPolicy = field(default_factory=LoginPolicy)
+    # Admin sessions live in the store (services/admin_sessions.py); the cookie only carries the id.
+    session_policy: SessionPolicy = field(default_factory=SessionPolicy)
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))  # tests drive time
 
 
 def auth_config(settings: Settings) -> AuthConfig:
@@ -95,6 +106,7 @@ def auth_config(settings: Settings) -> AuthConfig:
         shop_tokens={s.id: s.api_token.get_secret_value() for s in settings.shops if s.api_token},
         cookie_secure=settings.cookie_secure,
         login_policy=configured_policy(settings),
+        session_policy=configured_session_policy(settings),
     )
 
 
@@ -102,7 +114,10 @@ def install(app: FastAPI, settings: Settings) -> None:
     """Add the signed session cookie and the login routes to the app."""
     cfg = auth_config(settings)
     app.state.auth = cfg
-    app.add_middleware(SessionCookie, secret_key=cfg.session_secret, secure=cfg.cookie_secure)
+    max_age = math.ceil(cfg.session_policy.max_age.total_seconds())
+    app.add_middleware(
+        SessionCookie, secret_key=cfg.session_secret, secure=cfg.cookie_secure, max_age=max_age
+    )
     app.include_router(router)
     app.add_middleware(SecurityHeaders)
 
@@ -114,7 +129,7 @@ class SessionCookie:
     a TLS connection or from the `X-Forwarded-Proto` of a proxy it trusts (`FORWARDED_ALLOW_IPS`).
     """
 
-    def __init__(self, app: ASGIApp, *, secret_key: str, secure: str) -> None:
+    def __init__(self, app: ASGIApp, *, secret_key: str, secure: str, max_age: int) -> None:
         if secure not in ("auto", "true", "false"):
             raise ValueError(f"cookie_secure must be auto, true or false, not {secure!r}")
 
@@ -123,7 +138,7 @@ class SessionCookie:
                 app,
                 secret_key=secret_key,
                 session_cookie=SESSION_COOKIE,
-                max_age=SESSION_MAX_AGE_S,
+                max_age=max_age,
                 same_site="lax",
                 https_only=https_only,
             )
@@ -136,15 +151,25 @@ class SessionCookie:
         await chosen(scope, receive, send)
 
 
+# Scripts and styles come from /static only (no inline script, style or event handler in the
+# templates; htmx's own indicator style is switched off in base.html and lives in poas.css).
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
 _SECURITY_HEADERS = (
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"same-origin"),
+    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
 )
+_NO_STORE = (b"cache-control", b"no-store")
 
 
 class SecurityHeaders:
-    """Adds the security headers a response does not set itself.
+    """Adds the security headers a response does not set itself: the CSP on every response, and
+    `Cache-Control: no-store` on everything but /static (pages and API answers may hold shop data).
 
     Plain ASGI rather than `BaseHTTPMiddleware`, which cost 8-18 % of a webhook's CPU."""
 
@@ -156,11 +181,15 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
 
+        wanted = (
+            _SECURITY_HEADERS if scope["path"].startswith("/static/") else (*_SECURITY_HEADERS, _NO_STORE)
+        )
+
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 present = {name.lower() for name, _ in headers}
-                headers += [(k, v) for k, v in _SECURITY_HEADERS if k not in present]
+                headers += [(k, v) for k, v in wanted if k not in present]
                 message = {**message, "headers": headers}
             await send(message)
 
@@ -198,7 +227,23 @@ async def check_csrf(request: Request) -> None:
 
 
 def is_admin(request: Request) -> bool:
-    return request.session.get("admin") is True
+    """Whether the request's cookie names a live admin session in the store (checked once per request)."""
+    known = getattr(request.state, "poas_admin", None)
+    if isinstance(known, bool):
+        return known
+    cfg = _cfg(request)
+    session_id = request.session.get("sid")
+    good = isinstance(session_id, str) and check_session(
+        request.app.state.engine,
+        session_id,
+        cfg.password_hash,
+        now=cfg.clock(),
+        policy=cfg.session_policy,
+    )
+    if not good and session_id is not None:
+        request.session.pop("sid", None)  # ended elsewhere: the browser forgets it too
+    request.state.poas_admin = good
+    return good
 
 
 def require_admin(request: Request) -> None:
@@ -296,7 +341,7 @@ def login(
     attempt = start_attempt(
         engine,
         request.client.host if request.client else None,
-        now=datetime.now(UTC),
+        now=cfg.clock(),
         policy=cfg.login_policy,
     )
     if not attempt.allowed:
@@ -314,8 +359,13 @@ def login(
         )
     if cfg.password_hash and verify_password(password, cfg.password_hash):
         login_succeeded(engine, attempt)
+        old = request.session.get("sid")
+        if isinstance(old, str):
+            end_session(engine, old)
         request.session.clear()
-        request.session["admin"] = True
+        request.session["sid"] = start_session(
+            engine, cfg.password_hash, now=cfg.clock(), policy=cfg.session_policy
+        )
         csrf_token(request)  # a fresh token for the new session
         return RedirectResponse(_safe_next(next), status.HTTP_303_SEE_OTHER)
     return templates.TemplateResponse(
@@ -328,5 +378,9 @@ def login(
 
 @router.post("/logout", dependencies=[Depends(check_csrf)])
 def logout(request: Request) -> Response:
+    """End the session in the store, so a copy of the cookie is refused too."""
+    session_id = request.session.get("sid")
+    if isinstance(session_id, str):
+        end_session(request.app.state.engine, session_id)
     request.session.clear()
     return RedirectResponse("/login", status.HTTP_303_SEE_OTHER)
