@@ -237,6 +237,9 @@ class Settings(BaseSettings):
     alert_format: Literal["slack", "json"] = "slack"
     alert_repeat_s: float = 21600.0  # a condition still true is announced again this often
     alert_check_every_s: float = 60.0
+    # A recurring sync without a success for this long is alerted and named by `poas doctor`
+    spend_sync_silence_s: float = 36 * 3600.0  # the ad-spend sync of a shop with ad account and token
+    fx_sync_silence_s: float = 72 * 3600.0  # the exchange-rate sync (unless POAS_FX_SYNC_SOURCE=off)
     shops: list[ShopConfig] = Field(default_factory=list)
 
     @field_validator("fx_sync_currencies")
@@ -297,6 +300,11 @@ class Settings(BaseSettings):
     @classmethod
     def _alert_check_every(cls, v: float) -> float:
         return _seconds("POAS_ALERT_CHECK_EVERY_S", v, DAY_S, "a day")
+
+    @field_validator("spend_sync_silence_s", "fx_sync_silence_s")
+    @classmethod
+    def _sync_silence(cls, v: float, info: ValidationInfo) -> float:
+        return _seconds(f"POAS_{str(info.field_name).upper()}", v, LOGIN_WINDOW_MAX_S, "a year")
 
     def resolved_database_url(self) -> str:
         if self.database_url:

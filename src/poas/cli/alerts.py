@@ -48,7 +48,7 @@ def alerts_test() -> None:
 def alerts_status() -> None:
     """Conditions that need a human now, and what the receiver was last told about each."""
     cfg = settings()
-    rows = alerts.alert_status(store(), now=datetime.now(UTC))
+    rows = alerts.alert_status(store(), now=datetime.now(UTC), settings=cfg)
     console.print(
         f"receiver: {alerts.receiver_label(cfg)}, format {cfg.alert_format}, checked every "
         f"{cfg.alert_check_every_s:g} s, repeated every {cfg.alert_repeat_s:g} s",

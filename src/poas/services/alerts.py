@@ -3,11 +3,12 @@
 Conditions are read from the database, so every worker sees the same ones and a restart loses
 nothing: a paused pixel (firing until resumed, then one "resolved"), events dead-lettered since the
 last check (one summary per pixel with the count), and inbox deliveries that failed for good or have
-been retried for over an hour. Per alert key the store remembers what the receiver was last told;
-a checker changes that row only if nobody else did since it read it, so of several workers exactly
-one sends. A failed POST is logged (never the URL: it holds the receiver's credential), the row is
-put back, and the next check tries again. Alerts carry ids, counts and Meta's stored reasons (scrubbed
-of anything token- or contact-like), never a payload, a body or a token.
+been retried for over an hour, and recurring syncs (ad spend, exchange rates: services.sync_status)
+that have not succeeded for longer than their setting allows. Per alert key the store remembers what
+the receiver was last told; a checker changes that row only if nobody else did since it read it, so
+of several workers exactly one sends. A failed POST is logged (never the URL: it holds the receiver's
+credential), the row is put back, and the next check tries again. Alerts carry ids, counts and Meta's
+stored reasons (scrubbed of anything token- or contact-like), never a payload, a body or a token.
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ import httpx
 import structlog
 from sqlalchemy import Engine
 
+from poas.services import sync_status as syncs
 from poas.services.login_attempts import duration_text
 from poas.settings import Settings
 from poas.store import alerts as store
+from poas.store.syncs import SyncRow
 
 log = structlog.get_logger("poas.alerts")
 
@@ -36,6 +39,7 @@ MAX_REASON_CHARS = 300
 PAUSED = "pixel_paused:"
 DEAD = "dead_letters:"
 INBOX = "inbox_stuck"
+SYNC = "sync_silent:"
 
 AlertState = Literal["firing", "resolved"]
 
@@ -233,6 +237,46 @@ def inbox_clear_alert(*, now: datetime) -> Alert:
     return Alert(INBOX, "resolved", "no webhook delivery is stuck in the inbox any more", (), "", {}, now)
 
 
+def sync_silent_alert(state: syncs.SyncState, *, now: datetime, repeat: bool) -> Alert:
+    row = state.row
+    lines = syncs.describe(state, clean=scrub)
+    still = "still " if repeat else ""
+    silent_for = syncs.span_text(now - state.silent_since)
+    limit = duration_text(state.limit)
+    return Alert(
+        SYNC + state.key,
+        "firing",
+        f"the {state.name} has {still}not succeeded for {silent_for} (allowed: {limit})",
+        tuple(lines),
+        state.kind.action(state.shop_id),
+        {
+            "sync": state.kind.kind,
+            "shop_id": state.shop_id or None,
+            "silent_since": _iso(state.silent_since),
+            "allowed_silence_s": int(state.limit.total_seconds()),
+            "last_success_at": _iso(row.last_success_at) if row else None,
+            "last_attempt_at": _iso(row.last_attempt_at) if row else None,
+            "last_failure_at": _iso(row.last_failure_at) if row else None,
+            "last_error": scrub(row.last_error) if row and row.last_error else None,
+            "repeat": repeat,
+        },
+        now,
+    )
+
+
+def sync_resumed_alert(key: str, row: SyncRow | None, *, now: datetime) -> Alert:
+    """The sync behind `sync_silent:<kind>[:<shop>]` succeeded again (or is no longer expected)."""
+    kind_name, _, shop_id = key.removeprefix(SYNC).partition(":")
+    kind = syncs.KINDS.get(kind_name)
+    label = kind.label if kind else f"{kind_name} sync"
+    name = f"{label} of shop {shop_id}" if shop_id else label
+    success = row.last_success_at if row else None
+    what = f"succeeded again ({_iso(success)})" if success else "is no longer expected by the configuration"
+    return Alert(
+        key, "resolved", f"the {name} {what}", (), "", {"sync": kind_name, "shop_id": shop_id or None}, now
+    )
+
+
 def test_alert(*, now: datetime) -> Alert:
     return Alert(
         "test",
@@ -303,14 +347,23 @@ class Conditions:
     paused: list[store.PausedPixelRow]
     dead: dict[str, store.DeadLetters]
     stuck: list[store.StuckDeliveries]
+    silent: list[syncs.SyncState] = field(default_factory=list)
 
 
-def read_conditions(engine: Engine, *, now: datetime) -> Conditions:
+def read_conditions(
+    engine: Engine, *, now: datetime, settings: Settings | None = None, start_clocks: bool = False
+) -> Conditions:
+    """The conditions holding now; silent syncs only with `settings` (which syncs are expected), and
+    with `start_clocks` an expected sync never seen before starts its silence now (the alert check)."""
+    silent = []
+    if settings is not None:
+        silent = syncs.silent_syncs(engine, settings, now=now, start_clocks=start_clocks)
     with engine.connect() as conn:
         return Conditions(
             store.paused_pixels(conn, now),
             store.dead_letters(conn),
             store.stuck_inbox(conn, now, retrying_for=INBOX_STUCK_AFTER),
+            silent,
         )
 
 
@@ -431,6 +484,10 @@ def _paused_alert(p: store.PausedPixelRow, now: datetime, repeat: bool) -> Alert
     return pixel_paused_alert(p, now=now, repeat=repeat)
 
 
+def _sync_alert(state: syncs.SyncState, now: datetime, repeat: bool) -> Alert:
+    return sync_silent_alert(state, now=now, repeat=repeat)
+
+
 def check_alerts(
     engine: Engine, settings: Settings, *, now: datetime, send: Sender | None = None
 ) -> AlertCheckReport:
@@ -441,7 +498,7 @@ def check_alerts(
         return report
     report.ran = True
     sender: Sender = send or (lambda alert: post_alert(settings, alert))
-    found = read_conditions(engine, now=now)
+    found = read_conditions(engine, now=now, settings=settings, start_clocks=True)
     with engine.connect() as conn:
         known = store.states(conn)
 
@@ -471,6 +528,17 @@ def check_alerts(
             send=sender,
             report=report,
         )
+    for silent in found.silent:
+        active.add(SYNC + silent.key)
+        _fire(
+            engine,
+            settings,
+            SYNC + silent.key,
+            partial(_sync_alert, silent, now),
+            now=now,
+            send=sender,
+            report=report,
+        )
     for key, st in known.items():
         if key in active or st.sent_state != "firing":
             continue
@@ -485,6 +553,10 @@ def check_alerts(
             )
         elif key == INBOX:
             _resolve(engine, st, inbox_clear_alert(now=now), now=now, send=sender, report=report)
+        elif key.startswith(SYNC):
+            kind, _, shop_id = key.removeprefix(SYNC).partition(":")
+            row = syncs.last_row(engine, kind, shop_id)
+            _resolve(engine, st, sync_resumed_alert(key, row, now=now), now=now, send=sender, report=report)
 
     dead_keys = {DEAD + pixel for pixel in found.dead} | {
         k for k, st in known.items() if k.startswith(DEAD) and st.seen
@@ -507,9 +579,10 @@ class ConditionStatus:
     receiver_told: str | None  # firing | resolved | None (never sent)
 
 
-def alert_status(engine: Engine, *, now: datetime) -> list[ConditionStatus]:
-    """Every condition holding now and every alert the receiver has heard of, with what it was told."""
-    found = read_conditions(engine, now=now)
+def alert_status(engine: Engine, *, now: datetime, settings: Settings | None = None) -> list[ConditionStatus]:
+    """Every condition holding now and every alert the receiver has heard of, with what it was told
+    (silent syncs only with `settings`: they say which syncs are expected)."""
+    found = read_conditions(engine, now=now, settings=settings)
     with engine.connect() as conn:
         known = store.states(conn)
     current: dict[str, str] = {}
@@ -517,6 +590,8 @@ def alert_status(engine: Engine, *, now: datetime) -> list[ConditionStatus]:
         current[PAUSED + p.pixel_id] = pixel_paused_alert(p, now=now, repeat=False).summary
     if found.stuck:
         current[INBOX] = inbox_stuck_alert(found.stuck, now=now, repeat=False).summary
+    for silent in found.silent:
+        current[SYNC + silent.key] = sync_silent_alert(silent, now=now, repeat=False).summary
     for pixel, d in found.dead.items():
         announced = known[DEAD + pixel].seen if DEAD + pixel in known else 0
         current[DEAD + pixel] = (

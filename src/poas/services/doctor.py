@@ -17,8 +17,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from poas.domain.consent import describe_source
 from poas.services.consent import ConsentSummary, consent_summaries
-from poas.services.login_attempts import configured_policy
+from poas.services.login_attempts import configured_policy, duration_text
 from poas.services.missing_costs import DEFAULT_DAYS, unknown_profit
+from poas.services.sync_status import describe, silent_syncs, span_text
 from poas.settings import Settings, ShopConfig
 from poas.store.db import alembic_config, make_engine, normalize_url
 
@@ -211,6 +212,28 @@ def check_missing_costs(settings: Settings, now: datetime | None = None) -> list
     return checks
 
 
+def check_syncs(settings: Settings, now: datetime | None = None) -> list[Check]:
+    """Recurring syncs (ad spend per shop, exchange rates) without a success for longer than allowed:
+    the same condition the alerts announce (docs/alerts.md). A sync nothing has tried or looked for
+    yet is not named: its clock starts at its first attempt or the worker's first alert check."""
+    now = now or datetime.now(UTC)
+    engine = make_engine(settings.resolved_database_url())
+    try:
+        silent = silent_syncs(engine, settings, now=now)
+    finally:
+        engine.dispose()
+    return [
+        Check(
+            f"{s.kind.kind} sync {s.shop_id}".rstrip(),
+            Level.WARN,
+            f"the {s.name} has not succeeded for {span_text(now - s.silent_since)} "
+            f"(allowed: {duration_text(s.limit)}). " + " ".join(describe(s)),
+            s.kind.action(s.shop_id),
+        )
+        for s in silent
+    ]
+
+
 def check_graph(settings: Settings, client: httpx.Client | None = None) -> Check:
     url = settings.graph_base_url
     own = client is None
@@ -249,6 +272,7 @@ def run_checks(settings: Settings, *, graph: bool = True, now: datetime | None =
         checks.extend(check_shop(shop))
     if store_ok:
         checks.extend(check_missing_costs(settings, now))
+        checks.extend(check_syncs(settings, now))
     checks.extend(check_consent(settings))
     if graph and any(s.pixel_id for s in settings.shops):
         checks.append(check_graph(settings))

@@ -22,6 +22,7 @@ from poas.domain.fx import ECB_FEED as ECB
 from poas.domain.fx import FEED_SOURCES, FxError, FxRate, FxUse, ecb_last_date
 from poas.domain.fx import NORGES_BANK_FEED as NORGES_BANK
 from poas.domain.money import CurrencyError, check_currency
+from poas.services import sync_status
 from poas.settings import Settings
 from poas.sources.fx_csv import FxRowError
 from poas.sources.fx_feeds import (
@@ -214,7 +215,23 @@ def sync_fx(
     Later syncs fetch from the day after the latest stored rate, so a second run in a row stores
     nothing; `since` fetches again from that day (changed rates are replaced). Raises FxSyncError
     when the feed cannot be fetched or read; bad rows only land in the report's `skipped`.
+
+    Each run's success or failure is recorded (services.sync_status), so a sync that stopped
+    succeeding is alerted; a sync that found nothing new is a success.
     """
+    try:
+        report = _sync_fx(engine, settings, now=now, source=source, since=since)
+    except Exception as exc:
+        reason = sync_status.reason_text(exc, known=(FxSyncError,))
+        sync_status.record_attempt(engine, sync_status.FX, "", now=now, error=reason)
+        raise
+    sync_status.record_attempt(engine, sync_status.FX, "", now=now, error=None)
+    return report
+
+
+def _sync_fx(
+    engine: Engine, settings: Settings, *, now: datetime, source: str | None, since: date | None
+) -> FxSyncReport:
     key = source or settings.fx_sync_source
     if key not in LABELS:
         raise FxSyncError(f"exchange-rate sync source {key!r}: use one of {', '.join(LABELS)}")

@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Engine, select, tuple_
 from poas.domain.money import Money
 from poas.domain.report_rows import SpendRow
 from poas.meta.insights import InsightsClient, InsightsError
+from poas.services import sync_status
 from poas.services.rollups import rebuild_days
 from poas.settings import Settings, ShopConfig
 from poas.sources.ads_manager_csv import SpendFileError, read_ads_manager_csv
@@ -128,17 +129,46 @@ def sync_spend(
     until: date | None = None,
     client: InsightsClient | None = None,
 ) -> SpendResult:
-    """Pull daily ad-level insights (default: the last 7 days through today) and upsert them."""
+    """Pull daily ad-level insights (default: the last 7 days through today) and upsert them.
+
+    A run whose days reach yesterday or later is the recurring sync: its success or failure is recorded
+    (services.sync_status), so a sync that stopped succeeding is alerted. A backfill of older days alone
+    and a shop that lacks what a sync needs record nothing."""
     if not shop.ad_account_id:
         raise SpendConfigError(f"shop {shop.id}: no ad_account_id configured")
     until = until or shop_today(shop, now)
     since = since or until - timedelta(days=SYNC_DAYS)
     if since > until:
         raise SpendConfigError(f"--since {since} is after --until {until}")
+    if until < shop_today(shop, now) - timedelta(days=1):
+        return _pull(engine, settings, shop, shop.ad_account_id, since, until, now=now, client=client)
+    try:
+        result = _pull(engine, settings, shop, shop.ad_account_id, since, until, now=now, client=client)
+    except SpendConfigError:
+        raise  # no token: no sync to be silent
+    except Exception as exc:
+        reason = sync_status.reason_text(exc, known=(SpendError,))
+        sync_status.record_attempt(engine, sync_status.SPEND, shop.id, now=now, error=reason)
+        raise
+    sync_status.record_attempt(engine, sync_status.SPEND, shop.id, now=now, error=None)
+    return result
+
+
+def _pull(
+    engine: Engine,
+    settings: Settings,
+    shop: ShopConfig,
+    account: str,
+    since: date,
+    until: date,
+    *,
+    now: datetime,
+    client: InsightsClient | None,
+) -> SpendResult:
     own = client is None
     client = client or insights_client(settings, shop)
     try:
-        rows = list(client.fetch(shop.ad_account_id, since, until))
+        rows = list(client.fetch(account, since, until))
     except InsightsError as exc:
         raise SpendError(str(exc)) from exc
     finally:
