@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from poas.domain.order import Order
 from poas.services.ingest import BatchOutcome, ProfitContext, ingest_orders
 from poas.settings import ShopConfig
+from poas.sources.payload import TimeBounds
 from poas.sources.shopify_bulk import BulkError, read_bulk
 from poas.sources.shopify_csv import CsvError, read_export
 from poas.store.orders import ensure_shop
@@ -30,11 +31,16 @@ class BackfillReport:
 
 
 def _records(
-    kind: Kind, stream: IO[bytes], shop: ShopConfig, on_progress: Callable[[int], None] | None
+    kind: Kind, stream: IO[bytes], shop: ShopConfig, on_progress: Callable[[int], None] | None, now: datetime
 ) -> Iterator[Order | BulkError | CsvError]:
+    bounds = TimeBounds.of(shop.earliest_order_date, now)  # an order outside the shop's times is a row error
     if kind == "bulk":
-        return read_bulk(stream, shop.id, on_progress=on_progress, consent_keys=shop.consent_attribute_keys)
-    return read_export(stream, shop.id, prices_include_vat=shop.prices_include_vat, on_progress=on_progress)
+        return read_bulk(
+            stream, shop.id, on_progress=on_progress, consent_keys=shop.consent_attribute_keys, bounds=bounds
+        )
+    return read_export(
+        stream, shop.id, prices_include_vat=shop.prices_include_vat, on_progress=on_progress, bounds=bounds
+    )
 
 
 def backfill(
@@ -63,7 +69,7 @@ def backfill(
             )
         batch.clear()
 
-    for item in _records(kind, stream, shop, on_progress):
+    for item in _records(kind, stream, shop, on_progress, now):
         if isinstance(item, BulkError | CsvError):
             report.rejected += 1
             if len(report.errors) < max_errors:

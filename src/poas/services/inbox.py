@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 
 from poas.store import inbox
 
-SETTLED = ("done", "failed", "ignored")  # statuses no process will touch again by itself
+SETTLED = ("done", "failed", "ignored", "rejected")  # statuses no process will touch again by itself
 
 
 def inbox_rows(

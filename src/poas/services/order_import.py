@@ -39,6 +39,7 @@ from poas.sources.canonical import (
     read_jsonl_records,
     read_orders,
 )
+from poas.sources.payload import TimeBounds
 from poas.store.orders import ensure_shop
 
 CHUNK_RECORDS = 250  # records (JSONL lines, CSV orders) per task sent to a worker
@@ -195,7 +196,9 @@ class OrderImport:
             max_errors,
             now,
         )
-        self.defaults = ImportDefaults(shop.id, shop.prices_include_vat, source="import")
+        # Order and refund times outside the shop's bounds are row errors (docs/formats.md#bounds).
+        bounds = TimeBounds.of(shop.earliest_order_date, now())
+        self.defaults = ImportDefaults(shop.id, shop.prices_include_vat, source="import", bounds=bounds)
         self.context: ProfitContext | None = None
         self._pool: ProcessPoolExecutor | None = None
         self._pool_name = ""

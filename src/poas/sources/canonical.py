@@ -26,7 +26,7 @@ from poas.domain.order import Order, OrderLine
 from poas.sources.canonical_fields import currency, money, timestamp
 from poas.sources.canonical_order import ATTRIBUTION_FIELDS, read_order
 from poas.sources.canonical_order import ImportDefaults as ImportDefaults  # part of this module's API
-from poas.sources.payload import PayloadError
+from poas.sources.payload import PayloadError, bounded_int, check_values
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,12 +91,15 @@ def parse_jsonl_record(name: str, n: int, data: bytes, defaults: ImportDefaults)
         except PayloadError:
             pass
     try:
-        obj = json.loads(data.decode("utf-8"), parse_float=Decimal)
+        obj = json.loads(data.decode("utf-8"), parse_float=Decimal, parse_int=bounded_int)
     except UnicodeDecodeError as exc:
         return RowError(name, n, None, f"not UTF-8 ({exc.reason} at byte {exc.start})")
     except json.JSONDecodeError as exc:
         return RowError(name, n, None, f"malformed JSON: {exc.msg} at column {exc.colno}")
+    except RecursionError:
+        return RowError(name, n, None, "malformed JSON: nested too deeply")
     try:
+        check_values(obj)  # integers too long to be a field, strings with a lone surrogate
         return Parsed(n, order_from_dict(obj, defaults))
     except PayloadError as exc:
         return _record_error(name, n, obj, exc)

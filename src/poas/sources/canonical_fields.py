@@ -18,7 +18,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from poas.domain.money import CurrencyError, check_currency, exponent
-from poas.sources.payload import PayloadError
+from poas.sources.payload import PayloadError, TimeBounds
 
 ZERO = Decimal(0)
 MAX_AMOUNT = Decimal("1e15")  # exclusive; minor units stay within a 64-bit integer
@@ -269,7 +269,10 @@ def boolean(v: Any, field: str, default: bool | None = None) -> bool | None:
     raise PayloadError(field, f"must be true or false, not {kind(v)}")
 
 
-def timestamp(v: Any, field: str, *, required: bool = False) -> datetime | None:
+def timestamp(
+    v: Any, field: str, *, required: bool = False, bounds: TimeBounds | None = None
+) -> datetime | None:
+    """An ISO 8601 timestamp with an offset, as aware UTC; within `bounds` when given."""
     if v is None or (isinstance(v, str) and not v.strip()):
         if required:
             raise PayloadError(field, "is required")
@@ -283,9 +286,10 @@ def timestamp(v: Any, field: str, *, required: bool = False) -> datetime | None:
     if dt.tzinfo is None or dt.utcoffset() is None:
         raise PayloadError(field, f"{v!r} has no timezone offset (add Z or +01:00)")
     try:
-        return dt.astimezone(UTC)
+        dt = dt.astimezone(UTC)
     except OverflowError:  # 0001-01-01T00:00+01:00 has no UTC time
         raise PayloadError(field, f"{v!r} is out of range") from None
+    return bounds.check(dt, field) if bounds is not None else dt
 
 
 def currency(v: Any, field: str) -> str:

@@ -45,16 +45,18 @@ from poas.sources.canonical_fields import (
     text,
     timestamp,
 )
-from poas.sources.payload import PayloadError
+from poas.sources.payload import PayloadError, TimeBounds
 
 
 @dataclass(frozen=True, slots=True)
 class ImportDefaults:
-    """What the reader supplies: the shop, the VAT basis and the `source` for records that don't say."""
+    """What the reader supplies: the shop, the VAT basis, the `source` for records that don't say,
+    and the shop's bounds for order and refund times (None: any time)."""
 
     shop_id: str
     prices_include_vat: bool = True
     source: str = "import"
+    bounds: TimeBounds | None = None
 
 
 def _names(cls: type) -> frozenset[str]:
@@ -168,6 +170,7 @@ def _refund(
     cur: str | None,
     line_ids: set[str] | None,
     lenient: Adjustments | None,
+    bounds: TimeBounds | None,
 ) -> Refund:
     """A refund at path `f`; `cur` and `line_ids` None when its order is not known (a refund on its own)."""
     lines = []
@@ -188,7 +191,7 @@ def _refund(
                 tax=opt_money(rlo.get("tax"), f"{g}.tax", cur, lenient=lenient),
             )
         )
-    processed = timestamp(o.get("processed_at"), _at(f, "processed_at"), required=True)
+    processed = timestamp(o.get("processed_at"), _at(f, "processed_at"), required=True, bounds=bounds)
     assert processed is not None
     return Refund(
         refund_id=refund_id,
@@ -204,7 +207,9 @@ def _refund(
     )
 
 
-def _order_refunds(v: Any, cur: str, line_ids: set[str], lenient: Adjustments | None) -> tuple[Refund, ...]:
+def _order_refunds(
+    v: Any, cur: str, line_ids: set[str], lenient: Adjustments | None, bounds: TimeBounds | None
+) -> tuple[Refund, ...]:
     out: list[Refund] = []
     seen: set[str] = set()
     for i, r in enumerate(items(v, "refunds")):
@@ -214,7 +219,7 @@ def _order_refunds(v: Any, cur: str, line_ids: set[str], lenient: Adjustments | 
         if refund_id in seen:
             raise PayloadError(f"{f}.refund_id", f"{refund_id!r} appears twice")
         seen.add(refund_id)
-        out.append(_refund(o, f, refund_id, cur, line_ids, lenient))
+        out.append(_refund(o, f, refund_id, cur, line_ids, lenient, bounds))
     return tuple(out)
 
 
@@ -234,8 +239,11 @@ def _shop_id(v: Any, shop_id: str | None, lenient: Adjustments | None) -> None:
         lenient.note("shop_id", "ignored (the body is read for the shop it was stored under)")
 
 
-def read_refund(d: Any, *, lenient: Adjustments | None = None) -> tuple[str, Refund]:
-    """A refund on its own (POST /api/v1/refunds): (its order's id, the refund); `refund_id` is required.
+def read_refund(
+    d: Any, *, lenient: Adjustments | None = None, bounds: TimeBounds | None = None
+) -> tuple[str, Refund]:
+    """A refund on its own (POST /api/v1/refunds): (its order's id, the refund); `refund_id` is required;
+    its time within `bounds` when given.
 
     Its order may not be known yet, so amounts are checked for sign and range but not for the
     currency's decimals, and refund lines are not checked against the order's lines.
@@ -244,7 +252,7 @@ def read_refund(d: Any, *, lenient: Adjustments | None = None) -> tuple[str, Ref
     order_id = req_text(o.get("order_id"), "order_id")
     _shop_id(o.get("shop_id"), None, lenient)
     refund_id = req_text(o.get("refund_id"), "refund_id")
-    return order_id, _refund(o, "", refund_id, None, None, lenient)
+    return order_id, _refund(o, "", refund_id, None, None, lenient, bounds)
 
 
 def _str_fields(o: Mapping[str, Any], prefix: str, lenient: Adjustments | None) -> dict[str, str | None]:
@@ -276,7 +284,8 @@ def read_order(
     if len(set(ids)) != len(ids):
         dup = next(x for x in ids if ids.count(x) > 1)
         raise PayloadError("lines", f"line_id {dup!r} appears twice")
-    created = timestamp(o.get("created_at"), "created_at", required=True)
+    bounds = defaults.bounds
+    created = timestamp(o.get("created_at"), "created_at", required=True, bounds=bounds)
     assert created is not None
     cust = obj(o.get("customer"), "customer", CUSTOMER_FIELDS, lenient=lenient)
     attr = obj(o.get("attribution"), "attribution", ATTRIBUTION_FIELDS, lenient=lenient)
@@ -291,8 +300,8 @@ def read_order(
         prices_include_vat=bool(
             boolean(o.get("prices_include_vat"), "prices_include_vat", defaults.prices_include_vat)
         ),
-        processed_at=timestamp(o.get("processed_at"), "processed_at"),
-        updated_at=timestamp(o.get("updated_at"), "updated_at"),
+        processed_at=timestamp(o.get("processed_at"), "processed_at", bounds=bounds),
+        updated_at=timestamp(o.get("updated_at"), "updated_at", bounds=bounds),
         name=text(o.get("name"), "name", max_len=200, lenient=lenient) or "",
         shipping_lines=tuple(
             _shipping(s, i, cur, lenient)
@@ -311,8 +320,8 @@ def read_order(
         if cons
         else _NO_CONSENT,
         test=bool(boolean(o.get("test"), "test", False)),
-        cancelled_at=timestamp(o.get("cancelled_at"), "cancelled_at"),
-        refunds=() if refunds is None else _order_refunds(refunds, cur, set(ids), lenient),
+        cancelled_at=timestamp(o.get("cancelled_at"), "cancelled_at", bounds=bounds),
+        refunds=() if refunds is None else _order_refunds(refunds, cur, set(ids), lenient, bounds),
         actual_payment_fee=opt_money(o.get("actual_payment_fee"), "actual_payment_fee", cur, lenient=lenient),
         source=text(o.get("source"), "source", max_len=40, lenient=lenient) or defaults.source,
     )

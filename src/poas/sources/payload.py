@@ -1,18 +1,31 @@
-"""Reading untrusted JSON payloads: typed field access whose errors name the field path, and HMAC checks."""
+"""Reading untrusted JSON payloads: typed field access whose errors name the field path, and HMAC checks.
+
+`load_json` is the one JSON reader for bodies from outside (webhooks, the JSON API): besides
+malformed JSON it refuses, naming the path, what no field can hold: integers longer than
+`MAX_INT_DIGITS` digits and strings with a lone surrogate (`"\\ud800"`, not text in any encoding).
+`TimeBounds` are the times a shop takes (its `earliest_order_date` up to a day after now).
+"""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import hmac
+import json
+import re
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
+
+import orjson
 
 from poas.domain.money import to_decimal
 
 ZERO = Decimal(0)
+MAX_INT_DIGITS = 40  # a 64-bit id has 20; an amount is refused from 16
+FUTURE_SLACK = timedelta(days=1)  # clocks and time zones differ; further ahead is not an order time
 
 
 class PayloadError(ValueError):
@@ -22,6 +35,90 @@ class PayloadError(ValueError):
         super().__init__(f"{field}: {message}" if field else message)
         self.field = field
         self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class TimeBounds:
+    """The order and refund times a shop takes: from `earliest` up to `latest` (both aware UTC)."""
+
+    earliest: datetime
+    latest: datetime
+
+    @classmethod
+    def of(cls, earliest_order_date: date, now: datetime) -> TimeBounds:
+        """From midnight UTC of the shop's `earliest_order_date` to one day after `now`."""
+        return cls(datetime.combine(earliest_order_date, time(0), UTC), now.astimezone(UTC) + FUTURE_SLACK)
+
+    def check(self, value: datetime, where: str) -> datetime:
+        if value < self.earliest:
+            raise PayloadError(
+                where, f"{value:%Y-%m-%d} is before the shop's earliest_order_date {self.earliest:%Y-%m-%d}"
+            )
+        if value > self.latest:
+            raise PayloadError(where, f"{value:%Y-%m-%d} is more than a day in the future")
+        return value
+
+
+class _LongInt(str):
+    """An integer literal too long to be a field (kept as text until its path is known)."""
+
+
+def bounded_int(literal: str) -> int | _LongInt:
+    """json's `parse_int`: an int, or a marker `check_values` refuses when the literal is too long."""
+    digits = len(literal) - literal.startswith("-")
+    return _LongInt(literal) if digits > MAX_INT_DIGITS else int(literal)
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def check_values(data: Any) -> None:
+    """Raise PayloadError at the first too-long integer or string with a lone surrogate (iterative:
+    the depth is whatever the JSON parser took)."""
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, _LongInt):
+            raise PayloadError(path or "body", f"integer has more than {MAX_INT_DIGITS} digits")
+        if isinstance(value, str):
+            if _has_surrogate(value):
+                raise PayloadError(path or "body", "contains a lone surrogate (\\ud800-\\udfff), not text")
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                where = f"{path}.{key}" if path else str(key)
+                if _has_surrogate(key):
+                    raise PayloadError(path or "body", "has a key with a lone surrogate, not text")
+                stack.append((where, item))
+        elif isinstance(value, list):
+            stack.extend((f"{path}[{i}]", item) for i, item in reversed(list(enumerate(value))))
+
+
+_LONG_DIGITS = re.compile(rb"\d{19}")  # orjson reads integers beyond 64 bits as floats; json keeps them exact
+
+
+def load_json(body: bytes) -> Any:
+    """The JSON value of an untrusted body; PayloadError ("body") when it is not JSON, or naming the
+    path of an integer over `MAX_INT_DIGITS` digits or a string with a lone surrogate.
+
+    orjson reads the common case (it refuses lone surrogates itself); json decides everything else
+    (NaN, a BOM, long integers), with integers bounded before Python converts them.
+    """
+    if not _LONG_DIGITS.search(body):
+        try:
+            return orjson.loads(body)  # about twice as fast as json on a 12 kB order
+        except orjson.JSONDecodeError:
+            pass
+    try:
+        data = json.loads(body, parse_int=bounded_int)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        raise PayloadError("body", "is not valid JSON") from None
+    check_values(data)
+    return data
 
 
 def verify_hmac_sha256_base64(body: bytes, signature: str | None, secrets: Iterable[str]) -> bool:
@@ -44,8 +141,11 @@ def sign_hmac_sha256_base64(body: bytes, secret: str) -> str:
     return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
 
 
-def parse_timestamp(value: object, where: str, *, naive_is_utc: bool = False) -> datetime:
-    """An ISO 8601 timestamp as aware UTC; naive values are refused unless `naive_is_utc`."""
+def parse_timestamp(
+    value: object, where: str, *, naive_is_utc: bool = False, bounds: TimeBounds | None = None
+) -> datetime:
+    """An ISO 8601 timestamp as aware UTC; naive values are refused unless `naive_is_utc`, and times
+    outside `bounds` (when given) are refused."""
     if not isinstance(value, str) or not value.strip():
         raise PayloadError(where, "expected an ISO 8601 timestamp")
     try:
@@ -57,21 +157,25 @@ def parse_timestamp(value: object, where: str, *, naive_is_utc: bool = False) ->
             raise PayloadError(where, "timestamp has no timezone offset")
         dt = dt.replace(tzinfo=UTC)
     try:
-        return dt.astimezone(UTC)
+        dt = dt.astimezone(UTC)
     except OverflowError:  # 0001-01-01T00:30+01:00 has no UTC time
         raise PayloadError(where, "timestamp out of range") from None
+    return bounds.check(dt, where) if bounds is not None else dt
 
 
 class Obj:
-    """A JSON object with the path it was found at; every getter raises PayloadError naming the field."""
+    """A JSON object with the path it was found at; every getter raises PayloadError naming the field.
 
-    __slots__ = ("data", "path")
+    With `bounds`, every time read from it (or from the objects in it) must lie within them."""
 
-    def __init__(self, data: object, path: str = "") -> None:
+    __slots__ = ("bounds", "data", "path")
+
+    def __init__(self, data: object, path: str = "", *, bounds: TimeBounds | None = None) -> None:
         if not isinstance(data, Mapping):
             raise PayloadError(path or "body", "expected a JSON object")
         self.data: Mapping[str, Any] = data
         self.path = path
+        self.bounds = bounds
 
     def where(self, key: str) -> str:
         return f"{self.path}.{key}" if self.path else key
@@ -175,13 +279,13 @@ class Obj:
             if required:
                 raise PayloadError(self.where(key), "is required")
             return None
-        return parse_timestamp(value, self.where(key), naive_is_utc=naive_is_utc)
+        return parse_timestamp(value, self.where(key), naive_is_utc=naive_is_utc, bounds=self.bounds)
 
     def obj(self, key: str) -> Obj | None:
         value = self.data.get(key)
         if value is None:
             return None
-        return Obj(value, self.where(key))
+        return Obj(value, self.where(key), bounds=self.bounds)
 
     def objs(self, key: str) -> Iterator[Obj]:
         value = self.data.get(key)
@@ -190,7 +294,7 @@ class Obj:
         if not isinstance(value, list):
             raise PayloadError(self.where(key), "expected a list")
         for i, item in enumerate(value):
-            yield Obj(item, f"{self.where(key)}[{i}]")
+            yield Obj(item, f"{self.where(key)}[{i}]", bounds=self.bounds)
 
 
 def sum_dec(values: Iterable[Decimal | None]) -> Decimal:

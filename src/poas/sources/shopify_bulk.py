@@ -7,7 +7,6 @@ once `window` newer orders have started (or at the end of the file), so memory s
 
 from __future__ import annotations
 
-import json
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ from typing import IO, Any
 from poas.domain.consent import DEFAULT_SIGNAL_KEYS
 from poas.domain.order import Order
 from poas.sources import shopify
-from poas.sources.payload import PayloadError
+from poas.sources.payload import PayloadError, TimeBounds, load_json
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,16 +200,20 @@ def read_bulk(
     window: int = 1000,
     on_progress: Callable[[int], None] | None = None,
     consent_keys: Sequence[str] = DEFAULT_SIGNAL_KEYS,
+    bounds: TimeBounds | None = None,
 ) -> Iterator[Order | BulkError]:
     """Orders (or errors naming the line and field) from a bulk JSONL stream, in file order;
-    `consent_keys` as for `shopify.parse_order` (customAttributes carry the ads consent signal)."""
+    `consent_keys` and `bounds` as for `shopify.parse_order` (customAttributes carry the ads consent
+    signal)."""
     open_orders: OrderedDict[str, tuple[int, dict[str, Any], list[dict[str, Any]]]] = OrderedDict()
     done = 0
 
     def complete(gid: str) -> Order | BulkError:
         line_no, row, children = open_orders.pop(gid)
         try:
-            return shopify.parse_order(order_payload(row, children), shop_id, consent_keys=consent_keys)
+            return shopify.parse_order(
+                order_payload(row, children), shop_id, consent_keys=consent_keys, bounds=bounds
+            )
         except PayloadError as exc:
             return BulkError(line_no, f"order {_tail(gid)}: {exc}")
 
@@ -221,9 +224,9 @@ def read_bulk(
         if not raw.strip():
             continue
         try:
-            row = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            yield BulkError(line_no, "not valid JSON")
+            row = load_json(raw)
+        except PayloadError as exc:
+            yield BulkError(line_no, "not valid JSON" if exc.field == "body" else str(exc))
             continue
         if not isinstance(row, dict):
             yield BulkError(line_no, "expected a JSON object")

@@ -17,6 +17,7 @@ from typing import IO
 
 from poas.domain.money import check_currency, exponent, to_decimal
 from poas.domain.order import Attribution, Customer, Order, OrderLine, Refund, ShippingLine
+from poas.sources.payload import PayloadError, TimeBounds
 
 ZERO = Decimal(0)
 REQUIRED = ("Name", "Currency", "Created at", "Lineitem quantity", "Lineitem price")
@@ -48,7 +49,9 @@ def _dec(row: dict[str, str], key: str, default: Decimal = ZERO) -> Decimal:
         raise _RowError(key, "expected a decimal number") from None
 
 
-def _time(row: dict[str, str], key: str, required: bool = False) -> datetime | None:
+def _time(
+    row: dict[str, str], key: str, bounds: TimeBounds | None, required: bool = False
+) -> datetime | None:
     value = (row.get(key) or "").strip()
     if not value:
         if required:
@@ -56,9 +59,15 @@ def _time(row: dict[str, str], key: str, required: bool = False) -> datetime | N
         return None
     for fmt in ("%Y-%m-%d %H:%M:%S %z", "%Y-%m-%dT%H:%M:%S%z"):
         try:
-            return datetime.strptime(value, fmt).astimezone(UTC)
+            dt = datetime.strptime(value, fmt).astimezone(UTC)
         except ValueError:
             continue
+        except OverflowError:  # 0001-01-01 00:30:00 +0100 has no UTC time
+            raise _RowError(key, "is out of range") from None
+        try:
+            return bounds.check(dt, key) if bounds is not None else dt
+        except PayloadError as exc:
+            raise _RowError(key, exc.message) from None
     raise _RowError(key, "expected a time like 2026-11-20 14:03:11 +0100")
 
 
@@ -73,13 +82,15 @@ def _spread(total: Decimal, weights: list[Decimal], currency: str) -> list[Decim
     return parts
 
 
-def _order(rows: list[tuple[int, dict[str, str]]], shop_id: str, prices_include_vat: bool) -> Order:
+def _order(
+    rows: list[tuple[int, dict[str, str]]], shop_id: str, prices_include_vat: bool, bounds: TimeBounds | None
+) -> Order:
     _, first = rows[0]
     try:
         currency = check_currency(first.get("Currency") or "")
     except ValueError:
         raise _RowError("Currency", "expected an ISO 4217 code") from None
-    created = _time(first, "Created at", required=True)
+    created = _time(first, "Created at", bounds, required=True)
     assert created is not None
     raw_lines = []
     for _no, row in rows:
@@ -123,7 +134,7 @@ def _order(rows: list[tuple[int, dict[str, str]]], shop_id: str, prices_include_
         q = Decimal(1).scaleb(-exponent(currency))
         net = (refunded / (1 + ratio)).quantize(q, ROUND_HALF_EVEN)
         # The export has no refund time: the order's cancellation or creation time stands in.
-        when = _time(first, "Cancelled at") or created
+        when = _time(first, "Cancelled at", bounds) or created
         # Refund amounts follow the order's VAT basis: gross when prices include VAT.
         amount = refunded if prices_include_vat else net
         refunds = (
@@ -135,7 +146,7 @@ def _order(rows: list[tuple[int, dict[str, str]]], shop_id: str, prices_include_
         order_id=order_id,
         name=(first.get("Name") or "").strip(),
         created_at=created,
-        processed_at=_time(first, "Paid at"),
+        processed_at=_time(first, "Paid at", bounds),
         currency=currency,
         prices_include_vat=prices_include_vat,
         lines=lines,
@@ -151,7 +162,7 @@ def _order(rows: list[tuple[int, dict[str, str]]], shop_id: str, prices_include_
             country=(first.get("Shipping Country") or "").strip() or None,
         ),
         attribution=Attribution(),
-        cancelled_at=_time(first, "Cancelled at"),
+        cancelled_at=_time(first, "Cancelled at", bounds),
         refunds=refunds,
         source="shopify_csv",
     )
@@ -163,8 +174,10 @@ def read_export(
     *,
     prices_include_vat: bool = True,
     on_progress: Callable[[int], None] | None = None,
+    bounds: TimeBounds | None = None,
 ) -> Iterator[Order | CsvError]:
-    """Orders (or errors naming the row and column) from an export, streamed order by order."""
+    """Orders (or errors naming the row and column) from an export, streamed order by order; an
+    order with a time outside `bounds` (when given) is an error."""
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
     reader = csv.DictReader(text)
     missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
@@ -175,7 +188,7 @@ def read_export(
 
     def flush() -> Order | CsvError:
         try:
-            return _order(group, shop_id, prices_include_vat)
+            return _order(group, shop_id, prices_include_vat, bounds)
         except _RowError as exc:
             return CsvError(group[0][0], exc.field, str(exc))
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 from fastapi import APIRouter, BackgroundTasks, HTTPException, Request
 from fastapi.responses import JSONResponse
 
+from poas.sources.payload import PayloadError, load_json
 from poas.web.auth import ApiPrincipal
 from poas.web.webhooks import accept, read_body, shop_or_404
 
@@ -18,9 +17,10 @@ async def _intake(
 ) -> JSONResponse:
     body = await read_body(request)
     try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
-        return JSONResponse({"detail": "body: is not valid JSON", "field": "body"}, status_code=400)
+        data = load_json(body)  # refuses integers too long to be a field and lone surrogates, by path
+    except PayloadError as exc:
+        code = 400 if exc.field == "body" else 422
+        return JSONResponse({"detail": str(exc), "field": exc.field}, status_code=code)
     named = data.get("shop_id") if isinstance(data, dict) else None
     shop_id = named if isinstance(named, str) and named else principal.shop_id
     if shop_id is None:
