@@ -7,6 +7,8 @@ unique key, the FX sync upserts by pair and day. The FX sync runs beside the oth
 feed never holds up the inbox; a failed fetch is logged and tried again at the next interval. The
 alert check runs the same way (only when `POAS_ALERT_WEBHOOK_URL` is set): a slow or failing receiver
 holds up nothing, and the state it keeps in the store makes several workers send each alert once.
+On SQLite the write-ahead log is checkpointed and truncated every minute (`store.wal`), so inbox
+bodies cleared by processing (and anything deleted) leave the `-wal` file too.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from poas.services.fx_sync import sync_fx
 from poas.services.intake import process_pending
 from poas.services.returns import finalize_due
 from poas.settings import Settings
+from poas.store.wal import WAL_CHECKPOINT_EVERY_S, checkpoint
 
 log = structlog.get_logger("poas.housekeeping")
 FX_STOP_WAIT_S = 5.0
@@ -51,6 +54,8 @@ class HousekeepingReport:
     alert_passes: int = 0
     alerts_sent: int = 0
     alert_errors: list[str] = field(default_factory=list)  # checks that failed, and alerts not delivered
+    wal_checkpoints: int = 0  # SQLite WAL checkpoints that emptied the log
+    wal_busy: int = 0  # checkpoints a writer or an old reader held up (tried again at the next one)
 
 
 def inbox_pass(engine: Engine, settings: Settings, now: datetime) -> int:
@@ -103,6 +108,17 @@ def fx_pass(engine: Engine, settings: Settings, now: datetime, report: Housekeep
         )
 
 
+def wal_pass(engine: Engine, report: HousekeepingReport) -> None:
+    """Checkpoint and truncate SQLite's WAL (nothing on PostgreSQL); busy is counted, not an error."""
+    done = checkpoint(engine)
+    if done is None:
+        return
+    if done.busy:
+        report.wal_busy += 1
+    else:
+        report.wal_checkpoints += 1
+
+
 def alert_pass(engine: Engine, settings: Settings, now: datetime, report: HousekeepingReport) -> None:
     """One alert check; never raises (a failure is logged and the next check retries)."""
     report.alert_passes += 1
@@ -124,6 +140,7 @@ async def run_housekeeping(
     *,
     inbox_every_s: float = 1.0,
     finalize_every_s: float = 300.0,
+    wal_every_s: float = WAL_CHECKPOINT_EVERY_S,
     clock: Callable[[], datetime] = _utcnow,
 ) -> HousekeepingReport:
     """Run the duties on their timers until `stop` is set; a failing pass is logged and retried.
@@ -134,6 +151,7 @@ async def run_housekeeping(
     """
     report = HousekeepingReport()
     next_finalize = 0.0
+    next_wal = 0.0
     next_fx = 0.0
     fx_task: asyncio.Future[None] | None = None
     next_alert = 0.0
@@ -159,6 +177,9 @@ async def run_housekeeping(
                 await asyncio.to_thread(finalize_pass, engine, settings, clock(), report)
                 report.finalize_passes += 1
                 next_finalize = loop.time() + finalize_every_s
+            if loop.time() >= next_wal:
+                await asyncio.to_thread(wal_pass, engine, report)
+                next_wal = loop.time() + wal_every_s
         except Exception as exc:  # keep the worker alive; the next pass retries
             first = str(exc).splitlines()[0][:200] if str(exc) else ""  # no SQL parameters: no data
             log.error("housekeeping pass failed", error=type(exc).__name__, detail=first)

@@ -24,6 +24,7 @@ from poas.domain.returns import ReturnRateModel
 from poas.domain.rules import CostRules
 from poas.services.purchase_events import QueuedEvents, queue_purchase_events
 from poas.settings import ShopConfig
+from poas.sources.stored_body import Hashed
 from poas.store.costs import load_cost_book, load_fx_table
 from poas.store.order_rows import UPDATED_AT, OrderRows, order_rows, utc_text
 from poas.store.order_writer import write_orders
@@ -39,9 +40,30 @@ _NOT_TRIGGER = "not a purchase trigger"
 
 
 def hash_contact(order: Order) -> tuple[dict[str, Any] | None, dict[str, str]]:
-    """The hashed CAPI user_data to keep (raw contact data is never stored), and the fields dropped."""
-    result = hash_user_data(order.customer, order.attribution, order.shipping_country)
+    """The hashed CAPI user_data to keep (raw contact data is never stored), and the fields dropped.
+    An fbclid without an fbc is dated by the order's creation (`event_time=order.created_at`)."""
+    result = hash_user_data(
+        order.customer, order.attribution, order.shipping_country, event_time=order.created_at
+    )
     return (dict(result.user_data) or None), dict(result.dropped)
+
+
+def _contact(
+    conn: Connection, order: Order, hashed: Hashed | None
+) -> tuple[dict[str, Any] | None, dict[str, str]]:
+    """The order's user_data: hashed on arrival (`hashed`, a stored inbox body) or from its contact
+    data; without a key identifier (e.g. a refund rebuilt without contact) the stored hashes stay."""
+    if hashed is not None:
+        user_data, dropped = (dict(hashed.user_data) or None), dict(hashed.dropped)
+        identifies = hashed.identifies
+    else:
+        user_data, dropped = hash_contact(order)
+        c = order.customer
+        identifies = bool(c.email or c.phone or c.external_id)
+    if not identifies:
+        stored = load_user_data(conn, order.shop_id, order.order_id) or {}
+        user_data = {**stored, **(user_data or {})} or None
+    return user_data, dropped
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,8 +200,12 @@ def ingest_order(
     now: datetime,
     trigger_purchase: bool,
     context: ProfitContext | None = None,
+    hashed: Hashed | None = None,
 ) -> IngestOutcome:
     """Store, price, snapshot and (when `trigger_purchase`) queue events for one order.
+
+    `hashed` is the order's contact data as hashed when its delivery arrived (the inbox stores no raw
+    contact data): used as the order's user_data instead of hashing `order.customer`.
 
     Runs in the caller's transaction. An order older than the stored one (by `updated_at`) changes
     nothing. Profit is computed on the order as the store keeps it (amounts in minor units), so a
@@ -189,11 +215,7 @@ def ingest_order(
     """
     _check_shop(order, shop)
     ensure_shop(conn, shop.id, shop.currency, shop.prices_include_vat, now)
-    user_data, dropped = hash_contact(order)
-    c = order.customer
-    if not (c.email or c.phone or c.external_id):  # e.g. a refund rebuilt without contact: keep stored hashes
-        stored = load_user_data(conn, order.shop_id, order.order_id) or {}
-        user_data = {**stored, **(user_data or {})} or None
+    user_data, dropped = _contact(conn, order, hashed)
     key = (order.shop_id, order.order_id)
     up = write_orders(
         conn, [order_rows(order, user_data)], now_text=utc_text(now), always_clear_children=True

@@ -21,8 +21,14 @@ from poas.domain.order import Order, Refund
 from poas.sources.canonical_fields import Adjustments, req_text
 from poas.sources.canonical_order import ImportDefaults, read_order, read_refund
 from poas.sources.payload import PayloadError
+from poas.sources.prune import Rules, prune
 
-CONTACT_KEYS = ("customer",)
+# What a stored body never keeps (`scrub`): the customer's contact data (its country and state stay:
+# they decide the consent region), the browser's IP address and user agent, refund notes (free text).
+PRIVATE = Rules(
+    drop=frozenset({"client_ip", "user_agent", "note"}),
+    reduce={"customer": ("country", "state")},
+)
 _EXACT_DEPTH = 6  # order > refunds > refund > lines > line: no field of the shape nests deeper
 
 
@@ -75,9 +81,7 @@ def refund_order_id(data: Any) -> str:
 
 
 def scrub(payload: Mapping[str, Any]) -> dict[str, Any]:
-    """The order without contact data or the browser's IP and user agent (kept for later rebuilds)."""
-    clean = {k: v for k, v in payload.items() if k not in CONTACT_KEYS}
-    attribution = payload.get("attribution")
-    if isinstance(attribution, Mapping):
-        clean["attribution"] = {k: v for k, v in attribution.items() if k not in ("client_ip", "user_agent")}
+    """The order or refund body without contact data, the browser or free text (`PRIVATE`): what the
+    inbox stores and what is kept for later rebuilds."""
+    clean: dict[str, Any] = prune(payload, PRIVATE, lambda _: False)
     return clean

@@ -25,6 +25,7 @@ from poas.domain.order import (
     ShippingLine,
 )
 from poas.sources.payload import ZERO, Obj, PayloadError, sum_dec
+from poas.sources.prune import Rules, prune
 
 ORDER_TOPICS = frozenset(
     {
@@ -41,17 +42,32 @@ EDIT_TOPIC = "orders/edited"  # an `order_edit` summary; the orders/updated that
 TOPICS = ORDER_TOPICS | {REFUND_TOPIC, EDIT_TOPIC}
 
 UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
-CONTACT_KEYS = (
-    "email",
-    "contact_email",
-    "phone",
-    "customer",
-    "billing_address",
-    "shipping_address",
-    "client_details",
-    "browser_ip",
-    "note",
+# Attribute names with a known use besides the shop's consent keys: the UTMs and click ids read by
+# `attribution` (note attributes and line properties under any other name are customer free text).
+ATTRIBUTION_NAMES = frozenset((*UTM_KEYS, "fbclid", "_fbc", "fbc", "_fbp", "fbp"))
+# What a stored body never keeps (`scrub`): contact data, the browser, free text, the order's access
+# key (`token` is the key in `order_status_url`), tracking, payment details; addresses keep their
+# country and state (the consent region) and the customer its e-mail marketing consent (reports).
+PRIVATE = Rules(
+    drop=frozenset(
+        {
+            *("email", "contact_email", "phone", "first_name", "last_name", "name_on_card"),
+            *("address1", "address2", "zip", "city", "latitude", "longitude", "company"),
+            *("client_details", "browser_ip", "note", "order_status_url", "token", "cart_token"),
+            *("checkout_token", "user_id", "device_id", "payment_details", "receipt"),
+            *("tracking_number", "tracking_numbers", "tracking_url", "tracking_urls"),
+            *("destination_location", "origin_location", "default_address", "addresses", "destination"),
+        }
+    ),
+    reduce={
+        "billing_address": ("country_code", "province_code", "province"),
+        "shipping_address": ("country_code", "province_code", "province"),
+        "customer": ("email_marketing_consent", "accepts_marketing"),
+        "email_marketing_consent": ("state",),
+    },
+    named=frozenset({"note_attributes", "customAttributes", "properties"}),
 )
+
 
 
 def money(obj: Obj, key: str, default: Decimal | None = ZERO) -> Decimal | None:
@@ -360,17 +376,10 @@ def purchase_trigger(topic: str, financial_status: str, purchase_topic: str) -> 
     return False
 
 
-def scrub(payload: Mapping[str, Any]) -> dict[str, Any]:
-    """The order payload without contact data, kept for rebuilding the order when a refund arrives."""
-    clean = {k: v for k, v in payload.items() if k not in CONTACT_KEYS}
-    for key in ("shipping_address", "billing_address"):
-        address = payload.get(key)
-        if isinstance(address, Mapping) and address.get("country_code"):
-            clean[key] = {"country_code": address["country_code"]}
-    customer = payload.get("customer")
-    if isinstance(customer, Mapping):
-        kept = {k: customer[k] for k in ("email_marketing_consent", "accepts_marketing") if k in customer}
-        if isinstance(kept.get("email_marketing_consent"), Mapping):
-            kept["email_marketing_consent"] = {"state": kept["email_marketing_consent"].get("state")}
-        clean["customer"] = kept
+def scrub(payload: Mapping[str, Any], consent_keys: Sequence[str] = DEFAULT_SIGNAL_KEYS) -> dict[str, Any]:
+    """The order (or refund) payload without contact data, free text, access keys or tracking
+    (`PRIVATE`): what the inbox stores and what is kept to rebuild the order when a refund arrives.
+    Note attributes and line properties are kept only under `consent_keys` and `ATTRIBUTION_NAMES`."""
+    known = ATTRIBUTION_NAMES | {k.lower() for k in consent_keys}
+    clean: dict[str, Any] = prune(payload, PRIVATE, lambda name: name.lower() in known)
     return clean

@@ -27,6 +27,7 @@ from poas.domain.order import (
     ShippingLine,
 )
 from poas.sources.payload import ZERO, Obj, PayloadError
+from poas.sources.prune import Rules, prune
 from poas.sources.shopify import attribution
 
 ORDER_TOPICS = frozenset({"order.created", "order.updated", "order.restored"})
@@ -36,7 +37,23 @@ TOPICS = ORDER_TOPICS
 UNIT_COST_KEYS = ("_wc_cog_item_cost", "_alg_wc_cog_item_cost", "_yith_cog_item_cost")
 ATTRIBUTION_PREFIX = "_wc_order_attribution_"
 PAID_STATUSES = frozenset({"processing", "completed"})
-CONTACT_KEYS = ("billing", "shipping", "customer_ip_address", "customer_user_agent", "customer_note")
+REFUND_META_KEYS = ("_refunded_item_id", "_restock_refunded_items", "_cogs_total_value")
+CLICK_KEYS = ("_fbc", "_fbp", "fbc", "fbp", "fbclid")
+# What a stored body never keeps (`scrub`): contact data, the browser, the customer's note, refund
+# reasons, the order's key and payment link; addresses keep their country and state (the consent
+# region). Meta data is kept only for keys with a known use (`known_meta`).
+PRIVATE = Rules(
+    drop=frozenset(
+        {
+            *("customer_ip_address", "customer_user_agent", "customer_note", "customer_id", "reason"),
+            *("order_key", "payment_url", "_links", "email", "phone", "first_name", "last_name"),
+            *("company", "address_1", "address_2", "city", "postcode"),
+        }
+    ),
+    reduce={"billing": ("country", "state"), "shipping": ("country", "state")},
+    named=frozenset({"meta_data"}),
+)
+
 
 
 def _meta(obj: Obj) -> dict[str, Any]:
@@ -332,11 +349,20 @@ def purchase_trigger(topic: str, order: Order, purchase_topic: str) -> bool:
     return order.financial_status in ("paid", "partially_refunded") and order.processed_at is not None
 
 
-def scrub(payload: Mapping[str, Any]) -> dict[str, Any]:
-    """The order payload without contact data (kept for the inbox's order state)."""
-    clean = {k: v for k, v in payload.items() if k not in CONTACT_KEYS}
-    for key in ("billing", "shipping"):
-        address = payload.get(key)
-        if isinstance(address, Mapping) and address.get("country"):
-            clean[key] = {"country": address["country"]}
+def known_meta(key: str, consent_keys: Sequence[str] = DEFAULT_SIGNAL_KEYS) -> bool:
+    """A meta data key poas reads: attribution, click ids, unit costs, refund links, consent signals."""
+    low = key.lower()
+    return (
+        low.startswith(ATTRIBUTION_PREFIX)
+        or low in CLICK_KEYS
+        or low in UNIT_COST_KEYS
+        or low in REFUND_META_KEYS
+        or any(low == k.lower() for k in consent_keys)
+    )
+
+
+def scrub(payload: Mapping[str, Any], consent_keys: Sequence[str] = DEFAULT_SIGNAL_KEYS) -> dict[str, Any]:
+    """The order payload without contact data or free text (`PRIVATE`), meta data only under known
+    keys (`known_meta`, with the shop's `consent_keys`): what the inbox stores and the order state keeps."""
+    clean: dict[str, Any] = prune(payload, PRIVATE, lambda key: known_meta(key, consent_keys))
     return clean

@@ -34,7 +34,7 @@ inbox = Table(
     Column("received_at", UtcDateTime, nullable=False),
     Column("triggered_at", UtcDateTime),
     Column("order_id", String(100)),
-    Column("body", LargeBinary),  # the raw delivery; cleared once processed (it holds contact data)
+    Column("body", LargeBinary),  # its private form (sources.stored_body); cleared once processed
     Column("body_sha256", String(64), nullable=False),
     Column("status", String(20), nullable=False),
     Column("attempts", Integer, nullable=False),
