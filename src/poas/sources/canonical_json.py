@@ -20,7 +20,7 @@ from typing import Any
 from poas.domain.order import Order, Refund
 from poas.sources.canonical_fields import Adjustments, req_text
 from poas.sources.canonical_order import ImportDefaults, read_order, read_refund
-from poas.sources.payload import PayloadError
+from poas.sources.payload import PayloadError, TimeBounds
 from poas.sources.prune import Rules, prune
 
 # What a stored body never keeps (`scrub`): the customer's contact data (its country and state stay:
@@ -57,21 +57,28 @@ def _body(data: Any) -> dict[str, Any]:
 
 
 def parse_order(
-    data: Any, shop_id: str, *, default_prices_include_vat: bool = True, lenient: Adjustments | None = None
+    data: Any,
+    shop_id: str,
+    *,
+    default_prices_include_vat: bool = True,
+    lenient: Adjustments | None = None,
+    bounds: TimeBounds | None = None,
 ) -> Order:
     """The order in a POST /api/v1/orders body; `source` defaults to "api".
 
     `lenient` only for a body accepted and stored before: what 0.1.0 accepted is read as it read it,
-    each adjustment noted there.
+    each adjustment noted there. With `bounds`, its order and refund times must lie within them.
     """
-    defaults = ImportDefaults(shop_id, default_prices_include_vat, source="api")
+    defaults = ImportDefaults(shop_id, default_prices_include_vat, source="api", bounds=bounds)
     return read_order(_body(data), defaults, root="", lenient=lenient)
 
 
-def parse_refund(data: Any, *, lenient: Adjustments | None = None) -> Refund:
-    """The refund in a POST /api/v1/refunds body (see `canonical_order.read_refund`); `lenient` as
-    for `parse_order`."""
-    return read_refund(_body(data), lenient=lenient)[1]
+def parse_refund(
+    data: Any, *, lenient: Adjustments | None = None, bounds: TimeBounds | None = None
+) -> Refund:
+    """The refund in a POST /api/v1/refunds body (see `canonical_order.read_refund`); `lenient` and
+    `bounds` as for `parse_order`."""
+    return read_refund(_body(data), lenient=lenient, bounds=bounds)[1]
 
 
 def refund_order_id(data: Any) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from poas.domain.consent import DEFAULT_SIGNAL_KEYS, find_signal
+from poas.domain.money import CurrencyError, check_currency
 from poas.domain.order import (
     Attribution,
     Consent,
@@ -24,7 +25,7 @@ from poas.domain.order import (
     RestockType,
     ShippingLine,
 )
-from poas.sources.payload import ZERO, Obj, PayloadError, sum_dec
+from poas.sources.payload import ZERO, Obj, PayloadError, TimeBounds, sum_dec
 from poas.sources.prune import Rules, prune
 
 ORDER_TOPICS = frozenset(
@@ -67,7 +68,6 @@ PRIVATE = Rules(
     },
     named=frozenset({"note_attributes", "customAttributes", "properties"}),
 )
-
 
 
 def money(obj: Obj, key: str, default: Decimal | None = ZERO) -> Decimal | None:
@@ -157,9 +157,12 @@ def _restock(obj: Obj) -> RestockType:
         raise PayloadError(obj.where("restock_type"), "expected return, cancel, no_restock or legacy_restock")
 
 
-def parse_refund(data: Mapping[str, Any] | Obj, path: str = "") -> Refund:
-    """A Shopify Refund resource (the refunds/create body, or one entry of an order's refunds[])."""
-    obj = data if isinstance(data, Obj) else Obj(data, path)
+def parse_refund(
+    data: Mapping[str, Any] | Obj, path: str = "", *, bounds: TimeBounds | None = None
+) -> Refund:
+    """A Shopify Refund resource (the refunds/create body, or one entry of an order's refunds[]); with
+    `bounds` (or an `Obj` that has them) its time must lie within them."""
+    obj = data if isinstance(data, Obj) else Obj(data, path, bounds=bounds)
     lines = []
     for rl in obj.objs("refund_line_items"):
         quantity = rl.req_int("quantity")
@@ -309,11 +312,14 @@ def parse_order(
     *,
     extra_refunds: Iterable[Mapping[str, Any]] = (),
     consent_keys: Sequence[str] = DEFAULT_SIGNAL_KEYS,
+    bounds: TimeBounds | None = None,
 ) -> Order:
     """The canonical Order for a Shopify order payload; `extra_refunds` are refunds/create bodies seen
     separately (merged by refund id; the order's own refunds[] win); `consent_keys` are the note/cart
-    attributes that carry the ads consent signal (the shop's `consent_attribute_keys`)."""
-    obj = Obj(data)
+    attributes that carry the ads consent signal (the shop's `consent_attribute_keys`). With `bounds`,
+    every order and refund time in the payload must lie within them (`extra_refunds` were accepted
+    before and are not checked again)."""
+    obj = Obj(data, bounds=bounds)
     lines = tuple(_line(li) for li in obj.objs("line_items"))
     if not lines and obj.raw("line_items") is None:
         raise PayloadError("line_items", "is required")
@@ -332,6 +338,10 @@ def parse_order(
     currency = obj.text("currency")
     if not currency:
         raise PayloadError("currency", "is required")
+    try:
+        currency = check_currency(currency)
+    except CurrencyError as exc:
+        raise PayloadError("currency", str(exc)) from None
     attrs = _note_attributes(obj)
     return Order(
         shop_id=shop_id,
@@ -340,7 +350,7 @@ def parse_order(
         created_at=obj.time("created_at", required=True),  # type: ignore[arg-type]
         processed_at=obj.time("processed_at"),
         updated_at=obj.time("updated_at"),
-        currency=currency.upper(),
+        currency=currency,
         prices_include_vat=bool(obj.flag("taxes_included", False)),
         lines=lines,
         shipping_lines=shipping,

@@ -14,7 +14,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from poas.domain.consent import DEFAULT_SIGNAL_KEYS, find_signal
-from poas.domain.money import exponent
+from poas.domain.money import CurrencyError, check_currency, exponent
 from poas.domain.order import (
     Attribution,
     Consent,
@@ -26,7 +26,7 @@ from poas.domain.order import (
     RestockType,
     ShippingLine,
 )
-from poas.sources.payload import ZERO, Obj, PayloadError
+from poas.sources.payload import ZERO, Obj, PayloadError, TimeBounds
 from poas.sources.prune import Rules, prune
 from poas.sources.shopify import attribution
 
@@ -53,7 +53,6 @@ PRIVATE = Rules(
     reduce={"billing": ("country", "state"), "shipping": ("country", "state")},
     named=frozenset({"meta_data"}),
 )
-
 
 
 def _meta(obj: Obj) -> dict[str, Any]:
@@ -255,14 +254,23 @@ def paid_at(obj: Obj, status: str) -> datetime | None:
 
 
 def parse_order(
-    data: Mapping[str, Any], shop_id: str, *, consent_keys: Sequence[str] = DEFAULT_SIGNAL_KEYS
+    data: Mapping[str, Any],
+    shop_id: str,
+    *,
+    consent_keys: Sequence[str] = DEFAULT_SIGNAL_KEYS,
+    bounds: TimeBounds | None = None,
 ) -> Order:
     """The canonical Order; `consent_keys` are the order meta_data keys carrying the ads consent signal
-    (the shop's `consent_meta_keys`). WooCommerce has no e-mail marketing field of its own."""
-    obj = Obj(data)
+    (the shop's `consent_meta_keys`). WooCommerce has no e-mail marketing field of its own. With
+    `bounds`, every order and refund time must lie within them."""
+    obj = Obj(data, bounds=bounds)
     currency = (obj.text("currency") or "").upper()
     if not currency:
         raise PayloadError("currency", "is required")
+    try:
+        check_currency(currency)
+    except CurrencyError as exc:
+        raise PayloadError("currency", str(exc)) from None
     created = obj.time("date_created_gmt", naive_is_utc=True) or obj.time("date_created", required=True)
     assert created is not None
     modified = obj.time("date_modified_gmt", naive_is_utc=True)

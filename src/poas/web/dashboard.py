@@ -232,7 +232,11 @@ def waterfall_chart(steps: list[views.WaterfallStep]) -> dict[str, Any]:
 
 
 @router.get("/orders")
-def orders_page(request: Request, q: str | None = None, offset: Annotated[int, Query(ge=0)] = 0) -> Response:
+def orders_page(
+    request: Request,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,  # as the order API: a larger one is a 422, never a 500
+) -> Response:
     view = views.order_page(engine_of(request), shops=None, query=q, limit=50, offset=offset)
     return page(request, "orders.html", "/orders", view=view)
 

@@ -21,7 +21,7 @@ from poas.store.tables.foundation import UtcDateTime
 # SQLite only makes INTEGER PRIMARY KEY an auto-increment rowid; PostgreSQL gets a bigint.
 _ID = BigInteger().with_variant(Integer(), "sqlite")
 
-INBOX_STATES = ("pending", "processing", "done", "skipped", "failed")
+INBOX_STATES = ("pending", "processing", "done", "skipped", "failed", "rejected")
 
 inbox = Table(
     "inbox",
