@@ -12,6 +12,7 @@ import hashlib
 import importlib
 import json
 import re
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -278,3 +279,26 @@ def test_sessions_revoke_one_by_prefix_then_all(cli: Any, db_url: str) -> None:
         assert _rows(engine) == []
     finally:
         engine.dispose()
+
+
+def test_a_session_check_never_waits_for_a_writer(engine: Engine, clock: Clock) -> None:
+    """The last use is noted only when the write lock is free: a page beside a long write answers at
+    once (SQLite) and the use is noted by the next request after the writer is gone."""
+    app = _app(engine, clock)
+    with TestClient(app) as c:
+        cookie = _login(c)
+    clock.advance(120)  # past the touch interval: this request would like to write
+    with engine.connect() as writer:
+        writer.begin()  # an explicit begin is a write (SQLite: BEGIN IMMEDIATE, the write lock)
+        writer.execute(
+            admin_sessions.insert().values(id_hash="f" * 64, password_fp="x", created_at=T0, last_seen_at=T0)
+        )
+        started = time.monotonic()
+        assert _admitted(app, cookie) == (200, 200)
+        assert time.monotonic() - started < 3
+        writer.rollback()
+    [row] = _rows(engine)
+    if engine.dialect.name == "sqlite":
+        assert row.last_seen_at == T0  # gave way to the writer
+    assert _admitted(app, cookie) == (200, 200)
+    assert _rows(engine)[0].last_seen_at == T0 + timedelta(seconds=120)

@@ -8,7 +8,8 @@ Rules (docs/contracts.md, "Admin sessions"):
   than the absolute lifetime (`POAS_SESSION_MAX_S`). A refused row is removed.
 - Logout removes the row; `poas admin sessions revoke` removes one (by the prefix of its handle) or all.
 - The last use is written at most every `touch_every` (a minute, or a tenth of the idle lifetime when
-  that is shorter), so reading pages does not write on every request.
+  that is shorter), so reading pages does not write on every request, and only when SQLite's write
+  lock is free within 0.1 s (a request never waits behind a long write; the next one notes the use).
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ from sqlalchemy import Engine
 
 from poas.settings import Settings
 from poas.store import admin_sessions as store
+from poas.store.db import write_if_free
 
 HANDLE_CHARS = 12
 MIN_PREFIX_CHARS = 4
+TOUCH_WAIT_S = 0.1  # how long a request waits for SQLite's write lock to note a session's use
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,14 +97,16 @@ def check_session(
         and secrets.compare_digest(row.password_fp, password_fingerprint(password_hash))
         and not _expired(row.created_at, row.last_seen_at, now, policy)
     )
-    if not good:
-        with engine.begin() as conn:
-            store.remove(conn, [key])
-        return False
-    if now - row.last_seen_at >= policy.touch_every:
-        with engine.begin() as conn:
-            store.touch(conn, key, now)
-    return True
+    if not good or now - row.last_seen_at >= policy.touch_every:
+        # A page read never waits for the writer: when the write lock is busy, the refused row
+        # stays for the next request (or the next login's prune) and the last use is moved later.
+        with write_if_free(engine, TOUCH_WAIT_S) as conn:
+            if conn is not None:
+                if good:
+                    store.touch(conn, key, now)
+                else:
+                    store.remove(conn, [key])
+    return good
 
 
 def end_session(engine: Engine, session_id: str) -> bool:
