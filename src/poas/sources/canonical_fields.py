@@ -119,13 +119,16 @@ def decimal(v: Any, field: str, *, required: bool = False, default: Decimal | No
 
 
 # Amount texts already accepted (non-negative, within the currency's decimals): prices and taxes
-# repeat across a file, and Decimals are immutable, so one parse serves every repeat.
+# repeat across a file, and Decimals are immutable, so one parse serves every repeat. A blank text is
+# never remembered: it is the default of an optional amount, not an amount, and a later read that
+# requires one must still refuse it (a process that had read a blank discount took a blank unit_cost
+# as 0).
 _ACCEPTED: dict[tuple[str, str | None], Decimal] = {}
 _ACCEPTED_MAX = 100_000
 
 
 def _remember(v: Any, cur: str | None, d: Decimal) -> Decimal:
-    if type(v) is str and d >= 0:
+    if type(v) is str and d >= 0 and v.strip():
         if len(_ACCEPTED) >= _ACCEPTED_MAX:
             _ACCEPTED.clear()
         _ACCEPTED[(v, cur)] = d
