@@ -37,12 +37,14 @@ from sqlalchemy import Connection, Engine
 
 from poas.domain.error_text import mask_personal
 from poas.domain.order import Order, Refund
+from poas.services import intake_privacy
 from poas.services.ingest import ingest_order
 from poas.services.intake_notes import carry_facts, order_note, purchase_note, when, why_no_purchase
 from poas.settings import Settings, ShopConfig, load_settings
-from poas.sources import canonical_json, shopify, woocommerce
+from poas.sources import canonical_json, shopify, stored_body, woocommerce
 from poas.sources.canonical_fields import Adjustments
 from poas.sources.payload import PayloadError, parse_timestamp, verify_hmac_sha256_base64
+from poas.sources.stored_body import Hashed
 from poas.store import inbox
 from poas.store.orders import load_order
 
@@ -67,6 +69,7 @@ class Parsed:
     data: Mapping[str, Any] | None = None
     trigger: bool = False
     note: str = ""
+    hashed: Hashed | None = None  # the contact data hashed on arrival (a stored body; None for a raw one)
 
 
 _LONG_DIGITS = re.compile(rb"\d{19}")  # orjson reads integers beyond 64 bits as floats; json keeps them exact
@@ -93,12 +96,15 @@ def parse_delivery(
     read as a stored body is (see the module's docstring). Webhook bodies are read the same either way.
     """
     data = _json(body)
+    hashed = None
+    if lenient is not None:  # a stored body: its contact data was hashed on arrival (sources.stored_body)
+        data, hashed = stored_body.split(data)
     purchase_topic = shop.events.purchase_topic
     if source == "shopify":
         if topic in shopify.ORDER_TOPICS:
             order = shopify.parse_order(data, shop.id, consent_keys=shop.consent_attribute_keys)
             trigger = shopify.purchase_trigger(topic, order.financial_status, purchase_topic)
-            return Parsed("order", order.order_id, order, data=data, trigger=trigger)
+            return Parsed("order", order.order_id, order, data=data, trigger=trigger, hashed=hashed)
         if topic == shopify.REFUND_TOPIC:
             refund = shopify.parse_refund(data)
             return Parsed("refund", shopify.refund_order_id(data), refund=refund, data=data)
@@ -108,14 +114,14 @@ def parse_delivery(
         if topic in woocommerce.ORDER_TOPICS:
             order = woocommerce.parse_order(data, shop.id, consent_keys=shop.consent_meta_keys)
             trigger = woocommerce.purchase_trigger(topic, order, purchase_topic)
-            return Parsed("order", order.order_id, order, data=data, trigger=trigger)
+            return Parsed("order", order.order_id, order, data=data, trigger=trigger, hashed=hashed)
     elif source == "api":
         if topic == "orders":
             order = canonical_json.parse_order(
                 data, shop.id, default_prices_include_vat=shop.prices_include_vat, lenient=lenient
             )
             trigger = purchase_topic == "create" or order.financial_status == "paid"
-            return Parsed("order", order.order_id, order, data=data, trigger=trigger)
+            return Parsed("order", order.order_id, order, data=data, trigger=trigger, hashed=hashed)
         if topic == "refunds":
             refund = canonical_json.parse_refund(data, lenient=lenient)
             return Parsed("refund", canonical_json.refund_order_id(data), refund=refund, data=data)
@@ -181,18 +187,64 @@ def new_delivery(
     received_at: datetime,
     triggered_at: datetime | None = None,
     order_id: str | None = None,
+    parsed: Parsed | Refusal | None = None,
 ) -> inbox.Delivery:
-    """The delivery to accept; without the platform's own key it is deduplicated by its body's SHA-256."""
+    """The delivery to accept; without the platform's own key it is deduplicated by its body's SHA-256.
+
+    Its body is stored in its private form (`stored_form`; `parsed` is what `check_delivery` made of
+    it, read again when not given); the raw body's SHA-256 is kept."""
+    digest = hashlib.sha256(body).hexdigest()
+    if parsed is None:
+        parsed = check_delivery(source, topic, body, shop)
     return inbox.Delivery(
         shop_id=shop.id,
         source=source,
         topic=topic,
-        dedup_key=dedup_key or "sha256:" + hashlib.sha256(body).hexdigest(),
-        body=body,
+        dedup_key=dedup_key or "sha256:" + digest,
+        body=stored_form(source, body, parsed, shop),
         received_at=received_at,
         triggered_at=triggered_at,
         order_id=order_id,
+        body_sha256=digest,
     )
+
+
+def stored_form(source: str, body: bytes, parsed: Parsed | Refusal, shop: ShopConfig | None) -> bytes:
+    """What the inbox stores of a delivery (`sources.stored_body`): its body without raw contact data,
+    with the CAPI user_data hashed from it; a body that was refused keeps only what cannot identify a
+    person and the reason."""
+    if isinstance(parsed, Refusal):
+        try:
+            data = _json(body)
+        except PayloadError:
+            data = None
+        return intake_privacy.reduced_form(source, data, parsed.field, parsed.detail, shop)
+    assert shop is not None
+    return intake_privacy.hashed_form(source, parsed.data or {}, parsed.order, shop)
+
+
+def _private_body(row: inbox.Claimed, shop: ShopConfig | None) -> bytes | None:
+    """The stored form of a row's raw body (one accepted before bodies were stored private), to
+    replace it when its processing fails, so a raw body is never kept past its first attempt; None
+    when the body is already private."""
+    try:
+        data = _json(row.body)
+    except PayloadError as exc:
+        return intake_privacy.reduced_form(row.source, None, exc.field, str(exc), shop)
+    except Exception as exc:  # whatever it is, the raw body is not kept
+        return intake_privacy.reduced_form(row.source, None, "body", describe_error(exc), shop)
+    if stored_body.is_stored_form(data):
+        return None
+    try:
+        # A shop missing from the settings is read with the defaults (the body is kept for a retry
+        # once it is back; only attributes under a custom consent key are lost).
+        shop = shop or ShopConfig(id=row.shop_id)
+        parsed = parse_delivery(row.source, row.topic, row.body, shop, lenient=Adjustments())
+    except PayloadError as exc:
+        return intake_privacy.reduced_form(row.source, data, exc.field, str(exc), shop)
+    except Exception as exc:  # whatever it is, the raw body is not kept
+        return intake_privacy.reduced_form(row.source, data, "body", describe_error(exc), shop)
+    return intake_privacy.hashed_form(row.source, parsed.data or {}, parsed.order, shop)
 
 
 # ---- accept --------------------------------------------------------------------------------------
@@ -340,12 +392,8 @@ def _with_refunds(order: Order, refunds: Sequence[Refund]) -> Order:
     return replace(order, refunds=all_refunds)
 
 
-def _scrub(source: str, payload: Mapping[str, Any]) -> dict[str, Any]:
-    if source == "shopify":
-        return shopify.scrub(payload)
-    if source == "woocommerce":
-        return woocommerce.scrub(payload)
-    return canonical_json.scrub(payload)
+def _scrub(source: str, payload: Mapping[str, Any], shop: ShopConfig) -> dict[str, Any]:
+    return intake_privacy.scrub(source, payload, shop)
 
 
 def _older(incoming: datetime | None, stored: datetime | None) -> bool:
@@ -353,9 +401,15 @@ def _older(incoming: datetime | None, stored: datetime | None) -> bool:
 
 
 def _ingest(
-    conn: Connection, order: Order, shop: ShopConfig, now: datetime, trigger: bool, why_not: str
+    conn: Connection,
+    order: Order,
+    shop: ShopConfig,
+    now: datetime,
+    trigger: bool,
+    why_not: str,
+    hashed: Hashed | None,
 ) -> str:
-    out = ingest_order(conn, order, shop, now=now, trigger_purchase=trigger)
+    out = ingest_order(conn, order, shop, now=now, trigger_purchase=trigger, hashed=hashed)
     if out.status == "stale":  # only when another writer (a file import) stored a newer version
         return order_note(out)
     return f"{order_note(out)}; {purchase_note(out, trigger, why_not)}"
@@ -387,12 +441,12 @@ def _apply_order(
         return _apply_stale(conn, source, parsed, state, from_payload, newest, shop, now, adjusted, why_not)
     data = dict(parsed.data)
     added = carry_facts(source, data, state.payload)
-    state.payload = _scrub(source, data)
+    state.payload = _scrub(source, data, shop)
     state.updated_at = order.updated_at
     inbox.save_state(conn, state, now=now)
     if added or (state.refunds and source != "woocommerce"):
         order = _build(source, data, shop, state.refunds, adjusted)
-    note = _ingest(conn, order, shop, now, parsed.trigger, why_not)
+    note = _ingest(conn, order, shop, now, parsed.trigger, why_not, parsed.hashed)
     return "done", (f"kept {' and '.join(added)} of an older version; " if added else "") + note
 
 
@@ -427,7 +481,7 @@ def _apply_stale(
         loaded = load_order(conn, shop.id, order.order_id)
         assert loaded is not None, "a stored clock without a stored order"
         base = loaded
-    note = _ingest(conn, _with_contact(base, order), shop, now, parsed.trigger, why_not)
+    note = _ingest(conn, _with_contact(base, order), shop, now, parsed.trigger, why_not, parsed.hashed)
     return "done", f"{head}; {note}"
 
 
@@ -452,7 +506,7 @@ def _apply_refund(
     assert refund is not None and order_id is not None and parsed.data is not None
     state = inbox.lock_state(conn, shop.id, order_id, source, now=now)
     known = refund.refund_id in state.refunds
-    state.refunds[refund.refund_id] = inbox.scrub_refund(parsed.data)
+    state.refunds[refund.refund_id] = inbox.scrub_refund(_scrub(source, parsed.data, shop))
     inbox.save_state(conn, state, now=now)
     what = f"refund {refund.refund_id}"
     stored, clock = inbox.stored_clock(conn, shop.id, order_id)
@@ -541,7 +595,15 @@ def _run(
             attempts = row.attempts + 1
             next_at = now + backoff(attempts) if attempts < MAX_ATTEMPTS else None
             with writing(engine), engine.begin() as conn:
-                inbox.fail(conn, row.id, worker, error=describe_error(exc), next_at=next_at, now=now)
+                inbox.fail(
+                    conn,
+                    row.id,
+                    worker,
+                    error=describe_error(exc),
+                    next_at=next_at,
+                    now=now,
+                    body=_private_body(row, shop),
+                )
             if next_at is None:
                 stats.failed += 1
             else:

@@ -1,4 +1,8 @@
-"""The inbox: raw deliveries stored on receipt (deduplicated), claimed with a lease, marked done or retried.
+"""The inbox: deliveries stored on receipt (deduplicated), claimed with a lease, marked done or retried.
+
+A body is stored in its private form (`poas.sources.stored_body`: contact data hashed on arrival,
+nothing that identifies a person kept raw); `body_sha256` is the raw body's. `finish` drops it.
+
 
 Claims are safe for any number of processes: PostgreSQL locks candidate rows with
 `FOR UPDATE SKIP LOCKED`; SQLite's `BEGIN IMMEDIATE` already makes the claim the only writer.
@@ -32,6 +36,7 @@ class Delivery:
     received_at: datetime
     triggered_at: datetime | None = None
     order_id: str | None = None
+    body_sha256: str | None = None  # of the raw body as received (`body` is its stored form); None: of `body`
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +78,7 @@ def store(conn: Connection, d: Delivery, *, now: datetime) -> tuple[int, bool]:
         "triggered_at": d.triggered_at,
         "order_id": d.order_id,
         "body": d.body,
-        "body_sha256": hashlib.sha256(d.body).hexdigest(),
+        "body_sha256": d.body_sha256 or hashlib.sha256(d.body).hexdigest(),
         "status": "pending",
         "attempts": 0,
         "next_attempt_at": now,
@@ -167,13 +172,22 @@ def finish(
 
 
 def fail(
-    conn: Connection, row_id: int, worker: str, *, error: str, next_at: datetime | None, now: datetime
+    conn: Connection,
+    row_id: int,
+    worker: str,
+    *,
+    error: str,
+    next_at: datetime | None,
+    now: datetime,
+    body: bytes | None = None,
 ) -> bool:
-    """Record a failed attempt: retried at `next_at`, or parked as failed when `next_at` is None."""
+    """Record a failed attempt: retried at `next_at`, or parked as failed when `next_at` is None.
+    `body` replaces the stored body (a raw body of 0.x by its private form); None keeps it."""
     result = conn.execute(
         update(inbox)
         .where(inbox.c.id == row_id, inbox.c.worker == worker, inbox.c.status == "processing")
         .values(
+            **_new_body(body),
             status="pending" if next_at is not None else "failed",
             attempts=inbox.c.attempts + 1,
             next_attempt_at=next_at if next_at is not None else now,
@@ -182,6 +196,10 @@ def fail(
         )
     )
     return bool(result.rowcount)
+
+
+def _new_body(body: bytes | None) -> dict[str, Any]:
+    return {} if body is None else {"body": body}
 
 
 def retry(conn: Connection, *, now: datetime, ids: Sequence[int] | None = None) -> int:

@@ -223,6 +223,7 @@ async def _accept(
         received_at=now,
         triggered_at=triggered_at,
         order_id=parsed.order_id,
+        parsed=parsed,  # stored in its private form, contact data hashed from what was read here
     )
     row_id, new = await asyncio.wrap_future(_acceptor(request.app).submit(delivery, now=now))
     if new and _settings(request).intake_process_in_web:
