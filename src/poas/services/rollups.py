@@ -45,9 +45,9 @@ from poas.store.tables.spend import ad_spend, rollup_daily, rollup_marks
 
 LEVELS = ("shop", "campaign", "adset", "ad", "product")
 OVERLAP = timedelta(minutes=5)  # changes committed a little after their own timestamp are still seen
-CHUNK_DAYS = 31  # days per write transaction at most
-CHUNK_ROWS = 2000  # a write transaction ends after the day that passes this many rollup rows
-CHUNK_SECONDS = 0.05  # ... or after the day that passes this long: webhooks get the lock in between
+CHUNK_DAYS = 31  # days per chunk (one read to compute, one write to store) at most
+CHUNK_ROWS = 2000  # a chunk ends after the day that passes this many rollup rows
+CHUNK_SECONDS = 0.05  # ... or after the day whose computing passes this long
 READ_WAIT_S = 0.1  # how long a reader's refresh waits for the write lock before reading as is
 
 
@@ -456,27 +456,37 @@ def _rebuild(
 ) -> tuple[int, bool]:
     """Rebuild `days` (those inside the shop's day window) in short write transactions.
 
-    Each transaction writes at most CHUNK_DAYS days and stops after the day that passes CHUNK_ROWS
-    rows or CHUNK_SECONDS, so webhooks and other writers get the lock in between. With `wait_s`, a
-    transaction that cannot get the lock within that many seconds (or the shop's rebuild lock on
-    PostgreSQL) stops the rebuild: (rows written, False). Otherwise (rows written, True).
+    Days are computed in chunks of at most CHUNK_DAYS days, a chunk ending after the day that passes
+    CHUNK_ROWS rows or CHUNK_SECONDS. Each chunk is computed in a read (on SQLite a deferred
+    transaction beside the writers) and then written in its own write transaction, which only deletes
+    and inserts rows: webhooks and other writers get the lock in between and never wait for the
+    computing. With `wait_s`, a write that cannot get the lock within that many seconds (or the shop's
+    rebuild lock on PostgreSQL) stops the rebuild: (rows written, False). Otherwise (rows, True).
+
+    Two refreshes at once may write a day in the other order than they read it; the older figures
+    stay only until the next refresh, which redoes every day changed since the watermark minus
+    OVERLAP (the watermark is the `now` taken before reading).
     """
     first, last = day_window(shop, now)
     wanted = sorted(d for d in set(days) if first <= d <= last)
     written, i = 0, 0
     ctx: _Context | None = None
     while i < len(wanted):
-        with _writer(engine, wait_s) as conn:
-            if conn is None or not _lock_shop(conn, shop.id, wait=wait_s is None):
-                return written, False
+        batch: list[tuple[date, dict[tuple[str, str], _Fig]]] = []
+        started, rows = monotonic(), 0
+        with engine.connect() as conn:  # compute in a read: one snapshot, beside any writer
             ctx = ctx or _context(conn, shop, config)
-            started, rows, n = monotonic(), 0, 0
-            while i < len(wanted) and n < CHUNK_DAYS and rows < CHUNK_ROWS:
-                if n and monotonic() - started >= CHUNK_SECONDS:
+            while i < len(wanted) and len(batch) < CHUNK_DAYS and rows < CHUNK_ROWS:
+                if batch and monotonic() - started >= CHUNK_SECONDS:
                     break
-                rows += _write(conn, shop, wanted[i], _build_day(conn, ctx, wanted[i]))
-                i, n = i + 1, n + 1
-            written += rows
+                figs = _build_day(conn, ctx, wanted[i])
+                batch.append((wanted[i], figs))
+                rows, i = rows + len(figs), i + 1
+        with _writer(engine, wait_s) as wconn:
+            if wconn is None or not _lock_shop(wconn, shop.id, wait=wait_s is None):
+                return written, False
+            for day, figs in batch:
+                written += _write(wconn, shop, day, figs)
     return written, True
 
 
