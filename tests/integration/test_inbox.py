@@ -18,7 +18,7 @@ from poas.store.orders import load_order
 from poas.store.tables.foundation import orders
 from poas.store.tables.intake import inbox
 
-NOW = datetime(2026, 11, 20, 14, 0, tzinfo=UTC)
+NOW = datetime(2026, 11, 24, 14, 0, tzinfo=UTC)  # after the fixtures' order (11-20) and refund (11-24)
 
 
 def deliver(engine: Engine, body: bytes, topic: str, key: str, shop: str = "nordlys") -> int:

@@ -89,7 +89,7 @@ def test_the_api_route_reads_the_body_like_a_file_line() -> None:
     del doc["prices_include_vat"]  # the shop's VAT basis fills in
     shop = SHOP.model_copy(update={"prices_include_vat": False})
     body = json.dumps(doc).encode()
-    delivered = parse_delivery("api", "orders", body, shop)
+    delivered = parse_delivery("api", "orders", body, shop, received_at=datetime(2026, 3, 10, tzinfo=UTC))
     parsed = parse_jsonl_record("f", 1, body, ImportDefaults("s1", False, source="api"))
     assert isinstance(parsed, Parsed) and delivered.order == parsed.value
     assert parsed.value.prices_include_vat is False

@@ -1,4 +1,6 @@
-"""Intake's JSON reading: orjson's fast path accepts exactly what the standard json module accepts."""
+"""Intake's JSON reading (`payload.load_json`): orjson's fast path accepts exactly what the standard
+json module accepts, except what no field can hold (#15): integers of more than 40 digits and lone
+surrogates are refused, naming their path."""
 
 from __future__ import annotations
 
@@ -6,8 +8,7 @@ import json
 
 import pytest
 
-from poas.services.intake import _json
-from poas.sources.payload import PayloadError
+from poas.sources.payload import MAX_INT_DIGITS, PayloadError, load_json
 
 
 @pytest.mark.parametrize(
@@ -15,14 +16,15 @@ from poas.sources.payload import PayloadError
     [
         b"[123456789012345678901234567890, -9999999999999999999, 18446744073709551615]",  # beyond 64 bits
         b'{"total": NaN, "tax": Infinity}',  # not JSON, but json has always read it
-        b'{"note": "\\ud800"}',  # lone surrogate escape
         b'\xef\xbb\xbf{"id": 1}',  # UTF-8 byte order mark
         b'{"id": 1, "id": 2}',  # duplicate keys: the last wins in both
         b'{"price": "10.00", "qty": 2, "rate": 0.25}',
+        b'{"name": "\\u00e6\\u00f8\\u00e5 \\ud83d\\ude00"}',  # a surrogate pair is one character: text
+        b"[" + b"9" * MAX_INT_DIGITS + b"]",  # the longest integer taken
     ],
 )
 def test_reads_what_json_reads(body: bytes) -> None:
-    got, want = _json(body), json.loads(body)
+    got, want = load_json(body), json.loads(body)
     assert json.dumps(got, sort_keys=True) == json.dumps(want, sort_keys=True)
     assert type(got) is type(want)
 
@@ -30,5 +32,23 @@ def test_reads_what_json_reads(body: bytes) -> None:
 @pytest.mark.parametrize("body", [b"", b"{", b'{"id": 1,}', b"\xff\xfe{}", b"[" * 100_000])
 def test_refuses_what_json_refuses(body: bytes) -> None:
     with pytest.raises(PayloadError) as caught:
-        _json(body)
+        load_json(body)
     assert caught.value.field == "body"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (b'{"note": "\\ud800"}', "note"),  # a lone surrogate escape
+        (b'{"a": [1, {"sku": "x\\udfffy"}]}', "a[1].sku"),
+        (b'{"name": "x\xed\xa0\x80y"}', "name"),  # the surrogate's raw bytes (json reads them)
+        (b'{"lines": [{"quantity": ' + b"9" * 5000 + b"}]}", "lines[0].quantity"),  # past int's 4,300
+        (b'{"id": -' + b"1" * (MAX_INT_DIGITS + 1) + b"}", "id"),
+        (b'"\\ud800"', "body"),
+    ],
+)
+def test_refuses_what_no_field_can_hold_naming_the_path(body: bytes, field: str) -> None:
+    with pytest.raises(PayloadError) as caught:
+        load_json(body)
+    assert caught.value.field == field
+    assert str(caught.value).startswith(f"{field}: ")

@@ -48,13 +48,17 @@ def shops_cmd() -> None:
 
 @inbox_app.command("list")
 def inbox_list(
-    status: str = typer.Option("open", help="open (pending, processing, failed), all, or one status"),
+    status: str = typer.Option(
+        "open",
+        help="open (pending, processing, failed, rejected), all, or one status "
+        "(pending, processing, done, skipped, failed, rejected)",
+    ),
     shop: str | None = typer.Option(None, help="Only this shop"),
     limit: int = typer.Option(50, min=1),
     wide: bool = typer.Option(False, "--wide", help="Every column in one table (for wide terminals)"),
 ) -> None:
     """Show deliveries, newest first, with their attempts and last error (no payloads)."""
-    statuses = {"open": ["pending", "processing", "failed"], "all": None}.get(status, [status])
+    statuses = {"open": ["pending", "processing", "failed", "rejected"], "all": None}.get(status, [status])
     rows = inbox_rows(store(), statuses=statuses, shop_id=shop, limit=limit)
     counts = inbox_counts(store())
     if wide:
@@ -116,7 +120,7 @@ def _wide_table(rows: list[dict[str, Any]]) -> Table:
 
 @inbox_app.command("retry")
 def inbox_retry(
-    ids: list[int] = typer.Argument(None, help="Row ids (default: every failed row)"),
+    ids: list[int] = typer.Argument(None, help="Row ids, also of rejected rows (default: every failed row)"),
 ) -> None:
     """Make failed deliveries due again, then process everything that is due."""
     now = datetime.now(UTC)
@@ -124,9 +128,9 @@ def inbox_retry(
     stats = intake.process_pending(store(), now, settings=settings())
     console.print(
         f"{n} rows made due; processed {stats.claimed}: {stats.done} done, {stats.skipped} skipped, "
-        f"{stats.retrying} will be retried, {stats.failed} failed"
+        f"{stats.retrying} will be retried, {stats.failed} failed, {stats.rejected} rejected"
     )
-    if stats.retrying or stats.failed:
+    if stats.retrying or stats.failed or stats.rejected:
         raise typer.Exit(1)
 
 

@@ -4,7 +4,8 @@
 background task) and `process_pending` (`poas worker`, `poas inbox retry`) claim due rows with a
 lease and process each in its own transaction, so any number of processes can run them. Out-of-order
 deliveries are resolved per order by the platform's `updated_at`; a failure is kept with a
-PII-free reason and retried with backoff.
+PII-free reason and retried with backoff, unless the body itself can never be processed
+(`PERMANENT`): that row is parked as `rejected` at once.
 
 A JSON API body is read strictly once, when it arrives (a bad one is answered 422 and never stored).
 Everything read after that was accepted already: the delivery processed from the inbox, the order's
@@ -18,10 +19,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import queue
-import re
 import socket
 import threading
 import weakref
@@ -31,7 +30,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-import orjson
 import structlog
 from sqlalchemy import Connection, Engine
 
@@ -43,7 +41,13 @@ from poas.services.intake_notes import carry_facts, order_note, purchase_note, w
 from poas.settings import Settings, ShopConfig, load_settings
 from poas.sources import canonical_json, shopify, stored_body, woocommerce
 from poas.sources.canonical_fields import Adjustments
-from poas.sources.payload import PayloadError, parse_timestamp, verify_hmac_sha256_base64
+from poas.sources.payload import (
+    PayloadError,
+    TimeBounds,
+    load_json,
+    parse_timestamp,
+    verify_hmac_sha256_base64,
+)
 from poas.sources.stored_body import Hashed
 from poas.store import inbox
 from poas.store.orders import load_order
@@ -72,58 +76,62 @@ class Parsed:
     hashed: Hashed | None = None  # the contact data hashed on arrival (a stored body; None for a raw one)
 
 
-_LONG_DIGITS = re.compile(rb"\d{19}")  # orjson reads integers beyond 64 bits as floats; json keeps them exact
-
-
-def _json(body: bytes) -> Any:
-    if not _LONG_DIGITS.search(body):
-        try:
-            return orjson.loads(body)  # about twice as fast as json on a 12 kB order (the accept path)
-        except orjson.JSONDecodeError:
-            pass  # json decides what orjson refuses (NaN, lone surrogates, a BOM): the same is accepted
-    try:
-        return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
-        raise PayloadError("body", "is not valid JSON") from None
+def time_bounds(shop: ShopConfig, received_at: datetime) -> TimeBounds:
+    """The order and refund times a delivery received at `received_at` may carry (docs/formats.md#bounds)."""
+    return TimeBounds.of(shop.earliest_order_date, received_at)
 
 
 def parse_delivery(
-    source: str, topic: str, body: bytes, shop: ShopConfig, *, lenient: Adjustments | None = None
+    source: str,
+    topic: str,
+    body: bytes,
+    shop: ShopConfig,
+    *,
+    received_at: datetime,
+    lenient: Adjustments | None = None,
 ) -> Parsed:
-    """Map a delivery body; raises PayloadError (naming the field) when it is not what the topic says.
+    """Map a delivery body; raises PayloadError (naming the field) when it is not what the topic says,
+    or a time in it is outside the shop's bounds for a delivery received at `received_at`.
 
     `lenient` only for a delivery already accepted (processing an inbox row): a JSON API body is then
     read as a stored body is (see the module's docstring). Webhook bodies are read the same either way.
     """
-    data = _json(body)
+    data = load_json(body)
     hashed = None
     if lenient is not None:  # a stored body: its contact data was hashed on arrival (sources.stored_body)
         data, hashed = stored_body.split(data)
+    bounds = time_bounds(shop, received_at)
     purchase_topic = shop.events.purchase_topic
     if source == "shopify":
         if topic in shopify.ORDER_TOPICS:
-            order = shopify.parse_order(data, shop.id, consent_keys=shop.consent_attribute_keys)
+            order = shopify.parse_order(
+                data, shop.id, consent_keys=shop.consent_attribute_keys, bounds=bounds
+            )
             trigger = shopify.purchase_trigger(topic, order.financial_status, purchase_topic)
             return Parsed("order", order.order_id, order, data=data, trigger=trigger, hashed=hashed)
         if topic == shopify.REFUND_TOPIC:
-            refund = shopify.parse_refund(data)
+            refund = shopify.parse_refund(data, bounds=bounds)
             return Parsed("refund", shopify.refund_order_id(data), refund=refund, data=data)
         if topic == shopify.EDIT_TOPIC:
             return Parsed("note", note=EDIT_NOTE)
     elif source == "woocommerce":
         if topic in woocommerce.ORDER_TOPICS:
-            order = woocommerce.parse_order(data, shop.id, consent_keys=shop.consent_meta_keys)
+            order = woocommerce.parse_order(data, shop.id, consent_keys=shop.consent_meta_keys, bounds=bounds)
             trigger = woocommerce.purchase_trigger(topic, order, purchase_topic)
             return Parsed("order", order.order_id, order, data=data, trigger=trigger, hashed=hashed)
     elif source == "api":
         if topic == "orders":
             order = canonical_json.parse_order(
-                data, shop.id, default_prices_include_vat=shop.prices_include_vat, lenient=lenient
+                data,
+                shop.id,
+                default_prices_include_vat=shop.prices_include_vat,
+                lenient=lenient,
+                bounds=bounds,
             )
             trigger = purchase_topic == "create" or order.financial_status == "paid"
             return Parsed("order", order.order_id, order, data=data, trigger=trigger, hashed=hashed)
         if topic == "refunds":
-            refund = canonical_json.parse_refund(data, lenient=lenient)
+            refund = canonical_json.parse_refund(data, lenient=lenient, bounds=bounds)
             return Parsed("refund", canonical_json.refund_order_id(data), refund=refund, data=data)
     raise PayloadError("topic", f"{source} topic {topic!r} is not handled")
 
@@ -148,11 +156,22 @@ class Refusal:
     detail: str
 
 
-def check_delivery(source: str, topic: str, body: bytes, shop: ShopConfig) -> Parsed | Refusal:
+def check_delivery(
+    source: str, topic: str, body: bytes, shop: ShopConfig, *, received_at: datetime
+) -> Parsed | Refusal:
     """`parse_delivery` (strict: this is a new delivery), with a bad body answered as a Refusal
     instead of an exception."""
     try:
-        return parse_delivery(source, topic, body, shop)
+        return parse_delivery(source, topic, body, shop, received_at=received_at)
+    except PayloadError as exc:
+        return Refusal(exc.field, str(exc))
+
+
+def read_json(body: bytes) -> Any | Refusal:
+    """The JSON value of a body, or a Refusal: not JSON ("body"), or a too-long integer or a lone
+    surrogate at the path named (`sources.payload.load_json`)."""
+    try:
+        return load_json(body)
     except PayloadError as exc:
         return Refusal(exc.field, str(exc))
 
@@ -195,7 +214,7 @@ def new_delivery(
     it, read again when not given); the raw body's SHA-256 is kept."""
     digest = hashlib.sha256(body).hexdigest()
     if parsed is None:
-        parsed = check_delivery(source, topic, body, shop)
+        parsed = check_delivery(source, topic, body, shop, received_at=received_at)
     return inbox.Delivery(
         shop_id=shop.id,
         source=source,
@@ -215,7 +234,7 @@ def stored_form(source: str, body: bytes, parsed: Parsed | Refusal, shop: ShopCo
     person and the reason."""
     if isinstance(parsed, Refusal):
         try:
-            data = _json(body)
+            data = load_json(body)
         except PayloadError:
             data = None
         return intake_privacy.reduced_form(source, data, parsed.field, parsed.detail, shop)
@@ -228,7 +247,7 @@ def _private_body(row: inbox.Claimed, shop: ShopConfig | None) -> bytes | None:
     replace it when its processing fails, so a raw body is never kept past its first attempt; None
     when the body is already private."""
     try:
-        data = _json(row.body)
+        data = load_json(row.body)
     except PayloadError as exc:
         return intake_privacy.reduced_form(row.source, None, exc.field, str(exc), shop)
     except Exception as exc:  # whatever it is, the raw body is not kept
@@ -239,12 +258,39 @@ def _private_body(row: inbox.Claimed, shop: ShopConfig | None) -> bytes | None:
         # A shop missing from the settings is read with the defaults (the body is kept for a retry
         # once it is back; only attributes under a custom consent key are lost).
         shop = shop or ShopConfig(id=row.shop_id)
-        parsed = parse_delivery(row.source, row.topic, row.body, shop, lenient=Adjustments())
+        parsed = parse_delivery(
+            row.source, row.topic, row.body, shop, received_at=row.received_at, lenient=Adjustments()
+        )
     except PayloadError as exc:
         return intake_privacy.reduced_form(row.source, data, exc.field, str(exc), shop)
     except Exception as exc:  # whatever it is, the raw body is not kept
         return intake_privacy.reduced_form(row.source, data, "body", describe_error(exc), shop)
     return intake_privacy.hashed_form(row.source, parsed.data or {}, parsed.order, shop)
+
+
+def rejected_delivery(
+    shop: ShopConfig,
+    source: str,
+    topic: str,
+    body: bytes,
+    refusal: Refusal,
+    *,
+    dedup_key: str | None,
+    received_at: datetime,
+    triggered_at: datetime | None = None,
+) -> inbox.Delivery:
+    """A signed webhook delivery that can never be processed, to be stored parked as `rejected`."""
+    delivery = new_delivery(
+        shop,
+        source,
+        topic,
+        body,
+        dedup_key=dedup_key,
+        received_at=received_at,
+        triggered_at=triggered_at,
+        parsed=refusal,  # its stored body keeps only what cannot identify a person, and the reason
+    )
+    return replace(delivery, rejected=mask_personal(f"invalid payload: {refusal.detail}")[:500])
 
 
 # ---- accept --------------------------------------------------------------------------------------
@@ -328,11 +374,21 @@ class ProcessStats:
     skipped: int = 0
     retrying: int = 0
     failed: int = 0
+    rejected: int = 0  # bodies that can never be processed, parked without retries
     reread_leniently: int = 0  # rows whose stored bodies needed a lenient adjustment to be read
     adjustments: int = 0  # the adjustments made in them
 
     def add(self, other: ProcessStats) -> None:
-        for name in ("claimed", "done", "skipped", "retrying", "failed", "reread_leniently", "adjustments"):
+        for name in (
+            "claimed",
+            "done",
+            "skipped",
+            "retrying",
+            "failed",
+            "rejected",
+            "reread_leniently",
+            "adjustments",
+        ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
@@ -344,6 +400,14 @@ def backoff(attempts: int) -> timedelta:
     """Delay before attempt `attempts + 1`: 30 s doubling, at most 6 h."""
     delay: timedelta = BASE_DELAY * (2 ** max(attempts - 1, 0))
     return min(delay, MAX_DELAY)
+
+
+# Failures caused by the body itself: processing it again gives the same answer, so the row is
+# parked as `rejected` at once (a locked database, a shop missing from the settings, a failed
+# network call are retried). Its stored body is then the reduced form, which gives the same error
+# on every read: an order refused by the shop's bounds is taken after all by moving
+# `earliest_order_date` and importing it (docs/formats.md#bounds).
+PERMANENT: tuple[type[BaseException], ...] = (PayloadError, UnicodeError, OverflowError, RecursionError)
 
 
 def describe_error(exc: BaseException) -> str:
@@ -524,12 +588,20 @@ def _apply_refund(
 
 
 def process_delivery(
-    conn: Connection, source: str, topic: str, body: bytes, shop: ShopConfig, *, now: datetime
+    conn: Connection,
+    source: str,
+    topic: str,
+    body: bytes,
+    shop: ShopConfig,
+    *,
+    now: datetime,
+    received_at: datetime | None = None,
 ) -> tuple[str, str, str | None]:
     """Apply one accepted delivery in the caller's transaction: (done | skipped, the note, order id).
 
-    What the inbox workers do for each row (without the inbox row itself), for replaying deliveries."""
-    return _process_row(conn, source, topic, body, shop, now, Adjustments())
+    What the inbox workers do for each row (without the inbox row itself), for replaying deliveries;
+    its times are bounded as for a delivery received at `received_at` (default `now`)."""
+    return _process_row(conn, source, topic, body, shop, now, received_at or now, Adjustments())
 
 
 def _process_row(
@@ -539,12 +611,14 @@ def _process_row(
     body: bytes,
     shop: ShopConfig,
     now: datetime,
+    received_at: datetime,
     adjusted: Adjustments,
 ) -> tuple[str, str, str | None]:
     """Apply one accepted delivery. It was read strictly when it arrived, so everything here is a
     re-read: lenient, with what had to be adjusted (only in bodies an earlier version accepted) in
-    `adjusted`."""
-    parsed = parse_delivery(source, topic, body, shop, lenient=adjusted)
+    `adjusted`. Its times are bounded as when it was received (a row accepted before the bounds
+    existed is refused here, as a PayloadError)."""
+    parsed = parse_delivery(source, topic, body, shop, received_at=received_at, lenient=adjusted)
     if parsed.kind == "order":
         status, outcome = _apply_order(conn, source, topic, parsed, shop, now, adjusted)
     elif parsed.kind == "refund":
@@ -582,7 +656,7 @@ def _run(
             adjusted = Adjustments()
             with writing(engine), engine.begin() as conn:
                 status, outcome, order_id = _process_row(
-                    conn, row.source, row.topic, row.body, shop, now, adjusted
+                    conn, row.source, row.topic, row.body, shop, now, row.received_at, adjusted
                 )
                 inbox.finish(conn, row.id, worker, status=status, outcome=outcome, order_id=order_id, now=now)
             stats.done += status == "done"
@@ -591,7 +665,13 @@ def _run(
                 stats.reread_leniently += 1
                 stats.adjustments += len(adjusted)
                 _log_adjusted(row, order_id, adjusted)
-        except Exception as exc:  # every failure is recorded on the row and retried; nothing is lost
+        except PERMANENT as exc:  # the body can never be processed: parked at once, with the reason
+            with writing(engine), engine.begin() as conn:
+                inbox.reject(
+                    conn, row.id, worker, error=describe_error(exc), now=now, body=_private_body(row, shop)
+                )
+            stats.rejected += 1
+        except Exception as exc:  # every other failure is recorded on the row and retried; nothing is lost
             attempts = row.attempts + 1
             next_at = now + backoff(attempts) if attempts < MAX_ATTEMPTS else None
             with writing(engine), engine.begin() as conn:

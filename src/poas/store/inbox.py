@@ -3,7 +3,6 @@
 A body is stored in its private form (`poas.sources.stored_body`: contact data hashed on arrival,
 nothing that identifies a person kept raw); `body_sha256` is the raw body's. `finish` drops it.
 
-
 Claims are safe for any number of processes: PostgreSQL locks candidate rows with
 `FOR UPDATE SKIP LOCKED`; SQLite's `BEGIN IMMEDIATE` already makes the claim the only writer.
 """
@@ -36,6 +35,7 @@ class Delivery:
     received_at: datetime
     triggered_at: datetime | None = None
     order_id: str | None = None
+    rejected: str | None = None  # why its body can never be processed: stored parked as `rejected`
     body_sha256: str | None = None  # of the raw body as received (`body` is its stored form); None: of `body`
 
 
@@ -79,9 +79,10 @@ def store(conn: Connection, d: Delivery, *, now: datetime) -> tuple[int, bool]:
         "order_id": d.order_id,
         "body": d.body,
         "body_sha256": d.body_sha256 or hashlib.sha256(d.body).hexdigest(),
-        "status": "pending",
+        "status": "pending" if d.rejected is None else "rejected",
         "attempts": 0,
         "next_attempt_at": now,
+        "error": d.rejected,
     }
     new_id = conn.execute(_store_statement(conn), params).scalar()
     if new_id is not None:
@@ -198,16 +199,37 @@ def fail(
     return bool(result.rowcount)
 
 
+def reject(
+    conn: Connection, row_id: int, worker: str, *, error: str, now: datetime, body: bytes | None = None
+) -> bool:
+    """Park a claimed row whose body can never be processed as `rejected`: no retries. `body` as
+    for `fail`."""
+    result = conn.execute(
+        update(inbox)
+        .where(inbox.c.id == row_id, inbox.c.worker == worker, inbox.c.status == "processing")
+        .values(
+            **_new_body(body),
+            status="rejected",
+            attempts=inbox.c.attempts + 1,
+            next_attempt_at=now,
+            error=error[:2000],
+            lease_until=None,
+            processed_at=now,
+        )
+    )
+    return bool(result.rowcount)
+
+
 def _new_body(body: bytes | None) -> dict[str, Any]:
     return {} if body is None else {"body": body}
 
 
 def retry(conn: Connection, *, now: datetime, ids: Sequence[int] | None = None) -> int:
-    """Make failed rows (or the given failed/pending rows) due now; returns how many."""
+    """Make failed rows (or the given failed/pending/rejected rows) due now; returns how many."""
     cond = inbox.c.status == "failed" if ids is None else inbox.c.id.in_(list(ids))
     result = conn.execute(
         update(inbox)
-        .where(cond, inbox.c.status.in_(("failed", "pending")))
+        .where(cond, inbox.c.status.in_(("failed", "pending", "rejected")))
         .values(status="pending", next_attempt_at=now)
     )
     return int(result.rowcount)

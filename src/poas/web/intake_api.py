@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, BackgroundTasks, HTTPException, Request
 from fastapi.responses import JSONResponse
 
-from poas.sources.payload import PayloadError, load_json
+from poas.services import intake
 from poas.web.auth import ApiPrincipal
 from poas.web.webhooks import accept, read_body, shop_or_404
 
@@ -16,11 +16,10 @@ async def _intake(
     request: Request, background: BackgroundTasks, principal: ApiPrincipal, topic: str
 ) -> JSONResponse:
     body = await read_body(request)
-    try:
-        data = load_json(body)  # refuses integers too long to be a field and lone surrogates, by path
-    except PayloadError as exc:
-        code = 400 if exc.field == "body" else 422
-        return JSONResponse({"detail": str(exc), "field": exc.field}, status_code=code)
+    data = intake.read_json(body)  # refuses integers too long to be a field and lone surrogates, by path
+    if isinstance(data, intake.Refusal):
+        code = 400 if data.field == "body" else 422
+        return JSONResponse({"detail": data.detail, "field": data.field}, status_code=code)
     named = data.get("shop_id") if isinstance(data, dict) else None
     shop_id = named if isinstance(named, str) and named else principal.shop_id
     if shop_id is None:

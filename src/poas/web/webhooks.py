@@ -186,7 +186,11 @@ async def accept(
     dedup_key: str | None,
     triggered_at: datetime | None = None,
 ) -> JSONResponse:
-    """Check the shape (400/422), store the delivery, answer, and process it after the response."""
+    """Check the shape, store the delivery, answer, and process it after the response.
+
+    A body that can never be processed is answered 400/422 on the JSON API; on a webhook route (the
+    body is signed: the platform sent it) it is answered 200 and stored parked as `rejected` with
+    the reason, as platforms retry, and then disable, a webhook that keeps failing."""
     processor: Processor | None = getattr(request.app.state, "intake_processor", None)
     if processor is None:
         return await _accept(request, background, shop, source, topic, body, dedup_key, triggered_at)
@@ -209,11 +213,13 @@ async def _accept(
 ) -> JSONResponse:
     if not intake.handles(source, topic):
         return JSONResponse({"status": "ignored", "reason": f"topic {topic!r} is not used"})
-    parsed = intake.check_delivery(source, topic, body, shop)
-    if isinstance(parsed, intake.Refusal):
+    now = datetime.now(UTC)
+    parsed = intake.check_delivery(source, topic, body, shop, received_at=now)
+    if isinstance(parsed, intake.Refusal) and source == "api":
         code = 400 if parsed.field == "body" else 422
         return JSONResponse({"detail": parsed.detail, "field": parsed.field}, status_code=code)
-    now = datetime.now(UTC)
+    if isinstance(parsed, intake.Refusal):
+        return await _park(request, shop, source, topic, body, dedup_key, triggered_at, parsed, now)
     delivery = intake.new_delivery(
         shop,
         source,
@@ -230,6 +236,28 @@ async def _accept(
         background.add_task(_process_soon, request, row_id)
     body_out: dict[str, Any] = {"status": "accepted" if new else "duplicate", "inbox_id": row_id}
     return JSONResponse(body_out, status_code=202 if source == "api" else 200)
+
+
+async def _park(
+    request: Request,
+    shop: ShopConfig,
+    source: str,
+    topic: str,
+    body: bytes,
+    dedup_key: str | None,
+    triggered_at: datetime | None,
+    refusal: intake.Refusal,
+    now: datetime,
+) -> JSONResponse:
+    """Store a signed webhook body that can never be processed as `rejected` and answer 200."""
+    delivery = intake.rejected_delivery(
+        shop, source, topic, body, refusal, dedup_key=dedup_key, received_at=now, triggered_at=triggered_at
+    )
+    row_id, new = await asyncio.wrap_future(_acceptor(request.app).submit(delivery, now=now))
+    status = "rejected" if new else "duplicate"
+    return JSONResponse(
+        {"status": status, "inbox_id": row_id, "field": refusal.field, "detail": refusal.detail}
+    )
 
 
 @router.post("/webhooks/shopify/{shop_id}")
