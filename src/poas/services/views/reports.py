@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 import time
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from weakref import WeakKeyDictionary
 
+import structlog
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
@@ -14,6 +16,7 @@ from poas.domain.advice import BASIS_LABELS, ProfitBasis, advise, campaign_figur
 from poas.domain.money import exponent
 from poas.domain.report_rows import ReportRow
 from poas.services.report import By, Report, build_report
+from poas.services.rollups import refresh
 from poas.services.views.common import ZERO
 from poas.settings import ShopConfig
 
@@ -80,6 +83,9 @@ class ReportView(BaseModel):
 
 REFRESH_EVERY_S = 30.0
 _REFRESHED: WeakKeyDictionary[Engine, dict[str, float]] = WeakKeyDictionary()  # shop -> last refresh
+_RUNNING: WeakKeyDictionary[Engine, set[str]] = WeakKeyDictionary()  # shops refreshing in the background
+_GUARD = threading.Lock()
+log = structlog.get_logger("poas.reports")
 SORT_KEYS = ("name", "spend", "orders", "revenue", "gross_profit", "roas", "poas", "poas_expected", "margin")
 
 
@@ -147,6 +153,27 @@ def figures_changed(engine: Engine) -> None:
     _REFRESHED.pop(engine, None)
 
 
+def _refresh_in_background(engine: Engine, shop: ShopConfig) -> None:
+    """One background refresh per shop and engine at a time; a failed one is retried next request."""
+    with _GUARD:
+        running = _RUNNING.setdefault(engine, set())
+        if shop.id in running:
+            return
+        running.add(shop.id)
+
+    def run() -> None:
+        try:
+            refresh(engine, shop, now=datetime.now(UTC))
+        except Exception as exc:  # the store: logged; the next report tries again
+            log.warning("background rollup refresh failed", shop=shop.id, error=type(exc).__name__)
+            _REFRESHED.get(engine, {}).pop(shop.id, None)
+        finally:
+            with _GUARD:
+                _RUNNING.get(engine, set()).discard(shop.id)
+
+    threading.Thread(target=run, name=f"poas-rollups-{shop.id}", daemon=True).start()
+
+
 def report_view(
     engine: Engine,
     shop: ShopConfig,
@@ -160,13 +187,21 @@ def report_view(
 ) -> ReportView:
     """The report service's figures for one shop, optionally sorted.
 
-    The rollups are refreshed first at most every REFRESH_EVERY_S per shop in this process: a
-    refresh right after a large import rebuilds whole days, and a dashboard asks for several
-    reports per page. Figures are therefore at most that many seconds behind the orders (or, when
-    a writer held the store past the refresh's short wait, as of the last refresh, with a note).
+    The rollups are refreshed at most every REFRESH_EVERY_S per shop in this process: a refresh right
+    after a large import rebuilds whole days, and a dashboard asks for several reports per page. The
+    first report of a shop in this process (and the first after `figures_changed`) refreshes before
+    reading, giving way to a writer (`refresh_if_free`: then the report says it is stale and the next
+    one tries again); later ones read at once and start the refresh in a background thread, so no
+    reader waits for a refresh's computing. Figures are therefore about REFRESH_EVERY_S (plus one
+    refresh) behind the orders at most.
     """
     last = _REFRESHED.setdefault(engine, {})
+    seen = shop.id in last
     due = time.monotonic() - last.get(shop.id, -REFRESH_EVERY_S) >= REFRESH_EVERY_S
+    if due and seen:  # refreshed here before: the next refresh runs beside this read
+        last[shop.id] = time.monotonic()
+        _refresh_in_background(engine, shop)
+        due = False
     report = build_report(
         engine, shop, by=by, now=now, date_from=date_from, date_to=date_to, refresh_first=due
     )
