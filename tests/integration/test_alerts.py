@@ -285,12 +285,22 @@ def test_stuck_inbox_deliveries_fire_and_resolve(engine: Engine, receiver: Recei
                 },
                 # retrying, but for less than an hour: not stuck yet
                 {**row, "dedup_key": "3", "received_at": now, "status": "pending", "attempts": 1},
+                # parked as unreadable: its order will never count (a week ago: no longer alerted)
+                {**row, "dedup_key": "4", "received_at": now, "status": "rejected", "attempts": 0},
+                {
+                    **row,
+                    "dedup_key": "5",
+                    "received_at": now - timedelta(days=8),
+                    "status": "rejected",
+                    "attempts": 0,
+                },
             ],
         )
     check_alerts(engine, settings, now=now)
     (post,) = receiver.take()
     assert post["alert"] == "inbox_stuck" and post["state"] == "firing"
     assert post["details"]["failed"] == 1 and post["details"]["retrying"] == 1
+    assert post["details"]["rejected"] == 1 and "1 rejected as unreadable" in post["summary"]
     assert post["details"]["by_source"][0]["topic"] == "orders/paid"
     assert "jane.doe" not in json.dumps(post)
 

@@ -35,6 +35,7 @@ log = structlog.get_logger("poas.alerts")
 
 POST_TIMEOUT_S = 5.0
 INBOX_STUCK_AFTER = timedelta(hours=1)
+INBOX_REJECTED_WITHIN = timedelta(days=7)  # rejected deliveries alert this long, then resolve
 MAX_REASON_CHARS = 300
 PAUSED = "pixel_paused:"
 DEAD = "dead_letters:"
@@ -195,27 +196,39 @@ def dead_letters_alert(d: store.DeadLetters, new: int, *, now: datetime) -> Aler
 def inbox_stuck_alert(stuck: list[store.StuckDeliveries], *, now: datetime, repeat: bool) -> Alert:
     failed = sum(s.failed for s in stuck)
     retrying = sum(s.retrying for s in stuck)
+    rejected = sum(s.rejected for s in stuck)
     lines = tuple(
-        f"• shop {s.shop_id}, {s.source} {s.topic}: {s.failed} failed, {s.retrying} retrying "
-        f"(oldest received {_iso(s.oldest)})"
+        f"• shop {s.shop_id}, {s.source} {s.topic}: {s.failed} failed, {s.retrying} retrying"
+        + (f", {s.rejected} rejected" if s.rejected else "")
+        + f" (oldest received {_iso(s.oldest)})"
         for s in stuck
     )
     action = (
         "`poas inbox list` shows each delivery's error; fix the cause (a missing cost, a bad shop "
         "config), then `poas inbox retry` processes them again."
     )
+    if rejected:
+        action += (
+            " A rejected delivery's body can never be processed (the error names the field, e.g. a date "
+            "before earliest_order_date or an unknown currency): correct the order on the platform or "
+            "import it (docs/formats.md, Bounds)."
+        )
     still = "still " if repeat else ""
-    n = failed + retrying
+    n = failed + retrying + rejected
+    kinds = f"{failed} failed, {retrying} retrying for over an hour"
+    if rejected:
+        kinds += f", {rejected} rejected as unreadable in the last {INBOX_REJECTED_WITHIN.days} days"
     return Alert(
         INBOX,
         "firing",
         f"{n} webhook deliver{'y' if n == 1 else 'ies'} {still}stuck in the inbox "
-        f"({failed} failed, {retrying} retrying for over an hour): their orders are not counted",
+        f"({kinds}): their orders are not counted",
         lines,
         action,
         {
             "failed": failed,
             "retrying": retrying,
+            "rejected": rejected,
             "by_source": [
                 {
                     "shop_id": s.shop_id,
@@ -223,6 +236,7 @@ def inbox_stuck_alert(stuck: list[store.StuckDeliveries], *, now: datetime, repe
                     "topic": s.topic,
                     "failed": s.failed,
                     "retrying": s.retrying,
+                    "rejected": s.rejected,
                     "oldest_received_at": _iso(s.oldest),
                 }
                 for s in stuck
@@ -362,7 +376,9 @@ def read_conditions(
         return Conditions(
             store.paused_pixels(conn, now),
             store.dead_letters(conn),
-            store.stuck_inbox(conn, now, retrying_for=INBOX_STUCK_AFTER),
+            store.stuck_inbox(
+                conn, now, retrying_for=INBOX_STUCK_AFTER, rejected_within=INBOX_REJECTED_WITHIN
+            ),
             silent,
         )
 

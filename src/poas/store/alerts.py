@@ -102,14 +102,22 @@ class StuckDeliveries:
     failed: int  # failed for good (until `poas inbox retry`)
     retrying: int  # still being retried, first received more than the threshold ago
     oldest: datetime | None
+    rejected: int = 0  # parked as unreadable (a body that can never be processed), received lately
 
 
-def stuck_inbox(conn: Connection, now: datetime, *, retrying_for: timedelta) -> list[StuckDeliveries]:
-    """Inbox rows that failed permanently or have been retried for longer than `retrying_for`."""
+def stuck_inbox(
+    conn: Connection, now: datetime, *, retrying_for: timedelta, rejected_within: timedelta | None = None
+) -> list[StuckDeliveries]:
+    """Inbox rows that failed permanently, have been retried for longer than `retrying_for`, or (with
+    `rejected_within`) were rejected as unreadable within that time: their orders will never count,
+    and the condition resolves once they are older."""
     cutoff = now - retrying_for
     retrying = and_(
         inbox.c.status.in_(("pending", "processing")), inbox.c.attempts > 0, inbox.c.received_at < cutoff
     )
+    wanted = [inbox.c.status == "failed", retrying]
+    if rejected_within is not None:
+        wanted.append(and_(inbox.c.status == "rejected", inbox.c.received_at >= now - rejected_within))
     rows = conn.execute(
         select(
             inbox.c.shop_id,
@@ -119,18 +127,18 @@ def stuck_inbox(conn: Connection, now: datetime, *, retrying_for: timedelta) -> 
             func.count(),
             func.min(inbox.c.received_at),
         )
-        .where(or_(inbox.c.status == "failed", retrying))
+        .where(or_(*wanted))
         .group_by(inbox.c.shop_id, inbox.c.source, inbox.c.topic, inbox.c.status)
     ).all()
     merged: dict[tuple[str, str, str], list[Any]] = {}
     for shop, source, topic, status, n, oldest in rows:
-        entry = merged.setdefault((str(shop), str(source), str(topic)), [0, 0, None])
-        entry[0 if status == "failed" else 1] += int(n)
+        entry = merged.setdefault((str(shop), str(source), str(topic)), [0, 0, None, 0])
+        entry[{"failed": 0, "rejected": 3}.get(str(status), 1)] += int(n)
         if oldest is not None and (entry[2] is None or oldest < entry[2]):
             entry[2] = oldest
     return [
-        StuckDeliveries(*key, failed, retried, oldest)
-        for key, (failed, retried, oldest) in sorted(merged.items())
+        StuckDeliveries(*key, failed, retried, oldest, rejected)
+        for key, (failed, retried, oldest, rejected) in sorted(merged.items())
     ]
 
 
