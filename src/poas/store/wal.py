@@ -26,8 +26,11 @@ class Checkpoint:
     checkpointed: int  # frames copied into the database file
 
 
-def checkpoint(engine: Engine, *, wait_s: float = 1.0) -> Checkpoint | None:
-    """Copy the WAL into the database file and truncate it (SQLite); None on PostgreSQL."""
+def checkpoint(engine: Engine, *, wait_s: float = 0.1) -> Checkpoint | None:
+    """Copy the WAL into the database file and truncate it (SQLite); None on PostgreSQL.
+
+    While a TRUNCATE checkpoint waits it holds the write lock, so webhooks wait with it: the wait is
+    kept short (0.1 s) and a busy checkpoint is simply tried again at the next run."""
     if engine.dialect.name != "sqlite":
         return None
     with engine.connect() as conn:
