@@ -131,6 +131,7 @@ def _outcome(doc: dict[str, Any]) -> tuple[str, Any, Any]:
         ({"currency": "XYZ"}, "currency", "unknown currency 'XYZ'"),
         ({"lines": []}, "lines", "an order needs at least one line"),
         ({"qty": 1}, "qty", "is not a known field"),
+        ({"": None}, '""', "is not a known field"),  # an empty key is named, never an empty path
         ({"created_at": "2026-03-01T12:00:00"}, "created_at", "has no timezone offset"),
         ({"created_at": "0001-01-01T00:30:00+01:00"}, "created_at", "is out of range"),
         ({"shipping_country": "Norway"}, "shipping_country", "is longer than 2 characters"),

@@ -329,7 +329,8 @@ def obj(
         return v
     unknown = sorted(set(v) - allowed)
     if lenient is None:
-        raise PayloadError(f"{field}.{unknown[0]}" if field else unknown[0], "is not a known field")
+        name = unknown[0] or '""'  # an empty key is named as such, never as an empty path
+        raise PayloadError(f"{field}.{name}" if field else name, "is not a known field")
     for name in unknown:
         lenient.note(f"{field}.{name}" if field else str(name), "ignored (not a known field)")
     return {k: x for k, x in v.items() if k in allowed}
