@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine, text
 
 from poas.store.db import make_engine, upgrade
@@ -25,6 +26,13 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 # processes they start) keep exchange rates as they are. The FX tests pass their own settings, with
 # a local feed server's address.
 os.environ["POAS_FX_SYNC_SOURCE"] = "off"
+
+# Property and fuzz tests: under CI=true they draw the same examples every run (a commit lands on a
+# reproducible result); elsewhere each run draws new ones, so running the suite locally keeps
+# searching. HYPOTHESIS_PROFILE=ci reproduces CI's draw anywhere.
+hypothesis_settings.register_profile("ci", derandomize=True)
+hypothesis_settings.register_profile("dev")
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if IN_CI else "dev"))
 
 
 def _pg_unavailable(reason: str) -> None:
