@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 
-from poas.store.db import make_engine, upgrade
+from poas.store.db import alembic_config, make_engine, upgrade
 from poas.store.tables import foundation, metadata
 
 PG_ADMIN_URL = os.environ.get("POAS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -75,6 +76,11 @@ def test_foundation_upgrades_from_empty(empty_engine: Engine) -> None:
 
 # Columns later migrations add to foundation tables (table, column, migration).
 LATER_COLUMNS = {("profit_snapshots", "missing_cost_lines", "0008_missing_costs")}
+# Indexes later migrations add to / drop from foundation tables (change, index, migration).
+LATER_INDEXES = {
+    ("add_index", "ix_orders_shop_created_id", "0012_orders_list_index"),
+    ("remove_index", "ix_orders_shop_created", "0012_orders_list_index"),
+}
 
 
 def test_foundation_migration_matches_tables(empty_engine: Engine) -> None:
@@ -83,7 +89,29 @@ def test_foundation_migration_matches_tables(empty_engine: Engine) -> None:
     diff = _diff(empty_engine, FOUNDATION)
     added = {(d[2], d[3].name) for d in diff if d[0] == "add_column"}
     assert added == later
-    assert [d for d in diff if d[0] != "add_column"] == []
+    indexes = {(d[0], d[1].name) for d in diff if d[0] in ("add_index", "remove_index")}
+    assert indexes == {(change, name) for change, name, _ in LATER_INDEXES}
+    assert [d for d in diff if d[0] not in ("add_column", "add_index", "remove_index")] == []
+
+
+def test_0012_orders_list_reads_newest_first_from_the_index(empty_engine: Engine) -> None:
+    upgrade(empty_engine, "0012_orders_list_index")
+    names = {i["name"] for i in inspect(empty_engine).get_indexes("orders")}
+    assert "ix_orders_shop_created_id" in names and "ix_orders_shop_created" not in names
+    if empty_engine.dialect.name == "sqlite":
+        with empty_engine.connect() as conn:
+            plan = " ".join(
+                str(r[-1])
+                for r in conn.exec_driver_sql(
+                    "EXPLAIN QUERY PLAN SELECT order_id FROM orders WHERE shop_id = 's' "
+                    "ORDER BY created_at DESC, order_id DESC LIMIT 50"
+                )
+            )
+        assert "ix_orders_shop_created_id" in plan and "TEMP B-TREE" not in plan, plan
+    upgrade(empty_engine, "head")
+    command.downgrade(alembic_config(empty_engine), "0011_admin_sessions")
+    names = {i["name"] for i in inspect(empty_engine).get_indexes("orders")}
+    assert "ix_orders_shop_created" in names and "ix_orders_shop_created_id" not in names
 
 
 def test_missing_cost_columns_arrive_with_0008(empty_engine: Engine) -> None:

@@ -100,7 +100,8 @@ orders = Table(
     Column("source", String(40), nullable=False),
     Column("ingested_at", UtcDateTime, nullable=False),
     ForeignKeyConstraint(["shop_id"], ["shops.id"], name="fk_orders_shop_id_shops"),
-    Index("ix_orders_shop_created", "shop_id", "created_at"),
+    # newest first with the order id as tie-break, read from the index (0012_orders_list_index)
+    Index("ix_orders_shop_created_id", "shop_id", "created_at", "order_id"),
     Index("ix_orders_shop_ingested", "shop_id", "ingested_at"),  # rollup refresh: what changed since
 )
 
