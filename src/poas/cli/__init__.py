@@ -12,6 +12,7 @@ from poas.cli import (  # noqa: F401  (imported for their commands)
     doctor,
     fx,
     imports,
+    init,
     intake,
     meta,
     orders,

@@ -29,7 +29,7 @@ def shops_cmd() -> None:
     """List the configured shops, secrets masked."""
     cfg = settings()
     if not cfg.shops:
-        console.print(f"no shops configured in {cfg.config_path()} (see docs/poas.example.toml)")
+        console.print(f"no shops configured in {cfg.config_path()} (run `poas init`)")
         return
     table = Table("id", "platform", "currency", "VAT incl.", "pixel", "webhook secrets", "api token", "token")
     for s in cfg.shops:

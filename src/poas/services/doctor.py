@@ -265,7 +265,7 @@ def run_checks(settings: Settings, *, graph: bool = True, now: datetime | None =
                 "shops",
                 Level.WARN,
                 f"no shops configured in {settings.config_path()}",
-                "copy docs/poas.example.toml there and edit it",
+                "run `poas init` (it writes a first shop there; `poas init --example` shows every setting)",
             )
         )
     for shop in settings.shops:
