@@ -19,13 +19,17 @@ LAYER = {
     "store": 1,
     "meta": 1,
     "sources": 1,
+    "connectors": 1,
     "services": 2,
     "web": 3,
     "cli": 3,
 }
 # Which adapters may import which other adapters (the sandbox is a fake Graph API living beside the client).
 # The CLI may start the web face (`poas web`, `poas serve`, the demo); the web never imports the CLI.
-ALLOWED_SIDEWAYS = {("meta", "meta"), ("store", "store"), ("sources", "sources"), ("cli", "web")}
+ALLOWED_SIDEWAYS = {
+    *(("meta", "meta"), ("store", "store"), ("sources", "sources"), ("cli", "web")),
+    *(("connectors", "connectors"), ("connectors", "sources")),  # platform clients parse with sources/
+}
 
 FACES = ("web", "cli")
 # What a face may import from poas besides its own package (and the package root, which holds the version).

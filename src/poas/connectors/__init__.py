@@ -1,0 +1,1 @@
+"""Platform connectors (adapters): Shopify Admin API and WooCommerce REST clients, and their sandboxes."""
