@@ -1,0 +1,494 @@
+"""The Shopify sandbox: a local Admin API (client-credentials grant, GraphQL with cost throttling,
+webhook subscriptions, bulk operations) over seeded orders and variants, with injectable faults.
+
+It answers the GraphQL documents poas sends by the root fields they name (it is no GraphQL engine):
+`shop`, `currentAppInstallation`, `webhookSubscriptions`, `webhookSubscriptionCreate`/`Update`,
+`bulkOperationRunQuery`, `currentBulkOperation`, `node(id:)` and `productVariants`; each root is
+answered with all the fields poas reads. Control routes live under `/_sandbox/`.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import orjson
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from poas.connectors.shopify_sandbox_data import Variant, bulk_rows, load_orders, load_variants, variant_node
+
+FaultKind = Literal["throttle", "5xx", "token_expired", "bulk_failed"]
+TOKEN_TTL_S = 86399
+BUCKET_MAX = 2000.0
+RESTORE_RATE = 100.0
+DEFAULT_SCOPES = ("read_orders", "read_products", "read_inventory")
+INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"
+
+
+class FaultSpec(BaseModel):
+    """A fault to inject on the next `count` matching requests (None: until cleared)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: FaultKind
+    count: int | None = Field(1, ge=1)
+    code: int = Field(503, ge=500, le=599)  # 5xx: the status
+
+
+@dataclass
+class Bulk:
+    id: str
+    query: str
+    polls: int = 0
+    status: str = "CREATED"
+    error_code: str | None = None
+    body: bytes = b""
+    object_count: int = 0
+
+
+@dataclass
+class ShopifyState:
+    """Everything the sandbox remembers; every method takes the lock."""
+
+    orders: list[dict[str, Any]] = field(default_factory=list)
+    variants: list[Variant] = field(default_factory=list)
+    shop_name: str = "Sandbox shop"
+    currency: str = "NOK"
+    timezone: str = "Europe/Oslo"
+    taxes_included: bool = True
+    scopes: tuple[str, ...] = DEFAULT_SCOPES
+    static_token: str | None = None
+    now_s: Callable[[], float] = time.time
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    tokens: dict[str, float] = field(default_factory=dict)  # issued token → expiry (epoch s)
+    webhooks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    bulks: dict[str, Bulk] = field(default_factory=dict)
+    faults: list[tuple[FaultSpec, list[int | None]]] = field(default_factory=list)
+    available: float = BUCKET_MAX
+    refilled_at: float = 0.0
+    counters: dict[str, int] = field(default_factory=dict)
+    _seq: int = 0
+
+    def _next(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    def count(self, name: str) -> None:
+        self.counters[name] = self.counters.get(name, 0) + 1
+
+    def add_fault(self, spec: FaultSpec) -> None:
+        with self.lock:
+            self.faults.append((spec, [spec.count]))
+
+    def take_fault(self, kinds: tuple[str, ...]) -> FaultSpec | None:
+        with self.lock:
+            for entry in list(self.faults):
+                spec, left = entry
+                if spec.kind not in kinds:
+                    continue
+                if left[0] is not None:
+                    left[0] -= 1
+                    if left[0] <= 0:
+                        self.faults.remove(entry)
+                self.count(f"fault_{spec.kind}")
+                return spec
+        return None
+
+    def issue_token(self) -> str:
+        with self.lock:
+            token = "shpca_" + secrets.token_hex(16)
+            self.tokens[token] = self.now_s() + TOKEN_TTL_S
+            self.count("tokens_issued")
+            return token
+
+    def expire_tokens(self) -> None:
+        with self.lock:
+            for token in self.tokens:
+                self.tokens[token] = 0.0
+
+    def token_ok(self, token: str) -> bool:
+        if not token:
+            return False
+        with self.lock:
+            if token in self.tokens:
+                return self.tokens[token] > self.now_s()
+        if self.static_token is not None:
+            return secrets.compare_digest(token, self.static_token)
+        return not token.startswith("shpca_")  # any other non-empty token is accepted
+
+    def spend(self, cost: int) -> tuple[bool, dict[str, Any]]:
+        """Take `cost` points from the leaky bucket; (allowed, throttleStatus)."""
+        with self.lock:
+            now = self.now_s()
+            if self.refilled_at:
+                self.available = min(BUCKET_MAX, self.available + (now - self.refilled_at) * RESTORE_RATE)
+            self.refilled_at = now
+            allowed = self.available >= cost
+            if allowed:
+                self.available -= cost
+            status = {
+                "maximumAvailable": BUCKET_MAX,
+                "currentlyAvailable": int(self.available),
+                "restoreRate": RESTORE_RATE,
+            }
+            return allowed, status
+
+    def drain(self) -> None:
+        with self.lock:
+            self.available = 0.0
+            self.refilled_at = self.now_s()
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+def _cost(query: str) -> int:
+    """A query's requested cost: 1 per object root, 2 + first:N for a connection, 10 per mutation."""
+    if query.lstrip().startswith("mutation"):
+        return 10
+    firsts = [int(n) for n in re.findall(r"first:\s*(\d+)", query)]
+    return 1 + sum(2 + n for n in firsts)
+
+
+def _since(query: str) -> str | None:
+    found = re.search(r"updated_at:>=\\?['\"]?([0-9T:\-+Z.]+)", query)
+    return found.group(1) if found else None
+
+
+class _Graphql:
+    """Answers one GraphQL document against the state."""
+
+    def __init__(self, state: ShopifyState, base_url: str) -> None:
+        self.s = state
+        self.base_url = base_url
+
+    def answer(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        s = self.s
+        if re.search(r"\bshop\s*\{", query):
+            data["shop"] = {
+                "name": s.shop_name,
+                "currencyCode": s.currency,
+                "ianaTimezone": s.timezone,
+                "taxesIncluded": s.taxes_included,
+                "myshopifyDomain": "sandbox.myshopify.com",
+            }
+        if "currentAppInstallation" in query:
+            data["currentAppInstallation"] = {"accessScopes": [{"handle": h} for h in s.scopes]}
+        if "webhookSubscriptionCreate" in query:
+            data["webhookSubscriptionCreate"] = self._create_webhook(variables)
+        elif "webhookSubscriptionUpdate" in query:
+            data["webhookSubscriptionUpdate"] = self._update_webhook(variables)
+        elif "webhookSubscriptions" in query:
+            with s.lock:
+                nodes = [dict(w) for w in s.webhooks.values()]
+            data["webhookSubscriptions"] = {
+                "nodes": nodes,
+                "pageInfo": {"hasNextPage": False, "endCursor": None},
+            }
+        if "bulkOperationRunQuery" in query:
+            data["bulkOperationRunQuery"] = self._run_bulk(str(variables.get("query") or ""))
+        if "currentBulkOperation" in query:
+            with s.lock:
+                current = list(s.bulks.values())[-1] if s.bulks else None
+            data["currentBulkOperation"] = self._poll(current) if current else None
+        if re.search(r"\bnode\s*\(", query):
+            with s.lock:
+                bulk = s.bulks.get(str(variables.get("id") or ""))
+            data["node"] = self._poll(bulk) if bulk else None
+        if "productVariants" in query and "bulkOperationRunQuery" not in query:
+            data["productVariants"] = self._variants(variables)
+        return data
+
+    def _create_webhook(self, variables: dict[str, Any]) -> dict[str, Any]:
+        topic = str(variables.get("topic") or "")
+        sub = variables.get("webhookSubscription") or {}
+        url = str(sub.get("callbackUrl") or sub.get("uri") or "")
+        if not re.fullmatch(r"[A-Z_]+", topic) or not url.startswith("https://"):
+            field_name = "topic" if not re.fullmatch(r"[A-Z_]+", topic) else "callbackUrl"
+            return {
+                "webhookSubscription": None,
+                "userErrors": [{"field": [field_name], "message": f"{field_name} is invalid"}],
+            }
+        with self.s.lock:
+            for w in self.s.webhooks.values():
+                if w["topic"] == topic and w["uri"] == url:
+                    return {
+                        "webhookSubscription": None,
+                        "userErrors": [
+                            {"field": ["address"], "message": "Address for this topic has already been taken"}
+                        ],
+                    }
+            gid = f"gid://shopify/WebhookSubscription/{self.s._next()}"
+            hook = {"id": gid, "topic": topic, "uri": url, "format": str(sub.get("format") or "JSON")}
+            self.s.webhooks[gid] = hook
+            return {"webhookSubscription": dict(hook), "userErrors": []}
+
+    def _update_webhook(self, variables: dict[str, Any]) -> dict[str, Any]:
+        gid = str(variables.get("id") or "")
+        sub = variables.get("webhookSubscription") or {}
+        with self.s.lock:
+            hook = self.s.webhooks.get(gid)
+            if hook is None:
+                return {
+                    "webhookSubscription": None,
+                    "userErrors": [{"field": ["id"], "message": "Webhook subscription does not exist"}],
+                }
+            url = sub.get("callbackUrl") or sub.get("uri")
+            if url:
+                hook["uri"] = str(url)
+            return {"webhookSubscription": dict(hook), "userErrors": []}
+
+    def _run_bulk(self, inner: str) -> dict[str, Any]:
+        s = self.s
+        with s.lock:
+            running = [b for b in s.bulks.values() if b.status in ("CREATED", "RUNNING")]
+            if running:
+                return {
+                    "bulkOperation": None,
+                    "userErrors": [
+                        {
+                            "field": None,
+                            "message": "A bulk query operation for this app and shop is already in progress: "
+                            f"{running[0].id}.",
+                        }
+                    ],
+                }
+        failing = s.take_fault(("bulk_failed",)) is not None
+        lines: list[bytes] = []
+        if "productVariants" in inner:
+            for v in s.variants:
+                lines.append(orjson.dumps(variant_node(v, s.currency)))
+        elif "orders" in inner:
+            since = _since(inner)
+            for order in s.orders:
+                if since and str(order.get("updated_at") or order.get("created_at") or "") < since:
+                    continue
+                lines.extend(orjson.dumps(row) for row in bulk_rows(order))
+        else:
+            return {
+                "bulkOperation": None,
+                "userErrors": [
+                    {"field": ["query"], "message": "Invalid bulk query: expected orders or productVariants"}
+                ],
+            }
+        with s.lock:
+            bulk = Bulk(f"gid://shopify/BulkOperation/{s._next()}", inner)
+            bulk.body = b"".join(line + b"\n" for line in lines)
+            bulk.object_count = len(lines)
+            if failing:
+                bulk.error_code = "INTERNAL_SERVER_ERROR"
+            s.bulks[bulk.id] = bulk
+            return {"bulkOperation": {"id": bulk.id, "status": bulk.status}, "userErrors": []}
+
+    def _poll(self, bulk: Bulk) -> dict[str, Any]:
+        with self.s.lock:  # each poll moves the operation on: CREATED → RUNNING → COMPLETED (or FAILED)
+            bulk.polls += 1
+            if bulk.status == "CREATED":
+                bulk.status = "RUNNING"
+            elif bulk.status == "RUNNING":
+                bulk.status = "FAILED" if bulk.error_code else "COMPLETED"
+            done = bulk.status == "COMPLETED"
+            return {
+                "id": bulk.id,
+                "status": bulk.status,
+                "errorCode": bulk.error_code if bulk.status == "FAILED" else None,
+                "objectCount": str(bulk.object_count if done else 0),
+                "fileSize": str(len(bulk.body)) if done else None,
+                "url": f"{self.base_url}/_sandbox/bulk/{bulk.id.rsplit('/', 1)[-1]}.jsonl"
+                if done and bulk.body
+                else None,
+                "partialDataUrl": None,
+            }
+
+    def _variants(self, variables: dict[str, Any]) -> dict[str, Any]:
+        first = int(variables.get("first") or 50)
+        after = int(variables.get("after") or 0)
+        page = self.s.variants[after : after + first]
+        end = after + len(page)
+        return {
+            "nodes": [variant_node(v, self.s.currency) for v in page],
+            "pageInfo": {"hasNextPage": end < len(self.s.variants), "endCursor": str(end)},
+        }
+
+
+def create_shopify_sandbox_app(state: ShopifyState | None = None) -> FastAPI:
+    """The sandbox's ASGI app; its state is `app.state.shopify`."""
+    st = state or ShopifyState()
+    app = FastAPI(title="poas Shopify sandbox", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.shopify = st
+
+    @app.post("/admin/oauth/access_token")
+    async def access_token(request: Request) -> Response:
+        st.count("token_requests")
+        raw = await request.body()
+        try:
+            params = (
+                orjson.loads(raw)
+                if raw.lstrip().startswith(b"{")
+                else dict(p.split("=", 1) for p in raw.decode().split("&") if "=" in p)
+            )
+        except (orjson.JSONDecodeError, UnicodeDecodeError, ValueError):
+            params = {}
+        if params.get("grant_type") != "client_credentials":
+            return _json({"error": "unsupported_grant_type"}, 400)
+        if not params.get("client_id") or not params.get("client_secret"):
+            return _json(
+                {"error": "invalid_client", "error_description": "Client credentials are invalid"}, 400
+            )
+        return _json(
+            {"access_token": st.issue_token(), "scope": ",".join(st.scopes), "expires_in": TOKEN_TTL_S}
+        )
+
+    @app.post("/admin/api/{version}/graphql.json")
+    async def graphql(version: str, request: Request) -> Response:
+        st.count("graphql_requests")
+        token = request.headers.get("x-shopify-access-token", "")
+        if st.take_fault(("token_expired",)) is not None:
+            st.expire_tokens()
+        if not st.token_ok(token):
+            return _json({"errors": INVALID_TOKEN}, 401)
+        fault = st.take_fault(("5xx",))
+        if fault is not None:
+            return _json({"errors": "Internal Server Error"}, fault.code)
+        try:
+            body = orjson.loads(await request.body())
+            query = str(body["query"])
+            variables = body.get("variables") or {}
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            return _json({"errors": [{"message": "Parse error: expected a JSON body with a query"}]}, 400)
+        if st.take_fault(("throttle",)) is not None:
+            st.drain()
+        cost = _cost(query)
+        allowed, status = st.spend(cost)
+        if not allowed:
+            st.count("throttled")
+            return _json(
+                {
+                    "errors": [
+                        {
+                            "message": "Throttled",
+                            "extensions": {
+                                "code": "THROTTLED",
+                                "documentation": "https://shopify.dev/api/usage/rate-limits",
+                            },
+                        }
+                    ],
+                    "extensions": {
+                        "cost": {
+                            "requestedQueryCost": cost,
+                            "actualQueryCost": None,
+                            "throttleStatus": status,
+                        }
+                    },
+                }
+            )
+        base = str(request.base_url).rstrip("/")
+        data = _Graphql(st, base).answer(query, variables)
+        return _json(
+            {
+                "data": data,
+                "extensions": {
+                    "cost": {"requestedQueryCost": cost, "actualQueryCost": cost, "throttleStatus": status}
+                },
+            }
+        )
+
+    @app.get("/_sandbox/bulk/{number}.jsonl")
+    async def bulk_file(number: str) -> Response:
+        bulk = st.bulks.get(f"gid://shopify/BulkOperation/{number}")
+        if bulk is None or bulk.status != "COMPLETED":
+            return _json({"errors": "Not Found"}, 404)
+        return Response(bulk.body, media_type="application/jsonl")
+
+    @app.post("/_sandbox/faults")
+    async def add_fault(spec: FaultSpec) -> Response:
+        st.add_fault(spec)
+        return _json(spec.model_dump())
+
+    @app.delete("/_sandbox/faults")
+    async def clear_faults() -> Response:
+        with st.lock:
+            st.faults.clear()
+        return _json({"ok": True})
+
+    @app.get("/_sandbox/webhooks")
+    async def webhooks() -> Response:
+        with st.lock:
+            return _json({"data": list(st.webhooks.values())})
+
+    @app.get("/_sandbox/stats")
+    async def stats() -> Response:
+        with st.lock:
+            return _json(dict(st.counters))
+
+    return app
+
+
+def seeded_state(seed: Path | None = None, *, token: str | None = None) -> ShopifyState:
+    """A state with the seed directory's orders and variants (and the shop currency of its first order)."""
+    state = ShopifyState(static_token=token)
+    if seed is not None:
+        state.orders = load_orders(seed)
+        state.variants = load_variants(seed / "variants.csv")
+        if state.orders and state.orders[0].get("currency"):
+            state.currency = str(state.orders[0]["currency"])
+            state.taxes_included = bool(state.orders[0].get("taxes_included", True))
+    return state
+
+
+@dataclass
+class RunningShopifySandbox:
+    url: str
+    app: FastAPI
+    server: uvicorn.Server
+    thread: threading.Thread
+
+    @property
+    def state(self) -> ShopifyState:
+        state: ShopifyState = self.app.state.shopify
+        return state
+
+    def add_fault(self, **spec: Any) -> None:
+        self.state.add_fault(FaultSpec(**spec))
+
+
+@contextmanager
+def run_shopify_sandbox(
+    state: ShopifyState | None = None, port: int = 0, host: str = "127.0.0.1"
+) -> Iterator[RunningShopifySandbox]:
+    """Serve a sandbox in a background thread until the block ends."""
+    app = create_shopify_sandbox_app(state)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    bound = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="poas-shopify-sandbox", daemon=True
+    )
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            sock.close()
+            raise RuntimeError("the Shopify sandbox did not start")
+        time.sleep(0.01)
+    try:
+        yield RunningShopifySandbox(f"http://{host}:{bound}", app, server, thread)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
