@@ -121,6 +121,12 @@ class ShopConfig(BaseModel):
     access_token: SecretStr | None = None
     app_secret: SecretStr | None = None
     ad_account_id: str | None = None
+    woocommerce_url: str = ""  # the site's base URL (`poas connect woocommerce` sets it)
+    woocommerce_key: SecretStr | None = None  # REST API consumer key (ck_…)
+    woocommerce_secret: SecretStr | None = None  # REST API consumer secret (cs_…)
+    woocommerce_cost_meta_keys: list[str] = Field(  # product meta keys holding a COGS plugin's unit cost
+        default_factory=lambda: ["_wc_cog_cost", "_alg_wc_cog_cost"]
+    )
     consent_policy: ConsentPolicy | None = None  # older setting; see docs/configuration.md
     consent_default: ConsentDefault | None = None  # None: granted (denied under require_explicit)
     consent_default_by_region: dict[str, ConsentDefault] = Field(default_factory=dict)
@@ -325,10 +331,13 @@ class ConfigError(ValueError):
     pass
 
 
+WOO_SECRETS = ("woocommerce_key", "woocommerce_secret")
+
+
 def _apply_secret_env(shop: dict[str, Any]) -> None:
     """Fill secrets from `POAS_SHOP_<ID>_<FIELD>` variables or `<field>_file` paths."""
     sid = str(shop.get("id", "")).upper().replace("-", "_").replace(".", "_")
-    for name in ("access_token", "app_secret", "api_token", "webhook_secrets"):
+    for name in (*("access_token", "app_secret", "api_token", "webhook_secrets"), *WOO_SECRETS):
         env = os.environ.get(f"POAS_SHOP_{sid}_{name.upper()}")
         if env:
             shop[name] = env.split(",") if name == "webhook_secrets" else env
