@@ -18,6 +18,7 @@ from poas.cli import (  # noqa: F401  (imported for their commands)
     orders,
     reports,
     returns,
+    shopify,
     web,
 )
 from poas.cli.app import app

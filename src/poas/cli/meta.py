@@ -82,6 +82,19 @@ def sandbox(
     uvicorn.run(new_sandbox_app(app_secret=app_secret), host=host, port=port, log_level="warning")
 
 
+@sandbox_app.command("meta")
+def sandbox_meta(
+    port: int = typer.Option(8555, "--port", help="port to listen on"),
+    host: str = typer.Option("127.0.0.1", "--host"),
+    app_secret: str | None = typer.Option(
+        None, "--app-secret", envvar="POAS_SANDBOX_APP_SECRET", help="require appsecret_proof"
+    ),
+) -> None:
+    """Run the Meta sandbox in the foreground (the same as plain `poas sandbox`)."""
+    console.print(f"Meta sandbox on http://{host}:{port} (Graph paths /{{version}}/{{pixel}}/events)")
+    uvicorn.run(new_sandbox_app(app_secret=app_secret), host=host, port=port, log_level="warning")
+
+
 @sandbox_app.command("events")
 def sandbox_events(
     url: str = typer.Option("http://127.0.0.1:8555", "--url", help="the running sandbox"),
