@@ -5,6 +5,7 @@ from __future__ import annotations
 from poas.cli import (  # noqa: F401  (imported for their commands)
     alerts,
     calc,
+    connect_meta,
     costs,
     db,
     delivery,

@@ -21,6 +21,11 @@ import_app = typer.Typer(
     help="Import costs, orders, backfills and ad spend from files.", no_args_is_help=True
 )
 app.add_typer(import_app, name="import")
+# `poas connect shopify|woocommerce|meta`: each platform's module adds its command here
+connect_app = typer.Typer(
+    help="Connect a shop's platform or its Meta dataset and ad account.", no_args_is_help=True
+)
+app.add_typer(connect_app, name="connect")
 
 console = Console()
 err_console = Console(stderr=True)

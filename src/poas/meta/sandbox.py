@@ -250,6 +250,11 @@ class SandboxState:
             return _Reply(400, problem_error(missing))
         return self._accept(pixel_id, data, params.get("test_event_code"))
 
+    def check_auth(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
+        """The token / appsecret_proof check every Graph route makes: None, or (status, error body)."""
+        reply = self._check_auth(params)
+        return None if reply is None else (reply.status, reply.body)
+
     def _check_auth(self, params: dict[str, Any]) -> _Reply | None:
         token = params.get("access_token")
         if not token or not isinstance(token, str):
@@ -456,6 +461,8 @@ def _mount_insights(app: FastAPI) -> None:
             raise
         return
     app.include_router(module.router)
+    # After the insights routes: its numeric report-run route hands unknown ids to the pixel reader.
+    app.include_router(importlib.import_module("poas.meta.sandbox_objects").router)
 
 
 @dataclass

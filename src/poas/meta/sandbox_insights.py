@@ -10,6 +10,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from poas.meta.sandbox_objects import read_pixel
+
 router = APIRouter()
 
 _ALWAYS = ("date_start", "date_stop")
@@ -181,8 +183,8 @@ async def report_run_status(request: Request, version: str, run_id: int) -> JSON
     if (err := _auth(params)) is not None:
         return err
     run = state.runs.get(run_id)
-    if run is None:
-        return _error(f"Unsupported get request. Object with ID '{run_id}' does not exist", 100, 400, 33)
+    if run is None:  # a dataset (pixel) id is numeric too
+        return read_pixel(request, str(run_id))
     state.calls.append(f"GET {run_id}")
     done = run.polls_left <= 0
     run.polls_left -= 1
