@@ -69,6 +69,7 @@ class ShopifyState:
     taxes_included: bool = True
     scopes: tuple[str, ...] = DEFAULT_SCOPES
     static_token: str | None = None
+    client_credentials: tuple[str, str] | None = None  # set: only this client id and secret get tokens
     now_s: Callable[[], float] = time.time
     lock: threading.Lock = field(default_factory=threading.Lock)
     tokens: dict[str, float] = field(default_factory=dict)  # issued token → expiry (epoch s)
@@ -344,7 +345,8 @@ def create_shopify_sandbox_app(state: ShopifyState | None = None) -> FastAPI:
             params = {}
         if params.get("grant_type") != "client_credentials":
             return _json({"error": "unsupported_grant_type"}, 400)
-        if not params.get("client_id") or not params.get("client_secret"):
+        pair = (str(params.get("client_id") or ""), str(params.get("client_secret") or ""))
+        if not all(pair) or (st.client_credentials is not None and pair != st.client_credentials):
             return _json(
                 {"error": "invalid_client", "error_description": "Client credentials are invalid"}, 400
             )
