@@ -124,6 +124,9 @@ class ShopConfig(BaseModel):
     woocommerce_url: str = ""  # the site's base URL (`poas connect woocommerce` sets it)
     woocommerce_key: SecretStr | None = None  # REST API consumer key (ck_…)
     woocommerce_secret: SecretStr | None = None  # REST API consumer secret (cs_…)
+    shopify_client_id: str = ""  # a Dev Dashboard app's client id (`poas connect shopify` sets it)
+    shopify_client_secret: SecretStr | None = None  # its client secret (tokens; signs its webhooks)
+    shopify_token: SecretStr | None = None  # or a legacy custom app's static Admin API token (shpat_…)
     woocommerce_cost_meta_keys: list[str] = Field(  # product meta keys holding a COGS plugin's unit cost
         default_factory=lambda: ["_wc_cog_cost", "_alg_wc_cog_cost"]
     )
@@ -215,6 +218,8 @@ class Settings(BaseSettings):
     graph_base_url: str = "https://graph.facebook.com"
     graph_version: str = "v25.0"
     graph_timeout_s: float = 10.0
+    shopify_admin_url: str = ""  # empty: the store's own https://{store}; a sandbox's URL to try things out
+    shopify_api_version: str = "2026-10"  # pinned Shopify Admin API version
     log_format: Literal["console", "json"] = "console"
     admin_password_hash: SecretStr | None = None
     session_secret: SecretStr | None = None
@@ -332,12 +337,17 @@ class ConfigError(ValueError):
 
 
 WOO_SECRETS = ("woocommerce_key", "woocommerce_secret")
+SHOPIFY_SECRETS = ("shopify_client_secret", "shopify_token")
 
 
 def _apply_secret_env(shop: dict[str, Any]) -> None:
     """Fill secrets from `POAS_SHOP_<ID>_<FIELD>` variables or `<field>_file` paths."""
     sid = str(shop.get("id", "")).upper().replace("-", "_").replace(".", "_")
-    for name in (*("access_token", "app_secret", "api_token", "webhook_secrets"), *WOO_SECRETS):
+    for name in (
+        *("access_token", "app_secret", "api_token", "webhook_secrets"),
+        *WOO_SECRETS,
+        *SHOPIFY_SECRETS,
+    ):
         env = os.environ.get(f"POAS_SHOP_{sid}_{name.upper()}")
         if env:
             shop[name] = env.split(",") if name == "webhook_secrets" else env
