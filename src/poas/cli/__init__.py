@@ -21,6 +21,7 @@ from poas.cli import (  # noqa: F401  (imported for their commands)
     returns,
     shopify,
     web,
+    woocommerce,
 )
 from poas.cli.app import app
 

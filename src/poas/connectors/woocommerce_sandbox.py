@@ -49,6 +49,8 @@ class WooFault(BaseModel):
     code: int = 503  # 5xx status
     retry_after: int = 1  # throttle: seconds
     path_prefix: str = ""  # only REST routes starting with this (e.g. "/wc/v3/orders")
+    method: str | None = None  # only this HTTP method
+    after: int = Field(0, ge=0)  # let this many matching requests through first
 
 
 class SandboxConfig(BaseModel):
@@ -107,10 +109,13 @@ class WooState:
         text = order.get("date_modified_gmt") or order.get("date_created_gmt") or ""
         return _parse_time(str(text)) or datetime(1970, 1, 1, tzinfo=UTC)
 
-    def take_fault(self, route: str) -> WooFault | None:
+    def take_fault(self, method: str, route: str) -> WooFault | None:
         with self.lock:
             for fault in self.faults:
-                if not route.startswith(fault.path_prefix):
+                if not route.startswith(fault.path_prefix) or fault.method not in (None, method):
+                    continue
+                if fault.after:
+                    fault.after -= 1
                     continue
                 if fault.count is not None:
                     fault.count -= 1
@@ -371,7 +376,7 @@ class WooApi:
             return _json(
                 _error("rest_no_route", "No route was found matching the URL and request method.", 404), 404
             )
-        fault = self.s.take_fault(route)
+        fault = self.s.take_fault(method, route)
         if fault is not None:
             if fault.kind == "throttle":
                 msg = "Too many requests. Please wait and try again."

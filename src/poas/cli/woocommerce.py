@@ -1,0 +1,72 @@
+"""CLI: `poas sandbox woocommerce` (a local WooCommerce REST API) and `poas connect woocommerce`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+import uvicorn
+
+from poas.cli.app import console, fail, settings
+from poas.cli.connect import connect_app
+from poas.cli.meta import sandbox_app
+from poas.services.woocommerce_connect import ConnectError, WooConnection, connect_woocommerce
+from poas.services.woocommerce_sandbox import WooSeedError, new_woo_sandbox_app
+
+
+@sandbox_app.command("woocommerce")
+def sandbox_woocommerce(
+    port: int = typer.Option(8557, "--port", help="port to listen on"),
+    host: str = typer.Option("127.0.0.1", "--host"),
+    seed: Path | None = typer.Option(
+        None, "--seed", help="directory with orders/*.json (REST v3 order bodies) and variants.csv"
+    ),
+    key: str | None = typer.Option(None, "--key", help="accept only this consumer key (default: any ck_…)"),
+    secret: str | None = typer.Option(
+        None, "--secret", envvar="POAS_SANDBOX_WOOCOMMERCE_SECRET", help="accept only this consumer secret"
+    ),
+) -> None:
+    """Run the WooCommerce sandbox in the foreground (Ctrl-C stops it)."""
+    try:
+        sandbox = new_woo_sandbox_app(seed, key=key, secret=secret)
+    except WooSeedError as exc:
+        raise fail(str(exc)) from None
+    console.print(
+        f"WooCommerce sandbox on http://{host}:{port} (/wp-json/wc/v3/…; control: /_sandbox/faults, "
+        "/_sandbox/config, /_sandbox/orders)",
+        highlight=False,
+    )
+    uvicorn.run(sandbox, host=host, port=port, log_level="warning")
+
+
+@connect_app.command("woocommerce")
+def connect_woocommerce_command(
+    shop: str = typer.Argument(..., help="the shop id in poas (added to poas.toml when missing)"),
+    url: str = typer.Option(..., "--url", help="the site, https://shop.example"),
+    key: str = typer.Option(..., "--key", envvar="POAS_WOOCOMMERCE_KEY", help="REST API consumer key (ck_…)"),
+    secret: str = typer.Option(
+        ..., "--secret", envvar="POAS_WOOCOMMERCE_SECRET", help="REST API consumer secret (cs_…)"
+    ),
+    public_url: str = typer.Option(..., "--public-url", help="where WooCommerce reaches poas, https://…"),
+) -> None:
+    """Check the key, register poas's order webhooks on the site and store the connection."""
+    conn = WooConnection(shop, url, key, secret, public_url)
+    try:
+        report = connect_woocommerce(settings(), conn)
+    except ConnectError as exc:
+        raise fail(f"not connected: {exc}") from None
+    console.print(
+        f"[green]connected[/green] {report.shop_id}: "
+        f"{report.orders} order(s), {report.products} product(s) readable",
+        highlight=False,
+    )
+    for label, topics in (("created", report.created), ("updated", report.updated)):
+        if topics:
+            console.print(f"webhooks {label}: {', '.join(topics)} → {report.delivery_url}", highlight=False)
+    if report.removed:
+        console.print(f"duplicate webhooks removed: {report.removed}")
+    where = "added to" if report.shop_added else "updated in"
+    console.print(
+        f"shop {where} {report.config_path}; secrets in {report.secrets_dir} (0600)", highlight=False
+    )
+    console.print(f"next: poas sync {report.shop_id}", highlight=False)
