@@ -20,6 +20,7 @@ from poas.cli import (  # noqa: F401  (imported for their commands)
     reports,
     returns,
     shopify,
+    sync,
     web,
     woocommerce,
 )
