@@ -144,6 +144,10 @@ def test_doctor_accepts_the_written_file(home: Path, monkeypatch: pytest.MonkeyP
     shop_checks = [c for c in checks if c.name == "shop nordlys"]
     assert shop_checks and {c.level for c in shop_checks} == {Level.OK}, shop_checks
     assert not [c for c in checks if c.name == "shops"]  # the "no shops configured" warning is gone
+    appmod.settings.cache_clear()
+    doctor = _run("doctor", "--no-graph")
+    assert doctor.exit_code == 0, doctor.output
+    assert "shop nordlys" in doctor.output and "no shops configured" not in doctor.output
 
 
 def test_doctor_without_a_config_says_poas_init(home: Path) -> None:
