@@ -1,13 +1,9 @@
-"""The `poas connect` group: one command per platform (each in its platform's CLI module)."""
+"""The `poas connect` group: one command per platform (each in its platform's CLI module). The group
+itself is `poas.cli.app.connect_app`; this module re-exports it (one group, so every platform's
+command is found)."""
 
 from __future__ import annotations
 
-import typer
+from poas.cli.app import connect_app
 
-from poas.cli.app import app
-
-connect_app = typer.Typer(
-    help="Connect a shop or ad account: check credentials, register webhooks, store the connection.",
-    no_args_is_help=True,
-)
-app.add_typer(connect_app, name="connect")
+__all__ = ["connect_app"]
