@@ -173,3 +173,12 @@ def test_the_command(cli_env: RunningSandbox) -> None:
     _load(cli_env, token_permissions={TOKEN: []})
     denied = runner.invoke(appmod.app, ["connect", "meta", "nordlys"])
     assert denied.exit_code == 1 and "missing permission" in denied.output
+
+
+def test_one_connect_group_holds_every_platform() -> None:
+    """Every platform's module registers on the one `poas connect` group (a second group of the same
+    name would hide the first one's commands)."""
+    import typer.main
+
+    group = typer.main.get_command(appmod.app).commands["connect"]  # type: ignore[attr-defined]
+    assert {"meta", "woocommerce"} <= set(group.commands)
