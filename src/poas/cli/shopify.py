@@ -1,4 +1,4 @@
-"""CLI: `poas sandbox shopify` (a local Shopify Admin API)."""
+"""CLI: `poas sandbox shopify` (a local Shopify Admin API) and `poas connect shopify`."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from pathlib import Path
 import typer
 import uvicorn
 
-from poas.cli.app import console, fail
+from poas.cli.app import connect_app, console, fail, settings
 from poas.cli.meta import sandbox_app
+from poas.services.shopify_connect import ConnectError, ShopifyConnection, connect_shopify
 from poas.services.shopify_sandbox import SeedError, new_shopify_sandbox_app
 
 
@@ -36,3 +37,48 @@ def sandbox_shopify(
         highlight=False,
     )
     uvicorn.run(sandbox, host=host, port=port, log_level="warning")
+
+
+@connect_app.command("shopify")
+def connect_shopify_command(
+    shop_id: str = typer.Argument(..., help="the shop's id in poas (added to poas.toml when missing)"),
+    store: str = typer.Option(..., "--store", help="the shop's NAME.myshopify.com domain"),
+    public_url: str = typer.Option(..., "--public-url", help="where poas is reachable over https"),
+    client_id: str | None = typer.Option(None, "--client-id", help="a Dev Dashboard app's client id"),
+    client_secret: str | None = typer.Option(
+        None, "--client-secret", envvar="POAS_CONNECT_SHOPIFY_CLIENT_SECRET", help="its client secret"
+    ),
+    token: str | None = typer.Option(
+        None,
+        "--token",
+        envvar="POAS_CONNECT_SHOPIFY_TOKEN",
+        help="or a custom app's Admin API token (shpat_…)",
+    ),
+) -> None:
+    """Check the app's credentials and scopes, read the shop's currency, timezone and tax inclusion,
+    register the order and refund webhooks at --public-url, and store the connection."""
+    conn = ShopifyConnection(shop_id, store, public_url, client_id, client_secret, token)
+    try:
+        report = connect_shopify(settings(), conn)
+    except ConnectError as exc:
+        raise fail(f"{exc} (nothing was registered)") from None
+    info = report.info
+    if info is not None:
+        console.print(
+            f"[green]connected[/green] {info.name} ({info.domain}): {info.currency}, {info.timezone}, "
+            f"prices {'include' if info.taxes_included else 'exclude'} tax",
+            highlight=False,
+        )
+    for key, mine, theirs in report.differences:
+        console.print(
+            f"  {key}: poas.toml had {mine}, the shop says {theirs} (now {theirs})", highlight=False
+        )
+    for label, topics in (("created", report.created), ("moved", report.updated), ("kept", report.kept)):
+        if topics:
+            console.print(f"  webhooks {label}: {', '.join(topics)}", highlight=False)
+    console.print(f"  deliveries go to {report.delivery_url}", highlight=False)
+    action = "added to" if report.entry_added else "updated in"
+    console.print(f"  shop {report.shop_id!r} {action} {report.config_path}", highlight=False)
+    for note in report.notes:
+        console.print(f"[yellow]note:[/yellow] {note}", highlight=False)
+    console.print(f"next: poas sync {report.shop_id}", highlight=False)

@@ -32,6 +32,10 @@ UPDATE_WEBHOOK = (
     "{ webhookSubscriptionUpdate(id: $id, webhookSubscription: $webhookSubscription) "
     "{ webhookSubscription { id topic uri } userErrors { field message } } }"
 )
+DELETE_WEBHOOK = (
+    "mutation ($id: ID!) { webhookSubscriptionDelete(id: $id) "
+    "{ deletedWebhookSubscriptionId userErrors { field message } } }"
+)
 RUN_BULK = (
     "mutation ($query: String!) { bulkOperationRunQuery(query: $query) "
     "{ bulkOperation { id status } userErrors { field message } } }"
@@ -275,6 +279,12 @@ class ShopifyClient:
     def update_webhook(self, gid: str, uri: str) -> dict[str, Any]:
         out = self.graphql(UPDATE_WEBHOOK, {"id": gid, "webhookSubscription": {"uri": uri}})
         return _mutation_result(out, "webhookSubscriptionUpdate", self.store)
+
+    def delete_webhook(self, gid: str) -> None:
+        out = self.graphql(DELETE_WEBHOOK, {"id": gid})
+        errors = (out.get("webhookSubscriptionDelete") or {}).get("userErrors") or []
+        if errors:
+            raise ShopifyError("request", f"{self.store}: webhookSubscriptionDelete: {_messages(errors)}")
 
     def bulk_to_file(self, inner_query: str, *, poll_s: float = 1.0, max_polls: int = 100_000) -> Path | None:
         """Run a bulk query to COMPLETED and download its JSONL to a temporary file (the caller

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from poas.connectors.shopify_sandbox_data import Variant, bulk_rows, load_orders, load_variants, variant_node
 
-FaultKind = Literal["throttle", "5xx", "token_expired", "bulk_failed"]
+FaultKind = Literal["throttle", "5xx", "token_expired", "bulk_failed", "webhook_create"]
 TOKEN_TTL_S = 86399
 BUCKET_MAX = 2000.0
 RESTORE_RATE = 100.0
@@ -188,7 +188,16 @@ class _Graphql:
             }
         if "currentAppInstallation" in query:
             data["currentAppInstallation"] = {"accessScopes": [{"handle": h} for h in s.scopes]}
-        if "webhookSubscriptionCreate" in query:
+        if "webhookSubscriptionDelete" in query:
+            with s.lock:
+                gone = s.webhooks.pop(str(variables.get("id") or ""), None)
+            data["webhookSubscriptionDelete"] = {
+                "deletedWebhookSubscriptionId": gone["id"] if gone else None,
+                "userErrors": []
+                if gone
+                else [{"field": ["id"], "message": "Webhook subscription does not exist"}],
+            }
+        elif "webhookSubscriptionCreate" in query:
             data["webhookSubscriptionCreate"] = self._create_webhook(variables)
         elif "webhookSubscriptionUpdate" in query:
             data["webhookSubscriptionUpdate"] = self._update_webhook(variables)
@@ -216,6 +225,11 @@ class _Graphql:
     def _create_webhook(self, variables: dict[str, Any]) -> dict[str, Any]:
         topic = str(variables.get("topic") or "")
         sub = variables.get("webhookSubscription") or {}
+        if self.s.take_fault(("webhook_create",)) is not None:
+            return {
+                "webhookSubscription": None,
+                "userErrors": [{"field": ["topic"], "message": "Topic is invalid"}],
+            }
         url = str(sub.get("callbackUrl") or sub.get("uri") or "")
         if not re.fullmatch(r"[A-Z_]+", topic) or not url.startswith("https://"):
             field_name = "topic" if not re.fullmatch(r"[A-Z_]+", topic) else "callbackUrl"
