@@ -1,17 +1,22 @@
-"""CLI: `poas sandbox woocommerce` (a local WooCommerce REST API) and `poas connect woocommerce`."""
+"""CLI: `poas sandbox woocommerce` (a local WooCommerce REST API), `poas connect woocommerce` and the
+WooCommerce part of `poas sync`."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
 import uvicorn
 
-from poas.cli.app import console, fail, settings
+from poas.cli.app import console, err_console, fail, settings, store
 from poas.cli.connect import connect_app
 from poas.cli.meta import sandbox_app
+from poas.cli.sync import SYNCERS
 from poas.services.woocommerce_connect import ConnectError, WooConnection, connect_woocommerce
 from poas.services.woocommerce_sandbox import WooSeedError, new_woo_sandbox_app
+from poas.services.woocommerce_sync import SyncError, sync_woocommerce
+from poas.settings import ShopConfig
 
 
 @sandbox_app.command("woocommerce")
@@ -70,3 +75,39 @@ def connect_woocommerce_command(
         f"shop {where} {report.config_path}; secrets in {report.secrets_dir} (0600)", highlight=False
     )
     console.print(f"next: poas sync {report.shop_id}", highlight=False)
+
+
+def sync_woocommerce_shop(shop: ShopConfig, since: datetime | None, costs_only: bool) -> None:
+    """`poas sync` for a WooCommerce shop: costs, then orders page by page (progress on standard error)."""
+
+    def progress(accepted: int, rejected: int) -> None:
+        err_console.print(f"orders: {accepted} imported, {rejected} rejected", highlight=False)
+
+    try:
+        report = sync_woocommerce(
+            store(), shop, now=datetime.now(UTC), since=since, costs_only=costs_only, on_page=progress
+        )
+    except SyncError as exc:
+        raise fail(f"sync stopped: {exc}") from None
+    console.print(
+        f"costs: {report.costs_seen} item(s) with a cost ({report.costs_new} new, {report.costs_changed} "
+        f"changed), {len(report.costs_missing)} without",
+        highlight=False,
+    )
+    if report.costs_new:
+        console.print(
+            "first-seen costs apply to older orders too (source woocommerce-first-sync)", highlight=False
+        )
+    if not costs_only:
+        after = f" changed after {report.since:%Y-%m-%d %H:%M:%S} UTC" if report.since else ""
+        console.print(
+            f"orders{after}: {report.orders_accepted} imported, {report.orders_rejected} rejected",
+            highlight=False,
+        )
+        for error in report.errors:
+            console.print(f"  {error}", highlight=False)
+    if report.throttled:
+        console.print(f"the shop throttled {report.throttled} request(s); waited as asked", highlight=False)
+
+
+SYNCERS["woocommerce"] = sync_woocommerce_shop

@@ -248,8 +248,7 @@ class WooState:
         with self.lock:
             order_id = int(body["id"])
             topic = "order.updated" if order_id in self.orders else "order.created"
-            stored = {**body, "date_modified_gmt": body.get("date_modified_gmt") or now}
-            stored.setdefault("date_modified", stored["date_modified_gmt"])
+            stored = {**body, "date_modified_gmt": now, "date_modified": now}  # the site's timezone is UTC
             self.orders[order_id] = stored
             hooks = [
                 dict(h) for h in self.webhooks.values() if h["topic"] == topic and h["status"] == "active"
