@@ -15,7 +15,10 @@ import httpx
 import orjson
 import pytest
 from local_http import serve
+from test_sandbox_commands import serving
+from typer.testing import CliRunner
 
+from poas.cli.app import app
 from poas.connectors.woocommerce_sandbox import RunningWooSandbox, new_woo_state, run_woo_sandbox
 from poas.connectors.woocommerce_seed import WooSeedError, load_seed
 
@@ -155,3 +158,19 @@ def test_a_bad_seed_names_the_file_and_line(tmp_path: Path) -> None:
     )
     with pytest.raises(WooSeedError, match=r"variants.csv line 2: unit_cost 'abc' is not a number"):
         load_seed(tmp_path)
+
+
+def test_poas_sandbox_woocommerce_serves_the_seed_with_its_key(tmp_path: Path) -> None:
+    args = ["sandbox", "woocommerce", "--seed", str(SEED), "--key", "ck_only", "--secret", "cs_only"]
+    with serving(args, "/wp-json/") as url:
+        assert "wc/v3" in httpx.get(f"{url}/wp-json/").json()["namespaces"]
+        orders = f"{url}/wp-json/wc/v3/orders"
+        assert httpx.get(orders, auth=("ck_other", "cs_only")).status_code == 401
+        ok = httpx.get(orders, auth=("ck_only", "cs_only"))
+        assert ok.status_code == 200 and ok.headers["X-WP-Total"] == "2"
+
+
+def test_poas_sandbox_woocommerce_names_a_bad_seed(tmp_path: Path) -> None:
+    (tmp_path / "variants.csv").write_text("variant_id,sku\n1,A\n")
+    result = CliRunner().invoke(app, ["sandbox", "woocommerce", "--seed", str(tmp_path)])
+    assert result.exit_code == 1 and "missing column(s) product_title" in " ".join(result.output.split())
