@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -15,13 +16,17 @@ import httpx
 import orjson
 import pytest
 from sqlalchemy import Engine
+from test_sandbox_commands import free_port
 from typer.testing import CliRunner, Result
 
 import poas.cli  # noqa: F401  (registers every command)
 from poas.connectors.woocommerce_sandbox import RunningWooSandbox, new_woo_state, run_woo_sandbox
+from poas.settings import load_settings
 from poas.sources.woocommerce import parse_order
 from poas.store.costs import load_cost_rows
 from poas.store.orders import load_orders, stored_form
+from poas.web.app import create_app
+from poas.web.server import run_in_thread
 
 appmod = importlib.import_module("poas.cli.app")
 SEED = Path(__file__).resolve().parents[1] / "fixtures" / "woocommerce_seed"
@@ -55,10 +60,10 @@ def _run(*args: str) -> Result:
     return CliRunner().invoke(appmod.app, list(args), catch_exceptions=False)
 
 
-def _connect(sb: RunningWooSandbox) -> None:
+def _connect(sb: RunningWooSandbox, public_url: str = "https://poas.example") -> None:
     result = _run(
         *("connect", "woocommerce", "butikk", "--url", sb.url, "--key", KEY, "--secret", SECRET),
-        *("--public-url", "https://poas.example"),
+        *("--public-url", public_url),
     )
     assert result.exit_code == 0, result.output
 
@@ -150,3 +155,23 @@ def test_sync_without_a_connection_or_with_a_revoked_key_is_one_line(
     message = " ".join(result.output.split())
     assert result.exit_code == 1 and message.startswith("error: sync stopped:")
     assert "Consumer secret is invalid." in message and SECRET not in message
+
+
+def test_after_connect_the_shops_signed_deliveries_reach_poas_web(
+    home: Path, woo: RunningWooSandbox, engine: Engine
+) -> None:
+    port = free_port()
+    _connect(woo, f"http://127.0.0.1:{port}")
+    app = create_app(load_settings(home / "poas.toml"), engine)
+    with run_in_thread(app, port=port):
+        order = {**_seed_order("7301.json"), "id": 7400, "number": "7400"}
+        sent = httpx.post(f"{woo.url}/_sandbox/orders", json=order, timeout=30).json()["deliveries"]
+        assert [(d["topic"], d["status"]) for d in sent] == [("order.created", 200)]
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with engine.connect() as conn:
+                if load_orders(conn, "butikk", ["7400"]):
+                    break
+            time.sleep(0.05)
+    with engine.connect() as conn:
+        assert load_orders(conn, "butikk", ["7400"])["7400"].name == "7400"
