@@ -1,16 +1,22 @@
-"""CLI: `poas sandbox shopify` (a local Shopify Admin API) and `poas connect shopify`."""
+"""CLI: `poas sandbox shopify` (a local Shopify Admin API), `poas connect shopify` and the Shopify
+part of `poas sync`."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
 import uvicorn
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
-from poas.cli.app import connect_app, console, fail, settings
+from poas.cli.app import connect_app, console, err_console, fail, settings, store
 from poas.cli.meta import sandbox_app
+from poas.cli.sync import SYNCERS
 from poas.services.shopify_connect import ConnectError, ShopifyConnection, connect_shopify
 from poas.services.shopify_sandbox import SeedError, new_shopify_sandbox_app
+from poas.services.shopify_sync import SyncError, sync_shopify
+from poas.settings import ShopConfig
 
 
 @sandbox_app.command("shopify")
@@ -82,3 +88,57 @@ def connect_shopify_command(
     for note in report.notes:
         console.print(f"[yellow]note:[/yellow] {note}", highlight=False)
     console.print(f"next: poas sync {report.shop_id}", highlight=False)
+
+
+def sync_shopify_shop(shop: ShopConfig, since: datetime | None, costs_only: bool) -> None:
+    """`poas sync` for a Shopify shop: costs, then orders by a bulk operation (progress on standard error)."""
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), DownloadColumn(), console=err_console, transient=True
+    ) as bar:
+        task = bar.add_task("orders", total=None, visible=False)
+
+        def downloaded(size: int) -> None:
+            bar.update(task, total=size, visible=True)
+
+        def imported(done: int) -> None:
+            bar.update(task, completed=done)
+
+        try:
+            report = sync_shopify(
+                store(),
+                settings(),
+                shop,
+                now=datetime.now(UTC),
+                since=since,
+                costs_only=costs_only,
+                on_download=downloaded,
+                on_progress=imported,
+            )
+        except SyncError as exc:
+            raise fail(f"sync stopped: {exc}") from None
+    console.print(
+        f"costs: {report.costs_seen} variant(s) with a cost, {report.costs_new} new, "
+        f"{report.costs_changed} changed",
+        highlight=False,
+    )
+    if report.costs_new:
+        console.print(
+            "  first-seen costs apply to older orders too (source shopify-first-sync)", highlight=False
+        )
+    if report.costs_missing:
+        shown = ", ".join(report.costs_missing[:5]) + (" …" if len(report.costs_missing) > 5 else "")
+        console.print(f"  no cost in Shopify for {len(report.costs_missing)}: {shown}", highlight=False)
+    orders = report.orders
+    if orders is not None:
+        console.print(
+            f"orders: {orders.accepted} imported, {orders.rejected} rejected, "
+            f"{orders.skipped} test order(s) skipped",
+            highlight=False,
+        )
+        for err in orders.errors:
+            err_console.print(f"  {err}", highlight=False)
+    if report.throttle_waits:
+        console.print(f"  waited for Shopify's rate limit {report.throttle_waits} time(s)", highlight=False)
+
+
+SYNCERS["shopify"] = sync_shopify_shop

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -168,6 +169,14 @@ def _since(query: str) -> str | None:
     return found.group(1) if found else None
 
 
+def _when(value: object) -> datetime:
+    try:
+        when = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
 class _Graphql:
     """Answers one GraphQL document against the state."""
 
@@ -289,7 +298,7 @@ class _Graphql:
         elif "orders" in inner:
             since = _since(inner)
             for order in s.orders:
-                if since and str(order.get("updated_at") or order.get("created_at") or "") < since:
+                if since and _when(order.get("updated_at") or order.get("created_at")) < _when(since):
                     continue
                 lines.extend(orjson.dumps(row) for row in bulk_rows(order))
         else:

@@ -1,0 +1,179 @@
+"""`poas sync` for a Shopify shop: variant unit costs into the cost book, then orders (with their
+refunds) through a bulk operation whose JSONL is streamed into the backfill importer.
+
+Costs come first so the orders are priced with them. A variant's cost is keyed by its variant id (the
+key the profit engine looks a Shopify line up by first). A key the book has never seen gets a row
+valid from the shop's `earliest_order_date` with source `shopify-first-sync` (history priced with the
+cost as first seen); a changed cost gets a new row valid from now (source `shopify`); an unchanged
+one, nothing. Orders are read with `updated_at:>=` `--since` when given, else all of them; the
+importer is idempotent, so a repeated sync changes nothing that did not change. No Conversions API
+events are sent for synced history.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from sqlalchemy import Engine
+
+from poas.connectors.shopify import ShopifyClient, ShopifyError
+from poas.domain.costs import CostRow
+from poas.services.backfill import BackfillReport, backfill
+from poas.settings import Settings, ShopConfig
+from poas.store.costs import import_costs, load_cost_rows
+
+FIRST_SYNC_SOURCE = "shopify-first-sync"
+SYNC_SOURCE = "shopify"
+
+_MONEY = "{ shopMoney { amount currencyCode } }"
+ORDERS_BULK_QUERY = (
+    "{ orders(QUERY) { edges { node { "
+    "id name createdAt processedAt updatedAt cancelledAt test currencyCode taxesIncluded "
+    "displayFinancialStatus paymentGatewayNames email phone "
+    "customer { id email firstName lastName emailMarketingConsent { marketingState } } "
+    "shippingAddress { city zip provinceCode countryCodeV2 } "
+    "landingPageUrl referrerUrl clientIp customAttributes { key value } "
+    "refunds { id createdAt processedAt refundLineItems(first: 250) { nodes { lineItem { id } quantity "
+    f"restockType subtotalSet {_MONEY} totalTaxSet {_MONEY} }} }} }} "
+    "lineItems { edges { node { id quantity sku title variantTitle variant { id } product { id } "
+    f"originalUnitPriceSet {_MONEY} discountAllocations {{ allocatedAmountSet {_MONEY} }} "
+    f"taxLines {{ priceSet {_MONEY} rate title }} isGiftCard }} }} }} "
+    "shippingLines { edges { node { id code title "
+    f"originalPriceSet {_MONEY} discountedPriceSet {_MONEY} "
+    f"taxLines {{ priceSet {_MONEY} rate title }} "
+    f"discountAllocations {{ allocatedAmountSet {_MONEY} }} }} }} }} "
+    "} } } }"
+)
+
+
+class SyncError(RuntimeError):
+    """A one-line reason the sync stopped (what was committed before it stays)."""
+
+
+@dataclass
+class ShopifySyncReport:
+    costs_seen: int = 0
+    costs_new: int = 0
+    costs_changed: int = 0
+    costs_missing: list[str] = field(default_factory=list)  # variants the shop states no cost for
+    orders: BackfillReport | None = None
+    since: datetime | None = None
+    throttle_waits: int = 0
+    token_refreshes: int = 0
+
+
+def orders_query(since: datetime | None) -> str:
+    """The bulk query for the orders changed at or after `since` (all orders without it)."""
+    if since is None:
+        return ORDERS_BULK_QUERY.replace("(QUERY)", "")
+    stamp = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return ORDERS_BULK_QUERY.replace("(QUERY)", f"(query: \"updated_at:>='{stamp}'\")")
+
+
+def client_for_shop(settings: Settings, shop: ShopConfig, **kw: object) -> ShopifyClient:
+    if not shop.domain:
+        raise SyncError(
+            f"shop {shop.id!r} has no domain (NAME.myshopify.com): run poas connect shopify {shop.id}"
+        )
+    secret = shop.shopify_client_secret.get_secret_value() if shop.shopify_client_secret else None
+    token = shop.shopify_token.get_secret_value() if shop.shopify_token else None
+    if not token and not (shop.shopify_client_id and secret):
+        raise SyncError(
+            f"shop {shop.id!r} has no Shopify credentials (shopify_client_id + shopify_client_secret, or "
+            f"shopify_token): run poas connect shopify {shop.id} first"
+        )
+    return ShopifyClient(
+        shop.domain,
+        client_id=None if token else shop.shopify_client_id,
+        client_secret=None if token else secret,
+        token=token,
+        base_url=settings.shopify_admin_url,
+        api_version=settings.shopify_api_version,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def sync_costs(
+    engine: Engine, client: ShopifyClient, shop: ShopConfig, report: ShopifySyncReport, now: datetime
+) -> None:
+    seen: dict[str, tuple[Decimal, str]] = {}
+    for v in client.variant_costs():
+        label = f"{v.product_title} {v.variant_title}".strip() + f" ({v.sku or v.variant_id})"
+        if v.unit_cost is None:
+            report.costs_missing.append(label)
+            continue
+        seen[v.variant_id] = (v.unit_cost, v.currency or shop.currency)
+    report.costs_seen = len(seen)
+    first = datetime.combine(shop.earliest_order_date, datetime.min.time(), UTC)
+    with engine.begin() as conn:
+        latest: dict[str, CostRow] = {}
+        for row in load_cost_rows(conn, shop.id, set(seen)):
+            if row.valid_from <= now and (
+                row.key not in latest or row.valid_from > latest[row.key].valid_from
+            ):
+                latest[row.key] = row
+        rows: list[CostRow] = []
+        for key, (cost, currency) in seen.items():
+            old = latest.get(key)
+            if old is None:
+                rows.append(CostRow(key, cost, currency, first, FIRST_SYNC_SOURCE))
+                report.costs_new += 1
+            elif old.unit_cost != cost or old.currency != currency:
+                rows.append(CostRow(key, cost, currency, now, SYNC_SOURCE))
+                report.costs_changed += 1
+        import_costs(conn, shop.id, rows, now=now)
+
+
+def sync_shopify(
+    engine: Engine,
+    settings: Settings,
+    shop: ShopConfig,
+    *,
+    now: datetime,
+    since: datetime | None = None,
+    costs_only: bool = False,
+    batch_size: int = 500,
+    max_errors: int = 20,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.time,
+    poll_s: float = 1.0,
+    on_download: Callable[[int], None] | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> ShopifySyncReport:
+    """Costs, then (unless `costs_only`) orders; `on_download(size)` gets the JSONL's size in bytes
+    before the import starts, `on_progress(bytes)` the bytes imported so far."""
+    report = ShopifySyncReport(since=since)
+    try:
+        with client_for_shop(settings, shop, sleep=sleep, clock=clock) as client:
+            sync_costs(engine, client, shop, report, now)
+            if not costs_only:
+                path = client.bulk_to_file(orders_query(since), poll_s=poll_s)
+                if path is None:
+                    report.orders = BackfillReport()
+                else:
+                    try:
+                        if on_download is not None:
+                            on_download(path.stat().st_size)
+                        with path.open("rb") as stream:
+                            report.orders = backfill(
+                                engine,
+                                shop,
+                                stream,
+                                "bulk",
+                                now=now,
+                                batch_size=batch_size,
+                                send_events=False,
+                                max_errors=max_errors,
+                                on_progress=on_progress,
+                            )
+                    finally:
+                        path.unlink(missing_ok=True)
+            report.throttle_waits = client.throttle_waits
+            report.token_refreshes = client.refreshes
+    except ShopifyError as exc:
+        raise SyncError(str(exc)) from None
+    return report
