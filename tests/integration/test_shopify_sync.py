@@ -78,6 +78,8 @@ def test_connect_then_sync_prices_the_paid_order_from_shopify_costs(
     assert "no cost in Shopify for 1: Skjerf Rødt (SKJERF-RODT)" in flat
     assert "orders: 2 imported, 0 rejected" in flat
     assert cogs(PAID) == Decimal("2") * Decimal("310.50") + Decimal("42.00")
+    breakdown = poas("profit", PAID, "--shop", "nordlys", "--json").output
+    assert "shopify-first-sync:44021137555656@" in breakdown  # the cited cost row says how it was priced
     with engine.connect() as conn:
         rows = load_cost_rows(conn, "nordlys")
     assert {(r.key, r.unit_cost, r.source) for r in rows} == {
