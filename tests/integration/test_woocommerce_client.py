@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -56,15 +56,28 @@ def test_discovery_names_what_is_wrong(woo: RunningWooSandbox, mode: str, kind: 
 
 
 def test_orders_page_by_page_oldest_change_first(woo: RunningWooSandbox) -> None:
-    for n in range(150):  # 150 more orders, modified now: two pages at 100 a page
+    for n in range(150):  # 150 more orders, modified now (many in the same second)
         woo.state.add_order({"id": 10000 + n, "status": "processing"}, deliver=False)
     with _client(woo) as client:
-        pages = list(client.orders())
-        assert [len(p) for p in pages] == [100, 52]
-        ids = [o["id"] for p in pages for o in p]
-        assert ids[:2] == [7301, 4711] and len(set(ids)) == 152
+        ids = [o["id"] for p in client.orders() for o in p]
+        assert ids[:2] == [7301, 4711] and len(ids) == 152 and len(set(ids)) == 152
         later = [o["id"] for p in client.orders(datetime(2026, 11, 22, tzinfo=UTC)) for o in p]
-        assert later[0] == 4711 and 7301 not in later
+        assert later[0] == 4711 and 7301 not in later and len(later) == 151
+
+
+def test_an_order_changed_mid_sync_makes_no_other_order_skip(woo: RunningWooSandbox) -> None:
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    for n in range(250):  # one a second, so page numbers would shift when one moves to the end
+        when = (start + timedelta(seconds=n)).strftime("%Y-%m-%dT%H:%M:%S")
+        woo.state.orders[20000 + n] = {"id": 20000 + n, "date_created_gmt": when, "date_modified_gmt": when}
+    with _client(woo) as client:
+        pages = client.orders()
+        seen = [o["id"] for o in next(pages)]
+        assert seen == list(range(20000, 20100))
+        woo.state.add_order({"id": 20005, "status": "completed"}, deliver=False)  # moves to the end
+        seen += [o["id"] for p in pages for o in p]
+    assert set(range(20000, 20250)) | {7301, 4711} == set(seen)
+    assert seen[-1] == 20005  # read again after its change
 
 
 def test_product_costs_core_cogs_and_plugin_meta(woo: RunningWooSandbox) -> None:

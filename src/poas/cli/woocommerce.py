@@ -81,7 +81,7 @@ def sync_woocommerce_shop(shop: ShopConfig, since: datetime | None, costs_only: 
     """`poas sync` for a WooCommerce shop: costs, then orders page by page (progress on standard error)."""
 
     def progress(accepted: int, rejected: int) -> None:
-        err_console.print(f"orders: {accepted} imported, {rejected} rejected", highlight=False)
+        err_console.print(f"… {accepted} order(s) read, {rejected} rejected", highlight=False)
 
     try:
         report = sync_woocommerce(
@@ -100,8 +100,10 @@ def sync_woocommerce_shop(shop: ShopConfig, since: datetime | None, costs_only: 
         )
     if not costs_only:
         after = f" changed after {report.since:%Y-%m-%d %H:%M:%S} UTC" if report.since else ""
+        new, updated = report.outcome.inserted, report.outcome.updated
         console.print(
-            f"orders{after}: {report.orders_accepted} imported, {report.orders_rejected} rejected",
+            f"orders{after}: {report.orders_accepted} read ({new} new, {updated} updated), "
+            f"{report.orders_rejected} rejected",
             highlight=False,
         )
         for error in report.errors:

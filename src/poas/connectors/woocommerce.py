@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -244,11 +244,36 @@ class WooClient:
     # --- resources -----------------------------------------------------------------------------------
 
     def orders(self, modified_after: datetime | None = None) -> Iterator[list[dict[str, Any]]]:
-        """Pages of orders, oldest change first (`orderby=modified`), changed after `modified_after`."""
-        params: dict[str, Any] = {"orderby": "modified", "order": "asc", "dates_are_gmt": "true"}
-        if modified_after is not None:
-            params["modified_after"] = modified_after.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
-        return self.pages("/orders", params)
+        """Pages of orders, oldest change first (`orderby=modified`), changed after `modified_after`.
+
+        Keyset pages, not page numbers: an order changed while the sync runs moves to the end of the
+        list, and page numbers would then skip the order that slid into its place. Each request asks
+        for changes after (the newest change read so far − 1 s: WooCommerce compares whole seconds),
+        page 1; orders already read at that second are dropped. Only when a whole page shares one
+        second does it step to the next page number at the same bound."""
+        after = modified_after
+        page = 1
+        boundary: dict[int, str] = {}  # id -> modified, for the orders read at or after `after`
+        while True:
+            params: dict[str, Any] = {"orderby": "modified", "order": "asc", "dates_are_gmt": "true"}
+            params.update(per_page=100, page=page)
+            if after is not None:
+                params["modified_after"] = _wc_time(after - timedelta(seconds=1))
+            rows = self.request("GET", "/orders", params=params).json()
+            if not isinstance(rows, list):
+                raise WooError("http", f"{self.url}: /orders page {page} is not a list")
+            fresh = [r for r in rows if boundary.get(r.get("id")) != _modified_text(r)]
+            if fresh:
+                yield fresh
+            newest = max((t for t in (_modified(r) for r in rows) if t is not None), default=None)
+            if len(rows) < 100 or newest is None:
+                return
+            if after is None or newest > after:
+                after, page = newest, 1
+                boundary = {r["id"]: _modified_text(r) for r in rows if _modified(r) == newest}
+            else:
+                boundary.update({r["id"]: _modified_text(r) for r in rows})
+                page += 1
 
     def product_costs(self, meta_keys: Sequence[str] = DEFAULT_COST_META_KEYS) -> Iterator[ProductCost]:
         """Every simple product and variation with its unit cost (None when the shop states none)."""
@@ -280,6 +305,23 @@ class WooClient:
 
     def delete_webhook(self, hook_id: int) -> None:
         self.request("DELETE", f"/webhooks/{hook_id}", params={"force": "true"})
+
+
+def _wc_time(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _modified_text(order: Mapping[str, Any]) -> str:
+    return str(order.get("date_modified_gmt") or order.get("date_created_gmt") or "")
+
+
+def _modified(order: Mapping[str, Any]) -> datetime | None:
+    """An order's change time as aware UTC (WooCommerce's `*_gmt` fields carry no offset)."""
+    try:
+        value = datetime.fromisoformat(_modified_text(order).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _message(resp: httpx.Response) -> str:
