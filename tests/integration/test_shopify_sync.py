@@ -106,6 +106,16 @@ def test_connect_then_sync_prices_the_paid_order_from_shopify_costs(
     assert cogs(PAID) == Decimal("663.00")  # the order was placed before the change
 
 
+def test_a_later_sync_resumes_after_the_last_one(home: Path, sandbox: RunningShopifySandbox) -> None:
+    assert connect_and_sync().exit_code == 0
+    first = list(sandbox.state.bulks.values())[-1].query
+    assert "updated_at" not in first  # the first sync reads every order
+    again = poas("sync", "nordlys")
+    assert again.exit_code == 0 and "orders changed since" in again.output
+    assert "updated_at:>=" in list(sandbox.state.bulks.values())[-1].query
+    assert "orders: 0 imported" in again.output  # nothing changed since
+
+
 def test_an_expired_token_and_throttling_mid_sync_do_not_stop_it(
     home: Path, sandbox: RunningShopifySandbox
 ) -> None:

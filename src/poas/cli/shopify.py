@@ -129,6 +129,8 @@ def sync_shopify_shop(shop: ShopConfig, since: datetime | None, costs_only: bool
         shown = ", ".join(report.costs_missing[:5]) + (" …" if len(report.costs_missing) > 5 else "")
         console.print(f"  no cost in Shopify for {len(report.costs_missing)}: {shown}", highlight=False)
     orders = report.orders
+    if orders is not None and report.since is not None:
+        console.print(f"orders changed since {report.since.isoformat(timespec='seconds')}:", highlight=False)
     if orders is not None:
         console.print(
             f"orders: {orders.accepted} imported, {orders.rejected} rejected, "

@@ -5,9 +5,10 @@ Costs come first so the orders are priced with them. A variant's cost is keyed b
 key the profit engine looks a Shopify line up by first). A key the book has never seen gets a row
 valid from the shop's `earliest_order_date` with source `shopify-first-sync` (history priced with the
 cost as first seen); a changed cost gets a new row valid from now (source `shopify`); an unchanged
-one, nothing. Orders are read with `updated_at:>=` `--since` when given, else all of them; the
-importer is idempotent, so a repeated sync changes nothing that did not change. No Conversions API
-events are sent for synced history.
+one, nothing. Orders are read with `updated_at:>=` `--since` when given; otherwise after the cursor,
+the start of the last orders sync that finished (less `CURSOR_OVERLAP`, sync_status kind
+`shopify_orders`), and all of them on the first sync. No Conversions API events are sent for synced
+history.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import Engine
@@ -23,9 +24,12 @@ from sqlalchemy import Engine
 from poas.connectors.shopify import ShopifyClient, ShopifyError
 from poas.domain.costs import CostRow
 from poas.services.backfill import BackfillReport, backfill
+from poas.services.sync_status import last_row, record_attempt
 from poas.settings import Settings, ShopConfig
 from poas.store.costs import import_costs, load_cost_rows
 
+CURSOR_KIND = "shopify_orders"
+CURSOR_OVERLAP = timedelta(minutes=10)  # orders changed while the last bulk operation ran are read again
 FIRST_SYNC_SOURCE = "shopify-first-sync"
 SYNC_SOURCE = "shopify"
 
@@ -146,6 +150,10 @@ def sync_shopify(
 ) -> ShopifySyncReport:
     """Costs, then (unless `costs_only`) orders; `on_download(size)` gets the JSONL's size in bytes
     before the import starts, `on_progress(bytes)` the bytes imported so far."""
+    if since is None and not costs_only:
+        row = last_row(engine, CURSOR_KIND, shop.id)
+        if row is not None and row.last_success_at is not None:
+            since = row.last_success_at - CURSOR_OVERLAP
     report = ShopifySyncReport(since=since)
     try:
         with client_for_shop(settings, shop, sleep=sleep, clock=clock) as client:
@@ -172,6 +180,9 @@ def sync_shopify(
                             )
                     finally:
                         path.unlink(missing_ok=True)
+                record_attempt(
+                    engine, CURSOR_KIND, shop.id, now=now, error=None
+                )  # the next sync resumes here
             report.throttle_waits = client.throttle_waits
             report.token_refreshes = client.refreshes
     except ShopifyError as exc:
