@@ -1,0 +1,124 @@
+"""Benchmark: a Shopify bulk backfill from the Shopify sandbox over loopback HTTP (`poas sync`'s path:
+bulk operation, JSONL download, streamed import) into SQLite.
+
+Usage: .venv/bin/python bench/shopify_sync.py [--orders 100000]
+The sandbox runs in a child process (its memory is not counted); this process does the sync. Prints
+the machine's details and writes bench/results/shopify_sync.json (orders/s, peak RSS of this process).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import multiprocessing as mp
+import resource
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+from machine_info import machine  # noqa: E402
+
+from poas.connectors.shopify_sandbox import run_shopify_sandbox, seeded_state  # noqa: E402
+from poas.connectors.shopify_sandbox_data import Variant  # noqa: E402
+from poas.services.database import open_store  # noqa: E402
+from poas.services.shopify_sync import sync_shopify  # noqa: E402
+from poas.settings import Settings, ShopConfig  # noqa: E402
+
+TEMPLATE = ROOT / "tests" / "fixtures" / "shopify" / "order_paid_not_subscribed.json"
+TARGET_ORDERS_PER_S = 5_000
+TARGET_RSS_MB = 500
+
+
+def orders(n: int) -> list[dict[str, Any]]:
+    base = json.loads(TEMPLATE.read_text())
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    out = []
+    for i in range(n):
+        o = copy.deepcopy(base)
+        when = (start + timedelta(seconds=i * 97)).isoformat()
+        o["id"] = 7_000_000_000 + i
+        o["name"] = f"#{100000 + i}"
+        o["created_at"] = o["processed_at"] = o["updated_at"] = when
+        for j, li in enumerate(o["line_items"]):
+            li["id"] = 9_000_000_000 + i * 10 + j
+        o["customer"]["id"] = 5_000_000 + i % 20_000
+        out.append(o)
+    return out
+
+
+def serve(n: int, ready: Any, url: Any, stop: Any) -> None:
+    state = seeded_state(None)
+    state.orders = orders(n)
+    state.variants = [
+        Variant(
+            "44021137555656", "ULL-GENSER-M-GRA", "Ullgenser", "M / Grå", "Gensere", Decimal("310.50"), "NOK"
+        ),
+        Variant("44021137588424", "LUE-ULL-SORT", "Lue", "Sort", "Luer", Decimal("42.00"), "NOK"),
+    ]
+    with run_shopify_sandbox(state) as sb:
+        url.value = sb.url.encode()
+        ready.set()
+        stop.wait()
+
+
+def run(db_url: str, base_url: str) -> dict[str, Any]:
+    engine = open_store(db_url)
+    settings = Settings(shopify_admin_url=base_url)
+    shop = ShopConfig(
+        id="bench",
+        platform="shopify",
+        domain="bench.myshopify.com",
+        currency="NOK",
+        shopify_client_id="cid",
+        shopify_client_secret="secret",  # type: ignore[arg-type]
+    )
+    t0 = time.perf_counter()
+    report = sync_shopify(engine, settings, shop, now=datetime.now(UTC), poll_s=0.05, batch_size=1000)
+    seconds = time.perf_counter() - t0
+    assert report.orders is not None
+    engine.dispose()
+    return {
+        "orders": report.orders.accepted,
+        "rejected": report.orders.rejected,
+        "seconds": round(seconds, 2),
+        "orders_per_s": round(report.orders.accepted / seconds),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--orders", type=int, default=100_000)
+    args = ap.parse_args()
+    info = machine()
+    print(json.dumps(info, indent=1))
+    ctx = mp.get_context("spawn")
+    ready, stop, url = ctx.Event(), ctx.Event(), ctx.Array("c", 200)
+    child = ctx.Process(target=serve, args=(args.orders, ready, url, stop), daemon=True)
+    child.start()
+    if not ready.wait(900):
+        raise SystemExit("the sandbox did not start")
+    base = url.value.decode()
+    targets = {"orders_per_s": TARGET_ORDERS_PER_S, "peak_rss_mb": TARGET_RSS_MB}
+    results: dict[str, Any] = {"machine": info, "orders_seeded": args.orders, "targets": targets}
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            results["sqlite"] = run(f"sqlite:///{tmp}/bench.db", base)
+            print("sqlite", results["sqlite"])
+    finally:
+        stop.set()
+        child.join(10)
+    out = ROOT / "bench" / "results" / "shopify_sync.json"
+    out.write_text(json.dumps(results, indent=1) + "\n")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
