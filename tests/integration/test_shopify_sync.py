@@ -6,19 +6,27 @@ from __future__ import annotations
 
 import importlib
 import json
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
+import httpx
+import orjson
 import pytest
 from click.testing import Result
 from sqlalchemy import Engine
-from test_shopify_sandbox import make_seed
+from test_sandbox_commands import free_port
+from test_shopify_sandbox import FIXTURES, make_seed
 from typer.testing import CliRunner
 
 from poas.connectors.shopify_sandbox import RunningShopifySandbox, run_shopify_sandbox, seeded_state
 from poas.connectors.shopify_sandbox_data import Variant
+from poas.settings import load_settings
 from poas.store.costs import load_cost_rows
+from poas.store.snapshots import latest_snapshot
+from poas.web.app import create_app
+from poas.web.server import run_in_thread
 
 appmod = importlib.import_module("poas.cli.app")
 PAID = "5830120800777"  # order_paid_not_subscribed.json: 2 x ULL-GENSER-M-GRA, 1 x LUE-ULL-SORT
@@ -149,3 +157,31 @@ def test_sync_of_an_unconnected_shop_says_to_connect(home: Path) -> None:
     (home / "poas.toml").write_text('[[shops]]\nid = "nordlys"\nplatform = "shopify"\n')
     result = poas("sync", "nordlys")
     assert result.exit_code == 1 and "poas connect shopify nordlys" in " ".join(result.output.split())
+
+
+def test_after_connect_the_shops_signed_deliveries_reach_poas_web(
+    home: Path, sandbox: RunningShopifySandbox, engine: Engine
+) -> None:
+    port = free_port()
+    connected = poas(
+        *("connect", "shopify", "nordlys", "--store", "nordlys.myshopify.com"),
+        *("--client-id", "cid", "--client-secret", "shpss_client_secret_0123456789"),
+        *("--public-url", f"http://127.0.0.1:{port}"),
+    )
+    assert connected.exit_code == 0, connected.output
+    assert poas("sync", "nordlys", "--costs-only").exit_code == 0
+    app = create_app(load_settings(home / "poas.toml"), engine)
+    order = {**orjson.loads((FIXTURES / "order_paid_not_subscribed.json").read_bytes()), "id": 5830120899001}
+    with run_in_thread(app, port=port):
+        sent = httpx.post(f"{sandbox.url}/_sandbox/orders", json=order, timeout=30).json()["deliveries"]
+        assert [(d["topic"], d["status"]) for d in sent] == [("orders/create", 200), ("orders/paid", 200)]
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with engine.connect() as conn:
+                if latest_snapshot(conn, "nordlys", "5830120899001") is not None:
+                    break
+            time.sleep(0.05)
+        forgotten = {**order, "id": 5830120899002}
+        quiet = httpx.post(f"{sandbox.url}/_sandbox/orders?deliver=false", json=forgotten, timeout=30).json()
+        assert quiet["deliveries"] == []
+    assert cogs("5830120899001") == Decimal("663.00")  # priced from the synced Shopify costs

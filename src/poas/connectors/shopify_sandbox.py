@@ -9,18 +9,24 @@ answered with all the fields poas reads. Control routes live under `/_sandbox/`.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import re
 import secrets
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
+import httpx
 import orjson
 import uvicorn
 from fastapi import FastAPI, Request
@@ -71,6 +77,10 @@ class ShopifyState:
     scopes: tuple[str, ...] = DEFAULT_SCOPES
     static_token: str | None = None
     client_credentials: tuple[str, str] | None = None  # set: only this client id and secret get tokens
+    webhook_secret: str = (
+        "shpss_sandbox_webhook_secret"  # signs deliveries; a granted client secret replaces it
+    )
+    domain: str = "sandbox.myshopify.com"
     now_s: Callable[[], float] = time.time
     lock: threading.Lock = field(default_factory=threading.Lock)
     tokens: dict[str, float] = field(default_factory=dict)  # issued token → expiry (epoch s)
@@ -169,6 +179,13 @@ def _since(query: str) -> str | None:
     return found.group(1) if found else None
 
 
+def _callback_ok(url: str) -> bool:
+    """Shopify takes https only; the sandbox also takes plain http to this machine (tests, local trials)."""
+    parts = urlsplit(url)
+    local = parts.scheme == "http" and (parts.hostname or "") in ("127.0.0.1", "localhost", "::1")
+    return parts.scheme == "https" or local
+
+
 def _when(value: object) -> datetime:
     try:
         when = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
@@ -193,7 +210,7 @@ class _Graphql:
                 "currencyCode": s.currency,
                 "ianaTimezone": s.timezone,
                 "taxesIncluded": s.taxes_included,
-                "myshopifyDomain": "sandbox.myshopify.com",
+                "myshopifyDomain": s.domain,
             }
         if "currentAppInstallation" in query:
             data["currentAppInstallation"] = {"accessScopes": [{"handle": h} for h in s.scopes]}
@@ -240,7 +257,7 @@ class _Graphql:
                 "userErrors": [{"field": ["topic"], "message": "Topic is invalid"}],
             }
         url = str(sub.get("callbackUrl") or sub.get("uri") or "")
-        if not re.fullmatch(r"[A-Z_]+", topic) or not url.startswith("https://"):
+        if not re.fullmatch(r"[A-Z_]+", topic) or not _callback_ok(url):
             field_name = "topic" if not re.fullmatch(r"[A-Z_]+", topic) else "callbackUrl"
             return {
                 "webhookSubscription": None,
@@ -373,6 +390,7 @@ def create_shopify_sandbox_app(state: ShopifyState | None = None) -> FastAPI:
             return _json(
                 {"error": "invalid_client", "error_description": "Client credentials are invalid"}, 400
             )
+        st.webhook_secret = pair[1]  # the app's client secret signs its webhooks
         return _json(
             {"access_token": st.issue_token(), "scope": ",".join(st.scopes), "expires_in": TOKEN_TTL_S}
         )
@@ -438,6 +456,28 @@ def create_shopify_sandbox_app(state: ShopifyState | None = None) -> FastAPI:
             return _json({"errors": "Not Found"}, 404)
         return Response(bulk.body, media_type="application/jsonl")
 
+    @app.post("/_sandbox/orders")
+    async def save_order(request: Request, deliver: bool = True) -> Response:
+        """Save (or replace) an order and deliver its signed webhooks to the subscriptions of its
+        topics: orders/create when new, else orders/updated; orders/paid when it is paid.
+        `?deliver=false` saves it silently: a delivery the shop "forgot"."""
+        try:
+            order = orjson.loads(await request.body())
+            order_id = order["id"]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            return _json({"errors": "expected an order object with an id"}, 400)
+        with st.lock:
+            known = [i for i, o in enumerate(st.orders) if o.get("id") == order_id]
+            if known:
+                st.orders[known[0]] = order
+            else:
+                st.orders.append(order)
+        topics = ["orders/updated" if known else "orders/create"]
+        if str(order.get("financial_status")) == "paid":
+            topics.append("orders/paid")
+        deliveries = await _deliver(st, order, topics) if deliver else []
+        return _json({"id": order_id, "deliveries": deliveries})
+
     @app.post("/_sandbox/faults")
     async def add_fault(spec: FaultSpec) -> Response:
         st.add_fault(spec)
@@ -460,6 +500,33 @@ def create_shopify_sandbox_app(state: ShopifyState | None = None) -> FastAPI:
             return _json(dict(st.counters))
 
     return app
+
+
+async def _deliver(st: ShopifyState, order: dict[str, Any], topics: list[str]) -> list[dict[str, Any]]:
+    body = orjson.dumps(order)
+    signature = base64.b64encode(hmac.new(st.webhook_secret.encode(), body, hashlib.sha256).digest()).decode()
+    with st.lock:
+        hooks = list(st.webhooks.values())
+    out: list[dict[str, Any]] = []
+    async with httpx.AsyncClient(timeout=10) as client:
+        for topic in topics:
+            for hook in (h for h in hooks if h["topic"] == topic.upper().replace("/", "_")):
+                headers = {
+                    "Content-Type": "application/json",
+                    "X-Shopify-Topic": topic,
+                    "X-Shopify-Hmac-Sha256": signature,
+                    "X-Shopify-Shop-Domain": st.domain,
+                    "X-Shopify-API-Version": "2026-10",
+                    "X-Shopify-Webhook-Id": str(uuid.uuid4()),
+                    "X-Shopify-Triggered-At": datetime.now(UTC).isoformat(),
+                }
+                try:
+                    status = (await client.post(hook["uri"], content=body, headers=headers)).status_code
+                except httpx.TransportError as exc:
+                    status = 0
+                    st.count(f"delivery_error_{type(exc).__name__}")
+                out.append({"topic": topic, "uri": hook["uri"], "status": status})
+    return out
 
 
 def seeded_state(seed: Path | None = None, *, token: str | None = None) -> ShopifyState:
