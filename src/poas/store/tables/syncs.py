@@ -9,7 +9,7 @@ message, never a payload, a token or a URL's credentials).
 
 from __future__ import annotations
 
-from sqlalchemy import Column, String, Table
+from sqlalchemy import Column, Integer, String, Table
 
 from poas.store.tables import metadata
 from poas.store.tables.foundation import SHOP_ID, UtcDateTime
@@ -26,4 +26,9 @@ sync_status = Table(
     Column("last_success_at", UtcDateTime, nullable=True),
     Column("last_failure_at", UtcDateTime, nullable=True),
     Column("last_error", String(500), nullable=True),  # the last failure's reason (kept after a success)
+    # The order reconciliation's counts (services.reconcile; NULL / 0 for the other kinds): orders
+    # checked and missed by the last successful run, and missed by every run so far.
+    Column("last_checked", Integer, nullable=True),
+    Column("last_missed", Integer, nullable=True),
+    Column("missed_total", Integer, nullable=False, server_default="0"),
 )
