@@ -228,9 +228,28 @@ def test_0010_adds_the_sync_status_table_and_takes_it_back(empty_engine: Engine)
     assert "sync_status" not in inspect(empty_engine).get_table_names()
     upgrade(empty_engine, "0010_sync_status")
     assert "sync_status" in inspect(empty_engine).get_table_names()
-    assert _diff(empty_engine, {"sync_status"}) == []
+    added = {d[3].name for d in _diff(empty_engine, {"sync_status"}) if d[0] == "add_column"}
+    assert added == RECONCILE_COLUMNS  # 0013 adds them
+    assert [d for d in _diff(empty_engine, {"sync_status"}) if d[0] != "add_column"] == []
     command.downgrade(alembic_config(empty_engine), "0009_order_edit_clock")
     assert "sync_status" not in inspect(empty_engine).get_table_names()
+
+
+RECONCILE_COLUMNS = {"last_checked", "last_missed", "missed_total"}
+
+
+def test_0013_adds_the_reconcile_counts_and_takes_them_back(empty_engine: Engine) -> None:
+    from alembic import command
+
+    from poas.store.db import alembic_config
+
+    upgrade(empty_engine, "0013_reconcile_counts")
+    columns = {c["name"] for c in inspect(empty_engine).get_columns("sync_status")}
+    assert columns >= RECONCILE_COLUMNS
+    assert _diff(empty_engine, {"sync_status"}) == []
+    command.downgrade(alembic_config(empty_engine), "0012_orders_list_index")
+    columns = {c["name"] for c in inspect(empty_engine).get_columns("sync_status")}
+    assert not columns & RECONCILE_COLUMNS
 
 
 def test_0011_adds_the_admin_sessions_table_and_takes_it_back(empty_engine: Engine) -> None:
