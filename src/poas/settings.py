@@ -251,6 +251,9 @@ class Settings(BaseSettings):
     # A recurring sync without a success for this long is alerted and named by `poas doctor`
     spend_sync_silence_s: float = 36 * 3600.0  # the ad-spend sync of a shop with ad account and token
     fx_sync_silence_s: float = 72 * 3600.0  # the exchange-rate sync (unless POAS_FX_SYNC_SOURCE=off)
+    # The worker's shop timers (services.reconcile): orders webhooks missed, and the unit costs
+    reconcile_every_s: float = 600.0
+    cost_sync_every_s: float = 86400.0
     shops: list[ShopConfig] = Field(default_factory=list)
 
     @field_validator("fx_sync_currencies")
@@ -269,6 +272,16 @@ class Settings(BaseSettings):
     @classmethod
     def _login_window(cls, v: float) -> float:
         return _seconds("POAS_LOGIN_WINDOW_S", v, LOGIN_WINDOW_MAX_S, "a year")
+
+    @field_validator("reconcile_every_s")
+    @classmethod
+    def _reconcile_every(cls, v: float) -> float:
+        return _seconds("POAS_RECONCILE_EVERY_S", v, LOGIN_WINDOW_MAX_S, "a year")
+
+    @field_validator("cost_sync_every_s")
+    @classmethod
+    def _cost_sync_every(cls, v: float) -> float:
+        return _seconds("POAS_COST_SYNC_EVERY_S", v, LOGIN_WINDOW_MAX_S, "a year")
 
     @field_validator("session_idle_s")
     @classmethod

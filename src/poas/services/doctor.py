@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 import httpx
@@ -19,7 +19,8 @@ from poas.domain.consent import describe_source
 from poas.services.consent import ConsentSummary, consent_summaries
 from poas.services.login_attempts import configured_policy, duration_text
 from poas.services.missing_costs import DEFAULT_DAYS, unknown_profit
-from poas.services.sync_status import describe, silent_syncs, span_text
+from poas.services.reconcile import RECONCILE, connected, reconcile_counts
+from poas.services.sync_status import describe, iso, last_row, silent_syncs, span_text
 from poas.settings import Settings, ShopConfig
 from poas.store.db import alembic_config, make_engine, normalize_url
 
@@ -234,6 +235,44 @@ def check_syncs(settings: Settings, now: datetime | None = None) -> list[Check]:
     ]
 
 
+def check_reconcile(settings: Settings, now: datetime | None = None) -> list[Check]:
+    """The last order reconciliation of each connected shop (`poas worker`): when, orders checked and
+    missed (webhooks the platform never delivered, caught up since)."""
+    now = now or datetime.now(UTC)
+    engine = make_engine(settings.resolved_database_url())
+    try:
+        counts = {c.shop_id: c for c in reconcile_counts(engine)}
+        rows = {s.id: last_row(engine, RECONCILE, s.id) for s in settings.shops if connected(s)}
+    finally:
+        engine.dispose()
+    checks = []
+    for shop_id, row in rows.items():
+        c = counts.get(shop_id)
+        if c is None or c.last_success_at is None:
+            text = "no reconciliation has succeeded yet (`poas worker` runs one every "
+            text += f"{duration_text(timedelta(seconds=settings.reconcile_every_s))})"
+        else:
+            text = (
+                f"last reconciliation {iso(c.last_success_at)} ({span_text(now - c.last_success_at)} ago): "
+                f"{c.last_checked or 0} orders checked, {c.last_missed or 0} missed by webhooks "
+                f"({c.missed_total} missed in all)"
+            )
+        failed = (
+            row is not None and row.last_failure_at is not None and row.last_failure_at == row.last_attempt_at
+        )
+        if failed and row is not None:
+            text += f"; the last attempt ({iso(row.last_attempt_at)}) failed: {row.last_error}"
+        checks.append(
+            Check(
+                f"reconcile {shop_id}",
+                Level.WARN if failed else Level.OK,
+                text,
+                f"`poas sync {shop_id}` by hand shows the platform's error" if failed else "",
+            )
+        )
+    return checks
+
+
 def check_graph(settings: Settings, client: httpx.Client | None = None) -> Check:
     url = settings.graph_base_url
     own = client is None
@@ -273,6 +312,7 @@ def run_checks(settings: Settings, *, graph: bool = True, now: datetime | None =
     if store_ok:
         checks.extend(check_missing_costs(settings, now))
         checks.extend(check_syncs(settings, now))
+        checks.extend(check_reconcile(settings, now))
     checks.extend(check_consent(settings))
     if graph and any(s.pixel_id for s in settings.shops):
         checks.append(check_graph(settings))

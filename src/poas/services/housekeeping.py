@@ -25,6 +25,7 @@ from sqlalchemy import Engine
 from poas.services.alerts import check_alerts
 from poas.services.fx_sync import sync_fx
 from poas.services.intake import process_pending
+from poas.services.reconcile import connected, reconcile_all, sync_costs_all
 from poas.services.returns import finalize_due
 from poas.settings import Settings
 from poas.store.wal import WAL_CHECKPOINT_EVERY_S, checkpoint
@@ -56,6 +57,10 @@ class HousekeepingReport:
     alert_errors: list[str] = field(default_factory=list)  # checks that failed, and alerts not delivered
     wal_checkpoints: int = 0  # SQLite WAL checkpoints that emptied the log
     wal_busy: int = 0  # checkpoints a writer or an old reader held up (tried again at the next one)
+    reconcile_passes: int = 0
+    reconcile_missed: int = 0  # orders webhooks never delivered, caught up by reconciliation
+    cost_passes: int = 0
+    shop_errors: list[str] = field(default_factory=list)  # shops a reconciliation / cost sync failed for
 
 
 def inbox_pass(engine: Engine, settings: Settings, now: datetime) -> int:
@@ -119,6 +124,33 @@ def wal_pass(engine: Engine, report: HousekeepingReport) -> None:
         report.wal_checkpoints += 1
 
 
+def reconcile_pass(engine: Engine, settings: Settings, now: datetime, report: HousekeepingReport) -> None:
+    """One reconciliation of every connected shop (services.reconcile); never raises."""
+    report.reconcile_passes += 1
+    try:
+        result = reconcile_all(engine, settings, now=now)
+    except Exception as exc:  # the store: log it, keep the worker alive
+        log.error("reconciliation failed; retried at the next interval", error=type(exc).__name__)
+        report.shop_errors.append(type(exc).__name__)
+        return
+    for shop in result.shops:
+        report.reconcile_missed += shop.missed
+        if shop.error is not None:
+            report.shop_errors.append(f"{shop.shop_id}: {shop.error}")
+
+
+def cost_pass(engine: Engine, settings: Settings, now: datetime, report: HousekeepingReport) -> None:
+    """One unit-cost sync of every connected shop (services.reconcile); never raises."""
+    report.cost_passes += 1
+    try:
+        done = sync_costs_all(engine, settings, now=now)
+    except Exception as exc:  # the store: log it, keep the worker alive
+        log.error("unit-cost sync failed; retried at the next interval", error=type(exc).__name__)
+        report.shop_errors.append(type(exc).__name__)
+        return
+    report.shop_errors.extend(f"{shop}: {why}" for shop, why in done.items() if why is not None)
+
+
 def alert_pass(engine: Engine, settings: Settings, now: datetime, report: HousekeepingReport) -> None:
     """One alert check; never raises (a failure is logged and the next check retries)."""
     report.alert_passes += 1
@@ -147,7 +179,9 @@ async def run_housekeeping(
 
     The FX sync (unless `fx_sync_source` is off) runs at start and then every `fx_sync_every_s`,
     in a thread of its own beside the inbox and finalize passes; so does the alert check (when
-    `alert_webhook_url` is set), every `alert_check_every_s`.
+    `alert_webhook_url` is set), every `alert_check_every_s`. With a connected shop (services.reconcile),
+    so do its order reconciliation (every `reconcile_every_s`) and unit-cost sync (`cost_sync_every_s`),
+    one of them at a time.
     """
     report = HousekeepingReport()
     next_finalize = 0.0
@@ -156,8 +190,25 @@ async def run_housekeeping(
     fx_task: asyncio.Future[None] | None = None
     next_alert = 0.0
     alert_task: asyncio.Future[None] | None = None
+    shop_timers: dict[str, tuple[float, Callable[..., None], float]] = {}  # name -> (every, pass, next)
+    if any(connected(shop) for shop in settings.shops):
+        shop_timers["reconcile"] = (settings.reconcile_every_s, reconcile_pass, 0.0)
+        shop_timers["costs"] = (settings.cost_sync_every_s, cost_pass, 0.0)
+    shop_task: tuple[str, asyncio.Future[None]] | None = None
     loop = asyncio.get_running_loop()
     while not stop.is_set():
+        if shop_task is not None and shop_task[1].done():
+            every, run, _ = shop_timers[shop_task[0]]
+            shop_timers[shop_task[0]] = (every, run, loop.time() + every)
+            shop_task = None
+        if shop_task is None:  # one shop pass at a time, in a thread beside the others
+            for name, (_, run, due) in shop_timers.items():
+                if loop.time() >= due:
+                    shop_task = (
+                        name,
+                        asyncio.ensure_future(asyncio.to_thread(run, engine, settings, clock(), report)),
+                    )
+                    break
         if settings.alert_webhook_url is not None and alert_task is None and loop.time() >= next_alert:
             alert_task = asyncio.ensure_future(
                 asyncio.to_thread(alert_pass, engine, settings, clock(), report)
@@ -188,6 +239,8 @@ async def run_housekeeping(
             await asyncio.wait_for(stop.wait(), timeout=inbox_every_s)
     if fx_task is not None:  # let a sync in flight finish its write, but do not hang on a slow feed
         await asyncio.wait({fx_task}, timeout=FX_STOP_WAIT_S)
+    if shop_task is not None:  # a platform may be slow: do not hang on it
+        await asyncio.wait({shop_task[1]}, timeout=ALERT_STOP_WAIT_S)
     if alert_task is not None:  # let a check in flight record what it sent
         await asyncio.wait({alert_task}, timeout=ALERT_STOP_WAIT_S)
     return report

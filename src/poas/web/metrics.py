@@ -8,12 +8,13 @@ from datetime import datetime
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine
 
 from poas.services.database import StoreUnavailable, database_answers
 from poas.services.delivery_metrics import delivery_metrics
+from poas.services.reconcile import reconcile_counts
 from poas.services.views import MATCH_WINDOW
 
 router = APIRouter(include_in_schema=False)
@@ -26,7 +27,7 @@ class StoreCollector(Collector):
         self.engine = engine
         self.now = now
 
-    def collect(self) -> Iterator[GaugeMetricFamily | HistogramMetricFamily]:
+    def collect(self) -> Iterator[GaugeMetricFamily | HistogramMetricFamily | CounterMetricFamily]:
         m = delivery_metrics(self.engine, self.now)
 
         states = GaugeMetricFamily("poas_outbox_events", "Outbox events by state", labels=["state"])
@@ -71,6 +72,24 @@ class StoreCollector(Collector):
             if eligible:
                 match.add_metric([pixel], accepted / eligible)  # a gauge: float at the edge
         yield match
+
+        missed = CounterMetricFamily(
+            "poas_reconcile_missed_orders",
+            "Orders the shop's webhooks never delivered (or delivered an older version of), caught up "
+            "by the worker's reconciliation",
+            labels=["shop"],
+        )
+        last = GaugeMetricFamily(
+            "poas_reconcile_last_success_timestamp_seconds",
+            "When the shop's last reconciliation succeeded (Unix time)",
+            labels=["shop"],
+        )
+        for c in reconcile_counts(self.engine):
+            missed.add_metric([c.shop_id], c.missed_total)
+            if c.last_success_at is not None:
+                last.add_metric([c.shop_id], c.last_success_at.timestamp())
+        yield missed
+        yield last
 
         buckets = [(str(b), float(n)) for b, n in m.latency_buckets]
         buckets.append(("+Inf", float(m.requests)))
