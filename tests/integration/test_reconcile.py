@@ -6,6 +6,7 @@ reconciles. The worker's timer functions are driven directly with an injected `n
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -23,7 +24,7 @@ from typer.testing import CliRunner
 import poas.cli  # registers every command
 from poas.connectors.shopify_sandbox import RunningShopifySandbox, run_shopify_sandbox, seeded_state
 from poas.connectors.woocommerce_sandbox import RunningWooSandbox, new_woo_state, run_woo_sandbox
-from poas.services.housekeeping import HousekeepingReport, cost_pass, reconcile_pass
+from poas.services.housekeeping import HousekeepingReport, cost_pass, reconcile_pass, run_housekeeping
 from poas.services.reconcile import COST_SYNC, RECONCILE
 from poas.services.sync_status import last_row
 from poas.settings import Settings, ShopConfig, load_settings
@@ -139,13 +140,19 @@ def test_a_forgotten_shopify_webhook_is_caught_up_by_one_cycle_and_counted(
     ok = last_row(engine, RECONCILE, "nordlys")
     assert ok is not None and ok.last_success_at == later
 
+    edited = {**order, "updated_at": _stamp(later - timedelta(minutes=1)), "note": "edited"}
+    httpx.post(f"{sandbox.url}/_sandbox/orders?deliver=false", json=edited, timeout=30).raise_for_status()
+    reconcile_pass(engine, settings, later, report)  # a newer version than the one held: missed too
+    assert report.reconcile_missed == 2
+    assert _purchases(engine, "nordlys", FORGOTTEN) == 1  # one Purchase per order, as with webhooks
+
     text = render_metrics(engine, later).decode()
-    assert 'poas_reconcile_missed_orders_total{shop="nordlys"} 1.0' in text
+    assert 'poas_reconcile_missed_orders_total{shop="nordlys"} 2.0' in text
     assert 'poas_reconcile_missed_orders_total{shop="butikk"} 0.0' in text
 
     doctor = " ".join(poas("doctor", "--no-graph").output.split())
-    assert "reconcile nordlys" in doctor and "0 missed by webhooks" in doctor, doctor
-    assert "(1 missed in all)" in doctor
+    assert "reconcile nordlys" in doctor and "1 missed by webhooks" in doctor, doctor
+    assert "(2 missed in all)" in doctor
 
 
 def test_a_forgotten_woocommerce_webhook_is_caught_up_and_a_refused_key_is_recorded(
@@ -185,3 +192,28 @@ def test_a_forgotten_woocommerce_webhook_is_caught_up_and_a_refused_key_is_recor
 
     reconcile_pass(engine, settings, now + timedelta(minutes=10), report)
     assert report.reconcile_missed == missed_first
+
+
+def test_the_worker_loop_runs_reconciliation_and_the_cost_sync_on_their_timers(
+    home: Path, sandbox: RunningShopifySandbox, engine: Engine
+) -> None:
+    _connect_shopify()
+    settings = load_settings(home / "poas.toml").model_copy(update={"fx_sync_source": "off"})
+    now = datetime.now(UTC)
+
+    async def run() -> HousekeepingReport:
+        stop = asyncio.Event()
+        task = asyncio.create_task(
+            run_housekeeping(engine, settings, stop, inbox_every_s=0.05, clock=lambda: now)
+        )
+        for _ in range(400):
+            if last_row(engine, RECONCILE, "nordlys") and last_row(engine, COST_SYNC, "nordlys"):
+                break
+            await asyncio.sleep(0.05)
+        stop.set()
+        return await task
+
+    report = asyncio.run(run())
+    assert report.reconcile_passes == 1 and report.cost_passes == 1  # due at start, then every interval
+    assert report.shop_errors == []
+    assert last_row(engine, RECONCILE, "nordlys").last_success_at == now  # type: ignore[union-attr]
