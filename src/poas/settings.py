@@ -268,31 +268,6 @@ class Settings(BaseSettings):
             raise ValueError(f"POAS_LOGIN_MAX_FAILURES must be at least 1 (wrong passwords allowed), got {v}")
         return v
 
-    @field_validator("login_window_s")
-    @classmethod
-    def _login_window(cls, v: float) -> float:
-        return _seconds("POAS_LOGIN_WINDOW_S", v, LOGIN_WINDOW_MAX_S, "a year")
-
-    @field_validator("reconcile_every_s")
-    @classmethod
-    def _reconcile_every(cls, v: float) -> float:
-        return _seconds("POAS_RECONCILE_EVERY_S", v, LOGIN_WINDOW_MAX_S, "a year")
-
-    @field_validator("cost_sync_every_s")
-    @classmethod
-    def _cost_sync_every(cls, v: float) -> float:
-        return _seconds("POAS_COST_SYNC_EVERY_S", v, LOGIN_WINDOW_MAX_S, "a year")
-
-    @field_validator("session_idle_s")
-    @classmethod
-    def _session_idle(cls, v: float) -> float:
-        return _seconds("POAS_SESSION_IDLE_S", v, LOGIN_WINDOW_MAX_S, "a year")
-
-    @field_validator("session_max_s")
-    @classmethod
-    def _session_max(cls, v: float) -> float:
-        return _seconds("POAS_SESSION_MAX_S", v, LOGIN_WINDOW_MAX_S, "a year")
-
     @field_validator("alert_webhook_url", mode="before")
     @classmethod
     def _alert_url(cls, v: Any) -> Any:
@@ -315,17 +290,21 @@ class Settings(BaseSettings):
             raise ValueError(f"POAS_ALERT_FORMAT must be slack or json, got {v!r}")
         return cleaned
 
-    @field_validator("alert_repeat_s")
-    @classmethod
-    def _alert_repeat(cls, v: float) -> float:
-        return _seconds("POAS_ALERT_REPEAT_S", v, LOGIN_WINDOW_MAX_S, "a year")
-
     @field_validator("alert_check_every_s")
     @classmethod
     def _alert_check_every(cls, v: float) -> float:
         return _seconds("POAS_ALERT_CHECK_EVERY_S", v, DAY_S, "a day")
 
-    @field_validator("spend_sync_silence_s", "fx_sync_silence_s")
+    @field_validator(
+        "login_window_s",
+        "reconcile_every_s",
+        "cost_sync_every_s",
+        "session_idle_s",
+        "session_max_s",
+        "alert_repeat_s",
+        "spend_sync_silence_s",
+        "fx_sync_silence_s",
+    )
     @classmethod
     def _sync_silence(cls, v: float, info: ValidationInfo) -> float:
         return _seconds(f"POAS_{str(info.field_name).upper()}", v, LOGIN_WINDOW_MAX_S, "a year")
