@@ -30,9 +30,11 @@ class BackfillReport:
     outcome: BatchOutcome = field(default_factory=BatchOutcome)
 
 
-def _records(
+def backfill_records(
     kind: Kind, stream: IO[bytes], shop: ShopConfig, on_progress: Callable[[int], None] | None, now: datetime
 ) -> Iterator[Order | BulkError | CsvError]:
+    """The orders of a bulk JSONL file or a CSV export, or the error of each bad record (reconciliation
+    reads Shopify's bulk files through this too)."""
     bounds = TimeBounds.of(shop.earliest_order_date, now)  # an order outside the shop's times is a row error
     if kind == "bulk":
         return read_bulk(
@@ -69,7 +71,7 @@ def backfill(
             )
         batch.clear()
 
-    for item in _records(kind, stream, shop, on_progress, now):
+    for item in backfill_records(kind, stream, shop, on_progress, now):
         if isinstance(item, BulkError | CsvError):
             report.rejected += 1
             if len(report.errors) < max_errors:

@@ -26,7 +26,7 @@ from poas.connectors.shopify import ShopifyError
 from poas.connectors.woocommerce import WooClient, WooError
 from poas.domain.order import Order
 from poas.services import shopify_sync, woocommerce_sync
-from poas.services.backfill import _records
+from poas.services.backfill import backfill_records
 from poas.services.ingest import ingest_order
 from poas.services.sync_status import SyncKind, last_row, reason_text, record_attempt, register
 from poas.settings import Settings, ShopConfig
@@ -118,7 +118,7 @@ def _shopify_orders(
             return
         try:
             with path.open("rb") as stream:
-                for item in _records("bulk", stream, shop, None, now):
+                for item in backfill_records("bulk", stream, shop, None, now):
                     if isinstance(item, Order):
                         yield item
         finally:
