@@ -14,7 +14,6 @@ import hashlib
 import hmac
 import re
 import secrets
-import socket
 import threading
 import time
 import uuid
@@ -34,6 +33,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from poas.connectors.shopify_sandbox_data import Variant, bulk_rows, load_orders, load_variants, variant_node
+from poas.local_server import serve_in_thread
 
 FaultKind = Literal["throttle", "5xx", "token_expired", "bulk_failed", "webhook_create"]
 TOKEN_TTL_S = 86399
@@ -563,24 +563,5 @@ def run_shopify_sandbox(
 ) -> Iterator[RunningShopifySandbox]:
     """Serve a sandbox in a background thread until the block ends."""
     app = create_shopify_sandbox_app(state)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    bound = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name="poas-shopify-sandbox", daemon=True
-    )
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            sock.close()
-            raise RuntimeError("the Shopify sandbox did not start")
-        time.sleep(0.01)
-    try:
-        yield RunningShopifySandbox(f"http://{host}:{bound}", app, server, thread)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    with serve_in_thread(app, host=host, port=port, what="Shopify sandbox") as served:
+        yield RunningShopifySandbox(served.url, app, served.server, served.thread)

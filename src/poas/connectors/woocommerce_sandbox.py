@@ -17,9 +17,7 @@ import hmac
 import itertools
 import math
 import secrets
-import socket
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -36,6 +34,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from poas.connectors.woocommerce_seed import SeedProduct, SeedVariant, WooSeed, load_seed
+from poas.local_server import serve_in_thread
 
 Mode = Literal["ok", "permalinks_off", "no_woocommerce", "not_wordpress"]
 Cogs = Literal["core", "_wc_cog_cost", "_alg_wc_cog_cost", "none"]
@@ -556,25 +555,9 @@ def run_woo_sandbox(
     """Serve a sandbox in a background thread until the block ends."""
     st = state or WooState()
     app = create_woo_sandbox_app(st)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    url = f"http://{host}:{sock.getsockname()[1]}"
-    st.site_url = url
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name="poas-woo-sandbox", daemon=True
-    )
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            sock.close()
-            raise RuntimeError("the WooCommerce sandbox did not start")
-        time.sleep(0.01)
-    try:
-        yield RunningWooSandbox(url, app, server, thread)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+
+    def bound(url: str) -> None:
+        st.site_url = url
+
+    with serve_in_thread(app, host=host, port=port, what="WooCommerce sandbox", on_bound=bound) as served:
+        yield RunningWooSandbox(served.url, app, served.server, served.thread)

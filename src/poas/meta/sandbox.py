@@ -15,7 +15,6 @@ import importlib
 import random
 import re
 import secrets
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -33,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import ClientDisconnect
 
 from poas.domain.capi_validation import APPEND_VALUE, Problem, validate_batch
+from poas.local_server import serve_in_thread
 
 FaultKind = Literal["5xx", "timeout", "throttle", "token_expired", "invalid_event"]
 
@@ -496,25 +496,5 @@ def run_sandbox(
 ) -> Iterator[RunningSandbox]:
     """Serve a fresh sandbox in a background thread until the block ends."""
     app = create_sandbox_app(app_secret=app_secret, now_s=now_s)
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only then (else keep-alive requests wait 40 ms)
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    bound = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="poas-sandbox", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            sock.close()
-            raise RuntimeError("the Meta sandbox did not start")
-        time.sleep(0.01)
-    try:
-        yield RunningSandbox(f"http://{host}:{bound}", app, server, thread)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    with serve_in_thread(app, host=host, port=port, what="Meta sandbox") as served:
+        yield RunningSandbox(served.url, app, served.server, served.thread)
