@@ -24,6 +24,9 @@ from poas.web.auth import AuthConfig, check_csrf, csrf_token, require_admin
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
+# `_()` / `{% trans %}` in templates; the real catalogs replace these null translations per request.
+templates.env.add_extension("jinja2.ext.i18n")
+templates.env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
 templates.env.globals["csrf_token"] = csrf_token
 
 
