@@ -138,6 +138,9 @@ class ShopConfig(BaseModel):
     missing_cost: MissingCostPolicy = MissingCostPolicy.FALLBACK_MARGIN
     default_margin: Decimal | None = None  # used by the fallback_margin policy
     category_margins: dict[str, Decimal] = Field(default_factory=dict)
+    decision_basis: Literal["expected", "gross"] = "expected"  # profit that colours, flags and advice use
+    target_poas: Decimal = Field(Decimal("1.5"), gt=0, le=100)  # advice moves spend toward campaigns above it
+    pause_below_poas: Decimal = Field(Decimal("0.5"), ge=0, le=100)  # advice says "pause" below it
     events: EventSettings = Field(default_factory=EventSettings)
     attribution: AttributionSettings = Field(default_factory=AttributionSettings)
 
@@ -179,6 +182,14 @@ class ShopConfig(BaseModel):
             if not key.strip() or len(key) > 100:
                 raise ValueError(f"{info.field_name}: {key[:20]!r} is not a key (1 to 100 characters)")
         return [key.strip() for key in v]
+
+    @model_validator(mode="after")
+    def _pause_below_target(self) -> ShopConfig:
+        if self.pause_below_poas >= self.target_poas:
+            raise ValueError(
+                f"pause_below_poas {self.pause_below_poas} must be below target_poas {self.target_poas}"
+            )
+        return self
 
     @model_validator(mode="after")
     def _consent_policy_agrees(self) -> ShopConfig:
