@@ -1,4 +1,11 @@
-"""Delivery read model: outbox depth and ages, per-pixel states and pauses, the Purchase match rate."""
+"""Delivery read model: outbox depth and ages, per-pixel states and pauses, the Purchase match rate,
+and what did not reach Meta grouped by reason.
+
+Reasons split in two: *expected* conditions (an event older than Meta's 7-day limit, an order without
+ads-measurement consent, a test order) that no replay can change, and *failures* that need a look.
+Replay offers only events that can still succeed: dead, and with an event_time inside Meta's window;
+the count shown is the count `replay_dead` would queue, computed by the same predicate.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +14,21 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import Connection, Engine, and_, case, func, select
+from sqlalchemy import Connection, Engine, and_, case, exists, func, or_, select
+from sqlalchemy.sql import ColumnElement
 
+from poas.services.deliver import MAX_EVENT_AGE
+from poas.services.views.delivery_reasons import DeliveryReason, NotQueued, group_reasons, matching_errors
 from poas.store import outbox as outbox_store
 from poas.store.tables.delivery import outbox
+from poas.store.tables.foundation import orders
 
 # Match rate: Purchase events created in the window (minus a grace period for ones still in
 # flight) that Meta accepted; below the threshold the dashboard raises an alert.
 MATCH_WINDOW = timedelta(days=7)
 MATCH_GRACE = timedelta(hours=1)
 MATCH_ALERT_BELOW = Decimal("0.90")
-DEAD_LIST_LIMIT = 200
+DEAD_PAGE = 50
 
 
 class DeliveryPixel(BaseModel):
@@ -49,6 +60,8 @@ class DeadEvent(BaseModel):
     attempts: int
     last_error: str | None
     created_at: datetime
+    event_time: datetime | None = None
+    replayable: bool = Field(False, description="inside Meta's 7-day window: a replay can deliver it")
 
 
 class DeliveryView(BaseModel):
@@ -60,7 +73,20 @@ class DeliveryView(BaseModel):
     match_rate: Decimal | None
     match_alert: bool
     pixels: list[DeliveryPixel]
-    dead: list[DeadEvent]
+    reasons: list[DeliveryReason] = Field(
+        default_factory=list, description="dead and retrying events grouped by state and reason"
+    )
+    not_queued: list[NotQueued] = Field(
+        default_factory=list, description="orders with no event at all, by the reason known from the order"
+    )
+    dead_total: int = Field(0, description="dead events (all reasons)")
+    dead_expected: int = Field(0, description="of those, expected ones (too old for Meta): not failures")
+    replayable: int = Field(0, description="dead events a replay can still deliver (inside Meta's window)")
+    dead: list[DeadEvent] = Field(description="one page of dead events, newest first (filtered by `reason`)")
+    dead_matching: int = Field(0, description="dead events matching the filter (for paging)")
+    reason: str | None = Field(None, description="the reason key the dead list is filtered by")
+    limit: int = DEAD_PAGE
+    offset: int = 0
 
 
 def _rate(accepted: int, eligible: int) -> Decimal | None:
@@ -81,12 +107,101 @@ def purchase_match_query(now: datetime) -> Any:
     )
 
 
-def delivery_view(engine: Engine, *, now: datetime, shops: list[str] | None) -> DeliveryView:
+def replayable_condition(now: datetime) -> ColumnElement[bool]:
+    """Dead and still inside Meta's window: the only events a replay can deliver."""
+    return and_(outbox.c.state == "dead", outbox.c.event_time >= now - MAX_EVENT_AGE)
+
+
+def delivery_view(
+    engine: Engine,
+    *,
+    now: datetime,
+    shops: list[str] | None,
+    reason: str | None = None,
+    limit: int = DEAD_PAGE,
+    offset: int = 0,
+) -> DeliveryView:
+    """The delivery page; the dead list is one page (`limit`, `offset`), of one reason when given."""
     with engine.connect() as conn:
-        return _delivery_view(conn, now=now, shops=shops)
+        return _delivery_view(conn, now=now, shops=shops, reason=reason, limit=limit, offset=offset)
 
 
-def _delivery_view(conn: Connection, *, now: datetime, shops: list[str] | None) -> DeliveryView:
+def _reasons(conn: Connection, now: datetime, shops: list[str] | None) -> list[DeliveryReason]:
+    fresh = outbox.c.event_time >= now - MAX_EVENT_AGE
+    q = select(
+        outbox.c.state,
+        outbox.c.last_error,
+        func.count(),
+        func.sum(case((fresh, 1), else_=0)),
+        func.min(outbox.c.created_at),
+        func.max(outbox.c.created_at),
+    ).where(outbox.c.state.in_(("dead", "retry")))
+    if shops is not None:
+        q = q.where(outbox.c.shop_id.in_(shops))
+    rows = conn.execute(q.group_by(outbox.c.state, outbox.c.last_error)).all()
+    return group_reasons([(r[0], r[1], int(r[2]), int(r[3] or 0), r[4], r[5]) for r in rows])
+
+
+def _not_queued(conn: Connection, shops: list[str] | None) -> list[NotQueued]:
+    """Orders without any event, by what the order itself says (test, consent declined, other)."""
+    o = orders.c
+    queued = exists().where(outbox.c.shop_id == o.shop_id, outbox.c.order_id == o.order_id)
+    kind = case((o.test.is_(True), "test"), (o.consent_ads_tracking.is_(False), "no_consent"), else_="other")
+    q = select(kind, func.count()).where(~queued)
+    if shops is not None:
+        q = q.where(o.shop_id.in_(shops))
+    counts = {str(k): int(n) for k, n in conn.execute(q.group_by(kind))}
+    return [NotQueued.of(k, counts[k]) for k in ("no_consent", "test", "other") if counts.get(k)]
+
+
+def error_condition(errors: list[str | None]) -> ColumnElement[bool]:
+    """last_error is one of these texts (None: no text); nothing matches an empty list."""
+    texts = [e for e in errors if e is not None]
+    conds: list[ColumnElement[bool]] = [outbox.c.last_error.in_(texts)] if texts else []
+    if None in errors:
+        conds.append(outbox.c.last_error.is_(None))
+    return or_(*conds) if conds else outbox.c.id < 0
+
+
+def _dead_page(
+    conn: Connection,
+    *,
+    now: datetime,
+    shops: list[str] | None,
+    errors: list[str | None] | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[DeadEvent], int]:
+    where: list[ColumnElement[bool]] = [outbox.c.state == "dead"]
+    if shops is not None:
+        where.append(outbox.c.shop_id.in_(shops))
+    if errors is not None:
+        where.append(error_condition(errors))
+    total = int(conn.execute(select(func.count()).select_from(outbox).where(*where)).scalar_one())
+    q = select(outbox).where(*where).order_by(outbox.c.id.desc()).limit(limit).offset(offset)
+    oldest_ok = now - MAX_EVENT_AGE
+    rows = [
+        DeadEvent(
+            id=r["id"],
+            shop_id=r["shop_id"],
+            pixel_id=r["pixel_id"],
+            event_name=r["event_name"],
+            event_id=r["event_id"],
+            order_id=r["order_id"],
+            attempts=r["attempts"],
+            last_error=r["last_error"],
+            created_at=r["created_at"],
+            event_time=r["event_time"],
+            replayable=r["event_time"] >= oldest_ok,
+        )
+        for r in conn.execute(q).mappings()
+    ]
+    return rows, total
+
+
+def _delivery_view(
+    conn: Connection, *, now: datetime, shops: list[str] | None, reason: str | None, limit: int, offset: int
+) -> DeliveryView:
     shop_filter = outbox.c.shop_id.in_(shops) if shops is not None else None
     pixels: dict[str, DeliveryPixel] = {}
 
@@ -98,9 +213,8 @@ def _delivery_view(conn: Connection, *, now: datetime, shops: list[str] | None) 
         outbox.c.state.in_(("pending", "retry", "sending"))
     )
     eligible = purchase_match_query(now)
-    dead = select(outbox).where(outbox.c.state == "dead").order_by(outbox.c.id.desc()).limit(DEAD_LIST_LIMIT)
     if shop_filter is not None:
-        counts, oldest, eligible, dead = (q.where(shop_filter) for q in (counts, oldest, eligible, dead))
+        counts, oldest, eligible = (q.where(shop_filter) for q in (counts, oldest, eligible))
     for pixel_id, state, n in conn.execute(counts.group_by(outbox.c.pixel_id, outbox.c.state)):
         if state in ("pending", "sending", "retry", "sent", "dead"):
             setattr(px(pixel_id), state, int(n))
@@ -121,20 +235,12 @@ def _delivery_view(conn: Connection, *, now: datetime, shops: list[str] | None) 
     for pixel_id, until in stats.throttled.items():
         if pixel_id in pixels:
             pixels[pixel_id].throttled_until = until
-    dead_rows = [
-        DeadEvent(
-            id=r["id"],
-            shop_id=r["shop_id"],
-            pixel_id=r["pixel_id"],
-            event_name=r["event_name"],
-            event_id=r["event_id"],
-            order_id=r["order_id"],
-            attempts=r["attempts"],
-            last_error=r["last_error"],
-            created_at=r["created_at"],
-        )
-        for r in conn.execute(dead).mappings()
-    ]
+    reasons = _reasons(conn, now, shops)
+    known = {g.key for g in reasons}
+    reason = reason if reason in known else None
+    errors = matching_errors(reasons, reason) if reason else None
+    dead_rows, matching = _dead_page(conn, now=now, shops=shops, errors=errors, limit=limit, offset=offset)
+    dead_groups = [g for g in reasons if g.state == "dead"]
     rows = sorted(pixels.values(), key=lambda p: p.pixel_id)
     total_eligible = sum(p.purchases_eligible for p in rows)
     rate = _rate(sum(p.purchases_accepted for p in rows), total_eligible)
@@ -148,18 +254,40 @@ def _delivery_view(conn: Connection, *, now: datetime, shops: list[str] | None) 
         match_rate=rate,
         match_alert=rate is not None and rate < MATCH_ALERT_BELOW,
         pixels=rows,
+        reasons=reasons,
+        not_queued=_not_queued(conn, shops),
+        dead_total=sum(g.count for g in dead_groups),
+        dead_expected=sum(g.count for g in dead_groups if g.expected),
+        replayable=sum(g.replayable for g in dead_groups),
         dead=dead_rows,
+        dead_matching=matching,
+        reason=reason,
+        limit=limit,
+        offset=offset,
     )
 
 
-def replay_dead(engine: Engine, *, ids: list[int] | None, shops: list[str] | None, now: datetime) -> int:
-    """Dead events back to pending (same event_id); a shop caller can only touch its own events."""
+def replay_dead(
+    engine: Engine,
+    *,
+    ids: list[int] | None,
+    shops: list[str] | None,
+    now: datetime,
+    reason: str | None = None,
+) -> int:
+    """Dead events that can still succeed back to pending (same event_id): all of them, the `ids`
+    given, or those of one `reason` group. Events older than Meta's window are never re-queued (they
+    could only die again); a shop caller can only touch its own events."""
     with engine.begin() as conn:
+        q = select(outbox.c.id).where(replayable_condition(now))
         if shops is not None:
-            q = select(outbox.c.id).where(and_(outbox.c.state == "dead", outbox.c.shop_id.in_(shops)))
-            if ids is not None:
-                q = q.where(outbox.c.id.in_(ids))
-            ids = [int(i) for i in conn.execute(q).scalars()]
-            if not ids:
-                return 0
-        return outbox_store.replay(conn, ids=ids, now=now)
+            q = q.where(outbox.c.shop_id.in_(shops))
+        if ids is not None:
+            q = q.where(outbox.c.id.in_(ids))
+        if reason is not None:
+            q = q.where(error_condition(matching_errors(_reasons(conn, now, shops), reason)))
+        chosen = [int(i) for i in conn.execute(q).scalars()]
+        step = 1000  # ids per UPDATE … IN (…)
+        return sum(
+            outbox_store.replay(conn, ids=chosen[i : i + step], now=now) for i in range(0, len(chosen), step)
+        )
