@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from sqlalchemy import Engine
 
-from poas.domain.advice import CampaignFigures, advise
+from poas.domain.advice import CampaignFigures, DecisionPolicy, advise
 from poas.domain.costs import CostRow
 from poas.domain.order import Attribution, Order, OrderLine
 from poas.domain.report_rows import SpendRow
@@ -123,7 +123,7 @@ def test_report_shows_the_revenue_trap_table_and_advice_moves_budget_to_b(engine
             CampaignFigures(r.key, r.name, r.figures.spend, r.figures.revenue, r.figures.gross_profit)
             for r in report.rows
         ],
-        target_poas=Decimal(2),
+        DecisionPolicy(target_poas=Decimal(2)),
     )
     moves = {c.name: c.change for c in advice.campaigns}
     assert moves["Product B"] > 0 > moves["Product A"]

@@ -13,9 +13,17 @@ import typer
 from rich.table import Table
 
 from poas.cli.app import app, console, fail, import_app, pick_shop, settings, store
-from poas.domain.advice import BASIS_LABELS, advise, campaign_figures, check_basis
+from poas.domain.advice import BASIS_LABELS, DecisionPolicy, advise, campaign_figures, row_poas, verdict
 from poas.services.export import KINDS, Format, iter_export, write_export
-from poas.services.report import BY_CHOICES, Report, build_report, report_csv, report_json, row_dict
+from poas.services.report import (
+    BY_CHOICES,
+    Report,
+    build_report,
+    decision_policy,
+    report_csv,
+    report_json,
+    row_dict,
+)
 from poas.services.rollups import rebuild_all
 from poas.services.spend import SpendError, import_spend_file, sync_spend
 
@@ -95,7 +103,7 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def _table(report: Report) -> Table:
+def _table(report: Report, policy: DecisionPolicy) -> Table:
     cols = [
         "spend",
         "orders",
@@ -119,10 +127,16 @@ def _table(report: Report) -> Table:
     t.add_column(report.by)
     for c in cols:
         t.add_column(c.replace("_", " "), justify="right")
+    decide = report.by in ("campaign", "adset", "ad", "product")
+    if decide:  # the advice's verdict, on the shop's decision basis (domain.advice)
+        t.add_column("decision")
     for r in [*report.rows, report.total]:
         d = row_dict(report.by, r, report.currency)
         label = f"{d['day']} {d[report.by]}" if d.get("day") else str(d[report.by])
-        t.add_row(label, *[_fmt(d[c]) for c in cols])
+        cells = [_fmt(d[c]) for c in cols]
+        if decide:
+            cells.append(verdict(row_poas(r, policy.basis), policy) if r.key and r.figures.spend else "")
+        t.add_row(label, *cells)
     return t
 
 
@@ -152,6 +166,7 @@ def report_cmd(
     if fmt not in ("table", "json", "csv"):
         raise fail("--format must be table, json or csv")
     cfg = pick_shop(shop)
+    policy = decision_policy(cfg)
     now = datetime.now(UTC)
     if rebuild:
         rebuild_all(store(), cfg, now=now)
@@ -163,13 +178,18 @@ def report_cmd(
         date_from=_day(date_from, "--from"),
         date_to=_day(date_to, "--to"),
         daily=daily,
+        basis=policy.basis,
     )
     if fmt == "json":
         sys.stdout.write(json.dumps(report_json(report), ensure_ascii=False, indent=2) + "\n")
     elif fmt == "csv":
         sys.stdout.write(report_csv(report))
     else:
-        console.print(_table(report))
+        console.print(_table(report, policy))
+        console.print(
+            f"Decisions on {BASIS_LABELS[policy.basis]}: grow at or above target POAS {policy.target_poas}, "
+            f"cut below it, pause below {policy.pause_below} (`poas advise` for the budget)."
+        )
         for note in report.notes:
             console.print(f"[dim]{note}[/dim]")
 
@@ -179,24 +199,40 @@ def advise_cmd(
     budget: str | None = typer.Option(
         None, "--budget", help="Budget for the same period length (default: current spend)."
     ),
-    target_poas: str = typer.Option("1.5", "--target-poas", help="POAS to aim for (1 = break-even)."),
+    target_poas: str | None = typer.Option(
+        None, "--target-poas", help="POAS to aim for (1 = break-even; default: the shop's target_poas)."
+    ),
+    pause_below: str | None = typer.Option(
+        None, "--pause-below", help="Pause campaigns below this POAS (default: the shop's pause_below_poas)."
+    ),
     cap: str = typer.Option("0.20", "--cap", help="Largest change per campaign per step (0.20 = ±20 %)."),
     date_from: str | None = typer.Option(None, "--from"),
     date_to: str | None = typer.Option(None, "--to"),
     shop: str | None = typer.Option(None, "--shop"),
     fmt: str = typer.Option("table", "--format", help="table | json"),
-    basis_name: str = typer.Option(
-        "expected",
+    basis_name: str | None = typer.Option(
+        None,
         "--basis",
-        help="Profit the advice weighs: expected (after expected returns, what Meta is sent) | gross.",
+        help="Profit the advice weighs: expected (after expected returns, what Meta is sent) | gross "
+        "(default: the shop's decision_basis).",
     ),
 ) -> None:
-    """Propose moving budget toward campaigns with higher POAS (accounting, not a forecast)."""
+    """Move budget toward campaigns above the target POAS, away from those below it, and pause those
+    below the pause line (accounting on past figures, not a forecast)."""
+    cfg = pick_shop(shop)
     try:
-        basis = check_basis(basis_name)
+        shop_policy = decision_policy(cfg, basis_name)
     except ValueError as exc:
         raise fail(f"--basis: {exc}")
-    cfg = pick_shop(shop)
+    try:
+        policy = DecisionPolicy(
+            basis=shop_policy.basis,
+            target_poas=_decimal(target_poas, "--target-poas") or shop_policy.target_poas,
+            pause_below=_decimal(pause_below, "--pause-below") or shop_policy.pause_below,
+            cap=_decimal(cap, "--cap") or Decimal("0.2"),
+        )
+    except ValueError as exc:
+        raise fail(str(exc))
     report = build_report(
         store(),
         cfg,
@@ -204,14 +240,11 @@ def advise_cmd(
         now=datetime.now(UTC),
         date_from=_day(date_from, "--from"),
         date_to=_day(date_to, "--to"),
+        basis=policy.basis,
     )
     try:
         advice = advise(
-            campaign_figures(report.rows, basis),
-            basis=basis,
-            budget=_decimal(budget, "--budget"),
-            target_poas=_decimal(target_poas, "--target-poas") or Decimal("1.5"),
-            cap=_decimal(cap, "--cap") or Decimal("0.2"),
+            campaign_figures(report.rows, policy.basis), policy, budget=_decimal(budget, "--budget")
         )
     except ValueError as exc:
         raise fail(str(exc))
@@ -233,6 +266,7 @@ def advise_cmd(
             "margin": r2(c.margin),
             "break_even_roas": r2(c.break_even_roas),
             "target_roas": r2(c.target_roas),
+            "decision": c.verdict,
             "reason": c.reason,
         }
         for c in advice.campaigns
@@ -248,7 +282,9 @@ def advise_cmd(
             "allocated": r2(advice.allocated),
             "unallocated": r2(advice.unallocated),
             "target_poas": r2(advice.target_poas),
+            "pause_below": r2(advice.pause_below),
             "cap": r2(advice.cap),
+            "kept_back": advice.kept_back,
             "rule": advice.rule,
             "note": advice.disclaimer,
             "campaigns": rows,
@@ -257,9 +293,9 @@ def advise_cmd(
         return
     t = Table(
         title=f"Budget advice {cfg.id} ({cfg.currency}) on {BASIS_LABELS[advice.basis]}, "
-        f"target POAS {advice.target_poas}"
+        f"target POAS {advice.target_poas}, pause below {advice.pause_below}"
     )
-    cols = ["spend", "proposed_spend", "change_pct", "roas", "poas", "target_roas", "reason"]
+    cols = ["spend", "proposed_spend", "change_pct", "roas", "poas", "target_roas", "decision", "reason"]
     t.add_column("campaign")
     for c in cols:
         t.add_column(c.replace("_", " "), justify="left" if c == "reason" else "right")
@@ -267,8 +303,8 @@ def advise_cmd(
         t.add_row(str(r["campaign"]), *[_fmt(r[c]) for c in cols])
     console.print(t)
     console.print(f"Rule: {advice.rule}.")
-    if advice.unallocated:
-        console.print(f"Not placed this step (caps): {advice.unallocated:.2f} {cfg.currency}")
+    if advice.kept_back:
+        console.print(f"{advice.kept_back} ({cfg.currency})")
     console.print(f"[yellow]{advice.disclaimer}[/yellow]")
 
 

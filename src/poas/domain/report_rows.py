@@ -120,18 +120,20 @@ def median(values: list[Decimal]) -> Decimal | None:
 
 
 def flag_revenue_trap(
-    rows: list[ReportRow], *, skip_keys: frozenset[str] = frozenset({""})
+    rows: list[ReportRow], *, skip_keys: frozenset[str] = frozenset({""}), expected: bool = False
 ) -> list[ReportRow]:
-    """Mark rows whose ROAS is above the rows' median while POAS is below 1 (they lose money).
+    """Mark rows whose ROAS is above the rows' median while POAS is below 1 (they lose money);
+    POAS after expected returns when `expected` (the shop's decision basis), else gross.
 
     A row with orders without cost is never marked: its POAS covers only part of its orders."""
     med = median([r.roas for r in rows if r.roas is not None and r.key not in skip_keys])
     if med is None:
         return rows
-    return [replace(r, revenue_trap=_trap(r, med)) if r.key not in skip_keys else r for r in rows]
+    return [replace(r, revenue_trap=_trap(r, med, expected)) if r.key not in skip_keys else r for r in rows]
 
 
-def _trap(r: ReportRow, med: Decimal) -> bool:
-    if r.roas is None or r.poas is None or r.figures.orders_without_cost:
+def _trap(r: ReportRow, med: Decimal, expected: bool) -> bool:
+    p = r.poas_expected if expected else r.poas
+    if r.roas is None or p is None or r.figures.orders_without_cost:
         return False
-    return r.roas > med and r.poas < 1
+    return r.roas > med and p < 1

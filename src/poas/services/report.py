@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, func, select
 
+from poas.domain.advice import DecisionPolicy, ProfitBasis, check_basis
 from poas.domain.money import exponent
 from poas.domain.report_rows import Figures, ReportRow, flag_revenue_trap, report_row
 from poas.services.rollups import refresh_if_free
@@ -79,6 +80,34 @@ def _figures(r: Any, currency: str) -> Figures:
     )
 
 
+def decision_policy(shop: ShopConfig, basis: str | None = None) -> DecisionPolicy:
+    """The shop's decision settings; `basis` (when given) replaces the shop's decision basis."""
+    return DecisionPolicy(
+        basis=check_basis(basis or shop.decision_basis),
+        target_poas=shop.target_poas,
+        pause_below=shop.pause_below_poas,
+    )
+
+
+def previous_range(date_from: date, date_to: date) -> tuple[date, date]:
+    """The period of the same length just before [date_from, date_to]."""
+    days = (date_to - date_from).days + 1
+    return date_from - timedelta(days=days), date_from - timedelta(days=1)
+
+
+def period_total(engine: Engine, shop: ShopConfig, date_from: date, date_to: date) -> ReportRow:
+    """The shop's blended total for a period, read from the rollups as they are."""
+    rd = rollup_daily
+    sums = [func.sum(rd.c[c]).label(c) for c in _SUMS]
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(*sums).where(
+                rd.c.shop_id == shop.id, rd.c.day >= date_from, rd.c.day <= date_to, rd.c.level == "shop"
+            )
+        ).one()
+    return report_row("", "total (blended)", _figures(row, shop.currency))
+
+
 def default_range(shop: ShopConfig, now: datetime) -> tuple[date, date]:
     today = now.astimezone(ZoneInfo(shop.timezone)).date()
     return today - timedelta(days=DEFAULT_DAYS - 1), today
@@ -94,6 +123,7 @@ def build_report(
     date_to: date | None = None,
     refresh_first: bool = True,
     daily: bool = False,
+    basis: ProfitBasis | None = None,
 ) -> Report:
     """Read the rollups (refreshing the changed days first) and compute the report lines.
 
@@ -134,7 +164,7 @@ def build_report(
     if daily and by not in ("day", "week"):
         rows = [report_row(r.key, r.name, _figures(r, shop.currency), r.day.isoformat()) for r in grouped]
     else:
-        rows = _rows(by, grouped, shop.currency)
+        rows = _rows(by, grouped, shop.currency, expected=(basis or shop.decision_basis) == "expected")
     total = report_row("", "total (blended)", _figures(total_row, shop.currency))
     notes = ["POAS = gross profit / spend; poas_expected uses expected profit (after expected returns)."]
     if by == "product":
@@ -161,7 +191,7 @@ def unknown_profit_note(total: ReportRow) -> str:
     )
 
 
-def _rows(by: By, grouped: Sequence[Any], currency: str) -> list[ReportRow]:
+def _rows(by: By, grouped: Sequence[Any], currency: str, *, expected: bool) -> list[ReportRow]:
     if by == "day":
         return [report_row(r.day.isoformat(), r.day.isoformat(), _figures(r, currency)) for r in grouped]
     if by == "week":
@@ -172,7 +202,7 @@ def _rows(by: By, grouped: Sequence[Any], currency: str) -> list[ReportRow]:
         return [report_row(k, k, f) for k, f in sorted(weeks.items())]
     rows = [report_row(r.key, r.name, _figures(r, currency)) for r in grouped]
     rows.sort(key=lambda r: (r.key == "", -r.figures.spend, -r.figures.revenue, r.key))
-    return flag_revenue_trap(rows)
+    return flag_revenue_trap(rows, expected=expected)
 
 
 # --- rendering (JSON numbers only here, at the edge) -------------------------------------------

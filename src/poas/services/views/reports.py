@@ -12,10 +12,23 @@ import structlog
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
-from poas.domain.advice import BASIS_LABELS, ProfitBasis, advise, campaign_figures
+from poas.domain.advice import (
+    BASIS_LABELS,
+    PROFIT_BASES,
+    DecisionPolicy,
+    ProfitBasis,
+    Tone,
+    Verdict,
+    advise,
+    campaign_figures,
+    row_poas,
+    row_profit,
+    tone,
+    verdict,
+)
 from poas.domain.money import exponent
 from poas.domain.report_rows import ReportRow
-from poas.services.report import By, Report, build_report
+from poas.services.report import By, Report, build_report, decision_policy
 from poas.services.rollups import refresh
 from poas.services.views.common import ZERO
 from poas.settings import ShopConfig
@@ -42,6 +55,11 @@ class ReportLine(BaseModel):
         0, description="orders with unknown profit (no cost, no fallback): in revenue, not in profit"
     )
     revenue_without_cost: Decimal = Field(ZERO, description="their revenue ex VAT")
+    poas_basis: Decimal | None = Field(None, description="POAS on the decision basis (the view's `basis`)")
+    profit_basis: Decimal | None = Field(None, description="known profit on the decision basis")
+    profit_after_ads: Decimal | None = Field(None, description="profit on the decision basis − ad spend")
+    verdict: Verdict = Field("unknown", description="grow | keep | cut | pause | unknown, as the advice")
+    tone: Tone = Field("", description="good (at or above target) | warn | bad (below break-even) | ''")
 
 
 class AdviceLine(BaseModel):
@@ -54,6 +72,8 @@ class AdviceLine(BaseModel):
     poas: Decimal | None
     target_roas: Decimal | None
     reason: str
+    verdict: Verdict = "keep"
+    why: str = Field("keep", description="the reason's key (domain.advice.REASONS)")
 
 
 class AdviceView(BaseModel):
@@ -64,8 +84,10 @@ class AdviceView(BaseModel):
     unallocated: Decimal
     target_poas: Decimal
     cap: Decimal
+    pause_below: Decimal = Decimal("0.5")
     rule: str
     disclaimer: str
+    kept_back: str = ""
     campaigns: list[AdviceLine]
 
 
@@ -79,6 +101,11 @@ class ReportView(BaseModel):
     total: ReportLine = Field(description="blended: all profit / all spend, attributed or not")
     notes: list[str]
     advice: AdviceView | None = Field(None, description="budget advice (campaign reports only)")
+    basis: ProfitBasis = Field("expected", description="the profit decisions use on this view")
+    basis_label: str = BASIS_LABELS["expected"]
+    other_basis: ProfitBasis = "gross"
+    target_poas: Decimal = Decimal("1.5")
+    pause_below: Decimal = Decimal("0.5")
 
 
 REFRESH_EVERY_S = 30.0
@@ -86,17 +113,38 @@ _REFRESHED: WeakKeyDictionary[Engine, dict[str, float]] = WeakKeyDictionary()  #
 _RUNNING: WeakKeyDictionary[Engine, set[str]] = WeakKeyDictionary()  # shops refreshing in the background
 _GUARD = threading.Lock()
 log = structlog.get_logger("poas.reports")
-SORT_KEYS = ("name", "spend", "orders", "revenue", "gross_profit", "roas", "poas", "poas_expected", "margin")
+SORT_KEYS = (
+    "name",
+    "spend",
+    "orders",
+    "revenue",
+    "gross_profit",
+    "expected_profit",
+    "roas",
+    "poas",
+    "poas_expected",
+    "margin",
+    "poas_basis",
+    "profit_after_ads",
+    "break_even_roas",
+)
 
 
 def _q(value: Decimal | None, places: int) -> Decimal | None:
     return None if value is None else value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
 
 
-def _line(row: ReportRow, places: int) -> ReportLine:
+def _line(row: ReportRow, places: int, policy: DecisionPolicy) -> ReportLine:
     f = row.figures
     unknown = f.no_profit_known
+    p = _q(row_poas(row, policy.basis), 4)
+    profit = None if unknown else row_profit(row, policy.basis)
     return ReportLine(
+        poas_basis=p,
+        profit_basis=profit,
+        profit_after_ads=None if profit is None else profit - f.spend,
+        verdict=verdict(p, policy) if f.spend else "unknown",
+        tone=tone(p, policy) if f.spend else "",
         key=row.key,
         name=row.name,
         spend=f.spend,
@@ -118,10 +166,12 @@ def _line(row: ReportRow, places: int) -> ReportLine:
     )
 
 
-def advice_view(report: Report, basis: ProfitBasis = "expected") -> AdviceView:
-    a = advise(campaign_figures(report.rows, basis), basis=basis)
+def advice_view(report: Report, policy: DecisionPolicy) -> AdviceView:
+    a = advise(campaign_figures(report.rows, policy.basis), policy)
     places = exponent(report.currency)
     return AdviceView(
+        pause_below=a.pause_below,
+        kept_back=a.kept_back,
         basis=a.basis,
         basis_label=BASIS_LABELS[a.basis],
         budget=a.budget,
@@ -142,6 +192,8 @@ def advice_view(report: Report, basis: ProfitBasis = "expected") -> AdviceView:
                 poas=_q(c.poas, 4),
                 target_roas=_q(c.target_roas, 4),
                 reason=c.reason,
+                verdict=c.verdict,
+                why=c.why,
             )
             for c in a.campaigns
         ],
@@ -184,6 +236,7 @@ def report_view(
     date_to: date | None = None,
     sort: str | None = None,
     descending: bool = True,
+    basis: str | None = None,
 ) -> ReportView:
     """The report service's figures for one shop, optionally sorted.
 
@@ -202,13 +255,21 @@ def report_view(
         last[shop.id] = time.monotonic()
         _refresh_in_background(engine, shop)
         due = False
+    policy = decision_policy(shop, basis)
     report = build_report(
-        engine, shop, by=by, now=now, date_from=date_from, date_to=date_to, refresh_first=due
+        engine,
+        shop,
+        by=by,
+        now=now,
+        date_from=date_from,
+        date_to=date_to,
+        refresh_first=due,
+        basis=policy.basis,
     )
     if due and not report.stale:  # a refresh a writer got in the way of is tried again next time
         last[shop.id] = time.monotonic()
     places = exponent(report.currency)
-    rows = [_line(r, places) for r in report.rows]
+    rows = [_line(r, places, policy) for r in report.rows]
     if sort in SORT_KEYS:
         present = [r for r in rows if getattr(r, sort) is not None]
         missing = [r for r in rows if getattr(r, sort) is None]
@@ -221,7 +282,12 @@ def report_view(
         date_from=report.date_from,
         date_to=report.date_to,
         rows=rows,
-        total=_line(report.total, places),
+        total=_line(report.total, places, policy),
         notes=list(report.notes),
-        advice=advice_view(report) if by == "campaign" else None,
+        advice=advice_view(report, policy) if by == "campaign" else None,
+        basis=policy.basis,
+        basis_label=BASIS_LABELS[policy.basis],
+        other_basis=next(b for b in PROFIT_BASES if b != policy.basis),
+        target_poas=policy.target_poas,
+        pause_below=policy.pause_below,
     )
