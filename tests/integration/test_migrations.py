@@ -191,6 +191,7 @@ def test_0009_puts_back_order_clocks_a_refund_moved(empty_engine: Engine, tmp_pa
 
     from poas.services.intake import process_delivery
     from poas.settings import ShopConfig
+    from poas.store.tables.catalog import product_catalog
     from poas.store.tables.foundation import orders
 
     upgrade(empty_engine, "0008_missing_costs")
@@ -201,10 +202,12 @@ def test_0009_puts_back_order_clocks_a_refund_moved(empty_engine: Engine, tmp_pa
     now = datetime(2026, 11, 25, tzinfo=UTC)
     later = datetime(2026, 11, 26, 9, tzinfo=UTC)
     with empty_engine.begin() as conn:
+        product_catalog.create(conn)  # today's ingest reads it (0014); dropped before the chain goes on
         for shop_id in ("moved", "imported"):
             s = shop.model_copy(update={"id": shop_id})
             process_delivery(conn, "shopify", "orders/paid", order, s, now=now)
             process_delivery(conn, "shopify", "refunds/create", refund, s, now=now)
+        product_catalog.drop(conn)
         # What 0.x stored: the refund's processed_at (2026-11-24 09:00 UTC) as the order's clock;
         # and a newer version written by an import, whose clock no refund explains.
         for shop_id, clock in (("moved", datetime(2026, 11, 24, 9, tzinfo=UTC)), ("imported", later)):
@@ -250,6 +253,20 @@ def test_0013_adds_the_reconcile_counts_and_takes_them_back(empty_engine: Engine
     command.downgrade(alembic_config(empty_engine), "0012_orders_list_index")
     columns = {c["name"] for c in inspect(empty_engine).get_columns("sync_status")}
     assert not columns & RECONCILE_COLUMNS
+
+
+def test_0014_adds_the_product_catalog_table_and_takes_it_back(empty_engine: Engine) -> None:
+    from alembic import command
+
+    from poas.store.db import alembic_config
+
+    upgrade(empty_engine, "0013_reconcile_counts")
+    assert "product_catalog" not in inspect(empty_engine).get_table_names()
+    upgrade(empty_engine, "0014_product_catalog")
+    assert "product_catalog" in inspect(empty_engine).get_table_names()
+    assert _diff(empty_engine, {"product_catalog"}) == []
+    command.downgrade(alembic_config(empty_engine), "0013_reconcile_counts")
+    assert "product_catalog" not in inspect(empty_engine).get_table_names()
 
 
 def test_0011_adds_the_admin_sessions_table_and_takes_it_back(empty_engine: Engine) -> None:

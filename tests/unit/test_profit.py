@@ -494,3 +494,31 @@ def test_cost_in_euro_through_the_bundled_ecb_history_on_a_sunday() -> None:
     assert res.cogs == nok("230.41")
     (use,) = res.to_dict()["fx"]
     assert use["rate"] == "11.5205" and use["rate_date"] == "2024-03-15" and "ECB" in use["source"]
+
+
+def test_a_line_without_a_category_takes_the_catalogues_for_the_fallback_margin() -> None:
+    bare = OrderLine("1", 1, D("100.00"), variant_id="V-NEW", sku="NEW-1", tax=D("20.00"))
+    order = us_order(lines=(bare,), prices_include_vat=True, shipping_lines=())
+    policy = ProfitPolicy(default_margin=D("0.30"), category_margins={"home": D("0.6")})
+    book = CostBook([], categories={"NEW-1": "home"})  # found by SKU when the variant id is not listed
+    res = compute_profit(order, costs=book, rules=US_RULES, policy=policy)
+    assert res.cogs == usd("32.00")  # 80.00 × (1 − 0.6): the category's margin, not the shop's 0.30
+    assert res.lines[0].cost["fallback"] == "category margin home"
+    assert res.lines[0].cost["category_from"] == "shop catalogue (poas sync)"
+    own = replace(bare, category="garden")  # the line's own category wins over the catalogue's
+    res = compute_profit(replace(order, lines=(own,)), costs=book, rules=US_RULES, policy=policy)
+    assert res.lines[0].cost["fallback"] == "shop default margin"
+    assert "category_from" not in res.lines[0].cost
+
+
+def test_a_first_sync_cost_names_itself_only_for_orders_before_it_was_seen() -> None:
+    seen = datetime(2025, 3, 20, tzinfo=UTC)
+    row = CostRow("SWEATER-M", D("400.00"), "NOK", datetime(2024, 1, 1, tzinfo=UTC), "shopify-first-sync",
+                  seen_at=seen)  # fmt: skip
+    book = CostBook([row, *NO_COSTS.history("COFFEE-1"), *NO_COSTS.history("HAT-1")])
+    before = compute_profit(norwegian_order(), costs=book, rules=NO_RULES, policy=NO_POLICY)
+    assert [n for n in before.notes if "first saw it (400.00 NOK, shopify-first-sync)" in n]
+    after = compute_profit(
+        norwegian_order(datetime(2025, 3, 21, tzinfo=UTC)), costs=book, rules=NO_RULES, policy=NO_POLICY
+    )
+    assert not [n for n in after.notes if "first saw it" in n]

@@ -142,11 +142,13 @@ class WooState:
 
     def _cost_fields(self, v: SeedVariant) -> dict[str, Any]:
         if self.cogs == "core":
-            value = float(v.unit_cost) if v.unit_cost is not None else 0
+            # as CogsAwareRestControllerTrait writes it: defined_value is the product's cogs value, null
+            # when none was entered; the effective and total values are then 0
+            value = float(v.unit_cost) if v.unit_cost is not None else None
             return {
                 "cost_of_goods_sold": {
-                    "values": [{"defined_value": value, "effective_value": value}],
-                    "total_value": value,
+                    "values": [{"defined_value": value, "effective_value": value or 0}],
+                    "total_value": value or 0,
                 },
                 "meta_data": [],
             }

@@ -1,14 +1,17 @@
-"""The cost book: effective-dated unit costs per variant id or SKU, looked up at an order's time."""
+"""The cost book: effective-dated unit costs per variant id or SKU, looked up at an order's time, and
+the product category the shop's catalogue states for a key (the category a line without one has)."""
 
 from __future__ import annotations
 
 from bisect import bisect_right, insort
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
 from poas.domain.money import Money, check_currency, to_decimal
+
+FIRST_SYNC_SUFFIX = "-first-sync"  # source of a first-seen cost, e.g. shopify-first-sync
 
 
 class CostBookError(ValueError):
@@ -25,6 +28,13 @@ class CostRow:
     valid_from: datetime
     source: str = "manual"
     row_id: str = ""
+    seen_at: datetime | None = None  # when the store got the row (its import); None when not known
+
+    @property
+    def first_sync_backdated(self) -> bool:
+        """A row `poas sync` wrote for a cost it saw for the first time, valid back to the shop's first
+        order: orders before `seen_at` are priced with the cost as first seen, not the cost they had."""
+        return self.source.endswith(FIRST_SYNC_SUFFIX)
 
     @property
     def id(self) -> str:
@@ -75,9 +85,10 @@ class CostBook:
     A later row with the same key and `valid_from` replaces the earlier one.
     """
 
-    __slots__ = ("_series",)
+    __slots__ = ("_categories", "_series")
 
-    def __init__(self, rows: Iterable[CostRow] = ()) -> None:
+    def __init__(self, rows: Iterable[CostRow] = (), categories: Mapping[str, str] | None = None) -> None:
+        self._categories: dict[str, str] = dict(categories or {})
         grouped: dict[str, dict[datetime, CostRow]] = {}
         for row in rows:
             grouped.setdefault(row.key, {})[row.valid_from] = row
@@ -104,6 +115,13 @@ class CostBook:
             return None
         i = bisect_right(series.times, at)
         return series.rows[i - 1] if i else None
+
+    def category(self, variant_id: str | None, sku: str | None) -> str | None:
+        """The catalogue's category for a line's variant id, else its SKU (None when neither has one)."""
+        for key in (variant_id, sku):
+            if key and key in self._categories:
+                return self._categories[key]
+        return None
 
     def history(self, key: str) -> tuple[CostRow, ...]:
         series = self._series.get(key)

@@ -410,6 +410,10 @@ class _Pricer:
             self.figures[ln.line_id] = _LineFigures(gross, rev_o, rev, cogs, handling)
         return out, paid
 
+    def category(self, ln: OrderLine) -> str | None:
+        """The line's own category, else the one the shop's catalogue states for its variant / SKU."""
+        return ln.category or self.costs.category(ln.variant_id, ln.sku)
+
     def line_cost(self, ln: OrderLine, revenue: Decimal) -> tuple[Decimal, dict[str, str]]:
         """Cost of goods and its origin: a cost row, the platform's cost, a fallback margin, or none."""
         row = self.costs.lookup(ln.variant_id, self.at) if ln.variant_id else None
@@ -418,6 +422,12 @@ class _Pricer:
         if row is not None:
             cited = _cited(row)
             rate = self.conv.rate(row.currency, f"cost row {cited['row']}")
+            if row.first_sync_backdated and (row.seen_at is None or self.at < row.seen_at):
+                self.notes.append(
+                    f"{ln.cost_key or 'line ' + ln.line_id}: priced with today's cost as poas sync first "
+                    f"saw it ({row.unit_cost} {row.currency}, {row.source}); its cost at the order's time "
+                    "is not known"
+                )
             return self.r(row.unit_cost * ln.quantity * rate), dict(cited)
         if ln.unit_cost is not None:
             src = {
@@ -428,11 +438,14 @@ class _Pricer:
             return self.r(ln.unit_cost * ln.quantity * self.order_rate), src
         label = ln.cost_key or f"line {ln.line_id}"
         if self.policy.missing_cost == "fallback_margin":
-            found = self.policy.fallback_margin(ln.category)
+            category = self.category(ln)
+            found = self.policy.fallback_margin(category)
             if found is not None:
                 margin, why = found
                 self.fallbacks.append(f"{label}: no cost; {why} {margin} used")
                 src = {"source": "fallback", "fallback": why, "margin": str(margin)}
+                if category is not None and ln.category is None:
+                    src["category_from"] = "shop catalogue (poas sync)"
                 return self.r(revenue * (ONE - margin)), src
         self.missing.append(label)
         return ZERO, {"source": "missing", "policy": self.policy.missing_cost}
@@ -440,11 +453,12 @@ class _Pricer:
     def return_expectation(self, ln: OrderLine) -> tuple[Decimal, Decimal, Decimal, str | None]:
         """(p_return, restock share, return handling cost, rule id). A configured SKU or category rule
         wins over a learned rate, which wins over the configured shop default."""
-        rule = self.rules.return_rule(ln.sku, ln.category)
+        category = self.category(ln)
+        rule = self.rules.return_rule(ln.sku, category)
         specific = rule is not None and (rule.sku is not None or rule.category is not None)
         base = self.rules.returns_default
         if self.return_rates is not None and not specific:
-            learned = self.return_rates.rate(ln.sku, ln.category)
+            learned = self.return_rates.rate(ln.sku, category)
             handling = ZERO
             if base is not None:
                 handling = self.r(

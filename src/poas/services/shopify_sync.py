@@ -1,14 +1,16 @@
 """`poas sync` for a Shopify shop: variant unit costs into the cost book, then orders (with their
 refunds) through a bulk operation whose JSONL is streamed into the backfill importer.
 
-Costs come first so the orders are priced with them. A variant's cost is keyed by its variant id (the
-key the profit engine looks a Shopify line up by first). A key the book has never seen gets a row
-valid from the shop's `earliest_order_date` with source `shopify-first-sync` (history priced with the
-cost as first seen); a changed cost gets a new row valid from now (source `shopify`); an unchanged
-one, nothing. Orders are read with `updated_at:>=` `--since` when given; otherwise after the cursor,
-the start of the last orders sync that finished (less `CURSOR_OVERLAP`, sync_status kind
-`shopify_orders`), and all of them on the first sync. No Conversions API events are sent for synced
-history.
+Costs come first so the orders are priced with them. Every variant (with or without a cost) goes into
+the product catalogue with its titles and product type, which is the category of an order line that
+carries none (category fallback margins, return rules and rates). A variant's cost is keyed by its
+variant id (the key the profit engine looks a Shopify line up by first). A key the book has never
+seen gets a row valid from the shop's `earliest_order_date` with source `shopify-first-sync`
+(history priced with the cost as first seen); a changed cost gets a new row valid from now (source
+`shopify`); an unchanged one, nothing. Orders are read with `updated_at:>=` `--since` when given;
+otherwise after the cursor, the start of the last orders sync that finished (less `CURSOR_OVERLAP`,
+sync_status kind `shopify_orders`), and all of them on the first sync. No Conversions API events are
+sent for synced history.
 """
 
 from __future__ import annotations
@@ -22,15 +24,16 @@ from decimal import Decimal
 from sqlalchemy import Engine
 
 from poas.connectors.shopify import ShopifyClient, ShopifyError
-from poas.domain.costs import CostRow
+from poas.domain.costs import FIRST_SYNC_SUFFIX, CostRow
 from poas.services.backfill import BackfillReport, backfill
 from poas.services.sync_status import last_row, record_attempt
 from poas.settings import Settings, ShopConfig
+from poas.store.catalog import CatalogItem, fill_line_categories, save_catalog
 from poas.store.costs import import_costs, load_cost_rows
 
 CURSOR_KIND = "shopify_orders"
 CURSOR_OVERLAP = timedelta(minutes=10)  # orders changed while the last bulk operation ran are read again
-FIRST_SYNC_SOURCE = "shopify-first-sync"
+FIRST_SYNC_SOURCE = "shopify" + FIRST_SYNC_SUFFIX
 SYNC_SOURCE = "shopify"
 
 _MONEY = "{ shopMoney { amount currencyCode } }"
@@ -68,6 +71,8 @@ class ShopifySyncReport:
     since: datetime | None = None
     throttle_waits: int = 0
     token_refreshes: int = 0
+    catalogued: int = 0  # variants written to the product catalogue (titles, product type)
+    categories_filled: int = 0  # stored order lines given their product type as category
 
 
 def orders_query(since: datetime | None) -> str:
@@ -105,7 +110,11 @@ def sync_costs(
     engine: Engine, client: ShopifyClient, shop: ShopConfig, report: ShopifySyncReport, now: datetime
 ) -> None:
     seen: dict[str, tuple[Decimal, str]] = {}
+    items: list[CatalogItem] = []
     for v in client.variant_costs():
+        items.append(
+            CatalogItem(v.variant_id, v.sku, v.product_title, v.variant_title, v.product_type or None)
+        )
         label = f"{v.product_title} {v.variant_title}".strip() + f" ({v.sku or v.variant_id})"
         if v.unit_cost is None:
             report.costs_missing.append(label)
@@ -130,6 +139,8 @@ def sync_costs(
                 rows.append(CostRow(key, cost, currency, now, SYNC_SOURCE))
                 report.costs_changed += 1
         import_costs(conn, shop.id, rows, now=now)
+        report.catalogued = save_catalog(conn, shop.id, items, source=SYNC_SOURCE, now=now)
+        report.categories_filled += fill_line_categories(conn, shop.id)
 
 
 def sync_shopify(
@@ -180,6 +191,8 @@ def sync_shopify(
                             )
                     finally:
                         path.unlink(missing_ok=True)
+                    with engine.begin() as conn:
+                        report.categories_filled += fill_line_categories(conn, shop.id)
                 record_attempt(
                     engine, CURSOR_KIND, shop.id, now=now, error=None
                 )  # the next sync resumes here

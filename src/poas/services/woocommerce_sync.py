@@ -3,6 +3,8 @@ page by page through the WooCommerce parser and the batch importer.
 
 Costs come first so the orders are priced with them. A variation's cost is keyed by its variation id,
 a simple product's by its SKU (else its id): the keys the profit engine looks a WooCommerce line up by.
+Every item (with or without a cost) goes into the product catalogue with its title and first category,
+the category of an order line that carries none (category fallback margins, return rules and rates).
 A key the book has never seen gets a row valid from the shop's `earliest_order_date` with source
 `woocommerce-first-sync` (history priced with the cost as first seen, and the breakdown says so);
 a changed cost gets a new row valid from now (source `woocommerce`); an unchanged one, nothing.
@@ -23,17 +25,18 @@ from decimal import Decimal
 from sqlalchemy import Engine
 
 from poas.connectors.woocommerce import ProductCost, WooClient, WooError
-from poas.domain.costs import CostRow
+from poas.domain.costs import FIRST_SYNC_SUFFIX, CostRow
 from poas.domain.order import Order
 from poas.services.ingest import BatchOutcome, ProfitContext, ingest_orders
 from poas.settings import ShopConfig
 from poas.sources.payload import PayloadError, TimeBounds
 from poas.sources.woocommerce import parse_order
+from poas.store.catalog import CatalogItem, fill_line_categories, save_catalog
 from poas.store.costs import import_costs, load_cost_rows
 from poas.store.order_cursor import newest_update
 from poas.store.orders import ensure_shop
 
-FIRST_SYNC_SOURCE = "woocommerce-first-sync"
+FIRST_SYNC_SOURCE = "woocommerce" + FIRST_SYNC_SUFFIX
 SYNC_SOURCE = "woocommerce"
 
 
@@ -53,6 +56,8 @@ class WooSyncReport:
     since: datetime | None = None
     throttled: int = 0
     outcome: BatchOutcome = field(default_factory=BatchOutcome)
+    catalogued: int = 0  # items written to the product catalogue (title, first category)
+    categories_filled: int = 0  # stored order lines given their product's category
 
 
 def cost_key(item: ProductCost) -> str:
@@ -73,7 +78,9 @@ def sync_costs(
     engine: Engine, client: WooClient, shop: ShopConfig, report: WooSyncReport, now: datetime
 ) -> None:
     seen: dict[str, Decimal] = {}
+    items: list[CatalogItem] = []
     for item in client.product_costs(shop.woocommerce_cost_meta_keys):
+        items.append(CatalogItem(cost_key(item), item.sku, item.title, "", item.product_type or None))
         if item.unit_cost is None:
             report.costs_missing.append(f"{item.title} ({cost_key(item)})")
             continue
@@ -92,6 +99,8 @@ def sync_costs(
                 rows.append(CostRow(key, cost, shop.currency, now, SYNC_SOURCE))
                 report.costs_changed += 1
         import_costs(conn, shop.id, rows, now=now)
+        report.catalogued = save_catalog(conn, shop.id, items, source=SYNC_SOURCE, now=now)
+        report.categories_filled += fill_line_categories(conn, shop.id)
 
 
 def sync_orders(
@@ -152,6 +161,8 @@ def sync_woocommerce(
                 sync_orders(
                     engine, client, shop, report, now, since=since, max_errors=max_errors, on_page=on_page
                 )
+                with engine.begin() as conn:
+                    report.categories_filled += fill_line_categories(conn, shop.id)
             report.throttled = client.throttled
     except WooError as exc:
         raise SyncError(str(exc)) from None

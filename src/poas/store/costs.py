@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Engine, func, select
 
 from poas.domain.costs import CostBook, CostRow
 from poas.domain.fx import FxRate, FxTable
+from poas.store.catalog import load_categories
 from poas.store.orders import from_minor, to_minor, upsert_insert
 from poas.store.tables.foundation import fx_rates, product_costs
 
@@ -53,20 +54,23 @@ def import_costs(conn: Connection, shop_id: str, rows: Iterable[CostRow], *, now
 def load_cost_rows(conn: Connection, shop_id: str, keys: Collection[str] | None = None) -> list[CostRow]:
     """The shop's cost rows, all of them or only those for `keys` (variant ids / SKUs)."""
     t = product_costs.c
-    stmt = select(t.cost_key, t.unit_cost, t.currency, t.valid_from, t.source).where(t.shop_id == shop_id)
+    stmt = select(t.cost_key, t.unit_cost, t.currency, t.valid_from, t.source, t.imported_at).where(
+        t.shop_id == shop_id
+    )
     if keys is not None:
         if not keys:
             return []
         stmt = stmt.where(t.cost_key.in_(sorted(keys)))
     return [
-        CostRow(key, from_minor(unit_cost, cur), cur, valid_from, source)
-        for key, unit_cost, cur, valid_from, source in conn.execute(stmt)
+        CostRow(key, from_minor(unit_cost, cur), cur, valid_from, source, seen_at=imported_at)
+        for key, unit_cost, cur, valid_from, source, imported_at in conn.execute(stmt)
     ]
 
 
 def load_cost_book(conn: Connection, shop_id: str, keys: Collection[str] | None = None) -> CostBook:
-    """The shop's cost rows (all, or only `keys`) as an effective-dated CostBook."""
-    return CostBook(load_cost_rows(conn, shop_id, keys))
+    """The shop's cost rows (all, or only `keys`) as an effective-dated CostBook, with the catalogue's
+    categories for the same keys."""
+    return CostBook(load_cost_rows(conn, shop_id, keys), load_categories(conn, shop_id, keys))
 
 
 def save_fx_rates(conn: Connection, rates: Sequence[FxRate], *, now: datetime) -> int:
