@@ -19,6 +19,7 @@ import pytest
 
 from poas.cli.demo_run import Demo, DemoOptions
 from poas.domain.advice import advise, campaign_figures
+from poas.services.report import row_dict
 from poas.sources.sample_catalog import CAMPAIGNS
 
 D = Decimal
@@ -65,11 +66,57 @@ def check_purchases(records: list[dict[str, Any]], shop_dir: Path, now: datetime
     for e in purchases:
         assert "net_revenue" in e["custom_data"] and e["custom_data"]["currency"] == "NOK"
     refunded = {str(json.loads(p.read_bytes())["order_id"]) for p in (shop_dir / "refunds").glob("*.json")}
+    cancelled = {p.stem for p in (shop_dir / "cancellations").glob("*.json")}
     appends = [r["event"] for r in records if r["event"].get("event_name") == "AppendValue"]
-    for e in appends:  # a correction only for an order Meta heard about and that got money back
+    for e in appends:  # a correction only for an order Meta heard about, refunded or cancelled since
         order_id = str(e["original_event_data"]["order_id"])
-        assert order_id in by_order and order_id in refunded
+        assert order_id in by_order and order_id in refunded | cancelled
     assert len({str(e["original_event_data"]["order_id"]) for e in appends}) == len(appends)
+
+
+def check_meta_reported(rows: dict[str, Any], truth: dict[str, Any]) -> None:
+    """Meta's own purchases per campaign came through the insights sync as the sandbox served them,
+    and differ from the shop's own count as the campaign's reporting factor says."""
+    for c in truth["campaigns"]:
+        row = rows[c["campaign_id"]]
+        assert c["meta_purchases"] > 0
+        assert (row["meta_purchases"], D(str(row["meta_value"]))) == (
+            c["meta_purchases"],
+            D(c["meta_purchase_value"]),
+        )
+    video = next(c for c in truth["campaigns"] if c["campaign"] == "Merkevare Video")
+    assert rows[video["campaign_id"]]["meta_purchases"] > rows[video["campaign_id"]]["orders"]
+
+
+DOCUMENT_KEYS = {
+    "shop",
+    "currency",
+    "from",
+    "to",
+    "days",
+    "orders",
+    "webhooks_accepted",
+    "events_sent",
+    "append_value",
+    "campaigns",
+    "campaigns_total",
+    "total",
+    "advice",
+}
+CAMPAIGN_KEYS = {
+    "campaign",
+    "campaign_id",
+    "spend",
+    "orders",
+    "revenue",
+    "profit",
+    "roas",
+    "poas",
+    "poas_expected",
+    "meta_purchases",
+    "meta_value",
+    "meta_roas",
+}
 
 
 def _row(rows: list[dict[str, Any]], campaign_id: str) -> dict[str, Any]:
@@ -80,13 +127,13 @@ def _row(rows: list[dict[str, Any]], campaign_id: str) -> dict[str, Any]:
 def test_demo_runs_every_stage_and_poas_numbers_match_the_generators_truth(
     db_url: str, tmp_path: Path
 ) -> None:
-    options = DemoOptions(home=tmp_path, days=10, orders_per_day=25, seed=3, database_url=db_url)
+    options = DemoOptions(home=tmp_path, days=12, orders_per_day=50, seed=3, database_url=db_url)
     with Demo(options) as demo:
         result = demo.run()
         events = demo.sandbox.events()
         now = datetime.now(UTC)
     counts = result.counts
-    deliveries = counts["generated_orders"] + counts["generated_refunds"]
+    deliveries = counts["generated_orders"] + counts["generated_refunds"] + counts["generated_cancellations"]
     assert counts["webhooks_accepted"] == deliveries
     assert counts["inbox_done"] == deliveries
     assert counts["spend_rows"] == counts["generated_spend_rows"]
@@ -119,6 +166,27 @@ def test_demo_runs_every_stage_and_poas_numbers_match_the_generators_truth(
     assert counts["events_queued"] > 0
     assert counts["events_dead"] == counts["events_too_old"]  # only events past Meta's 7 days die
     check_purchases(events, result.folder / "sample-shop", now)
+    check_meta_reported({r.key: row_dict("campaign", r, "NOK") for r in result.report.rows}, truth)
+
+    # Refunds and cancellations of recent orders: AppendValue corrections reached the sandbox over HTTP
+    appends = [r["event"] for r in events if r["event"]["event_name"] == "AppendValue"]
+    corrections = result.corrections
+    assert corrections is not None
+    assert len(appends) == corrections.sent == counts["sandbox_AppendValue"] > 0
+    example = corrections.example()
+    assert example is not None and example.delivery == "sent"
+    (sent,) = [e for e in appends if e["original_event_data"]["order_id"] == example.order_id]
+    assert example.appended is not None
+    assert D(str(sent["custom_data"]["net_revenue"])) == example.appended == max(example.final_profit, D(0))
+    assert example.told_profit is not None and example.told_profit != example.final_profit
+    purchase = next(
+        r["event"]
+        for r in events
+        if r["event"]["event_name"] == "Purchase"
+        and r["event"]["custom_data"]["order_id"] == example.order_id
+    )
+    assert D(str(purchase["custom_data"]["net_revenue"])) == example.told_profit
+    assert D(str(purchase["custom_data"]["value"])) == example.purchase_value
 
 
 @pytest.mark.slow
@@ -135,26 +203,50 @@ def test_poas_demo_json_in_a_subprocess_prints_the_seed_story(tmp_path: Path) ->
         check=False,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    rows = json.loads(proc.stdout)  # stdout holds the JSON only; progress went to stderr
-    assert isinstance(rows, list) and rows
+    doc = json.loads(proc.stdout)  # stdout holds the JSON only; progress went to stderr
+    assert set(doc) >= DOCUMENT_KEYS
+    assert doc["days"] == 28 and doc["currency"] == "NOK"
+    assert doc["orders"]["generated"] > 0 and doc["orders"]["refunds"] > 0
+    assert doc["orders"]["cancellations"] > 0
+    assert doc["events_sent"]["Purchase"] > 0
+    appended = doc["append_value"]
+    assert appended["sent"] == doc["events_sent"]["AppendValue"] > 0
+    example = appended["example"]
+    assert set(example) >= {
+        "order_id",
+        "purchase_value",
+        "told_profit",
+        "final_profit",
+        "appended_net_revenue",
+    }
+    assert example["delivery"] == "sent" and example["told_profit"] != example["final_profit"]
+    rows = doc["campaigns"]
     for r in rows:
-        assert {"campaign", "spend", "revenue", "profit", "roas", "poas"} <= set(r)
+        assert set(r) >= CAMPAIGN_KEYS
     best, premium = _row(rows, BESTSELLER), _row(rows, PREMIUM)
     assert best["roas"] > premium["roas"]
     assert best["poas"] < premium["poas"]
     assert best["poas"] < 1
-    assert "send Shopify webhooks" in proc.stderr
+    assert "send Shopify order webhooks" in proc.stderr
+    assert "send Shopify refund and cancellation webhooks" in proc.stderr
 
     (folder,) = [p for p in tmp_path.iterdir() if p.name.startswith("demo-")]
+    assert doc["folder"] == str(folder)
     events = json.loads((folder / "sandbox_events.json").read_text())
     assert events, "the sandbox received no events"
     sent_at = datetime.fromtimestamp((folder / "sandbox_events.json").stat().st_mtime, UTC)
     check_purchases(events, folder / "sample-shop", sent_at)
+    assert sum(1 for r in events if r["event"]["event_name"] == "AppendValue") == appended["sent"]
+    truth = json.loads((folder / "sample-shop" / "truth.json").read_text())
+    check_meta_reported({r["campaign_id"]: r for r in rows if r["campaign_id"]}, truth)
+    total = doc["campaigns_total"]
+    assert total["meta_purchases"] == sum(r["meta_purchases"] for r in rows)
+    assert total["orders"] == sum(r["orders"] for r in rows if r["campaign_id"])
 
 
 @pytest.mark.slow
 def test_poas_demo_serves_the_dashboard_with_the_printed_password_until_interrupted(tmp_path: Path) -> None:
-    env = {**os.environ, "POAS_HOME": str(tmp_path), "COLUMNS": "200"}
+    env = {**os.environ, "POAS_HOME": str(tmp_path), "COLUMNS": "40"}  # narrower than the address line
     for name in ("POAS_DATABASE_URL", "POAS_CONFIG_FILE", "POAS_ADMIN_PASSWORD_HASH", "POAS_SESSION_SECRET"):
         env.pop(name, None)
     cmd = [str(Path(sys.executable).parent / "poas"), "demo", "--days", "3", "--orders-per-day", "8"]
@@ -168,8 +260,14 @@ def test_poas_demo_serves_the_dashboard_with_the_printed_password_until_interrup
                 break
         text = "".join(lines)
         assert "dashboard:" in text, text[-3000:]
-        url = re.search(r"dashboard: (http://\S+?)/?\s", text)
-        password = re.search(r"admin password \(this run only\): (\S+)", text)
+        for line in proc.stderr:  # the password's line follows the address's
+            lines.append(line)
+            if "admin password" in line:
+                break
+        text = "".join(lines)
+        # each on a line of its own, whole (never wrapped by the terminal width)
+        url = re.search(r"^dashboard: (http://\S+?)/?$", text, re.MULTILINE)
+        password = re.search(r"^admin password \(this run only\): (\S+)$", text, re.MULTILINE)
         assert url and password, text[-2000:]
         for attempt, expect_in in ((password.group(1) + "x", False), (password.group(1), True)):
             with httpx.Client(base_url=url.group(1), follow_redirects=True, timeout=30) as web:

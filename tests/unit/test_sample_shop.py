@@ -222,8 +222,9 @@ def _independent_campaign_numbers(root: Path) -> dict[str, dict[str, Decimal]]:
         raise AssertionError(f"no shipping rule for {method} {grams} g")
 
     out: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    cancelled = {p.stem for p in (root / "cancellations").glob("*.json")}  # paid, then cancelled
     for o in load_orders(root):
-        if o["financial_status"] != "paid":
+        if o["financial_status"] != "paid" or str(o["id"]) in cancelled:
             continue
         query = {k: v[0] for k, v in parse_qs(urlsplit(o["landing_site"] or "").query).items()}
         if query.get("utm_source") != "facebook":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import sys
 import threading
 import time
 from datetime import date
@@ -24,8 +25,9 @@ from rich.table import Table
 
 from poas.cli.app import app, console, err_console, fail, settings
 from poas.cli.demo_run import Demo, DemoError, DemoOptions, DemoResult
+from poas.cli.demo_story import demo_document, story_lines
 from poas.domain.advice import BASIS_LABELS
-from poas.services.report import report_json
+from poas.domain.report_rows import Figures
 from poas.services.sample_shop import write_sample_shop
 
 
@@ -55,7 +57,8 @@ def generate(
         shop = write_sample_shop(out, seed=seed, days=days, orders_per_day=orders_per_day, today=day)
     counts, took = shop.counts, time.perf_counter() - started
     console.print(
-        f"wrote {counts['orders']} orders, {counts['refunds']} refunds, {counts['cost_rows']} cost rows and "
+        f"wrote {counts['orders']} orders, {counts['refunds']} refunds, {counts['cancellations']} "
+        f"cancellations, {counts['cost_rows']} cost rows and "
         f"{counts['spend_rows']} spend rows for {shop.since} … {shop.until} to {out} in {took:.1f} s",
         highlight=False,
     )
@@ -136,20 +139,46 @@ def _print_tables(result: DemoResult) -> None:
         )
     console.print(adv)
     console.print(f"[dim]{advice.disclaimer}[/dim]")
-    n = result.counts
-    console.print(
-        f"{n.get('webhooks_accepted', 0)} webhooks accepted, {n.get('events_sent', 0)} events sent to the "
-        f"Meta sandbox ({n.get('events_too_old', 0)} older than Meta's 7 days were not sent), "
-        f"{n.get('finalize_queued', 0)} AppendValue corrections queued, "
-        f"{n.get('spend_rows', 0)} spend rows synced. Store and files: {result.folder}",
-        highlight=False,
+    _print_meta_table(result)
+    for line in story_lines(result):
+        console.print(line, highlight=False, soft_wrap=True)
+    console.print(f"store and files: {result.folder}", highlight=False, soft_wrap=True)
+
+
+def _print_meta_table(result: DemoResult) -> None:
+    report = result.report
+    table = Table(
+        title="First-party vs Meta-reported, by campaign",
+        title_justify="left",
+        caption="orders, revenue (ex VAT), ROAS: what poas attributes to the campaign (UTM / fbclid);\n"
+        "Meta: purchases its attribution setting credits to an ad (view-throughs and cancelled\n"
+        "orders too), at the Pixel's value incl. VAT, from the insights API",
+        caption_justify="left",
     )
+    table.add_column("campaign", no_wrap=True, max_width=24)
+    for col in ("orders", "Meta purchases", "revenue", "Meta value", "ROAS", "Meta ROAS"):
+        table.add_column(col, justify="right", no_wrap=True)
+    rows = [(r.name, r.figures) for r in report.rows if r.key]  # campaigns: (unattributed) has no ads
+    total = sum((f for _, f in rows), Figures())
+    for name, f in [*rows, ("total (campaigns)", total)]:
+        table.add_row(
+            name,
+            str(f.orders),
+            str(f.meta_purchases),
+            _money(f.revenue),
+            _money(f.meta_value),
+            _ratio(f.revenue / f.spend if f.spend else None),
+            _ratio(f.meta_value / f.spend if f.spend else None),
+        )
+    console.print(table)
 
 
 @app.command("demo")
 def demo(
     no_serve: bool = typer.Option(False, "--no-serve", help="Exit after printing the report."),
-    output: str = typer.Option("table", "--format", help="table, or json (campaign rows only, on stdout)."),
+    output: str = typer.Option(
+        "table", "--format", help="table, or json (the run's counts, corrections and campaigns, on stdout)."
+    ),
     days: int = typer.Option(28, min=1, max=365, help="Days of sample orders, ending yesterday."),
     seed: int = typer.Option(7, help="The sample shop's seed."),
     orders_per_day: int = typer.Option(40, min=1, max=2000, help="Average sample orders per day."),
@@ -174,16 +203,18 @@ def demo(
             with bars:
                 result = run.run()
             if output == "json":
-                print(json.dumps(report_json(result.report)["rows"], ensure_ascii=False))
+                print(json.dumps(demo_document(result), ensure_ascii=False, indent=1))
             else:
                 _print_tables(result)
             if no_serve:
                 return
-            err_console.print(
-                f"\ndashboard: [bold]{run.web.url}/[/bold]   admin password (this run only): "
-                f"[bold]{run.admin_password or '(configured)'}[/bold]\nMeta sandbox: {run.sandbox.url}   "
-                "Ctrl-C to stop",
-                highlight=False,
+            # plain lines, never wrapped, so the address and the password can be copied whole
+            print(
+                f"\ndashboard: {run.web.url}/\n"
+                f"admin password (this run only): {run.admin_password or '(configured)'}\n"
+                f"Meta sandbox: {run.sandbox.url}\nCtrl-C to stop",
+                file=sys.stderr,
+                flush=True,
             )
             stop = threading.Event()
             for sig in (signal.SIGINT, signal.SIGTERM):

@@ -2,6 +2,11 @@
 through the real webhooks, profit engine, outbox, Meta sandbox and spend sync, ending in the
 ROAS-vs-POAS report and budget advice.
 
+The story runs in the order a shop lives it: orders arrive (Purchase sent to Meta at checkout), then
+the refunds and cancellations of the following days arrive, the orders whose profit became final are
+corrected with AppendValue (inside Meta's window) or kept in the ledger, and the spend sync brings
+Meta's own reported purchases beside the shop's figures.
+
 Every stage uses the same code a real installation runs; only Meta and Shopify are stand-ins (the local
 Meta sandbox over real HTTP, and signed webhook deliveries built from the generator's payloads).
 """
@@ -28,6 +33,7 @@ from sqlalchemy import Engine
 
 from poas.domain.advice import Advice, advise, campaign_figures
 from poas.services import intake
+from poas.services.correction_log import CorrectionSummary, correction_summary
 from poas.services.cost_import import read_cost_file, save_costs
 from poas.services.cost_rules import load_rules
 from poas.services.database import open_store
@@ -88,6 +94,7 @@ class DemoResult:
     report: Report
     advice: Advice
     counts: dict[str, int] = field(default_factory=dict)
+    corrections: CorrectionSummary | None = None
 
 
 def sign(body: bytes, secret: str) -> str:
@@ -175,17 +182,21 @@ class Demo:
     # ---------------------------------------------------------------- stages
 
     def run(self) -> DemoResult:
-        """Every stage in order; returns the campaign report and the budget advice."""
+        """Every stage in order; returns the campaign report, the budget advice and the corrections."""
         self.load_costs_and_rules()
-        self.send_webhooks()
+        self.send_webhooks(later=False)
         self.process_inbox()
         self.deliver()
+        self.send_webhooks(later=True)
+        self.process_inbox()
         if self.finalize_returns():
             self.deliver("send AppendValue corrections to the sandbox")
+        self.count_received()
         self.sync_spend()
         report, advice = self.report()
         self.save_record(report)
-        return DemoResult(self.folder, self.since, self.until, report, advice, dict(self.counts))
+        corrections = correction_summary(self.engine, self.shop.id)
+        return DemoResult(self.folder, self.since, self.until, report, advice, dict(self.counts), corrections)
 
     def load_costs_and_rules(self) -> None:
         now = self.clock()
@@ -205,16 +216,21 @@ class Demo:
         items: list[dict[str, Any]] = json.loads((self.shop_dir / "webhooks.json").read_text())
         return items
 
-    def send_webhooks(self) -> None:
-        """POST every delivery, signed, to the web app; orders first, then refunds (as Shopify would,
-        days later)."""
-        items = self._deliveries()
-        orders = [d for d in items if d["topic"] != "refunds/create"]
-        refunds = [d for d in items if d["topic"] == "refunds/create"]
-        self.progress.stage("send Shopify webhooks", len(items))
-        results = asyncio.run(self._post_all([orders, refunds]))
+    def send_webhooks(self, *, later: bool = False) -> None:
+        """POST deliveries, signed, to the web app: each order's first one, or (`later`) what Shopify
+        sends days after: refunds and cancellations."""
+        seen: set[int] = set()
+        first: list[dict[str, Any]] = []
+        follow_ups: list[dict[str, Any]] = []
+        for d in self._deliveries():  # in the order Shopify sent them
+            (follow_ups if d["id"] in seen else first).append(d)
+            seen.add(d["id"])
+        items = follow_ups if later else first
+        name = "send Shopify refund and cancellation webhooks" if later else "send Shopify order webhooks"
+        self.progress.stage(name, len(items))
+        results = asyncio.run(self._post_all([items]))
         for status, n in results.items():
-            self.counts[f"webhooks_{status}"] = n
+            self.counts[f"webhooks_{status}"] = self.counts.get(f"webhooks_{status}", 0) + n
         accepted = results.get("accepted", 0) + results.get("duplicate", 0)
         if accepted != len(items):
             raise DemoError(f"webhooks: only {accepted} of {len(items)} accepted ({results})")
@@ -327,6 +343,14 @@ class Demo:
         # The settings' Graph base URL is the sandbox's.
         async with Worker(self.engine, self.settings, DeliveryConfig(concurrency=4), timeout_s=30) as w:
             return await w.drain(wait_for_retries=True)
+
+    def count_received(self) -> None:
+        """What the Meta sandbox accepted, by event name (its own record, not the outbox's)."""
+        for record in self.sandbox.events():
+            if record.get("duplicate"):
+                continue
+            key = f"sandbox_{record['event'].get('event_name', '?')}"
+            self.counts[key] = self.counts.get(key, 0) + 1
 
     def sync_spend(self) -> None:
         spend = json.loads((self.shop_dir / "spend.json").read_text())

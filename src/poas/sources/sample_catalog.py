@@ -266,9 +266,13 @@ class Campaign:
     target_roas: Decimal  # revenue ex VAT / spend the generator aims the spend at
     pool: str  # which products its buyers choose: a tag, a category, or "all"
     adsets: tuple[AdSet, ...]
+    # Meta-reported purchases per order the shop attributes to the campaign (the note on CAMPAIGNS)
+    meta_reporting: Decimal = Decimal(1)
 
 
-def _campaign(no: int, name: str, share: str, roas: str, pool: str, adsets: tuple[str, ...]) -> Campaign:
+def _campaign(
+    no: int, name: str, share: str, roas: str, pool: str, adsets: tuple[str, ...], meta: str
+) -> Campaign:
     base = 120_210_000_000_000_000 + no * 1_000
     sets = []
     for i, aname in enumerate(adsets):
@@ -277,18 +281,24 @@ def _campaign(no: int, name: str, share: str, roas: str, pool: str, adsets: tupl
             for k, w in enumerate(("0.6", "0.4"))
         )
         sets.append(AdSet(str(base + 10 + i), f"{name} – {aname}", ads))
-    return Campaign(str(base), name, D(share), D(roas), pool, tuple(sets))
+    return Campaign(str(base), name, D(share), D(roas), pool, tuple(sets), D(meta))
 
 
 AD_ACCOUNT_ID = "1029384756"
+# The last argument (meta_reporting): how many purchases Meta's insights report per order the shop's
+# own (UTM / fbclid, last click) attribution gives the campaign. Meta counts every Pixel purchase its
+# default attribution setting (7-day click or 1-day view) credits to an ad, cancelled orders included,
+# and at the Pixel's value (incl. VAT): view-through heavy campaigns (video, retargeting) claim
+# purchases first-party attribution gives to no campaign or another one (> 1); an audience that blocks
+# tracking more often is under-reported (< 1). Example factors for the demo, not measurements.
 # The seed story: Bestseller has the better ROAS and the worse POAS (< 1); Premium the opposite.
 CAMPAIGNS: tuple[Campaign, ...] = (
-    _campaign(1, "Bestseller", "0.22", "5.6", "bestseller", ("Bredt 18-45", "Lookalike kjøpere")),
-    _campaign(2, "Premium", "0.12", "3.0", "premium", ("Interesser hudpleie", "Interiør")),
-    _campaign(3, "Mote Salg", "0.12", "4.2", "fashion", ("Kvinner 20-40", "Menn 20-40")),
-    _campaign(4, "Retargeting", "0.10", "6.5", "all", ("Handlekurv 7 dager", "Besøkende 30 dager")),
-    _campaign(5, "Mat og Delikatesse", "0.05", "3.4", "food", ("Matglade", "Gaveidéer")),
-    _campaign(6, "Merkevare Video", "0.04", "1.3", "all", ("Video 15 s", "Video 30 s")),
+    _campaign(1, "Bestseller", "0.22", "5.6", "bestseller", ("Bredt 18-45", "Lookalike kjøpere"), "1.15"),
+    _campaign(2, "Premium", "0.12", "3.0", "premium", ("Interesser hudpleie", "Interiør"), "0.90"),
+    _campaign(3, "Mote Salg", "0.12", "4.2", "fashion", ("Kvinner 20-40", "Menn 20-40"), "1.10"),
+    _campaign(4, "Retargeting", "0.10", "6.5", "all", ("Handlekurv 7 dager", "Besøkende 30 dager"), "1.60"),
+    _campaign(5, "Mat og Delikatesse", "0.05", "3.4", "food", ("Matglade", "Gaveidéer"), "1.00"),
+    _campaign(6, "Merkevare Video", "0.04", "1.3", "all", ("Video 15 s", "Video 30 s"), "2.20"),
 )
 UNATTRIBUTED_SHARE = D("1") - sum((c.share for c in CAMPAIGNS), D("0"))
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from poas.sources import sample_catalog as cat
-from poas.sources.sample_payloads import OSLO, refund_payload, ts
+from poas.sources.sample_payloads import OSLO, cancellation_payload, refund_payload, ts
 from poas.sources.sample_shop import SHOP_DOMAIN, SHOP_ID, SampleShop, csv_text, dumps
 from poas.sources.sample_truth import truth
 
@@ -92,6 +92,8 @@ def spend_csv(shop: SampleShop) -> str:
         f"Amount spent ({cat.CURRENCY})",
         "Impressions",
         "Link clicks",
+        "Purchases",
+        "Purchases conversion value",
     ]
     rows = [
         [
@@ -109,10 +111,17 @@ def spend_csv(shop: SampleShop) -> str:
             r["spend"],
             r["impressions"],
             r["clicks"],
+            _purchase_action(r, "actions") or "0",
+            _purchase_action(r, "action_values") or "0.00",
         ]
         for r in shop.spend
     ]
     return csv_text(header, rows)
+
+
+def _purchase_action(row: dict[str, Any], field: str) -> str | None:
+    """The purchases (or their value) Meta reported in an insights row, as the export prints them."""
+    return next((a["value"] for a in row.get(field, []) if a["action_type"] == "purchase"), None)
 
 
 def poas_toml(shop: SampleShop) -> str:
@@ -163,6 +172,9 @@ def deliveries(shop: SampleShop) -> list[dict[str, Any]]:
                 },
             )
         )
+        if o.cancelled_at is not None:
+            item = {"topic": "orders/cancelled", "file": f"cancellations/{o.order_id}.json", "id": o.order_id}
+            items.append((o.cancelled_at, item))
         if o.refund is not None:
             items.append(
                 (
@@ -186,11 +198,13 @@ def deliveries(shop: SampleShop) -> list[dict[str, Any]]:
 
 def write_shop(shop: SampleShop, out: Path) -> dict[str, int]:
     """Write every file of the sample shop under `out` (created if missing); returns counts by kind."""
-    orders_dir, refunds_dir = out / "shopify_orders", out / "refunds"
-    orders_dir.mkdir(parents=True, exist_ok=True)
-    refunds_dir.mkdir(parents=True, exist_ok=True)
+    orders_dir, refunds_dir, cancels_dir = out / "shopify_orders", out / "refunds", out / "cancellations"
+    for folder in (orders_dir, refunds_dir, cancels_dir):
+        folder.mkdir(parents=True, exist_ok=True)
     for o in shop.orders:
         (orders_dir / f"{o.order_id}.json").write_bytes(dumps(o.payload))
+        if o.cancelled_at is not None:
+            (cancels_dir / f"{o.order_id}.json").write_bytes(dumps(cancellation_payload(o)))
         if o.refund is not None:
             (refunds_dir / f"{o.refund.refund_id}.json").write_bytes(dumps(refund_payload(o)))
     (out / "webhooks.json").write_text(json.dumps(deliveries(shop), indent=1) + "\n")
@@ -203,6 +217,7 @@ def write_shop(shop: SampleShop, out: Path) -> dict[str, int]:
     return {
         "orders": len(shop.orders),
         "refunds": len(shop.refunds()),
+        "cancellations": sum(1 for o in shop.orders if o.cancelled_at is not None),
         "cost_rows": len(shop.costs),
         "spend_rows": len(shop.spend),
     }

@@ -261,6 +261,23 @@ def order_payload(o: GenOrder, cust: dict[str, Any], rng: random.Random) -> dict
     }
 
 
+def cancellation_payload(o: GenOrder) -> dict[str, Any]:
+    """The `orders/cancelled` payload of a paid order cancelled later: the same order, changed then. A
+    Klarna purchase is only authorized until it ships, so its payment is voided; a captured payment is
+    given back (financial_status refunded)."""
+    assert o.cancelled_at is not None
+    when = ts(o.cancelled_at)
+    status = "voided" if o.gateway.name == "klarna" else "refunded"
+    return {
+        **o.payload,
+        "updated_at": when,
+        "cancelled_at": when,
+        "cancel_reason": "customer",
+        "financial_status": status,
+        "closed_at": when,
+    }
+
+
 def refund_payload(o: GenOrder) -> dict[str, Any]:
     """The `refunds/create` payload: the returned lines, their restock type and the money sent back."""
     assert o.refund is not None

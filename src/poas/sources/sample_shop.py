@@ -34,6 +34,9 @@ _WEEKDAY = (D("1.10"), D("1.00"), D("0.95"), D("0.95"), D("0.85"), D("0.90"), D(
 _HOURS = (1, 1, 1, 1, 1, 2, 3, 5, 6, 6, 6, 6, 7, 6, 6, 6, 6, 7, 8, 10, 11, 10, 7, 3)  # local hour weights
 _ASCII = str.maketrans({"ø": "o", "å": "a", "æ": "ae"})
 _HOURS_CUM = list(itertools.accumulate(_HOURS))
+CANCEL_RATE = 0.03  # paid orders the customer cancels before they ship, within about a day
+# Meta's insights name one purchase under these overlapping action types, with the same value
+PURCHASE_ACTION_TYPES = ("offsite_conversion.fb_pixel_purchase", "omni_purchase", "purchase")
 
 
 @dataclass(slots=True)
@@ -88,7 +91,13 @@ class GenOrder:
     ad: Ad | None
     ads_consent: bool | None
     refund: GenRefund | None = None
+    cancelled_at: datetime | None = None  # a paid order cancelled later (orders/cancelled arrives then)
     payload: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def sold(self) -> bool:
+        """Paid and not cancelled since: what the shop's reports count (and the truth tallies)."""
+        return self.status == "paid" and self.cancelled_at is None
 
     @property
     def shipping_tax(self) -> Decimal:
@@ -309,9 +318,18 @@ class _Gen:
             ads_consent=cust["ads_consent"],
         )
         if status == "paid":
-            o.refund = self.refund(o)
+            o.cancelled_at = self.cancellation(o)
+            if o.cancelled_at is None:
+                o.refund = self.refund(o)
         o.payload = order_payload(o, cust, rng)
         return o
+
+    def cancellation(self, o: GenOrder) -> datetime | None:
+        """When the customer cancels the paid order (before it ships), if it happened before today."""
+        if self.rng.random() >= CANCEL_RATE:
+            return None
+        at = (o.created_at + timedelta(hours=self.rng.uniform(2, 30))).replace(microsecond=0)
+        return at if at < self.today_start else None
 
     def refund(self, o: GenOrder) -> GenRefund | None:
         rng = self.rng
@@ -322,7 +340,8 @@ class _Gen:
         ]
         if not returned:
             return None
-        at = o.created_at + timedelta(days=rng.uniform(4, 28))
+        # the 14-day right of withdrawal runs from delivery: goods come back 2 to 21 days after the order
+        at = o.created_at + timedelta(days=rng.uniform(2, 21))
         if at >= self.today_start:
             return None  # not returned yet as of today
         self.refund_no += 1
@@ -353,13 +372,17 @@ class _Gen:
         return orders
 
     def spend(self, orders: list[GenOrder]) -> list[dict[str, Any]]:
-        """Daily spend per ad, aimed so each campaign's revenue ex VAT / spend ≈ its target ROAS."""
+        """Daily spend per ad, aimed so each campaign's revenue ex VAT / spend ≈ its target ROAS, with
+        the purchases Meta reports for the ad and day (`actions` / `action_values`, see meta_reported)."""
         rows: list[dict[str, Any]] = []
         weights = [self.day_factor(self.start + timedelta(days=i), i) for i in range(self.days)]
+        pixel: dict[tuple[str, str], list[Decimal]] = {}  # (ad, day) -> order totals the Pixel saw
+        for o in orders:
+            if o.ad is not None and o.status != "voided":
+                key = (o.ad.ad_id, o.created_at.astimezone(OSLO).date().isoformat())
+                pixel.setdefault(key, []).append(o.total)
         for c in cat.CAMPAIGNS:
-            revenue = sum(
-                (o.revenue_ex_vat() for o in orders if o.campaign is c and o.status == "paid"), ZERO
-            )
+            revenue = sum((o.revenue_ex_vat() for o in orders if o.campaign is c and o.sold), ZERO)
             total = revenue / c.target_roas
             noisy = [w * D(str(round(self.rng.gauss(1, 0.08), 3))) for w in weights]
             norm = sum(noisy, ZERO) or D(1)
@@ -386,9 +409,27 @@ class _Gen:
                                 "spend": s(amount),
                                 "impressions": str(impressions),
                                 "clicks": str(int(impressions * self.rng.uniform(0.008, 0.02))),
+                                **self.meta_reported(pixel.get((ad.ad_id, day), []), c.meta_reporting),
                             }
                         )
         return rows
+
+    def meta_reported(self, totals: list[Decimal], factor: Decimal) -> dict[str, Any]:
+        """`actions` / `action_values` as Meta's insights return them for one ad and day: the orders the
+        shop attributes to the ad there, times the campaign's reporting factor (rounded at random, so
+        the sums keep the factor), valued at the Pixel's value (the order total incl. VAT). Meta leaves
+        both fields out when nothing was reported."""
+        if not totals:
+            return {}
+        exact = D(len(totals)) * factor
+        count = int(exact) + (1 if self.rng.random() < float(exact - int(exact)) else 0)
+        if count == 0:
+            return {}
+        value = q(sum(totals, ZERO) / len(totals) * count)
+        return {
+            "actions": [{"action_type": t, "value": str(count)} for t in PURCHASE_ACTION_TYPES],
+            "action_values": [{"action_type": t, "value": s(value)} for t in PURCHASE_ACTION_TYPES],
+        }
 
 
 def generate(*, seed: int = 7, days: int = 90, orders_per_day: int = 150, today: date) -> SampleShop:

@@ -93,24 +93,32 @@ class Tally:
         return out
 
 
+def _purchase(row: dict[str, Any], field: str) -> Decimal:
+    return next((D(a["value"]) for a in row.get(field, []) if a["action_type"] == "purchase"), ZERO)
+
+
 def ratio(num: Decimal, den: Decimal) -> str | None:
     return str((num / den).quantize(D("0.0001"))) if den else None
 
 
 def truth(shop: SampleShop) -> dict[str, Any]:
     spend: dict[str, Decimal] = {}
+    meta: dict[str, dict[str, Any]] = {c.campaign_id: {"purchases": 0, "value": ZERO} for c in cat.CAMPAIGNS}
     for row in shop.spend:
         spend[row["campaign_id"]] = spend.get(row["campaign_id"], ZERO) + D(row["spend"])
+        reported = meta[row["campaign_id"]]
+        reported["purchases"] += int(_purchase(row, "actions"))
+        reported["value"] += _purchase(row, "action_values")
     campaigns: dict[str, Tally] = {c.campaign_id: Tally() for c in cat.CAMPAIGNS}
     unattributed, total = Tally(), Tally()
     sold: dict[str, int] = {}
     returned: dict[str, int] = {}
-    counts = {"orders": len(shop.orders), "paid": 0, "pending": 0, "voided": 0, "refunds": 0}
+    counts = {"orders": len(shop.orders), "paid": 0, "pending": 0, "voided": 0, "cancelled": 0, "refunds": 0}
     consent = {"granted": 0, "denied": 0, "unknown": 0}
     paid_sendable = 0
     for o in shop.orders:
-        counts[o.status] += 1
-        if o.status != "paid":
+        counts["cancelled" if o.cancelled_at is not None else o.status] += 1
+        if not o.sold:
             continue
         consent["unknown" if o.ads_consent is None else "granted" if o.ads_consent else "denied"] += 1
         if o.ads_consent is not False:
@@ -146,6 +154,9 @@ def truth(shop: SampleShop) -> dict[str, Any]:
             "roas": "revenue_ex_vat / spend",
             "poas": "gross_profit / spend",
             "observed_return_rate": "refunds issued so far; recent orders are still inside the return window",
+            "meta_purchases": "what Meta's insights report (actions / action_values, purchase): the "
+            "orders attributed to the campaign, cancelled ones too, times its meta_reporting factor, "
+            "at the Pixel's value (incl. VAT)",
         },
         "counts": counts,
         "paid_orders_by_ads_consent": consent,
@@ -156,6 +167,9 @@ def truth(shop: SampleShop) -> dict[str, Any]:
                 "campaign_id": c.campaign_id,
                 "campaign": c.name,
                 **campaigns[c.campaign_id].as_dict(spend[c.campaign_id]),
+                "meta_reporting": str(c.meta_reporting),
+                "meta_purchases": meta[c.campaign_id]["purchases"],
+                "meta_purchase_value": str(q(meta[c.campaign_id]["value"])),
             }
             for c in cat.CAMPAIGNS
         ],
