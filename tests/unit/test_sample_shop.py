@@ -20,6 +20,7 @@ from poas.domain.consent import ads_consent
 from poas.domain.rules import load_rules_toml
 from poas.settings import load_settings
 from poas.sources import sample_catalog as cat
+from poas.sources.ads_manager_csv import read_ads_manager_csv
 from poas.sources.sample_files import write_shop
 from poas.sources.sample_shop import generate
 from poas.sources.shopify import parse_order, parse_refund
@@ -288,3 +289,56 @@ def test_return_rates_follow_the_categories(tmp_path: Path) -> None:
     assert rates["fashion"] > 2.5 * rates["electronics"]
     restock = Counter(ret.restock for o in shop.refunds() for ret in (o.refund.lines if o.refund else []))
     assert restock["return"] > restock["no_restock"] > 0
+
+
+def test_cancellations_follow_their_paid_order_and_parse_as_cancelled(shop_dir: Path) -> None:
+    orders = {str(o["id"]): o for o in load_orders(shop_dir)}
+    cancels = [json.loads(p.read_bytes()) for p in sorted((shop_dir / "cancellations").glob("*.json"))]
+    assert len(cancels) > 0.01 * sum(1 for o in orders.values() if o["financial_status"] == "paid")
+    refunded = {str(r["order_id"]) for r in load_refunds(shop_dir)}
+    deliveries = json.loads((shop_dir / "webhooks.json").read_text())
+    position = {(d["topic"], d["id"]): n for n, d in enumerate(deliveries)}
+    for c in cancels:
+        first = orders[str(c["id"])]
+        assert first["financial_status"] == "paid" and first["cancelled_at"] is None
+        assert str(c["id"]) not in refunded  # a cancelled order is not also returned
+        order = parse_order(c, "demo")
+        assert order.cancelled and order.cancelled_at is not None
+        assert order.updated_at > parse_order(first, "demo").updated_at
+        assert order.cancelled_at.astimezone(OSLO).date() < TODAY
+        expected = "voided" if first["gateway"] == "klarna" else "refunded"
+        assert c["financial_status"] == expected
+        assert position[("orders/paid", c["id"])] < position[("orders/cancelled", c["id"])]
+    truth = json.loads((shop_dir / "truth.json").read_text())
+    assert truth["counts"]["cancelled"] == len(cancels)
+
+
+def test_spend_rows_carry_the_purchases_meta_reports_at_each_campaigns_factor(shop_dir: Path) -> None:
+    spend = json.loads((shop_dir / "spend.json").read_text())
+    by_campaign: dict[str, list[int]] = defaultdict(lambda: [0, 0])  # Meta's purchases, shop's orders
+    for r in spend:
+        types = [a["action_type"] for a in r.get("actions", [])]
+        assert types in ([], ["offsite_conversion.fb_pixel_purchase", "omni_purchase", "purchase"])
+        values = {a["action_type"]: a["value"] for a in r.get("action_values", [])}
+        counts = {a["action_type"]: a["value"] for a in r.get("actions", [])}
+        assert set(values) == set(counts)
+        assert len(set(counts.values())) <= 1 and len(set(values.values())) <= 1  # one purchase, 3 names
+        by_campaign[r["campaign_id"]][0] += int(counts.get("purchase", 0))
+        if counts:
+            assert int(counts["purchase"]) > 0 and D(values["purchase"]) > 0
+    for o in load_orders(shop_dir):
+        query = {k: v[0] for k, v in parse_qs(urlsplit(o["landing_site"] or "").query).items()}
+        if query.get("utm_source") == "facebook" and o["financial_status"] != "voided":
+            by_campaign[query["utm_campaign"]][1] += 1
+    for c in cat.CAMPAIGNS:
+        meta, shop = by_campaign[c.campaign_id]
+        assert abs(D(meta) / D(shop) - c.meta_reporting) < D("0.15"), c.name
+    truth = {c["campaign_id"]: c for c in json.loads((shop_dir / "truth.json").read_text())["campaigns"]}
+    assert all(truth[k]["meta_purchases"] == v[0] for k, v in by_campaign.items())
+    with (shop_dir / "spend.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert sum(int(r["Purchases"]) for r in rows) == sum(v[0] for v in by_campaign.values())
+    read = read_ads_manager_csv(shop_dir / "spend.csv", default_account=None, default_currency="NOK")
+    assert sum(r.meta_purchases for r in read) == sum(v[0] for v in by_campaign.values())
+    reported = sum(D(c["meta_purchase_value"]) for c in truth.values())
+    assert sum(r.meta_purchase_value for r in read) == reported
