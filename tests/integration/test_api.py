@@ -52,7 +52,8 @@ def _event(shop: str, pixel: str, n: int, name: str = "Purchase") -> ob.OutboxEv
         event_name=name,
         event_id=f"{shop}-{n}",
         order_id=f"{n}",
-        event_time=datetime(2026, 11, 1, tzinfo=UTC),
+        # two days old: inside Meta's 7-day window, so a dead one can still be replayed
+        event_time=datetime.now(UTC) - timedelta(days=2),
         payload={"event_name": name, "event_id": f"{shop}-{n}"},
     )
 

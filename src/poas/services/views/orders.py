@@ -12,11 +12,23 @@ from sqlalchemy import Connection, Engine, case, func, or_, select
 from sqlalchemy.sql import ColumnElement
 
 from poas.domain.money import exponent
-from poas.services.views.common import ZERO
-from poas.services.views.order_values import RevenueView, SentValue, revenue_view, sent_values
+from poas.services.views.common import ZERO, utcnow
+from poas.services.views.delivery_reasons import reason_words
+from poas.services.views.order_story import (
+    CorrectionNote,
+    CostSource,
+    MetaStatus,
+    component_words,
+    correction_note,
+    cost_source,
+    meta_status,
+    not_queued_reason,
+)
+from poas.services.views.order_values import RevenueView, SentValue, revenue_view, sent_value, sent_values
+from poas.settings import ShopConfig
 from poas.store import corrections
 from poas.store import snapshots as snapshot_store
-from poas.store.orders import from_minor
+from poas.store.orders import from_minor, load_orders
 from poas.store.snapshots import Snapshot
 from poas.store.tables.delivery import outbox
 from poas.store.tables.foundation import order_lines, orders, profit_snapshots
@@ -171,7 +183,8 @@ class OrderLineView(BaseModel):
     revenue_ex_vat: Decimal
     vat: Decimal
     cogs: Decimal | None = Field(description="None when the line has no cost and no fallback margin")
-    cost_source: str
+    cost_source: str = Field(description="where the unit cost came from, in words")
+    cost: CostSource | None = Field(None, description="the same, in parts (unit cost, valid from, origin)")
     p_return: Decimal
     return_rule: str | None
     expected_return_cost: Decimal
@@ -189,6 +202,11 @@ class EventView(BaseModel):
     last_error: str | None
     meta_response: dict[str, Any] | None
     payload: dict[str, Any] = Field(description="as sent; IP address and user agent masked")
+    delivery: str = Field("queued", description="queued (pending, sending, retrying), sent or dead")
+    value: Decimal | None = Field(None, description="custom_data.value told to Meta")
+    net_revenue: Decimal | None = Field(None, description="custom_data.net_revenue (the profit) told to Meta")
+    currency: str | None = None
+    why: str | None = Field(None, description="why it is dead or retrying, in words")
 
 
 class SnapshotView(BaseModel):
@@ -300,6 +318,17 @@ class OrderDetail(BaseModel):
     last_sent_to_meta: SentValue | None = Field(
         None, description="the newest event for this order (its state says queued, sent or dead)"
     )
+    meta: MetaStatus | None = Field(
+        None, description="what Meta was told: sent, queued, dead, or not sent and why"
+    )
+    correction: CorrectionNote | None = Field(
+        None, description="Meta's figure against today's profit, and whether an AppendValue will follow"
+    )
+    expected_profit: Decimal | None = Field(None, description="latest snapshot; None when unknown")
+    realized_profit: Decimal | None = Field(None, description="latest snapshot; None when unknown")
+    realized_first: bool = Field(
+        False, description="show realized before expected: the profit is final or partly realized (refunds)"
+    )
 
 
 _WATERFALL = (
@@ -317,22 +346,6 @@ _REALIZED = (
     ("cancellation", "Cancelled: never earned or incurred", -1),
 )
 _MASKED_USER_DATA = ("client_ip_address", "client_user_agent")
-
-
-def _describe(entry: Any) -> str:
-    """A component's source (rule, cost row, basis) as `key: value` text."""
-    if not isinstance(entry, dict):
-        return ""
-    parts = [f"{k}: {_short(v)}" for k, v in entry.items() if k != "amount" and v not in (None, "", [], {})]
-    return "; ".join(parts)
-
-
-def _short(value: Any) -> str:
-    if isinstance(value, dict):
-        return ", ".join(f"{k}={_short(v)}" for k, v in value.items())
-    if isinstance(value, list):
-        return ", ".join(_short(v) for v in value)
-    return str(value)
 
 
 def _amount(components: dict[str, Any], name: str, fallback: Decimal) -> Decimal:
@@ -365,14 +378,16 @@ def waterfall(snap: Snapshot) -> tuple[list[WaterfallStep], list[WaterfallStep]]
     running = a["revenue_ex_vat"] + a["vat"]
     steps = [_total("revenue", "Revenue incl. VAT", running)]
     if not snap.profit_known:
-        steps.append(_delta("vat", "VAT", -a["vat"], running, _describe(comps.get("vat"))))
+        steps.append(_delta("vat", "VAT", -a["vat"], running, component_words("vat", comps.get("vat"))))
         steps.append(_total("revenue_ex_vat", "Revenue ex VAT", a["revenue_ex_vat"]))
         return steps, []
     for key, label, subtotal in _WATERFALL:
-        steps.append(_delta(key, label, -a[key], running, _describe(comps.get(key))))
+        steps.append(_delta(key, label, -a[key], running, component_words(key, comps.get(key))))
         running -= a[key]
         if subtotal:
-            steps.append(_total(subtotal, "Revenue ex VAT", running, _describe(comps.get(subtotal))))
+            steps.append(
+                _total(subtotal, "Revenue ex VAT", running, component_words(subtotal, comps.get(subtotal)))
+            )
     steps.append(_total("expected_profit", "Expected profit", a["expected_profit"]))
     realized: list[WaterfallStep] = []
     if any(_amount(comps, k, ZERO) != 0 for k, _, _ in _REALIZED):
@@ -380,21 +395,20 @@ def waterfall(snap: Snapshot) -> tuple[list[WaterfallStep], list[WaterfallStep]]
         realized.append(_total("gross_profit", "Gross profit", running))
         for key, label, sign in _REALIZED:
             delta = sign * _amount(comps, key, ZERO)
-            realized.append(_delta(key, label, delta, running, _describe(comps.get(key))))
+            realized.append(_delta(key, label, delta, running, component_words(key, comps.get(key))))
             running += delta
         realized.append(_total("realized_profit", "Realized profit", a["realized_profit"]))
     return steps, realized
 
 
-def _cost_source(cost: Any) -> str:
-    """`cost book: 55.72 NOK from 2026-09-14 (row csv:…)`, or the fallback / missing verdict."""
-    if not isinstance(cost, dict):
-        return str(cost or "")
-    if cost.get("source") == "cost book" and cost.get("unit_cost"):
-        since = str(cost.get("valid_from") or "")[:10]
-        unit = f"{cost['unit_cost']} {cost.get('currency', '')}"
-        return f"cost book: {unit} from {since} (row {cost.get('row', '?')})"
-    return _short(cost)
+def _cost_text(cost: CostSource) -> str:
+    """The cost source in words for the API (`cost book: 150 NOK per unit from <valid_from> (file x)`)."""
+    if cost.kind in ("cost_book", "platform"):
+        since = f" from {cost.valid_from.isoformat()}" if cost.valid_from else ""
+        origin = f" ({cost.origin})" if cost.origin else ""
+        where = "cost book" if cost.kind == "cost_book" else "platform cost"
+        return f"{where}: {cost.unit_cost} {cost.currency or ''} per unit{since}{origin}".replace("  ", " ")
+    return cost.text
 
 
 def _no_cost(line: Any) -> bool:
@@ -415,15 +429,27 @@ def _payload(text: str) -> dict[str, Any]:
     return data
 
 
-def order_detail(engine: Engine, shop_id: str, order_id: str) -> OrderDetail | None:
-    """One order's profit waterfall, lines, events, snapshots and corrections; None when not stored."""
+def order_detail(
+    engine: Engine,
+    shop_id: str,
+    order_id: str,
+    *,
+    shop: ShopConfig | None = None,
+    now: datetime | None = None,
+) -> OrderDetail | None:
+    """One order's profit waterfall, lines, events, snapshots and corrections; None when not stored.
+
+    With the shop's settings (`shop`), the page also says why nothing was sent and whether an
+    AppendValue will correct what Meta was told."""
     if "\x00" in shop_id or "\x00" in order_id:  # no stored id holds NUL (PostgreSQL cannot)
         return None
     with engine.connect() as conn:
-        return _order_detail(conn, shop_id, order_id)
+        return _order_detail(conn, shop_id, order_id, shop, now or utcnow())
 
 
-def _order_detail(conn: Connection, shop_id: str, order_id: str) -> OrderDetail | None:
+def _order_detail(
+    conn: Connection, shop_id: str, order_id: str, shop: ShopConfig | None, now: datetime
+) -> OrderDetail | None:
     row = (
         conn.execute(select(orders).where(orders.c.shop_id == shop_id, orders.c.order_id == order_id))
         .mappings()
@@ -458,7 +484,8 @@ def _order_detail(conn: Connection, shop_id: str, order_id: str) -> OrderDetail 
                     revenue_ex_vat=Decimal(str(ln.get("revenue_ex_vat", "0"))),
                     vat=Decimal(str(ln.get("vat", "0"))),
                     cogs=None if _no_cost(ln) else Decimal(str(ln.get("cogs", "0"))),
-                    cost_source=_cost_source(ln.get("cost")),
+                    cost_source=_cost_text(cost_source(ln.get("cost"))),
+                    cost=cost_source(ln.get("cost")),
                     p_return=Decimal(str(ln.get("p_return", "0"))),
                     return_rule=ln.get("return_rule"),
                     expected_return_cost=Decimal(str(ln.get("expected_return_cost", "0"))),
@@ -484,12 +511,34 @@ def _order_detail(conn: Connection, shop_id: str, order_id: str) -> OrderDetail 
             last_error=e["last_error"],
             meta_response=e["meta_response"],
             payload=_payload(e["payload"]),
+            delivery=v.state,
+            value=v.value,
+            net_revenue=v.net_revenue,
+            currency=v.currency,
+            why=reason_words(e["last_error"])[0] if e["state"] in ("dead", "retry") else None,
         )
-        for e in event_rows
+        for e, v in zip(event_rows, [sent_value(e) for e in event_rows], strict=True)
     ]
     told = sent_values(event_rows)
     fixes = _corrections(conn, shop_id, order_id)
     final, status = _profit_status(row, latest, fixes)
+    loaded = load_orders(conn, shop_id, [order_id]).get(order_id) if not event_rows else None
+    why_not = not_queued_reason(
+        shop, loaded, latest.sendable if latest else None, latest.sendable_reason if latest else None
+    )
+    meta = meta_status(told, {e["id"]: e["last_error"] for e in event_rows}, why_not)
+    known = latest is not None and latest.profit_known
+    expected = latest.amounts["expected_profit"] if latest is not None and known else None
+    realized_now = latest.amounts["realized_profit"] if latest is not None and known else None
+    note = correction_note(
+        meta,
+        shop=shop,
+        profit_now=realized_now if final else expected,
+        final=final,
+        corrections=fixes,
+        purchase_time=min(row["created_at"], now),
+        now=now,
+    )
     return OrderDetail(
         shop_id=row["shop_id"],
         order_id=row["order_id"],
@@ -518,6 +567,11 @@ def _order_detail(conn: Connection, shop_id: str, order_id: str) -> OrderDetail 
         last_sent_to_meta=told[-1] if told else None,
         profit_final=final,
         profit_status=status,
+        meta=meta,
+        correction=note,
+        expected_profit=expected,
+        realized_profit=realized_now,
+        realized_first=final or bool(realized),
         snapshots=[
             SnapshotView(
                 version=s.version,
