@@ -16,9 +16,11 @@ pytestmark = pytest.mark.browser
 
 
 def number(text: str) -> Decimal:
-    """A table cell as a Decimal: `13 691.27` → 13691.27 (grouping spaces, ×, % removed)."""
-    cleaned = re.sub(r"[\s\u202f×%]", "", text)
-    return Decimal(cleaned)
+    """A table cell as a Decimal in either language: `NOK 13,691.27`, `13 691,27 kr`, `2,27×` → Decimal."""
+    cleaned = re.sub(r"[\s\u00a0\u202f×%]|NOK|kr", "", text).replace("\u2212", "-")
+    if re.search(r",\d{1,2}$", cleaned) and "." not in cleaned:
+        return Decimal(cleaned.replace(",", "."))  # Bokmål: comma decimals, space grouping
+    return Decimal(cleaned.replace(",", ""))  # English: comma grouping
 
 
 def test_login_page_rejects_a_wrong_password(browser: Any, demo_app: DemoApp) -> None:

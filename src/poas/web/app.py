@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from poas.settings import Settings
-from poas.web import api, api_docs, auth, dashboard, intake_api, metrics, webhooks
+from poas.web import api, api_docs, auth, dashboard, i18n, intake_api, metrics, webhooks
 
 
 def create_app(settings: Settings, engine: Engine) -> FastAPI:
@@ -17,6 +17,7 @@ def create_app(settings: Settings, engine: Engine) -> FastAPI:
     app.include_router(webhooks.router)
     app.include_router(intake_api.router)
     auth.install(app, settings)  # session cookie + /login; webhooks keep their own signatures
+    i18n.install(app)  # language (cookie, Accept-Language), the shop's zone; GET /language
     app.include_router(api.router)
     app.include_router(api_docs.router)
     app.include_router(metrics.router)

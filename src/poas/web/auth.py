@@ -30,6 +30,7 @@ from poas.services.admin_sessions import (
 )
 from poas.services.login_attempts import LoginPolicy, configured_policy, login_succeeded, start_attempt
 from poas.settings import Settings
+from poas.web.i18n import gettext as _
 
 SESSION_COOKIE = "poas_session"
 CSRF_FIELD = "csrf_token"
@@ -366,7 +367,8 @@ def login(
             "login.html",
             {
                 "next": _safe_next(next),
-                "error": f"Too many wrong passwords; try again in {math.ceil(wait_s / 60)} min.",
+                "error": _("Too many wrong passwords; try again in %(minutes)s min.")
+                % {"minutes": math.ceil(wait_s / 60)},
                 "configured": True,
             },
             status_code=status.HTTP_429_TOO_MANY_REQUESTS,
@@ -386,7 +388,11 @@ def login(
     return templates.TemplateResponse(
         request,
         "login.html",
-        {"next": _safe_next(next), "error": "Wrong password.", "configured": cfg.password_hash is not None},
+        {
+            "next": _safe_next(next),
+            "error": _("Wrong password."),
+            "configured": cfg.password_hash is not None,
+        },
         status_code=status.HTTP_401_UNAUTHORIZED,
     )
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from datetime import UTC, date, datetime
-from decimal import Decimal
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -21,62 +20,16 @@ from poas.services.database import database_label
 from poas.services.report import By
 from poas.settings import Settings, ShopConfig, mask
 from poas.web.auth import AuthConfig, check_csrf, csrf_token, require_admin
+from poas.web.formats import FILTERS, plain
+from poas.web.i18n import install_jinja
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
-# `_()` / `{% trans %}` in templates; the real catalogs replace these null translations per request.
-templates.env.add_extension("jinja2.ext.i18n")
-templates.env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
+# `_()` / `{% trans %}` in the request's language; numbers, money and times by its locale, in the
+# shop's time zone (poas.web.i18n sets both per request, poas.web.formats holds the filters).
+install_jinja(templates.env)
 templates.env.globals["csrf_token"] = csrf_token
-
-
-def fmt_money(value: Decimal | None, places: int = 2) -> str:
-    """`12 345.67` (space-grouped, fixed places); `–` for a missing amount."""
-    if value is None:
-        return "–"
-    q = Decimal(1).scaleb(-places)
-    return f"{value.quantize(q):,}".replace(",", "\u202f")
-
-
-def fmt_ratio(value: Decimal | None) -> str:
-    return "–" if value is None else f"{value.quantize(Decimal('0.01'))}×"
-
-
-def fmt_pct(value: Decimal | None) -> str:
-    return "–" if value is None else f"{(value * 100).quantize(Decimal('0.1'))} %"
-
-
-def plain(value: Decimal | None, places: int = 2) -> str:
-    """A machine-readable number for data attributes and chart JSON (no grouping)."""
-    return "" if value is None else str(value.quantize(Decimal(1).scaleb(-places)))
-
-
-def fmt_age(seconds: int | None) -> str:
-    """`45 s`, `12 min`, `3.5 h`, `2.0 d`; `–` when nothing waits."""
-    if seconds is None:
-        return "–"
-    if seconds < 120:
-        return f"{seconds} s"
-    if seconds < 7200:
-        return f"{seconds // 60} min"
-    if seconds < 172800:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.1f} d"
-
-
-def fmt_when(value: datetime | None) -> str:
-    return "–" if value is None else value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
-templates.env.filters.update(
-    money=fmt_money,
-    ratio=fmt_ratio,
-    pct=fmt_pct,
-    plain=plain,
-    num2=lambda v: plain(v) or "–",
-    age=fmt_age,
-    when=fmt_when,
-)
+templates.env.filters.update(FILTERS)
 
 
 def static_files() -> StaticFiles:

@@ -1,0 +1,109 @@
+"""The dashboard's gettext catalogs: `.po` files under `web/locale/`, read at startup (no `.mo` build step).
+
+`python scripts/catalogs.py` extracts every `_()` / `{% trans %}` string of the templates and of
+`poas/web/*.py` and merges it into each language's `.po` file; `missing()` lists what a language has
+not translated yet (a test requires none for Bokmål).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import cache
+from io import BytesIO
+from pathlib import Path
+
+from babel.messages.catalog import Catalog
+from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po, write_po
+from babel.support import NullTranslations, Translations
+
+WEB = Path(__file__).parent
+LOCALE_DIR = WEB / "locale"
+DOMAIN = "messages"
+LANGUAGES = ("nb", "en")  # the first one is the catalogs' reference translation (English is the source)
+_METHODS = [("templates/**.html", "jinja2"), ("*.py", "python")]
+_OPTIONS = {"templates/**.html": {"extensions": "jinja2.ext.i18n", "newstyle_gettext": "true"}}
+
+
+def po_path(lang: str) -> Path:
+    return LOCALE_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+
+def read_catalog(lang: str) -> Catalog:
+    path = po_path(lang)
+    if not path.exists():
+        return Catalog(locale=lang, domain=DOMAIN, project="poas")
+    with path.open("rb") as f:
+        return read_po(f, locale=lang, domain=DOMAIN)
+
+
+@cache
+def translations(lang: str) -> NullTranslations:
+    """The language's translations (fuzzy and empty entries fall back to the English msgid)."""
+    if not po_path(lang).exists():
+        return NullTranslations()
+    buf = BytesIO()
+    write_mo(buf, read_catalog(lang))
+    buf.seek(0)
+    return Translations(fp=buf, domain=DOMAIN)
+
+
+def extract() -> Catalog:
+    """Every translatable string of the dashboard: templates and the web package's Python."""
+    template = Catalog(domain=DOMAIN, project="poas", charset="utf-8")
+    found = extract_from_dir(
+        WEB, method_map=_METHODS, options_map=_OPTIONS, keywords=DEFAULT_KEYWORDS, strip_comment_tags=True
+    )
+    for filename, lineno, message, comments, context in found:
+        template.add(message, None, [(f"web/{filename}", lineno)], auto_comments=comments, context=context)
+    return template
+
+
+def update(langs: Iterable[str] = LANGUAGES) -> dict[str, list[str]]:
+    """Merge the extracted strings into each `.po` file; returns each language's untranslated msgids.
+
+    Strings no longer used are dropped (Babel keeps them as obsolete `#~` entries); new ones arrive
+    empty, never fuzzy-matched to a neighbour (a wrong guess would read as translated).
+    """
+    template = extract()
+    result = {}
+    for lang in langs:
+        catalog = read_catalog(lang)
+        created, revised = catalog.creation_date, catalog.revision_date
+        catalog.update(template, no_fuzzy_matching=True)
+        # A re-run with nothing new leaves the file as it was (no date or line-number churn).
+        catalog.creation_date, catalog.revision_date = created, revised
+        catalog.fuzzy = False
+        catalog.project, catalog.version = "poas", "1"
+        catalog.copyright_holder, catalog.msgid_bugs_address = "the poas authors", ""
+        catalog.last_translator = catalog.language_team = "the poas authors"
+        path = po_path(lang)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("wb") as f:
+            write_po(f, catalog, width=110, ignore_obsolete=True, include_lineno=False)
+        result[lang] = missing(lang, template)
+    translations.cache_clear()
+    return result
+
+
+def _key(msgid: str | tuple[str, ...] | list[str]) -> str:
+    return msgid if isinstance(msgid, str) else msgid[0]
+
+
+def missing(lang: str, template: Catalog | None = None) -> list[str]:
+    """The msgids in use that `lang` leaves empty or fuzzy (for plurals: any empty form)."""
+    template = template or extract()
+    catalog = read_catalog(lang)
+    out = []
+    for msg in template:
+        if not msg.id:
+            continue
+        have = catalog.get(msg.id, context=msg.context)
+        if have is None or have.fuzzy:
+            out.append(_key(msg.id))
+            continue
+        strings = list(have.string) if isinstance(have.string, tuple) else [have.string]
+        if not all(strings):
+            out.append(_key(msg.id))
+    return out
