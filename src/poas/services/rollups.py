@@ -85,7 +85,8 @@ def _bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
     return start, end
 
 
-def _catalog(conn: Connection, shop_id: str) -> AdCatalog:
+def ad_catalog(conn: Connection, shop_id: str) -> AdCatalog:
+    """The campaigns, ad sets and ads seen in the shop's spend rows (ids, names, parents)."""
     cat = AdCatalog()
     cols = [
         ad_spend.c[n] for n in ("campaign_id", "campaign_name", "adset_id", "adset_name", "ad_id", "ad_name")
@@ -385,7 +386,7 @@ def _context(conn: Connection, shop: ShopConfig, config: AttributionConfig | Non
     ).scalar_one()
     fx = load_fx_table(conn) if needs_fx else None
     return _Context(
-        shop, ZoneInfo(shop.timezone), _catalog(conn, shop.id), fx, config or attribution_config(shop)
+        shop, ZoneInfo(shop.timezone), ad_catalog(conn, shop.id), fx, config or attribution_config(shop)
     )
 
 

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
-from sqlalchemy import Connection, Engine, case, func, or_, select
+from sqlalchemy import Connection, Engine, and_, case, exists, func, or_, select
 from sqlalchemy.sql import ColumnElement
 
+from poas.domain.attribution import Touch, attribute
 from poas.domain.money import exponent
+from poas.services.rollups import ad_catalog, attribution_config
 from poas.services.views.common import ZERO, utcnow
 from poas.services.views.delivery_reasons import reason_words
 from poas.services.views.order_story import (
@@ -54,12 +57,27 @@ class OrderSummary(BaseModel):
     events_total: int = 0
 
 
+class OrderFilters(BaseModel):
+    """What the order list is narrowed to (all optional; combined with AND)."""
+
+    created_from: datetime | None = Field(None, description="created at or after (aware)")
+    created_before: datetime | None = Field(None, description="created before (aware)")
+    campaign_id: str | None = Field(None, description="attributed to this Meta campaign (as the reports do)")
+    negative_profit: bool = Field(False, description="expected profit below zero (known profit only)")
+    missing_cost: bool = Field(False, description="a line has no cost and no fallback: profit unknown")
+    status: str | None = Field(None, description="financial status, or `cancelled` (cancelled or voided)")
+
+    def any(self) -> bool:
+        return any(v not in (None, False) for v in self.model_dump().values())
+
+
 class OrderPage(BaseModel):
     orders: list[OrderSummary]
     total: int
     limit: int
     offset: int
     query: str | None
+    filters: OrderFilters = Field(default_factory=OrderFilters)
 
 
 def _page_extras(
@@ -98,15 +116,125 @@ def _page_extras(
 
 
 def order_page(
-    engine: Engine, *, shops: list[str] | None, query: str | None, limit: int = 50, offset: int = 0
+    engine: Engine,
+    *,
+    shops: list[str] | None,
+    query: str | None,
+    limit: int = 50,
+    offset: int = 0,
+    filters: OrderFilters | None = None,
+    shop: ShopConfig | None = None,
 ) -> OrderPage:
-    """Orders newest first, optionally matching `query` (order id, or part of the order name)."""
+    """Orders newest first, optionally matching `query` (order id, or part of the order name) and the
+    `filters`; a campaign filter needs the `shop` (its attribution settings)."""
     with engine.connect() as conn:
-        return _order_page(conn, shops=shops, query=query, limit=limit, offset=offset)
+        return _order_page(
+            conn,
+            shops=shops,
+            query=query,
+            limit=limit,
+            offset=offset,
+            filters=filters or OrderFilters(),
+            shop=shop,
+        )
+
+
+def local_day_bounds(
+    timezone: str, day_from: date | None, day_to: date | None
+) -> tuple[datetime | None, datetime | None]:
+    """Calendar days in the shop's zone as aware bounds: [`day_from` 00:00, the day after `day_to` 00:00)."""
+    tz = ZoneInfo(timezone)
+    start = datetime.combine(day_from, time.min, tz) if day_from else None
+    end = datetime.combine(day_to + timedelta(days=1), time.min, tz) if day_to else None
+    return start, end
+
+
+def _latest_snapshot_has(cond: Any) -> ColumnElement[bool]:
+    """The order's newest profit snapshot satisfies `cond` (on the `ps` alias)."""
+    o = orders.c
+    newest = (
+        select(func.max(_PS2.c.version))
+        .where(_PS2.c.shop_id == o.shop_id, _PS2.c.order_id == o.order_id)
+        .scalar_subquery()
+    )
+    return exists(
+        select(_PS.c.version).where(
+            _PS.c.shop_id == o.shop_id, _PS.c.order_id == o.order_id, _PS.c.version == newest, cond
+        )
+    )
+
+
+_PS = profit_snapshots.alias("ps")
+_PS2 = profit_snapshots.alias("ps2")
+
+
+def filter_conditions(f: OrderFilters) -> list[ColumnElement[bool]]:
+    """SQL conditions for every filter but the campaign (which needs attribution)."""
+    o = orders.c
+    where: list[ColumnElement[bool]] = []
+    if f.created_from is not None:
+        where.append(o.created_at >= f.created_from)
+    if f.created_before is not None:
+        where.append(o.created_at < f.created_before)
+    if f.status == "cancelled":
+        where.append(or_(o.cancelled_at.is_not(None), o.financial_status == "voided"))
+    elif f.status:
+        where.append(o.financial_status == f.status)
+    if f.negative_profit:
+        where.append(_latest_snapshot_has(and_(_PS.c.missing_cost_lines == 0, _PS.c.expected_profit < 0)))
+    if f.missing_cost:
+        where.append(_latest_snapshot_has(_PS.c.missing_cost_lines > 0))
+    return where
+
+
+def _campaign_keys(
+    conn: Connection, where: list[ColumnElement[bool]], shop: ShopConfig | None, campaign_id: str
+) -> list[tuple[str, str]]:
+    """(shop, order) keys, newest first, whose click the reports attribute to `campaign_id`."""
+    if shop is None:
+        return []
+    o = orders.c
+    catalog = ad_catalog(conn, shop.id)
+    config = attribution_config(shop)
+    cols = (
+        o.utm_source,
+        o.utm_medium,
+        o.utm_campaign,
+        o.utm_content,
+        o.utm_term,
+        o.landing_url,
+        o.fbclid,
+        o.fbc,
+    )
+    rows = conn.execute(
+        select(o.shop_id, o.order_id, *cols)
+        .where(*where, o.shop_id == shop.id)
+        .order_by(o.created_at.desc(), o.order_id.desc())
+    )
+    keys = []
+    for r in rows.mappings():
+        touch = Touch(**{c.name: r[c.name] for c in cols})
+        if attribute(touch, catalog, config).campaign_id == campaign_id:
+            keys.append((str(r["shop_id"]), str(r["order_id"])))
+    return keys
+
+
+def campaign_choices(engine: Engine, shop: ShopConfig) -> list[tuple[str, str]]:
+    """(campaign id, name) of the shop's campaigns, by name, for the order list's campaign filter."""
+    with engine.connect() as conn:
+        names = ad_catalog(conn, shop.id).campaign_names
+    return sorted(names.items(), key=lambda kv: (kv[1].lower(), kv[0]))
 
 
 def _order_page(
-    conn: Connection, *, shops: list[str] | None, query: str | None, limit: int, offset: int
+    conn: Connection,
+    *,
+    shops: list[str] | None,
+    query: str | None,
+    limit: int,
+    offset: int,
+    filters: OrderFilters,
+    shop: ShopConfig | None,
 ) -> OrderPage:
     o = orders.c
     # PostgreSQL refuses NUL in text: it is dropped from the search, on both engines.
@@ -118,7 +246,16 @@ def _order_page(
     if q:
         pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         where.append(or_(o.order_id == q, o.name.ilike(pattern, escape="\\")))
-    total = conn.execute(select(func.count()).select_from(orders).where(*where)).scalar_one()
+    where.extend(filter_conditions(filters))
+    if filters.campaign_id:
+        keys = _campaign_keys(conn, where, shop, filters.campaign_id)
+        total = len(keys)
+        page_keys = keys[offset : offset + limit]
+        where = [o.shop_id == (shop.id if shop else ""), o.order_id.in_([k[1] for k in page_keys])]
+        offset_sql = 0
+    else:
+        total = conn.execute(select(func.count()).select_from(orders).where(*where)).scalar_one()
+        offset_sql = offset
     rows = conn.execute(
         select(
             o.shop_id,
@@ -133,7 +270,7 @@ def _order_page(
         .where(*where)
         .order_by(o.created_at.desc(), o.order_id.desc())
         .limit(limit)
-        .offset(offset)
+        .offset(offset_sql)
     ).all()
     snaps, events = _page_extras(conn, [(r.shop_id, r.order_id) for r in rows])
     out = []
@@ -160,7 +297,9 @@ def _order_page(
                 events_total=total_events,
             )
         )
-    return OrderPage(orders=out, total=int(total), limit=limit, offset=offset, query=q or None)
+    return OrderPage(
+        orders=out, total=int(total), limit=limit, offset=offset, query=q or None, filters=filters
+    )
 
 
 class WaterfallStep(BaseModel):
