@@ -15,6 +15,8 @@ import httpx
 import orjson
 import pytest
 
+from poas.connectors.shopify import ShopifyClient
+from poas.connectors.shopify_refund_lines import attach_refund_lines
 from poas.connectors.shopify_sandbox import (
     INVALID_TOKEN,
     RunningShopifySandbox,
@@ -196,7 +198,9 @@ def run_bulk(sb: RunningShopifySandbox, inner: str) -> tuple[list[str], dict[str
     return statuses, node
 
 
-def test_bulk_orders_jsonl_reads_back_as_the_webhook_orders(sandbox: RunningShopifySandbox) -> None:
+def test_bulk_orders_jsonl_reads_back_as_the_webhook_orders(
+    sandbox: RunningShopifySandbox, tmp_path: Path
+) -> None:
     statuses, node = run_bulk(
         sandbox, "{ orders { edges { node { id lineItems { edges { node { id } } } } } } }"
     )
@@ -206,6 +210,14 @@ def test_bulk_orders_jsonl_reads_back_as_the_webhook_orders(sandbox: RunningShop
     assert int(node["objectCount"]) == len(rows)
     kinds = {r["id"].split("/")[3] for r in rows if "__parentId" in r}
     assert kinds == {"LineItem", "ShippingLine"}
+    # a bulk query cannot select a refund's line items (Order.refunds is a list): read with nodes(ids:)
+    refunds = [r for row in rows for r in row.get("refunds") or []]
+    assert refunds and all("refundLineItems" not in r for r in refunds)
+    jsonl = tmp_path / "orders.jsonl"
+    jsonl.write_bytes(body)
+    with ShopifyClient("nordlys.myshopify.com", token="shpat_x", base_url=sandbox.url) as client:
+        assert attach_refund_lines(client, jsonl) == len(refunds)
+    body = jsonl.read_bytes()
     from_bulk = [o for o in read_bulk(io.BytesIO(body), "nordlys") if isinstance(o, Order)]
     expected = [
         shopify.parse_order(orjson.loads((FIXTURES / n).read_bytes()), "nordlys") for n in SEED_ORDERS

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -49,6 +49,21 @@ VARIANTS_QUERY = (
     "{ nodes { id sku title product { title productType } "
     "inventoryItem { unitCost { amount currencyCode } } } "
     "pageInfo { hasNextPage endCursor } } }"
+)
+REFUND_PAGE = 50  # refund line items a page
+REFUND_BATCH = 10  # refunds a `nodes(ids:)` request (requested cost about 10 × 52 points)
+_REFUND_LINE = (
+    "nodes { lineItem { id } quantity restockType "
+    "subtotalSet { shopMoney { amount currencyCode } } totalTaxSet { shopMoney { amount currencyCode } } } "
+    "pageInfo { hasNextPage endCursor }"
+)
+REFUND_LINES_QUERY = (
+    "query ($ids: [ID!]!) { nodes(ids: $ids) { ... on Refund { id "
+    f"refundLineItems(first: {REFUND_PAGE}) {{ {_REFUND_LINE} }} }} }} }}"
+)
+REFUND_LINES_MORE = (
+    "query ($id: ID!, $after: String) { node(id: $id) { ... on Refund { id "
+    f"refundLineItems(first: {REFUND_PAGE}, after: $after) {{ {_REFUND_LINE} }} }} }} }}"
 )
 SHOP_QUERY = (
     "{ shop { name currencyCode ianaTimezone taxesIncluded myshopifyDomain } "
@@ -323,6 +338,27 @@ class ShopifyClient:
             raise
         return Path(handle.name)
 
+    def refund_lines(self, refund_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+        """Every refund line item of the given Refund gids (`nodes(ids:)` in batches, then the further
+        pages of a refund with more); a refund Shopify does not know is left out."""
+        found: dict[str, list[dict[str, Any]]] = {}
+        more: list[tuple[str, str]] = []
+        for start in range(0, len(refund_ids), REFUND_BATCH):
+            batch = list(refund_ids[start : start + REFUND_BATCH])
+            for node in self.graphql(REFUND_LINES_QUERY, {"ids": batch}).get("nodes") or []:
+                if isinstance(node, Mapping) and node.get("id"):
+                    gid = str(node["id"])
+                    cursor = _take_page(found.setdefault(gid, []), node.get("refundLineItems"))
+                    if cursor is not None:
+                        more.append((gid, cursor))
+        for gid, cursor in more:
+            after: str | None = cursor
+            while after is not None:
+                node = self.graphql(REFUND_LINES_MORE, {"id": gid, "after": after}).get("node") or {}
+                page = node.get("refundLineItems") if isinstance(node, Mapping) else None
+                after = _take_page(found[gid], page)
+        return found
+
     def variant_costs(self, page_size: int = 100) -> Iterator[VariantCost]:
         after: str | None = None
         while True:
@@ -337,6 +373,15 @@ class ShopifyClient:
             if not info.get("hasNextPage"):
                 return
             after = str(info.get("endCursor"))
+
+
+def _take_page(into: list[dict[str, Any]], conn: Any) -> str | None:
+    """Append a connection page's nodes; the cursor of the next page, or None when it was the last."""
+    if not isinstance(conn, Mapping):
+        return None
+    into.extend(dict(n) for n in conn.get("nodes") or [] if isinstance(n, Mapping))
+    info = conn.get("pageInfo") or {}
+    return str(info["endCursor"]) if info.get("hasNextPage") and info.get("endCursor") else None
 
 
 def _throttled(errors: Any) -> bool:

@@ -32,7 +32,15 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from poas.connectors.shopify_sandbox_data import Variant, bulk_rows, load_orders, load_variants, variant_node
+from poas.connectors.shopify_bulk_rules import bulk_query_problems
+from poas.connectors.shopify_sandbox_data import (
+    Variant,
+    bulk_rows,
+    load_orders,
+    load_variants,
+    refund_nodes,
+    variant_node,
+)
 from poas.local_server import serve_in_thread
 
 FaultKind = Literal["throttle", "5xx", "token_expired", "bulk_failed", "webhook_create"]
@@ -240,7 +248,9 @@ class _Graphql:
             with s.lock:
                 current = list(s.bulks.values())[-1] if s.bulks else None
             data["currentBulkOperation"] = self._poll(current) if current else None
-        if re.search(r"\bnode\s*\(", query):
+        if "refundLineItems" in query and "bulkOperationRunQuery" not in query:
+            self._refunds(query, variables, data)
+        elif re.search(r"\bnode\s*\(", query):
             with s.lock:
                 bulk = s.bulks.get(str(variables.get("id") or ""))
             data["node"] = self._poll(bulk) if bulk else None
@@ -294,6 +304,12 @@ class _Graphql:
 
     def _run_bulk(self, inner: str) -> dict[str, Any]:
         s = self.s
+        problems = bulk_query_problems(inner)
+        if problems:  # checked before anything runs, as the Admin API does
+            return {
+                "bulkOperation": None,
+                "userErrors": [{"field": ["query"], "message": p, "code": "INVALID"} for p in problems],
+            }
         with s.lock:
             running = [b for b in s.bulks.values() if b.status in ("CREATED", "RUNNING")]
             if running:
@@ -304,6 +320,7 @@ class _Graphql:
                             "field": None,
                             "message": "A bulk query operation for this app and shop is already in progress: "
                             f"{running[0].id}.",
+                            "code": "OPERATION_IN_PROGRESS",
                         }
                     ],
                 }
@@ -353,6 +370,35 @@ class _Graphql:
                 else None,
                 "partialDataUrl": None,
             }
+
+    def _refunds(self, query: str, variables: dict[str, Any], data: dict[str, Any]) -> None:
+        """`nodes(ids:)` / `node(id:)` on Refund gids, each with a page of `refundLineItems(first:,
+        after:)` (cursor: the offset) and its pageInfo; an unknown id is null, as on Shopify."""
+        asked = re.search(r"refundLineItems\(first:\s*(\d+)", query)
+        first = int(asked.group(1)) if asked else 50
+        after = int(variables.get("after") or 0)
+        with self.s.lock:
+            known = {r["id"]: r for o in self.s.orders for r in refund_nodes(o)}
+
+        def page(gid: object) -> dict[str, Any] | None:
+            refund = known.get(str(gid))
+            if refund is None:
+                return None
+            items = refund["refundLineItems"]["nodes"]
+            chunk = items[after : after + first]
+            end = after + len(chunk)
+            return {
+                "id": refund["id"],
+                "refundLineItems": {
+                    "nodes": chunk,
+                    "pageInfo": {"hasNextPage": end < len(items), "endCursor": str(end)},
+                },
+            }
+
+        if "ids" in variables:
+            data["nodes"] = [page(gid) for gid in variables.get("ids") or []]
+        else:
+            data["node"] = page(variables.get("id"))
 
     def _variants(self, variables: dict[str, Any]) -> dict[str, Any]:
         first = int(variables.get("first") or 50)

@@ -2,7 +2,8 @@
 bulk-operation JSONL the GraphQL Admin API would write for those orders.
 
 The JSONL is the shape `poas.sources.shopify_bulk` reads: an Order row, then its LineItem and
-ShippingLine rows carrying `__parentId`; refunds are a list on the Order row.
+ShippingLine rows carrying `__parentId`; refunds are a list on the Order row (without their line
+items, which a bulk query cannot select: `refund_nodes` serves them to `nodes(ids:)`).
 """
 
 from __future__ import annotations
@@ -218,12 +219,22 @@ def bulk_rows(order: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
         "customAttributes": [
             {"key": a.get("name"), "value": a.get("value")} for a in _list(order.get("note_attributes"))
         ],
-        "refunds": [_refund(r) for r in _list(order.get("refunds"))],
+        # Order.refunds is a list: a bulk query cannot select its refundLineItems connection, so the
+        # rows carry the refunds' own fields; the lines are read with `nodes(ids:)` (refund_nodes)
+        "refunds": [
+            {k: v for k, v in _refund(r).items() if k != "refundLineItems"}
+            for r in _list(order.get("refunds"))
+        ],
     }
     for li in _list(order.get("line_items")):
         yield _line_row(li, gid)
     for sl in _list(order.get("shipping_lines")):
         yield _shipping_row(sl, gid)
+
+
+def refund_nodes(order: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The order's refunds as Refund nodes with all their `refundLineItems` (`{"nodes": [...]}`)."""
+    return [_refund(r) for r in _list(order.get("refunds"))]
 
 
 def variant_node(v: Variant, shop_currency: str) -> dict[str, Any]:

@@ -113,7 +113,7 @@ def _shopify_orders(
     settings: Settings, shop: ShopConfig, since: datetime, now: datetime, poll_s: float
 ) -> Iterator[Order]:
     with shopify_sync.client_for_shop(settings, shop) as client:
-        path = client.bulk_to_file(shopify_sync.orders_query(since), poll_s=poll_s)
+        path = shopify_sync.download_orders(client, since, poll_s=poll_s)
         if path is None:
             return
         try:

@@ -1,5 +1,6 @@
 """`poas sync` for a Shopify shop: variant unit costs into the cost book, then orders (with their
-refunds) through a bulk operation whose JSONL is streamed into the backfill importer.
+refunds) through a bulk operation whose JSONL (refund line items added, `download_orders`) is
+streamed into the backfill importer.
 
 Costs come first so the orders are priced with them. Every variant (with or without a cost) goes into
 the product catalogue with its titles and product type, which is the category of an order line that
@@ -20,10 +21,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 from sqlalchemy import Engine
 
 from poas.connectors.shopify import ShopifyClient, ShopifyError
+from poas.connectors.shopify_refund_lines import attach_refund_lines
 from poas.domain.costs import FIRST_SYNC_SUFFIX, CostRow
 from poas.services.backfill import BackfillReport, backfill
 from poas.services.sync_status import last_row, record_attempt
@@ -44,8 +47,9 @@ ORDERS_BULK_QUERY = (
     "customer { id email firstName lastName emailMarketingConsent { marketingState } } "
     "shippingAddress { city zip provinceCode countryCodeV2 } "
     "landingPageUrl referrerUrl clientIp customAttributes { key value } "
-    "refunds { id createdAt processedAt refundLineItems(first: 250) { nodes { lineItem { id } quantity "
-    f"restockType subtotalSet {_MONEY} totalTaxSet {_MONEY} }} }} }} "
+    # Order.refunds is a list: its refundLineItems connection cannot be selected in a bulk query
+    # (connectors.shopify_bulk_rules); download_orders reads them afterwards
+    "refunds { id createdAt processedAt } "
     "lineItems { edges { node { id quantity sku title variantTitle variant { id } product { id } "
     f"originalUnitPriceSet {_MONEY} discountAllocations {{ allocatedAmountSet {_MONEY} }} "
     f"taxLines {{ priceSet {_MONEY} rate title }} isGiftCard }} }} }} "
@@ -81,6 +85,20 @@ def orders_query(since: datetime | None) -> str:
         return ORDERS_BULK_QUERY.replace("(QUERY)", "")
     stamp = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return ORDERS_BULK_QUERY.replace("(QUERY)", f"(query: \"updated_at:>='{stamp}'\")")
+
+
+def download_orders(client: ShopifyClient, since: datetime | None, *, poll_s: float = 1.0) -> Path | None:
+    """The orders changed at or after `since` as bulk JSONL in a temporary file (the caller deletes
+    it), their refunds' line items filled in; None when there are none."""
+    path = client.bulk_to_file(orders_query(since), poll_s=poll_s)
+    if path is None:
+        return None
+    try:
+        attach_refund_lines(client, path)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return path
 
 
 def client_for_shop(settings: Settings, shop: ShopConfig, **kw: object) -> ShopifyClient:
@@ -170,7 +188,7 @@ def sync_shopify(
         with client_for_shop(settings, shop, sleep=sleep, clock=clock) as client:
             sync_costs(engine, client, shop, report, now)
             if not costs_only:
-                path = client.bulk_to_file(orders_query(since), poll_s=poll_s)
+                path = download_orders(client, since, poll_s=poll_s)
                 if path is None:
                     report.orders = BackfillReport()
                 else:
