@@ -21,6 +21,7 @@ from poas.services.report import By
 from poas.settings import Settings, ShopConfig, mask
 from poas.web.auth import AuthConfig, check_csrf, csrf_token, require_admin
 from poas.web.formats import FILTERS, plain
+from poas.web.i18n import gettext as _
 from poas.web.i18n import install_jinja
 
 HERE = Path(__file__).parent
@@ -177,7 +178,7 @@ def waterfall_chart(steps: list[views.WaterfallStep]) -> dict[str, Any]:
             "labels": [s.label for s in steps],
             "datasets": [
                 {
-                    "label": "Amount",
+                    "label": _("Amount"),
                     "data": [[plain(s.start), plain(s.end)] for s in steps],
                     "backgroundColor": colors,
                 }
@@ -244,15 +245,16 @@ def campaign_chart(view: views.ReportView) -> dict[str, Any]:
             ],
         },
         "options": {"indexAxis": "y", "scales": {"x": {"beginAtZero": True}}},
+        "valueFormat": "ratio",
         "breakEven": "1",
         "breakEvenAxis": "x",
-        "breakEvenLabel": "POAS = 1 (break-even)",
+        "breakEvenLabel": _("POAS = 1 (break-even)"),
     }
 
 
 def daily_chart(view: views.ReportView) -> dict[str, Any]:
     rows = view.rows
-    series = (("Spend", "spend", "#9a6700"), ("Gross profit", "gross_profit", "#17803d"))
+    series = ((_("Spend"), "spend", "#9a6700"), (_("Gross profit"), "gross_profit", "#17803d"))
     return {
         "type": "line",
         "data": {
@@ -263,7 +265,7 @@ def daily_chart(view: views.ReportView) -> dict[str, Any]:
             ]
             + [
                 {
-                    "label": "Expected profit",
+                    "label": _("Expected profit"),
                     "data": [plain(r.expected_profit) for r in rows],
                     "borderColor": "#17803d",
                     "borderDash": [4, 4],

@@ -8,9 +8,27 @@
     if (v === null || v === "") return null;
     return Number(v);
   }
-  function money(v) {
-    return Number(v).toLocaleString("en-GB", { minimumFractionDigits: 0, maximumFractionDigits: 2 }).replace(/,/g, "\u202f");
+  /* Numbers as the page's locale writes them (<html data-locale data-currency>, the same locale the
+     server formats its tables with): "25 000 kr" / "NOK 25,000" on axes, two decimals in tooltips. */
+  var root = document.documentElement;
+  var LOCALE = root.dataset.locale || "en";
+  var CURRENCY = root.dataset.currency || "NOK";
+  var formats = {};
+  function formatter(kind, digits) {
+    var key = kind + digits;
+    if (!formats[key]) {
+      var opts = { minimumFractionDigits: digits, maximumFractionDigits: digits };
+      if (kind === "money") { opts.style = "currency"; opts.currency = CURRENCY; }
+      formats[key] = new Intl.NumberFormat(LOCALE, opts);
+    }
+    return formats[key];
   }
+  function formatValue(kind, v, digits) {
+    if (v === null || v === undefined || isNaN(v)) return "–";
+    var text = formatter(kind, digits).format(Number(v));
+    return kind === "ratio" ? text + "\u00d7" : text;
+  }
+  window.poasFormat = formatValue;
   function build(canvas) {
     var src = document.getElementById(canvas.dataset.chart + "-data");
     if (!src || typeof Chart === "undefined") return;
@@ -21,12 +39,20 @@
     cfg.options.maintainAspectRatio = false;
     cfg.options.animation = false;
     cfg.options.plugins = cfg.options.plugins || {};
+    var kind = cfg.valueFormat || "money";  /* "money" (the shop's currency) or "ratio" (ROAS, POAS) */
+    var valueAxis = cfg.options.indexAxis === "y" ? "x" : "y";
+    cfg.options.scales = cfg.options.scales || {};
+    cfg.options.scales[valueAxis] = cfg.options.scales[valueAxis] || {};
+    cfg.options.scales[valueAxis].ticks = Object.assign({}, cfg.options.scales[valueAxis].ticks, {
+      callback: function (value) { return formatValue(kind, value, kind === "ratio" ? 1 : 0); }
+    });
+    cfg.options.locale = LOCALE;
     cfg.options.plugins.tooltip = {
       callbacks: {
         label: function (ctx) {
           var v = ctx.raw;
           if (Array.isArray(v)) v = v[1] - v[0];
-          return (ctx.dataset.label ? ctx.dataset.label + ": " : "") + money(v);
+          return (ctx.dataset.label ? ctx.dataset.label + ": " : "") + formatValue(kind, v, 2);
         }
       }
     };
