@@ -9,6 +9,7 @@ from rich.console import Console
 from sqlalchemy import Engine
 
 from poas.services.database import open_store
+from poas.services.settings_overrides import effective_shop
 from poas.settings import Settings, ShopConfig, load_settings
 
 app = typer.Typer(
@@ -48,19 +49,24 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
+def with_changes(shop: ShopConfig) -> ShopConfig:
+    """The configured shop with the settings changed in the dashboard (stored in the database)."""
+    return effective_shop(shop, store())
+
+
 def resolve_shop(shop_id: str | None) -> tuple[ShopConfig, str | None]:
     """The configured shop (or the only one); without configuration a default shop, with a note saying so."""
     cfg = settings()
     if shop_id:
         found = cfg.shop(shop_id)
         if found is not None:
-            return found, None
+            return with_changes(found), None
         if cfg.shops:
             known = ", ".join(s.id for s in cfg.shops)
             raise fail(f"shop {shop_id!r} is not configured (known: {known})")
         return ShopConfig(id=shop_id), f"shop {shop_id!r} is not configured: using NOK, prices incl. VAT"
     if len(cfg.shops) == 1:
-        return cfg.shops[0], None
+        return with_changes(cfg.shops[0]), None
     if cfg.shops:
         raise fail(f"several shops are configured ({', '.join(s.id for s in cfg.shops)}): pass --shop")
     note = f"no shop configured in {cfg.config_path()}: using shop 'default' with NOK, prices incl. VAT"

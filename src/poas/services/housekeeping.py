@@ -27,6 +27,7 @@ from poas.services.fx_sync import sync_fx
 from poas.services.intake import process_pending
 from poas.services.reconcile import connected, reconcile_all, sync_costs_all
 from poas.services.returns import finalize_due
+from poas.services.settings_overrides import effective_settings
 from poas.settings import Settings
 from poas.store.wal import WAL_CHECKPOINT_EVERY_S, checkpoint
 
@@ -128,7 +129,8 @@ def reconcile_pass(engine: Engine, settings: Settings, now: datetime, report: Ho
     """One reconciliation of every connected shop (services.reconcile); never raises."""
     report.reconcile_passes += 1
     try:
-        result = reconcile_all(engine, settings, now=now)
+        # With the shop settings changed in the dashboard (consent default, missing-cost policy, …).
+        result = reconcile_all(engine, effective_settings(settings, engine), now=now)
     except Exception as exc:  # the store: log it, keep the worker alive
         log.error("reconciliation failed; retried at the next interval", error=type(exc).__name__)
         report.shop_errors.append(type(exc).__name__)
@@ -143,7 +145,7 @@ def cost_pass(engine: Engine, settings: Settings, now: datetime, report: Houseke
     """One unit-cost sync of every connected shop (services.reconcile); never raises."""
     report.cost_passes += 1
     try:
-        done = sync_costs_all(engine, settings, now=now)
+        done = sync_costs_all(engine, effective_settings(settings, engine), now=now)
     except Exception as exc:  # the store: log it, keep the worker alive
         log.error("unit-cost sync failed; retried at the next interval", error=type(exc).__name__)
         report.shop_errors.append(type(exc).__name__)

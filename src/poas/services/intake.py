@@ -38,6 +38,7 @@ from poas.domain.order import Order, Refund
 from poas.services import intake_privacy
 from poas.services.ingest import ingest_order
 from poas.services.intake_notes import carry_facts, order_note, purchase_note, when, why_no_purchase
+from poas.services.settings_overrides import effective_settings
 from poas.settings import Settings, ShopConfig, load_settings
 from poas.sources import canonical_json, shopify, stored_body, woocommerce
 from poas.sources.canonical_fields import Adjustments
@@ -698,7 +699,7 @@ def process_ids(
     worker = worker or worker_name()
     with writing(engine), engine.begin() as conn:
         claimed = inbox.claim(conn, worker=worker, now=now, ids=ids, limit=len(ids))
-    return _run(engine, claimed, settings, worker, now)
+    return _run(engine, claimed, effective_settings(settings, engine) if claimed else settings, worker, now)
 
 
 def process_pending(
@@ -711,7 +712,8 @@ def process_pending(
     worker: str | None = None,
 ) -> ProcessStats:
     """Process every due row, a leased batch at a time; safe to run in several processes at once."""
-    settings = settings or load_settings()
+    # With the shop settings changed in the dashboard (consent default, missing-cost policy, …).
+    settings = effective_settings(settings or load_settings(), engine)
     worker = worker or worker_name()
     total = ProcessStats()
     while max_rows is None or total.claimed < max_rows:

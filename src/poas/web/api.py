@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from poas.services import views
 from poas.services.report import By
+from poas.services.settings_overrides import effective_settings
 from poas.services.views import DbId, DeliveryView
 from poas.settings import Settings, ShopConfig
 from poas.web.auth import ApiPrincipal, Principal
@@ -80,7 +81,8 @@ def get_order(request: Request, who: ApiPrincipal, shop_id: str, order_id: str) 
 
 
 def _shop_for(request: Request, who: Principal, shop_id: str | None) -> ShopConfig:
-    settings: Settings = request.app.state.settings
+    # With the shop settings changed in the dashboard (services.settings_overrides).
+    settings: Settings = effective_settings(request.app.state.settings, engine_of(request))
     wanted = shop_id or who.shop_id or (settings.shops[0].id if settings.shops else None)
     shop = settings.shop(wanted) if wanted else None
     if shop is None or not who.can_see(shop.id):
@@ -132,11 +134,14 @@ def get_costs(
     request: Request,
     who: ApiPrincipal,
     shop_id: Annotated[str | None, Query(max_length=100)] = None,
-    q: Annotated[str | None, Query(max_length=200, description="part of a variant id or SKU")] = None,
+    q: Annotated[
+        str | None, Query(max_length=200, description="part of a variant id, SKU or product name")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 500,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
 ) -> views.CostsView:
     shop = _shop_for(request, who, shop_id)
-    return views.costs_view(engine_of(request), shop, now=views.utcnow(), query=q, limit=limit)
+    return views.costs_view(engine_of(request), shop, now=views.utcnow(), query=q, limit=limit, offset=offset)
 
 
 @router.get(

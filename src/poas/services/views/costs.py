@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 
 from poas.domain.costs import CostRow
 from poas.domain.fx import FxError
+from poas.services import cost_names
 from poas.services.cost_import import read_cost_file, save_costs
 from poas.services.missing_costs import DEFAULT_DAYS, missing_costs, unknown_profit
 from poas.services.views.reports import figures_changed
@@ -21,6 +22,7 @@ from poas.store import rules as rule_store
 
 class CostLine(BaseModel):
     key: str = Field(description="variant id or SKU")
+    title: str | None = Field(None, description="product (and variant) name, from the catalog or order lines")
     unit_cost: Decimal
     currency: str
     valid_from: datetime
@@ -40,7 +42,10 @@ class RulesInfo(BaseModel):
 class CostsView(BaseModel):
     shop_id: str
     currency: str
-    total: int
+    timezone: str = Field(description="the shop's time zone: a date-only valid_from is its midnight")
+    total: int = Field(description="cost rows matching the query")
+    offset: int = 0
+    limit: int
     query: str | None
     costs: list[CostLine]
     rules: RulesInfo | None
@@ -112,30 +117,37 @@ MAX_UPLOAD_ERRORS = 100
 
 
 def costs_view(
-    engine: Engine, shop: ShopConfig, *, now: datetime, query: str | None, limit: int = 500
+    engine: Engine, shop: ShopConfig, *, now: datetime, query: str | None, limit: int = 500, offset: int = 0
 ) -> CostsView:
-    """Every cost row with its validity window (the next row for the same key ends it)."""
+    """Cost rows with their validity windows (the next row for the same key ends one), a page of them.
+
+    `query` matches the key or the product's name (case-insensitive)."""
     with engine.connect() as conn:
         rows = sorted(cost_store.load_cost_rows(conn, shop.id), key=lambda r: (r.key, r.valid_from))
         stored = rule_store.latest_rules(conn, shop.id)
-    q = (query or "").strip().lower()
-    lines: list[CostLine] = []
-    for i, r in enumerate(rows):
-        nxt = rows[i + 1] if i + 1 < len(rows) and rows[i + 1].key == r.key else None
-        valid_to = nxt.valid_from if nxt else None
-        lines.append(
-            CostLine(
-                key=r.key,
-                unit_cost=r.unit_cost,
-                currency=r.currency,
-                valid_from=r.valid_from,
-                valid_to=valid_to,
-                current=r.valid_from <= now and (valid_to is None or valid_to > now),
-                source=r.source,
+        q = (query or "").strip().lower()
+        named = cost_names.keys_named(conn, shop.id, q) if q else set()
+        lines: list[CostLine] = []
+        for i, r in enumerate(rows):
+            nxt = rows[i + 1] if i + 1 < len(rows) and rows[i + 1].key == r.key else None
+            if q and q not in r.key.lower() and r.key not in named:
+                continue
+            valid_to = nxt.valid_from if nxt else None
+            lines.append(
+                CostLine(
+                    key=r.key,
+                    unit_cost=r.unit_cost,
+                    currency=r.currency,
+                    valid_from=r.valid_from,
+                    valid_to=valid_to,
+                    current=r.valid_from <= now and (valid_to is None or valid_to > now),
+                    source=r.source,
+                )
             )
-        )
-    if q:
-        lines = [c for c in lines if q in c.key.lower()]
+        page = lines[offset : offset + limit]
+        titles = cost_names.titles(conn, shop.id, {c.key for c in page})
+    for c in page:
+        c.title = titles.get(c.key)
     rules = (
         RulesInfo(
             version=stored.version,
@@ -150,9 +162,12 @@ def costs_view(
     return CostsView(
         shop_id=shop.id,
         currency=shop.currency,
+        timezone=shop.timezone,
         total=len(lines),
+        offset=offset,
+        limit=limit,
         query=q or None,
-        costs=lines[:limit],
+        costs=page,
         rules=rules,
     )
 

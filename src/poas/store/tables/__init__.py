@@ -20,5 +20,6 @@ from poas.store.tables import foundation as foundation  # noqa: E402
 from poas.store.tables import intake as intake  # noqa: E402
 from poas.store.tables import login as login  # noqa: E402
 from poas.store.tables import returns as returns  # noqa: E402
+from poas.store.tables import settings_overrides as settings_overrides  # noqa: E402
 from poas.store.tables import spend as spend  # noqa: E402
 from poas.store.tables import syncs as syncs  # noqa: E402
