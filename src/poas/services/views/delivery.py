@@ -18,7 +18,13 @@ from sqlalchemy import Connection, Engine, and_, case, exists, func, or_, select
 from sqlalchemy.sql import ColumnElement
 
 from poas.services.deliver import MAX_EVENT_AGE
-from poas.services.views.delivery_reasons import DeliveryReason, NotQueued, group_reasons, matching_errors
+from poas.services.views.delivery_reasons import (
+    TOO_OLD_PREFIX,
+    DeliveryReason,
+    NotQueued,
+    group_reasons,
+    matching_errors,
+)
 from poas.store import outbox as outbox_store
 from poas.store.tables.delivery import outbox
 from poas.store.tables.foundation import orders
@@ -96,14 +102,18 @@ def _rate(accepted: int, eligible: int) -> Decimal | None:
 def purchase_match_query(now: datetime) -> Any:
     """Per pixel: Purchase events queued in the match window, and how many Meta accepted.
 
+    Events that were already older than Meta's 7-day limit (history queued late, dead as "too old")
+    could never be accepted: they are an expected condition, not a miss, and are left out.
     Group by `outbox.c.pixel_id` before running it.
     """
+    too_old = and_(outbox.c.state == "dead", outbox.c.last_error.like(f"{TOO_OLD_PREFIX}%"))
     return select(
         outbox.c.pixel_id, func.count(), func.sum(case((outbox.c.state == "sent", 1), else_=0))
     ).where(
         outbox.c.event_name == "Purchase",
         outbox.c.created_at >= now - MATCH_WINDOW,
         outbox.c.created_at <= now - MATCH_GRACE,
+        ~too_old,
     )
 
 

@@ -16,6 +16,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+TOO_OLD_PREFIX = "too old"  # how the worker's last_error starts for an event past Meta's 7 days
 _TRACE = re.compile(r"\s*\(fbtrace_id [^)]*\)")
 _GAVE_UP = re.compile(r"^gave up after (\d+) attempts: ")
 
@@ -69,7 +70,7 @@ def reason_words(last_error: str | None) -> tuple[str, bool]:
     if not last_error:
         return NO_REASON, False
     text = _TRACE.sub("", last_error).strip()
-    if text.startswith("too old"):
+    if text.startswith(TOO_OLD_PREFIX):
         return TOO_OLD, True
     gave_up = _GAVE_UP.match(text)
     if gave_up:
