@@ -1,0 +1,54 @@
+"""The dashboard's gettext catalogs: every string the templates and web code use has a Bokmål
+translation with the same placeholders, and the catalogs are what the app loads."""
+
+from __future__ import annotations
+
+import re
+
+from poas.web import catalogs
+from poas.web.i18n import Local, gettext, using
+
+PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+
+
+def test_every_dashboard_string_has_a_bokmal_translation() -> None:
+    template = catalogs.extract()
+    assert len(template) > 50  # the extraction sees the templates and web/*.py
+    missing = catalogs.missing("nb", template)
+    assert not missing, (
+        f"{len(missing)} string(s) without a Bokmål translation; run `.venv/bin/python scripts/catalogs.py` "
+        f"and fill nb/messages.po: {missing[:10]}"
+    )
+
+
+def test_translations_keep_their_placeholders() -> None:
+    wrong = []
+    for msg in catalogs.read_catalog("nb"):
+        if not msg.id or not msg.string:
+            continue
+        ids = [msg.id] if isinstance(msg.id, str) else list(msg.id)
+        strings = [msg.string] if isinstance(msg.string, str) else list(msg.string)
+        want = set(PLACEHOLDER.findall(ids[0]))
+        wrong += [(ids[0], s) for s in strings if set(PLACEHOLDER.findall(s)) != want]
+    assert not wrong, wrong[:5]
+
+
+def test_the_english_catalog_is_the_source_language() -> None:
+    # English is what the templates say: its catalog lists the strings and translates none differently
+    for msg in catalogs.read_catalog("en"):
+        assert not msg.id or not msg.string or msg.string == msg.id, msg.id
+
+
+def test_the_app_reads_the_catalogs() -> None:
+    with using(Local(lang="nb")):
+        assert gettext("Orders") == "Ordrer" and gettext("Log out") == "Logg ut"
+        assert gettext("a string no template uses") == "a string no template uses"
+    with using(Local(lang="en")):
+        assert gettext("Orders") == "Orders"
+
+
+def test_catalogs_ship_inside_the_package() -> None:
+    # the wheel takes every file under src/poas (pyproject: packages = ["src/poas"]); .po is not ignored
+    for lang in catalogs.LANGUAGES:
+        path = catalogs.po_path(lang)
+        assert path.is_file() and path.is_relative_to(catalogs.WEB)
