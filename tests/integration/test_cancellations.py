@@ -275,7 +275,13 @@ def test_the_order_page_and_api_show_a_voided_order_as_final_at_zero(engine: Eng
     assert detail["profit_final"] is True and detail["profit_status"] == "final: order cancelled"
     assert Decimal(detail["realized"][-1]["amount"]) == Decimal("0.00")
     assert page.status_code == 200
-    status = re.search(r'<dd id="profit-status">(.*?)</dd>', page.text)
+    status = re.search(r'<span id="profit-status" class="">(.*?)</span>', page.text)
     assert status is not None and status.group(1) == "final: order cancelled"
+    realized = re.search(r'<strong id="realized-amount">(.*?)</strong>', page.text)  # final: shown first
+    assert realized is not None and "0.00" in realized.group(1)
+    assert page.text.index('id="realized-profit"') < page.text.index('id="expected-profit"')
+    meta = re.search(r'<dd id="meta-status" data-kind="(\w+)">(.*?)</dd>', page.text, re.S)
+    assert meta is not None and meta.group(1) == "not_sent"  # no "Profit sent to Meta: yes" on a voided order
+    assert "Nothing was sent to Meta:" in meta.group(2) and "Profit sent to Meta" not in page.text
     assert "Final profit: after refunds and cancellation" in page.text
     assert "Cancelled: never earned or incurred" in page.text

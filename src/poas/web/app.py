@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from poas.settings import Settings
-from poas.web import api, api_docs, auth, dashboard, i18n, intake_api, metrics, webhooks
+from poas.web import api, api_docs, auth, dashboard, errors, i18n, intake_api, metrics, webhooks
 
 
 def create_app(settings: Settings, engine: Engine) -> FastAPI:
@@ -23,4 +23,5 @@ def create_app(settings: Settings, engine: Engine) -> FastAPI:
     app.include_router(metrics.router)
     app.include_router(dashboard.router)
     app.mount("/static", dashboard.static_files(), name="static")
+    errors.install(app)  # HTML pages for the dashboard, JSON for /api/* and the webhooks
     return app

@@ -7,6 +7,7 @@ import tempfile
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -150,19 +151,32 @@ def web_access(s: Settings, auth: AuthConfig, scheme: str) -> dict[str, str]:
 
 
 @router.get("/delivery")
-def delivery_page(request: Request) -> Response:
-    view = views.delivery_view(engine_of(request), now=views.utcnow(), shops=None)
+def delivery_page(
+    request: Request,
+    reason: Annotated[str | None, Query(max_length=40)] = None,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+) -> Response:
+    engine, now = engine_of(request), views.utcnow()
+    view = views.delivery_view(engine, now=now, shops=None, reason=reason, offset=offset)
     return page(request, "delivery.html", "/delivery", view=view)
 
 
 @router.post("/delivery/replay")
-def delivery_replay(request: Request, id: Annotated[int | None, Form(ge=1, le=2**63 - 1)] = None) -> Response:
+def delivery_replay(
+    request: Request,
+    id: Annotated[int | None, Form(ge=1, le=2**63 - 1)] = None,
+    reason: Annotated[str | None, Form(max_length=40)] = None,
+) -> Response:
     ids = None if id is None else [id]
-    n = views.replay_dead(engine_of(request), ids=ids, shops=None, now=views.utcnow())
+    n = views.replay_dead(engine_of(request), ids=ids, shops=None, now=views.utcnow(), reason=reason)
     if n:
         flash(request, "ok", f"{n} dead event(s) queued again with the same event_id.")
     else:
-        flash(request, "warn", "Nothing to replay: the event is no longer dead.")
+        flash(
+            request,
+            "warn",
+            "Nothing to replay: the event is no longer dead, or it is older than Meta's 7-day limit.",
+        )
     return RedirectResponse("/delivery", status_code=303)
 
 
@@ -188,19 +202,72 @@ def waterfall_chart(steps: list[views.WaterfallStep]) -> dict[str, Any]:
     }
 
 
+ORDER_STATUSES = ("paid", "pending", "authorized", "partially_refunded", "refunded", "cancelled")
+
+
+def _day(request: Request, text: str | None) -> date | None:
+    """A YYYY-MM-DD filter value; empty is no filter, a bad one is said on the page and ignored."""
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        flash(request, "error", f"Not a date: {text!r} (use YYYY-MM-DD); that filter is ignored.")
+        return None
+
+
 @router.get("/orders")
 def orders_page(
     request: Request,
     q: Annotated[str | None, Query(max_length=200)] = None,
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,  # as the order API: a larger one is a 422, never a 500
+    from_text: Annotated[str | None, Query(alias="from", max_length=20)] = None,
+    to_text: Annotated[str | None, Query(alias="to", max_length=20)] = None,
+    campaign: Annotated[str | None, Query(max_length=200)] = None,
+    negative: bool = False,
+    missing: bool = False,
+    status: Annotated[str | None, Query(max_length=40)] = None,
 ) -> Response:
-    view = views.order_page(engine_of(request), shops=None, query=q, limit=50, offset=offset)
-    return page(request, "orders.html", "/orders", view=view)
+    date_from, date_to = _day(request, from_text), _day(request, to_text)  # the form sends "" when unset
+    shops = settings_of(request).shops
+    shop = shops[0] if shops else None  # its zone reads the dates; its attribution the campaign
+    start, end = views.local_day_bounds(shop.timezone if shop else "UTC", date_from, date_to)
+    filters = views.OrderFilters(
+        created_from=start,
+        created_before=end,
+        campaign_id=campaign or None,
+        negative_profit=negative,
+        missing_cost=missing,
+        status=status or None,
+    )
+    view = views.order_page(
+        engine_of(request), shops=None, query=q, limit=50, offset=offset, filters=filters, shop=shop
+    )
+    keep = {
+        "q": view.query or "",
+        "from": date_from.isoformat() if date_from else "",
+        "to": date_to.isoformat() if date_to else "",
+        "campaign": campaign or "",
+        "negative": "1" if negative else "",
+        "missing": "1" if missing else "",
+        "status": status or "",
+    }
+    return page(
+        request,
+        "orders.html",
+        "/orders",
+        view=view,
+        keep=urlencode({k: v for k, v in keep.items() if v}),
+        form={**keep, "negative": negative, "missing": missing},
+        campaigns=views.campaign_choices(engine_of(request), shop) if shop else [],
+        statuses=ORDER_STATUSES,
+    )
 
 
 @router.get("/orders/{shop_id}/{order_id}")
 def order_page(request: Request, shop_id: str, order_id: str) -> Response:
-    detail = views.order_detail(engine_of(request), shop_id, order_id)
+    shop = settings_of(request).shop(shop_id)
+    detail = views.order_detail(engine_of(request), shop_id, order_id, shop=shop, now=views.utcnow())
     if detail is None:
         raise HTTPException(404, f"no order {order_id} in shop {shop_id}")
     return page(request, "order.html", "/orders", o=detail, chart=waterfall_chart(detail.waterfall))
