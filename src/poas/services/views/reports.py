@@ -166,6 +166,12 @@ def _line(row: ReportRow, places: int, policy: DecisionPolicy) -> ReportLine:
     )
 
 
+def line_of(row: ReportRow, currency: str, view: ReportView) -> ReportLine:
+    """A report row as `view` shows its lines (its basis and thresholds)."""
+    policy = DecisionPolicy(basis=view.basis, target_poas=view.target_poas, pause_below=view.pause_below)
+    return _line(row, exponent(currency), policy)
+
+
 def advice_view(report: Report, policy: DecisionPolicy) -> AdviceView:
     a = advise(campaign_figures(report.rows, policy.basis), policy)
     places = exponent(report.currency)

@@ -78,3 +78,17 @@ rollup_marks = Table(
     Column("shop_id", String(100), primary_key=True),
     Column("watermark", UtcDateTime, nullable=False),
 )
+
+# Ad spend outside Meta (Google, TikTok, newsletters …) entered as one figure per channel and month,
+# in the shop currency's minor units: blended POAS divides all profit by Meta's spend plus these.
+channel_spend = Table(
+    "channel_spend",
+    metadata,
+    Column("shop_id", String(100), primary_key=True),
+    Column("channel", String(100), primary_key=True),
+    Column("month", Date, primary_key=True),  # the first day of the month
+    Column("currency", String(3), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("source", String(20), nullable=False),  # dashboard | import
+    Column("updated_at", UtcDateTime, nullable=False),
+)
