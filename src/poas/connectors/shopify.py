@@ -38,8 +38,9 @@ DELETE_WEBHOOK = (
 )
 RUN_BULK = (
     "mutation ($query: String!) { bulkOperationRunQuery(query: $query) "
-    "{ bulkOperation { id status } userErrors { field message } } }"
+    "{ bulkOperation { id status } userErrors { field message code } } }"
 )
+BULK_BUSY = ("OPERATION_IN_PROGRESS", "LIMIT_REACHED")  # BulkOperationUserErrorCode: wait, then retry
 POLL_BULK = (
     "query ($id: ID!) { node(id: $id) { ... on BulkOperation "
     "{ id status errorCode objectCount fileSize url partialDataUrl } } }"
@@ -144,6 +145,7 @@ class ShopifyClient:
         self._clock = clock
         self.throttle_waits = 0  # seconds spent waiting for the cost bucket (for progress / tests)
         self.refreshes = 0
+        self.bulk_waits = 0  # times a bulk query waited for another one to finish
 
     def __repr__(self) -> str:
         return f"ShopifyClient(store={self.store!r}, api_version={self.api_version!r})"
@@ -304,8 +306,7 @@ class ShopifyClient:
     def bulk_to_file(self, inner_query: str, *, poll_s: float = 1.0, max_polls: int = 100_000) -> Path | None:
         """Run a bulk query to COMPLETED and download its JSONL to a temporary file (the caller
         deletes it); None when the result is empty."""
-        out = self.graphql(RUN_BULK, {"query": inner_query})
-        op = _mutation_result(out, "bulkOperationRunQuery", self.store, key="bulkOperation")
+        op = self._start_bulk(inner_query, poll_s, max_polls)
         gid = str(op["id"])
         node: Mapping[str, Any] = op
         for _ in range(max_polls):
@@ -358,6 +359,22 @@ class ShopifyClient:
                 page = node.get("refundLineItems") if isinstance(node, Mapping) else None
                 after = _take_page(found[gid], page)
         return found
+
+    def _start_bulk(self, inner_query: str, poll_s: float, max_waits: int) -> dict[str, Any]:
+        """Start the bulk query; while the shop is running as many as the API version allows (another
+        poas process's sync or reconciliation), wait for a place instead of failing."""
+        for _ in range(max_waits):
+            result = self.graphql(RUN_BULK, {"query": inner_query}).get("bulkOperationRunQuery") or {}
+            errors = result.get("userErrors") or []
+            busy = [e for e in errors if isinstance(e, Mapping) and e.get("code") in BULK_BUSY]
+            if not busy or len(busy) != len(errors):
+                return _mutation_result({"bulkOperationRunQuery": result}, "bulkOperationRunQuery",
+                                        self.store, key="bulkOperation")  # fmt: skip
+            self.bulk_waits += 1
+            self._sleep(max(poll_s, 0.05))
+        raise ShopifyError(
+            "bulk_failed", f"{self.store}: another bulk operation kept running; try again later"
+        )
 
     def variant_costs(self, page_size: int = 100) -> Iterator[VariantCost]:
         after: str | None = None

@@ -45,6 +45,8 @@ from poas.local_server import serve_in_thread
 
 FaultKind = Literal["throttle", "5xx", "token_expired", "bulk_failed", "webhook_create"]
 TOKEN_TTL_S = 86399
+CONCURRENT_BULK_VERSION = "2026-01"  # from this API version an app may run several bulk queries
+MAX_CONCURRENT_BULK = 5
 BUCKET_MAX = 2000.0
 RESTORE_RATE = 100.0
 DEFAULT_SCOPES = ("read_orders", "read_products", "read_inventory")
@@ -59,6 +61,7 @@ class FaultSpec(BaseModel):
     kind: FaultKind
     count: int | None = Field(1, ge=1)
     code: int = Field(503, ge=500, le=599)  # 5xx: the status
+    after: int = Field(0, ge=0)  # let this many matching requests through first
 
 
 @dataclass
@@ -109,13 +112,16 @@ class ShopifyState:
 
     def add_fault(self, spec: FaultSpec) -> None:
         with self.lock:
-            self.faults.append((spec, [spec.count]))
+            self.faults.append((spec, [spec.count, spec.after]))
 
     def take_fault(self, kinds: tuple[str, ...]) -> FaultSpec | None:
         with self.lock:
             for entry in list(self.faults):
                 spec, left = entry
                 if spec.kind not in kinds:
+                    continue
+                if left[1]:  # still letting requests through
+                    left[1] -= 1
                     continue
                 if left[0] is not None:
                     left[0] -= 1
@@ -205,9 +211,10 @@ def _when(value: object) -> datetime:
 class _Graphql:
     """Answers one GraphQL document against the state."""
 
-    def __init__(self, state: ShopifyState, base_url: str) -> None:
+    def __init__(self, state: ShopifyState, base_url: str, version: str = "") -> None:
         self.s = state
         self.base_url = base_url
+        self.version = version
 
     def answer(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
         data: dict[str, Any] = {}
@@ -312,18 +319,30 @@ class _Graphql:
             }
         with s.lock:
             running = [b for b in s.bulks.values() if b.status in ("CREATED", "RUNNING")]
-            if running:
-                return {
-                    "bulkOperation": None,
-                    "userErrors": [
-                        {
-                            "field": None,
-                            "message": "A bulk query operation for this app and shop is already in progress: "
-                            f"{running[0].id}.",
-                            "code": "OPERATION_IN_PROGRESS",
-                        }
-                    ],
-                }
+        # 2026-01 and later: up to five bulk queries at a time per app and shop; before, one
+        if self.version >= CONCURRENT_BULK_VERSION and len(running) >= MAX_CONCURRENT_BULK:
+            return {
+                "bulkOperation": None,
+                "userErrors": [
+                    {
+                        "field": None,
+                        "message": "Bulk operations limit reached. Please try again later.",
+                        "code": "LIMIT_REACHED",
+                    }
+                ],
+            }
+        if self.version < CONCURRENT_BULK_VERSION and running:
+            return {
+                "bulkOperation": None,
+                "userErrors": [
+                    {
+                        "field": None,
+                        "message": "A bulk query operation for this app and shop is already in progress: "
+                        f"{running[0].id}.",
+                        "code": "OPERATION_IN_PROGRESS",
+                    }
+                ],
+            }
         failing = s.take_fault(("bulk_failed",)) is not None
         lines: list[bytes] = []
         if "productVariants" in inner:
@@ -485,7 +504,7 @@ def create_shopify_sandbox_app(state: ShopifyState | None = None) -> FastAPI:
                 }
             )
         base = str(request.base_url).rstrip("/")
-        data = _Graphql(st, base).answer(query, variables)
+        data = _Graphql(st, base, version).answer(query, variables)
         return _json(
             {
                 "data": data,

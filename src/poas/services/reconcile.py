@@ -110,9 +110,14 @@ class ReconcileReport:
 
 
 def _shopify_orders(
-    settings: Settings, shop: ShopConfig, since: datetime, now: datetime, poll_s: float
+    settings: Settings,
+    shop: ShopConfig,
+    since: datetime,
+    now: datetime,
+    poll_s: float,
+    sleep: Callable[[float], None],
 ) -> Iterator[Order]:
-    with shopify_sync.client_for_shop(settings, shop) as client:
+    with shopify_sync.client_for_shop(settings, shop, sleep=sleep) as client:
         path = shopify_sync.download_orders(client, since, poll_s=poll_s)
         if path is None:
             return
@@ -125,11 +130,13 @@ def _shopify_orders(
             path.unlink(missing_ok=True)
 
 
-def _woo_orders(shop: ShopConfig, since: datetime, now: datetime) -> Iterator[Order]:
+def _woo_orders(
+    shop: ShopConfig, since: datetime, now: datetime, sleep: Callable[[float], None]
+) -> Iterator[Order]:
     assert shop.woocommerce_url and shop.woocommerce_key and shop.woocommerce_secret  # connected()
     bounds = TimeBounds.of(shop.earliest_order_date, now)
     key, secret = shop.woocommerce_key.get_secret_value(), shop.woocommerce_secret.get_secret_value()
-    with WooClient(shop.woocommerce_url, key, secret) as client:
+    with WooClient(shop.woocommerce_url, key, secret, sleep=sleep) as client:
         for page in client.orders(since):
             for body in page:
                 try:
@@ -152,7 +159,13 @@ def _second(t: datetime) -> datetime:
 
 
 def reconcile_shop(
-    engine: Engine, settings: Settings, shop: ShopConfig, *, now: datetime, poll_s: float = 1.0
+    engine: Engine,
+    settings: Settings,
+    shop: ShopConfig,
+    *,
+    now: datetime,
+    poll_s: float = 1.0,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> ShopReconcile:
     """One shop's run; raises what stopped it (the caller records it)."""
     row = last_row(engine, RECONCILE, shop.id)
@@ -162,9 +175,9 @@ def reconcile_shop(
         else now - FIRST_LOOKBACK
     )
     if shop.platform == "shopify":
-        fetched = list(_shopify_orders(settings, shop, since, now, poll_s))
+        fetched = list(_shopify_orders(settings, shop, since, now, poll_s, sleep))
     else:
-        fetched = list(_woo_orders(shop, since, now))
+        fetched = list(_woo_orders(shop, since, now, sleep))
     latest: dict[str, Order] = {}
     for order in fetched:
         if order.test:
@@ -192,7 +205,12 @@ def reconcile_shop(
 
 
 def reconcile_all(
-    engine: Engine, settings: Settings, *, now: datetime, poll_s: float = 1.0
+    engine: Engine,
+    settings: Settings,
+    *,
+    now: datetime,
+    poll_s: float = 1.0,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> ReconcileReport:
     """Reconcile every connected shop; each run (success or failure) is recorded."""
     report = ReconcileReport()
@@ -200,7 +218,7 @@ def reconcile_all(
         if not connected(shop):
             continue
         try:
-            result = reconcile_shop(engine, settings, shop, now=now, poll_s=poll_s)
+            result = reconcile_shop(engine, settings, shop, now=now, poll_s=poll_s, sleep=sleep)
         except Exception as exc:  # one shop's platform or data: recorded, the others go on
             reason = reason_text(exc, known=_KNOWN)
             record_attempt(engine, RECONCILE, shop.id, now=now, error=reason)
