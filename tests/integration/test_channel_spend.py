@@ -5,11 +5,15 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
+from test_reports import configured, runner
 from test_seed_story import DAY, NOW, SHOP, _load
 
+from poas.cli import app as cli_app
+from poas.cli.app import settings, store
 from poas.services.channel_spend import (
     ChannelSpendError,
     MonthlySpend,
@@ -22,6 +26,7 @@ from poas.services.channel_spend import (
 from poas.services.views.overview import overview_view
 from poas.services.views.reports import report_view
 
+__all__ = ["configured"]  # the CLI test's fixture (a configured shop on either engine)
 D = Decimal
 MARCH = date(2026, 3, 1)
 
@@ -92,3 +97,17 @@ def test_imported_rows_are_checked_and_named_by_line() -> None:
         parse_csv("Google,sept,10")
     with pytest.raises(ChannelSpendError, match="line 1: amount '-5' must be 0 or more"):
         parse_csv("Google,2026-09,-5")
+
+
+def test_the_cli_stores_and_imports_other_channels_spend(configured: Path, tmp_path: Path) -> None:
+    ok = runner.invoke(cli_app, ["spend", "channel", "Google Ads", "2026-09", "12 000,50"])
+    assert ok.exit_code == 0, ok.output
+    assert "Google Ads 2026-09: 12000.50 NOK" in ok.output
+    meta = runner.invoke(cli_app, ["spend", "channel", "Meta", "2026-09", "5"])
+    assert meta.exit_code == 1 and "read from Meta" in meta.output
+    rows = tmp_path / "channels.csv"
+    rows.write_text("channel,month,amount\nTikTok,2026-08,300\nGoogle Ads,2026-09,0\n")
+    imported = runner.invoke(cli_app, ["import", "channel-spend", str(rows)])
+    assert imported.exit_code == 0, imported.output
+    shop = settings().shops[0]
+    assert [(m.channel, m.amount) for m in list_monthly(store(), shop)] == [("TikTok", D("300.00"))]

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from poas.cli.app import app, console, fail, import_app, pick_shop, settings, store
 from poas.domain.advice import BASIS_LABELS, DecisionPolicy, advise, campaign_figures, row_poas, verdict
+from poas.services import channel_spend
 from poas.services.export import KINDS, Format, iter_export, write_export
 from poas.services.report import (
     BY_CHOICES,
@@ -72,6 +73,42 @@ def spend_sync(
         f"spend sync {cfg.id}: {result.rows} rows ({result.inserted} new, {result.updated} updated) "
         f"over {len(result.days)} days"
     )
+
+
+@spend_app.command("channel")
+def spend_channel(
+    channel: str = typer.Argument(..., help="The channel, e.g. 'Google Ads' (not Meta: read from Meta)."),
+    month: str = typer.Argument(..., help="The month, YYYY-MM."),
+    amount: str = typer.Argument(..., help="The month's cost in the shop currency (0 removes)."),
+    shop: str | None = typer.Option(None, "--shop"),
+) -> None:
+    """Store another channel's monthly ad spend: blended POAS divides all profit by all ad spend."""
+    cfg = pick_shop(shop)
+    try:
+        item = channel_spend.MonthlySpend(
+            channel_spend.check_channel(channel),
+            channel_spend.parse_month(month),
+            channel_spend.parse_amount(amount),
+        )
+    except channel_spend.ChannelSpendError as exc:
+        raise fail(str(exc))
+    channel_spend.save_monthly(store(), cfg, [item], now=datetime.now(UTC), source="cli")
+    console.print(f"{item.channel} {item.month:%Y-%m}: {item.amount} {cfg.currency}")
+
+
+@import_app.command("channel-spend")
+def import_channel_spend(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="CSV of channel,month,amount."),
+    shop: str | None = typer.Option(None, "--shop"),
+) -> None:
+    """Import other channels' monthly ad spend (channel,month,amount; `;` also separates)."""
+    cfg = pick_shop(shop)
+    try:
+        items = channel_spend.parse_csv(file.read_text(encoding="utf-8-sig"))
+    except channel_spend.ChannelSpendError as exc:
+        raise fail(str(exc))
+    n = channel_spend.save_monthly(store(), cfg, items, now=datetime.now(UTC), source="import")
+    console.print(f"imported {n} monthly figure(s)")
 
 
 @import_app.command("spend")
