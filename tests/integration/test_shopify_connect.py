@@ -17,6 +17,7 @@ from test_shopify_sandbox import make_seed
 from typer.testing import CliRunner
 
 from poas.connectors.shopify_sandbox import RunningShopifySandbox, run_shopify_sandbox, seeded_state
+from poas.connectors.woocommerce_sandbox import new_woo_state, run_woo_sandbox
 
 appmod = importlib.import_module("poas.cli.app")
 SECRET = "shpss_client_secret_0123456789"
@@ -149,3 +150,21 @@ def test_a_static_token_connects_and_asks_for_the_webhook_secret(
     shop = tomllib.loads((home / "poas.toml").read_text())["shops"][0]
     assert Path(shop["shopify_token_file"]).read_text().strip() == "shpat_legacy_token_value"
     assert "shopify_client_id" not in shop
+
+
+@pytest.mark.parametrize("auth", [["--token", "shpat_x"], ["--client-id", "cid", "--client-secret", SECRET]])
+def test_a_store_that_is_not_shopify_is_one_line_and_nothing_is_left(
+    home: Path, monkeypatch: pytest.MonkeyPatch, auth: list[str]
+) -> None:
+    seed = Path(__file__).resolve().parents[1] / "fixtures" / "woocommerce_seed"
+    with run_woo_sandbox(new_woo_state(seed)) as wordpress:  # answers, but is a WordPress site
+        monkeypatch.setenv("POAS_SHOPIFY_ADMIN_URL", wordpress.url)
+        result = connect(*auth)
+        assert wordpress.state.webhooks == {}
+    assert result.exit_code == 1
+    lines = [ln for ln in result.output.splitlines() if ln.strip()]
+    flat = " ".join(result.output.split())
+    assert "is --store the shop's NAME.myshopify.com domain?" in flat, flat  # what to fix
+    assert "nothing was registered" in flat
+    assert len(lines) <= 2 and SECRET not in flat  # one error line (wrapped at most once)
+    assert not (home / "poas.toml").exists() and not (home / "secrets").exists()
