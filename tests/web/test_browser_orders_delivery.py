@@ -278,3 +278,28 @@ def test_error_pages_are_html_and_the_api_keeps_json(
 
     api = page.request.get(f"{live_app.url}/api/v1/orders/nordic/5001")
     assert api.status == 500 and api.json() == {"detail": "Internal Server Error"}
+
+
+def test_ads_drill_down_campaign_to_ad_set_to_ad(view: tuple[Any, str], live_app: LiveApp) -> None:
+    from test_drilldown import DAY, TREE, seed_ads
+
+    page, width = view
+    seed_ads(live_app.engine)
+    page.goto(f"{live_app.url}/ads?from={DAY}&to={DAY}")
+    rows = page.locator("#drilldown tbody tr")
+    assert page.locator("#drilldown").get_attribute("data-level") == "campaign" and rows.count() == 2
+    c1 = next(iter(TREE))
+    page.locator(f'#drilldown tr[data-key="{c1}"] a').click()
+    expect(page.locator("#drilldown")).to_have_attribute("data-level", "adset")
+    assert sorted(rows.evaluate_all("rs => rs.map(r => r.dataset.key)")) == sorted(TREE[c1])
+    assert "Campaign 1" in page.locator("#crumbs").inner_text()
+    s11 = next(iter(TREE[c1]))
+    page.locator(f'#drilldown tr[data-key="{s11}"] a').click()
+    expect(page.locator("#drilldown")).to_have_attribute("data-level", "ad")
+    assert sorted(rows.evaluate_all("rs => rs.map(r => r.dataset.key)")) == TREE[c1][s11]
+    assert rows.first.locator(".clip").get_attribute("title", timeout=1000) is not None
+    if width == "phone":
+        _no_horizontal_scroll(page)
+    screenshot(page, f"ads-drilldown-{width}")
+    page.locator("#crumbs a").first.click()
+    expect(page.locator("#drilldown")).to_have_attribute("data-level", "campaign")

@@ -6,19 +6,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from poas.settings import Settings
-from poas.web import (
-    api,
-    api_docs,
-    auth,
-    costs_pages,
-    dashboard,
-    errors,
-    i18n,
-    intake_api,
-    metrics,
-    settings_pages,
-    webhooks,
-)
+from poas.web import api, api_docs, auth, dashboard, drilldown, errors, i18n, intake_api, metrics, webhooks
 
 
 def create_app(settings: Settings, engine: Engine) -> FastAPI:
@@ -33,9 +21,8 @@ def create_app(settings: Settings, engine: Engine) -> FastAPI:
     app.include_router(api.router)
     app.include_router(api_docs.router)
     app.include_router(metrics.router)
-    app.include_router(costs_pages.router)
-    app.include_router(settings_pages.router)
     app.include_router(dashboard.router)
+    app.include_router(drilldown.router)  # /ads: campaign → ad set → ad
     app.mount("/static", dashboard.static_files(), name="static")
     errors.install(app)  # HTML pages for the dashboard, JSON for /api/* and the webhooks
     return app
