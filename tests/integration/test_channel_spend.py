@@ -111,3 +111,7 @@ def test_the_cli_stores_and_imports_other_channels_spend(configured: Path, tmp_p
     assert imported.exit_code == 0, imported.output
     shop = settings().shops[0]
     assert [(m.channel, m.amount) for m in list_monthly(store(), shop)] == [("TikTok", D("300.00"))]
+    report = runner.invoke(cli_app, ["report"], env={"COLUMNS": "250"})
+    assert report.exit_code == 0, report.output
+    assert "Decisions on profit after expected returns: grow at or above target POAS 1.5" in report.output
+    assert "pause below 0.5" in report.output

@@ -221,7 +221,7 @@ def test_postgresql_bulk_write_refreshes_planner_statistics(engine: Engine, tmp_
 
 
 def test_a_failed_batch_write_stops_the_import_with_its_error() -> None:
-    from poas.services.order_import import _BatchWriter
+    from poas.services.import_pool import BatchWriter
 
     written: list[int] = []
 
@@ -230,7 +230,7 @@ def test_a_failed_batch_write_stops_the_import_with_its_error() -> None:
             raise RuntimeError("disk full")
         written.append(batch[0])
 
-    writer = _BatchWriter(write, depth=1)
+    writer = BatchWriter(write, depth=1)
     raised = None
     try:
         for n in range(1, 50):

@@ -35,7 +35,8 @@ def test_costs_page_lists_variants_without_cost_until_costed(
     rows = page.locator("#missing-costs tbody tr")
     assert {rows.nth(i).get_attribute("data-key") for i in range(rows.count())} == {SWEATER, HAT}
     sweater = page.locator(f'#missing-costs tr[data-key="{SWEATER}"] td').all_inner_texts()
-    assert sweater[2:4] == ["1", "2"]  # one order, two units sold
+    assert "Ullgenser" in sweater[0] and SWEATER in sweater[0]  # the product's name beside its id
+    assert sweater[1:3] == ["1", "2"]  # one order, two units sold
     screenshot(page, "costs-missing")
 
     csv = tmp_path / "sweater.csv"

@@ -138,7 +138,9 @@ def test_upload_a_cost_csv_with_one_bad_row(demo_desktop: Any, demo_app: DemoApp
     error = page.locator("#upload-errors tbody tr").all_inner_texts()
     assert len(error) == 1
     assert error[0].split("\t")[:3] == ["new-costs.csv", "3", "unit_cost"]
-    assert page.locator('#costs tr[data-key="FRESH-SKU-1"]').count() == 1
+    page.fill("#q", "FRESH-SKU-1")  # the cost list is paged: find the new row by its key
+    page.click("form.search button[type=submit]")
+    expect(page.locator('#costs tr[data-key="FRESH-SKU-1"]')).to_have_count(1)
     screenshot(page, "costs-upload-error")
 
 

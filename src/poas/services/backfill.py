@@ -1,9 +1,19 @@
 """Shopify backfills: a bulk-operation JSONL file or the admin orders export (CSV), streamed into the
-store in batches, each batch one transaction; bad records are counted and described, good ones kept."""
+store in batches, each batch one transaction; bad records are counted and described, good ones kept.
+
+A large bulk file (that queues no events) is parsed and priced in worker processes (as the canonical
+import is, `import_pool`): this process reads the lines, groups each order's rows, and writes the
+batches in a writer thread; results come back in file order, so the errors, the batches and the
+newest copy of an order are those of a sequential import.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import gc
+import os
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, Literal
@@ -11,10 +21,20 @@ from typing import IO, Literal
 from sqlalchemy import Engine
 
 from poas.domain.order import Order
-from poas.services.ingest import BatchOutcome, ProfitContext, ingest_orders
+from poas.services.import_pool import (
+    CAN_FORK,
+    BatchWriter,
+    chunks,
+    in_order,
+    restore_gc,
+    start_pool,
+    tune_gc,
+    usable_cpus,
+)
+from poas.services.ingest import BatchOutcome, PreparedOrder, ProfitContext, prepare_order, write_prepared
 from poas.settings import ShopConfig
 from poas.sources.payload import TimeBounds
-from poas.sources.shopify_bulk import BulkError, read_bulk
+from poas.sources.shopify_bulk import BulkError, BulkGroup, bulk_groups, parse_group, read_bulk
 from poas.sources.shopify_csv import CsvError, read_export
 from poas.store.orders import ensure_shop
 
@@ -45,6 +65,61 @@ def backfill_records(
     )
 
 
+POOL_MIN_BYTES = 1 << 20  # smaller files are read in this process: starting workers costs more
+CHUNK_ORDERS = 200  # orders per task sent to a worker
+TEST_ORDER = "test"  # what a worker answers for a test order (skipped, counted)
+
+Item = PreparedOrder | BulkError | CsvError | str
+
+# ---- worker side -------------------------------------------------------------------------------
+
+_worker: tuple[ProfitContext, ShopConfig, TimeBounds] | None = None
+
+
+def _init_worker(context: ProfitContext, shop: ShopConfig, bounds: TimeBounds) -> None:
+    global _worker
+    _worker = (context, shop, bounds)
+    tune_gc()
+
+
+def _prepare(item: Order | BulkError | CsvError, context: ProfitContext, keep: bool, line: int = 0) -> Item:
+    if isinstance(item, BulkError | CsvError):
+        return item
+    if item.test:
+        return TEST_ORDER
+    return prepare_order(item, context, keep=keep, line=line)
+
+
+def prepare_bulk_chunk(items: list[tuple[int, str, list[bytes]] | BulkError]) -> list[Item]:
+    """Parse and price a chunk of bulk orders (each its first line, gid and rows' lines); the
+    reader's line errors pass through, in place (runs in a worker set up by `_init_worker`)."""
+    assert _worker is not None, "worker not initialized"
+    context, shop, bounds = _worker
+    keys = shop.consent_attribute_keys
+    out: list[Item] = []
+    for it in items:
+        if isinstance(it, BulkError):
+            out.append(it)
+            continue
+        group = BulkGroup.from_raw(*it)
+        out.append(_prepare(parse_group(group, shop.id, consent_keys=keys, bounds=bounds), context, False))
+    return out
+
+
+def _sendable(item: BulkGroup | BulkError) -> tuple[int, str, list[bytes]] | BulkError:
+    return item if isinstance(item, BulkError) else (item.line, item.gid, item.raw)
+
+
+def _stream_size(stream: IO[bytes]) -> int | None:
+    try:
+        return os.fstat(stream.fileno()).st_size
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+# ---- the backfill ------------------------------------------------------------------------------
+
+
 def backfill(
     engine: Engine,
     shop: ShopConfig,
@@ -56,34 +131,81 @@ def backfill(
     send_events: bool,
     max_errors: int,
     on_progress: Callable[[int], None] | None = None,
+    workers: int | None = None,
 ) -> BackfillReport:
-    """Import every order of `stream`; `on_progress` gets the bytes read so far."""
+    """Import every order of `stream`; `on_progress` gets the bytes read so far. `workers` processes
+    parse and price a bulk file that queues no events: by default one per usable CPU when the file
+    has at least `POOL_MIN_BYTES`, else none (0: always in this process)."""
     with engine.begin() as conn:
         ensure_shop(conn, shop.id, shop.currency, shop.prices_include_vat, now)
         ctx = ProfitContext.load(conn, shop)
+    if workers is None:
+        size = _stream_size(stream)
+        workers = usable_cpus() if size is not None and size >= POOL_MIN_BYTES else 0
+    pooled = kind == "bulk" and not send_events and workers > 0 and CAN_FORK
     report = BackfillReport()
-    batch: list[Order] = []
 
-    def commit() -> None:
+    def write(batch: list[PreparedOrder]) -> None:
         with engine.begin() as conn:
-            ingest_orders(
-                conn, batch, shop, now=now, context=ctx, trigger_purchase=send_events, outcome=report.outcome
-            )
-        batch.clear()
+            write_prepared(conn, batch, shop, now=now, trigger_purchase=send_events, outcome=report.outcome)
 
-    for item in backfill_records(kind, stream, shop, on_progress, now):
-        if isinstance(item, BulkError | CsvError):
-            report.rejected += 1
-            if len(report.errors) < max_errors:
-                report.errors.append(str(item))
-            continue
-        if item.test:
-            report.skipped += 1
-            continue
-        report.accepted += 1
-        batch.append(item)
-        if len(batch) >= batch_size:
-            commit()
-    if batch:
-        commit()
+    threshold = gc.get_threshold()
+    tune_gc()
+    pool = _start_pool(engine, shop, ctx, now, workers) if pooled else None
+    try:
+        if pool is not None:
+            groups = (_sendable(g) for g in bulk_groups(stream, on_progress=on_progress))
+            items: Iterable[Item] = in_order(
+                pool, chunks(groups, CHUNK_ORDERS), prepare_bulk_chunk, 4 * workers + 4
+            )
+        else:
+            records = backfill_records(kind, stream, shop, on_progress, now)
+            items = (_prepare(item, ctx, send_events) for item in records)
+        _run(report, items, write, batch_size, max_errors)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+        restore_gc(threshold)
     return report
+
+
+def _start_pool(
+    engine: Engine, shop: ShopConfig, ctx: ProfitContext, now: datetime, workers: int
+) -> ProcessPoolExecutor:
+    """The workers, started before this backfill's writer thread. Forking copies the cost book for
+    free, but not while another thread (a progress bar, a server in tests) may hold a lock a worker
+    needs: then a clean fork server starts them."""
+    bounds = TimeBounds.of(shop.earliest_order_date, now)
+    method = "fork" if threading.active_count() == 1 else "forkserver"
+    engine.dispose()  # no pooled database connection is inherited by the workers
+    return start_pool(workers, _init_worker, (ctx, shop, bounds), method=method, preload=[__name__])
+
+
+def _run(
+    report: BackfillReport,
+    items: Iterable[Item],
+    write: Callable[[list[PreparedOrder]], None],
+    batch_size: int,
+    max_errors: int,
+) -> None:
+    writer: BatchWriter[PreparedOrder] = BatchWriter(write)
+    try:
+        batch: list[PreparedOrder] = []
+        for item in items:
+            if isinstance(item, BulkError | CsvError):
+                report.rejected += 1
+                if len(report.errors) < max_errors:
+                    report.errors.append(str(item))
+                continue
+            if isinstance(item, str):
+                report.skipped += 1
+                continue
+            report.accepted += 1
+            batch.append(item)
+            if len(batch) >= batch_size:
+                writer.put(batch)
+                batch = []
+        if batch:
+            writer.put(batch)
+    finally:
+        writer.close()

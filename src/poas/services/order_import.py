@@ -11,21 +11,25 @@ queue events are read in this process (same code, no pool).
 from __future__ import annotations
 
 import gc
-import multiprocessing
-import os
-import queue
-import threading
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
 from sqlalchemy import Engine
 
+from poas.services.import_pool import (
+    CAN_FORK,
+    BatchWriter,
+    chunks,
+    in_order,
+    restore_gc,
+    start_pool,
+    tune_gc,
+    usable_cpus,
+)
 from poas.services.ingest import BatchOutcome, PreparedOrder, ProfitContext, prepare_order, write_prepared
 from poas.settings import ShopConfig
 from poas.sources.canonical import (
@@ -60,18 +64,10 @@ class ImportReport:
 _worker: tuple[ProfitContext, ImportDefaults, str] | None = None
 
 
-def _tune_gc() -> None:
-    """Imports allocate millions of short-lived objects: freeze what exists (modules, the cost book)
-    so collections stop re-scanning it, and collect the young generation less often."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 20)
-
-
 def _init_worker(context: ProfitContext, defaults: ImportDefaults, name: str) -> None:
     global _worker
     _worker = (context, defaults, name)
-    _tune_gc()
+    tune_gc()
 
 
 def _prepare(
@@ -106,68 +102,8 @@ def prepare_csv_chunk(groups: list[CsvGroup | RowError]) -> list[PreparedOrder |
     return out
 
 
-_CAN_FORK = "fork" in multiprocessing.get_all_start_methods()  # not on Windows: read in-process there
-
-
-def _usable_cpus() -> int:
-    """CPUs this process may run on (its affinity mask where the platform has one)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:
-        return max(1, os.cpu_count() or 1)
-
-
 def _kind(path: Path, fmt: str | None) -> str:
     return fmt or ("csv" if path.suffix.lower() == ".csv" else "jsonl")
-
-
-def _chunks(records: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    chunk: list[Any] = []
-    for rec in records:
-        chunk.append(rec)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
-# ---- the writer ---------------------------------------------------------------------------------
-
-
-class _BatchWriter:
-    """Writes batches in a thread of its own, so the next batch is read while one is written (the
-    database drivers release the GIL). At most `depth` batches wait; the first error is raised to
-    the reader at its next `put` or at `close`, and later batches are dropped unwritten."""
-
-    def __init__(self, write: Callable[[list[PreparedOrder]], None], depth: int = 2) -> None:
-        self._write = write
-        self._queue: queue.Queue[list[PreparedOrder] | None] = queue.Queue(maxsize=depth)
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="poas-import-writer", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while (batch := self._queue.get()) is not None:
-            if self._error is None:
-                try:
-                    self._write(batch)
-                except BaseException as exc:  # handed to the reader thread, which raises it
-                    self._error = exc
-
-    def _raise(self) -> None:
-        if self._error is not None:
-            raise self._error
-
-    def put(self, batch: list[PreparedOrder]) -> None:
-        self._raise()
-        self._queue.put(batch)
-
-    def close(self) -> None:
-        """Wait for the queued batches to be written; raise the first error."""
-        self._queue.put(None)
-        self._thread.join()
-        self._raise()
 
 
 # ---- the import --------------------------------------------------------------------------------
@@ -189,7 +125,7 @@ class OrderImport:
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.engine, self.shop = engine, shop
-        self.workers = _usable_cpus() if workers is None else max(0, workers)
+        self.workers = usable_cpus() if workers is None else max(0, workers)
         self.batch_size, self.send_events, self.max_errors, self.now = (
             batch_size,
             send_events,
@@ -208,7 +144,7 @@ class OrderImport:
         with self.engine.begin() as conn:
             ensure_shop(conn, self.shop.id, self.shop.currency, self.shop.prices_include_vat, self.now())
             self.context = ProfitContext.load(conn, self.shop)
-        _tune_gc()
+        tune_gc()
         return self
 
     def __exit__(
@@ -217,29 +153,22 @@ class OrderImport:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
-        gc.unfreeze()
-        gc.set_threshold(*self._gc_threshold)
+        restore_gc(self._gc_threshold)
 
     def start_pool(self, name: str) -> bool:
         """Start the workers for a file named `name` (call before starting UI threads: workers fork)."""
-        if self.workers == 0 or self.send_events or self._pool is not None or not _CAN_FORK:
+        if self.workers == 0 or self.send_events or self._pool is not None or not CAN_FORK:
             return self._pool is not None
         assert self.context is not None, "use OrderImport as a context manager"
         self.engine.dispose()  # no pooled database connection is inherited by the workers
-        self._pool = ProcessPoolExecutor(
-            self.workers,
-            mp_context=multiprocessing.get_context("fork"),
-            initializer=_init_worker,
-            initargs=(self.context, self.defaults, name),
-        )
+        self._pool = start_pool(self.workers, _init_worker, (self.context, self.defaults, name))
         self._pool_name = name
-        self._pool.submit(int).result()  # forks the workers now (the pool starts them on first use)
         return True
 
     def wants_pool(self, path: Path, fmt: str | None) -> bool:
         return (
             _kind(path, fmt) in ("jsonl", "csv")
-            and _CAN_FORK
+            and CAN_FORK
             and self.workers > 0
             and not self.send_events
             and path.stat().st_size >= POOL_MIN_BYTES
@@ -258,7 +187,7 @@ class OrderImport:
             ctx, keep = self.context, self.send_events
             parsed = read_orders(path, self.defaults, fmt=fmt, on_progress=on_progress)
             items = (_prepare(it, ctx, keep) for it in parsed)
-        writer = _BatchWriter(lambda batch: self._write(batch, report))
+        writer: BatchWriter[PreparedOrder] = BatchWriter(lambda batch: self._write(batch, report))
         try:
             batch: list[PreparedOrder] = []
             for item in items:
@@ -285,20 +214,13 @@ class OrderImport:
         self, path: Path, kind: str, on_progress: Callable[[int], None] | None
     ) -> Iterator[PreparedOrder | RowError]:
         assert self._pool is not None
-        pending: deque[Future[list[PreparedOrder | RowError]]] = deque()
         in_flight = 4 * self.workers + 4  # enough to keep the workers busy while a batch is written
-        records: Iterable[Any]
-        prepare: Callable[[list[Any]], list[PreparedOrder | RowError]]
         if kind == "csv":
-            records, prepare = read_csv_groups(path, on_progress=on_progress), prepare_csv_chunk
+            groups = chunks(read_csv_groups(path, on_progress=on_progress), CHUNK_RECORDS)
+            yield from in_order(self._pool, groups, prepare_csv_chunk, in_flight)
         else:
-            records, prepare = read_jsonl_records(path, on_progress=on_progress), prepare_jsonl_chunk
-        for chunk in _chunks(records, CHUNK_RECORDS):
-            pending.append(self._pool.submit(prepare, chunk))
-            if len(pending) >= in_flight:
-                yield from pending.popleft().result()
-        while pending:
-            yield from pending.popleft().result()
+            lines = chunks(read_jsonl_records(path, on_progress=on_progress), CHUNK_RECORDS)
+            yield from in_order(self._pool, lines, prepare_jsonl_chunk, in_flight)
 
     def _write(self, batch: list[PreparedOrder], report: ImportReport) -> None:
         with self.engine.begin() as conn:

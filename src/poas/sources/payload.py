@@ -12,7 +12,6 @@ import base64
 import hashlib
 import hmac
 import json
-import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -98,7 +97,15 @@ def check_values(data: Any) -> None:
             stack.extend((f"{path}[{i}]", item) for i, item in reversed(list(enumerate(value))))
 
 
-_LONG_DIGITS = re.compile(rb"\d{19}")  # orjson reads integers beyond 64 bits as floats; json keeps them exact
+# orjson reads integers beyond 64 bits as floats; json keeps them exact. A body with a run of 19 or
+# more ASCII digits (what `\d{19}` finds in bytes) goes to json: every digit is turned into "0" and the
+# run looked for, which is several times faster than the regular expression on a bulk row.
+_DIGITS_AS_ZERO = bytes.maketrans(b"0123456789", b"0" * 10)
+_LONG_RUN = b"0" * 19
+
+
+def _has_long_digits(body: bytes) -> bool:
+    return _LONG_RUN in bytes(body).translate(_DIGITS_AS_ZERO)  # bytes(b) is b itself
 
 
 def load_json(body: bytes) -> Any:
@@ -108,7 +115,7 @@ def load_json(body: bytes) -> Any:
     orjson reads the common case (it refuses lone surrogates itself); json decides everything else
     (NaN, a BOM, long integers), with integers bounded before Python converts them.
     """
-    if not _LONG_DIGITS.search(body):
+    if not _has_long_digits(body):
         try:
             return orjson.loads(body)  # about twice as fast as json on a 12 kB order
         except orjson.JSONDecodeError:

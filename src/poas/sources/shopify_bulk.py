@@ -193,30 +193,32 @@ def order_payload(row: Mapping[str, Any], children: Iterable[Mapping[str, Any]])
     }
 
 
-def read_bulk(
-    stream: IO[bytes],
-    shop_id: str,
-    *,
-    window: int = 1000,
-    on_progress: Callable[[int], None] | None = None,
-    consent_keys: Sequence[str] = DEFAULT_SIGNAL_KEYS,
-    bounds: TimeBounds | None = None,
-) -> Iterator[Order | BulkError]:
-    """Orders (or errors naming the line and field) from a bulk JSONL stream, in file order;
-    `consent_keys` and `bounds` as for `shopify.parse_order` (customAttributes carry the ads consent
-    signal)."""
-    open_orders: OrderedDict[str, tuple[int, dict[str, Any], list[dict[str, Any]]]] = OrderedDict()
+@dataclass(slots=True)
+class BulkGroup:
+    """An Order row with its child rows, as read: `line` is the Order row's line, `raw` the rows'
+    lines as bytes (the Order row's first), so a worker process can be sent the group cheaply."""
+
+    line: int
+    gid: str
+    row: dict[str, Any]
+    children: list[dict[str, Any]]
+    raw: list[bytes]
+
+    @classmethod
+    def from_raw(cls, line: int, gid: str, raw: list[bytes]) -> BulkGroup:
+        """The group again from its lines (which `bulk_groups` has read as JSON objects once)."""
+        rows = [load_json(r) for r in raw]
+        return cls(line, gid, rows[0], rows[1:], raw)
+
+
+def bulk_groups(
+    stream: IO[bytes], *, window: int = 1000, on_progress: Callable[[int], None] | None = None
+) -> Iterator[BulkGroup | BulkError]:
+    """Each Order row with its child rows (or the error of a line that is neither), in file order:
+    an order is complete once `window` newer orders have started, or at the end of the file.
+    `on_progress` gets the bytes read so far (every 500 lines and at the end)."""
+    open_orders: OrderedDict[str, BulkGroup] = OrderedDict()
     done = 0
-
-    def complete(gid: str) -> Order | BulkError:
-        line_no, row, children = open_orders.pop(gid)
-        try:
-            return shopify.parse_order(
-                order_payload(row, children), shop_id, consent_keys=consent_keys, bounds=bounds
-            )
-        except PayloadError as exc:
-            return BulkError(line_no, f"order {_tail(gid)}: {exc}")
-
     for line_no, raw in enumerate(stream, start=1):
         done += len(raw)
         if on_progress is not None and line_no % 500 == 0:
@@ -237,14 +239,51 @@ def read_bulk(
             if _kind(gid) != "Order":
                 yield BulkError(line_no, "id: expected an Order gid (gid://shopify/Order/…) or a __parentId")
                 continue
-            open_orders[gid] = (line_no, row, [])
+            open_orders[gid] = BulkGroup(line_no, gid, row, [], [raw])
             while len(open_orders) > window:
-                yield complete(next(iter(open_orders)))
+                yield open_orders.popitem(last=False)[1]
         elif parent in open_orders:
-            open_orders[parent][2].append(row)
+            group = open_orders[parent]
+            group.children.append(row)
+            group.raw.append(raw)
         else:
             yield BulkError(line_no, f"__parentId: order {_tail(parent)} is not in the recent rows")
-    for gid in list(open_orders):
-        yield complete(gid)
+    while open_orders:
+        yield open_orders.popitem(last=False)[1]
     if on_progress is not None:
         on_progress(done)
+
+
+def parse_group(
+    group: BulkGroup,
+    shop_id: str,
+    *,
+    consent_keys: Sequence[str] = DEFAULT_SIGNAL_KEYS,
+    bounds: TimeBounds | None = None,
+) -> Order | BulkError:
+    """The order of a complete group, or the error naming its first line and the field."""
+    try:
+        return shopify.parse_order(
+            order_payload(group.row, group.children), shop_id, consent_keys=consent_keys, bounds=bounds
+        )
+    except PayloadError as exc:
+        return BulkError(group.line, f"order {_tail(group.gid)}: {exc}")
+
+
+def read_bulk(
+    stream: IO[bytes],
+    shop_id: str,
+    *,
+    window: int = 1000,
+    on_progress: Callable[[int], None] | None = None,
+    consent_keys: Sequence[str] = DEFAULT_SIGNAL_KEYS,
+    bounds: TimeBounds | None = None,
+) -> Iterator[Order | BulkError]:
+    """Orders (or errors naming the line and field) from a bulk JSONL stream, in file order;
+    `consent_keys` and `bounds` as for `shopify.parse_order` (customAttributes carry the ads consent
+    signal)."""
+    for item in bulk_groups(stream, window=window, on_progress=on_progress):
+        if isinstance(item, BulkError):
+            yield item
+        else:
+            yield parse_group(item, shop_id, consent_keys=consent_keys, bounds=bounds)

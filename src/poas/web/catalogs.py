@@ -57,7 +57,28 @@ def extract() -> Catalog:
     )
     for filename, lineno, message, comments, context in found:
         template.add(message, None, [(f"web/{filename}", lineno)], auto_comments=comments, context=context)
+    for message, where in shown_strings():
+        if message not in template:
+            template.add(message, None, [(where, 0)])
     return template
+
+
+def shown_strings() -> list[tuple[str, str]]:
+    """English strings the read models hand to the templates, which show them as `_(value)`.
+
+    Read from where they are defined, so the catalogs follow when a label changes there.
+    """
+    from poas.domain.advice import BASIS_LABELS
+    from poas.services import settings_overrides
+    from poas.services.views import orders
+
+    out = [(label, "domain/advice.py") for label in BASIS_LABELS.values()]
+    for e in settings_overrides.editable():
+        out += [(e.label, "services/settings_overrides.py"), (e.help, "services/settings_overrides.py")]
+    steps = [label for _key, label, _x in (*orders._WATERFALL, *orders._REALIZED)]
+    totals = ["Revenue incl. VAT", "Revenue ex VAT", "Expected profit", "Gross profit", "Realized profit"]
+    out += [(label, "services/views/orders.py") for label in steps + totals]
+    return out
 
 
 def update(langs: Iterable[str] = LANGUAGES) -> dict[str, list[str]]:

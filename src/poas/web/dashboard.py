@@ -22,8 +22,8 @@ from poas.services.report import By
 from poas.settings import Settings, ShopConfig, mask
 from poas.web.auth import AuthConfig, check_csrf, csrf_token, require_admin
 from poas.web.formats import FILTERS, plain
+from poas.web.i18n import N_, install_jinja
 from poas.web.i18n import gettext as _
-from poas.web.i18n import install_jinja
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -189,7 +189,7 @@ def waterfall_chart(steps: list[views.WaterfallStep]) -> dict[str, Any]:
     return {
         "type": "bar",
         "data": {
-            "labels": [s.label for s in steps],
+            "labels": [_(s.label) for s in steps],
             "datasets": [
                 {
                     "label": _("Amount"),
@@ -376,7 +376,8 @@ def overview_page(
     )
 
 
-_LEVELS: list[tuple[By, str]] = [("campaign", "Campaigns"), ("adset", "Ad sets"), ("ad", "Ads")]
+_LEVELS: list[tuple[By, str]] = [("campaign", N_("Campaigns")), ("adset", N_("Ad sets")), ("ad", N_("Ads"))]
+_SINGULAR = {"campaign": N_("Campaign"), "adset": N_("Ad set"), "ad": N_("Ad")}
 
 
 def _report_page(
@@ -404,9 +405,9 @@ def _report_page(
         "report.html",
         active,
         view=view,
-        title=title,
-        label=label,
-        levels=levels,
+        title=_(title),
+        label=_(label),
+        levels=None if levels is None else [(lv, _(lb)) for lv, lb in levels],
         sort=sort if sort in views.SORT_KEYS else None,
         desc=desc,
         base_query=base_query,
@@ -425,7 +426,7 @@ def campaigns_page(
     sort: str | None = None,
     dir: Literal["asc", "desc"] = "desc",
 ) -> Response:
-    label = dict(_LEVELS)[by].removesuffix("s")
+    label = _SINGULAR[by]
     return _report_page(
         request,
         by=by,
@@ -454,8 +455,8 @@ def products_page(
         request,
         by="product",
         active="/products",
-        title="Products",
-        label="Product",
+        title=N_("Products"),
+        label=N_("Product"),
         levels=None,
         shop=shop,
         date_from=date_from,

@@ -87,6 +87,11 @@ def ngettext(singular: str, plural: str, n: int) -> str:
 _ = gettext
 
 
+def N_(message: str) -> str:
+    """Marks a string for the catalogs where it is defined (import time); `_()` translates it when shown."""
+    return message
+
+
 def choose_language(cookie: str | None, accept_language: str | None) -> str:
     """The cookie's language when it is one we have, else the best of Accept-Language, else English."""
     if cookie in LANGUAGES:
