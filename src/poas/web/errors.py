@@ -18,27 +18,31 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from poas.web.i18n import N_
+
 log = structlog.get_logger("poas.web")
 
 _MACHINE_PREFIXES = ("/api/", "/webhooks/", "/metrics", "/healthz", "/static/")
 
-# Titles and explanations per status, in one place for translation.
+# Titles and explanations per status (N_ marks them for the catalogs; the page translates them).
 _TITLES: dict[int, tuple[str, str]] = {
-    400: ("Bad request", "The address or the form has a value this page cannot use."),
-    403: ("Forbidden", "This request was refused."),
-    404: ("Not found", "There is nothing at this address."),
-    405: ("Not allowed", "This page cannot be used that way."),
-    413: ("Too large", "The file is larger than the dashboard accepts."),
-    422: ("Bad request", "The address or the form has a value this page cannot use."),
+    400: (N_("Bad request"), N_("The address or the form has a value this page cannot use.")),
+    403: (N_("Forbidden"), N_("This request was refused.")),
+    404: (N_("Not found"), N_("There is nothing at this address.")),
+    405: (N_("Not allowed"), N_("This page cannot be used that way.")),
+    413: (N_("Too large"), N_("The file is larger than the dashboard accepts.")),
+    422: (N_("Bad request"), N_("The address or the form has a value this page cannot use.")),
     500: (
-        "Something went wrong",
-        "The page could not be shown because of an error on the server. It was logged.",
+        N_("Something went wrong"),
+        N_("The page could not be shown because of an error on the server. It was logged."),
     ),
 }
-CSRF_TEXT = (
+CSRF_TITLE = N_("The page was out of date")
+CSRF_TEXT = N_(
     "The form's security token did not match this session (the page was probably open in an old tab, "
     "or you logged in again elsewhere). Reload the page and try again."
 )
+OTHER = (N_("Error"), N_("The request could not be completed."))
 
 
 def wants_html(request: Request) -> bool:
@@ -52,9 +56,9 @@ def wants_html(request: Request) -> bool:
 
 
 def _message(status: int, detail: Any) -> tuple[str, str]:
-    title, text = _TITLES.get(status, (f"Error {status}", "The request could not be completed."))
+    title, text = _TITLES.get(status, OTHER)
     if status == 403 and isinstance(detail, str) and "CSRF" in detail:
-        return "The page was out of date", CSRF_TEXT
+        return CSRF_TITLE, CSRF_TEXT
     if status == 404 and isinstance(detail, str) and detail.startswith("no "):
         return title, detail[0].upper() + detail[1:] + "."  # e.g. "No order 7 in shop nordic."
     if status == 413 and isinstance(detail, str):
