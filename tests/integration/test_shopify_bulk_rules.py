@@ -25,6 +25,7 @@ from typer.testing import CliRunner
 import poas.cli  # registers every command
 from poas.connectors.shopify import REFUND_BATCH, REFUND_PAGE, ShopifyClient, ShopifyError
 from poas.connectors.shopify_bulk_rules import LIST_FIELD_MESSAGE, bulk_query_problems
+from poas.connectors.shopify_query_cost import MAX_QUERY_COST, requested_cost
 from poas.connectors.shopify_sandbox import RunningShopifySandbox, run_shopify_sandbox, seeded_state
 from poas.services.shopify_sync import orders_query
 from poas.sources import shopify
@@ -165,3 +166,34 @@ def test_connect_and_sync_store_the_seeds_orders_and_refunds(
         assert stored[want.order_id] == expected
     refunded = stored["5830120800456"].refunds
     assert len(refunded) == 1 and [ln.quantity for ln in refunded[0].lines] == [1]
+
+
+def test_every_query_poas_sends_stays_under_the_single_query_cost_limit() -> None:
+    from poas.connectors import shopify as api
+
+    assert requested_cost("{ products(first: 1) { edges { node { title } } } }") == 3  # shopify.dev's
+    sent = {
+        "refund lines": requested_cost(api.REFUND_LINES_QUERY, {"ids": ["gid"] * REFUND_BATCH}),
+        "refund lines, more": requested_cost(api.REFUND_LINES_MORE, {"id": "gid", "after": "1"}),
+        "variants": requested_cost(api.VARIANTS_QUERY, {"first": 100, "after": None}),
+        "webhooks": requested_cost(api.WEBHOOKS_QUERY),
+        "shop": requested_cost(api.SHOP_QUERY),
+        "poll": requested_cost(api.POLL_BULK, {"id": "gid"}),
+    }
+    assert all(0 < cost <= MAX_QUERY_COST for cost in sent.values()), sent
+    assert requested_cost(api.RUN_BULK, {"query": OLD_QUERY}) == 10  # a mutation
+
+
+def test_a_query_over_the_cost_limit_is_refused_before_it_runs(sandbox: RunningShopifySandbox) -> None:
+    from poas.connectors import shopify as api
+
+    too_many = {"ids": ["gid://shopify/Refund/1020304050"] * 7}  # 7 × 153 points
+    with (
+        ShopifyClient("nordlys.myshopify.com", token="shpat_x", base_url=sandbox.url) as client,
+        pytest.raises(ShopifyError) as refused,
+    ):
+        client.graphql(api.REFUND_LINES_QUERY, too_many)
+    assert refused.value.kind == "request" and "exceeds the single query max cost limit (1000)" in str(
+        refused.value
+    )
+    assert sandbox.state.counters["max_cost_exceeded"] == 1

@@ -51,6 +51,7 @@ class BulkQueryError(ValueError):
 class Field:
     name: str
     children: list[Field] = field(default_factory=list)
+    args: dict[str, str] = field(default_factory=dict)  # argument name -> its value's text ("$x": a variable)
 
     @property
     def is_connection(self) -> bool:
@@ -95,6 +96,24 @@ class _Parser:
             if depth == 0:
                 return
 
+    def arguments(self) -> dict[str, str]:
+        """`(name: value, …)`; a value is kept as its tokens' text (lists and objects joined)."""
+        self.take("(")
+        args: dict[str, str] = {}
+        while self.peek() != ")":
+            name = self.take()
+            self.take(":")
+            start = self.i
+            opening = self.peek()
+            if opening in ("[", "{"):
+                self.skip_group(opening, "]" if opening == "[" else "}")
+            else:
+                if self.take() == "$":
+                    self.take()  # the variable's name
+            args[name] = "".join(self.t[start : self.i])
+        self.take(")")
+        return args
+
     def document(self) -> list[Field]:
         if self.peek() == "query":
             self.take()
@@ -125,15 +144,14 @@ class _Parser:
             if self.peek() == ":":
                 self.take()
                 name = self.take()  # an alias: the field is the name after it
-            if self.peek() == "(":
-                self.skip_group("(", ")")
+            args = self.arguments() if self.peek() == "(" else {}
             while self.peek() == "@":
                 self.take()
                 self.take()
                 if self.peek() == "(":
                     self.skip_group("(", ")")
             children = self.selection_set() if self.peek() == "{" else []
-            fields.append(Field(name, children))
+            fields.append(Field(name, children, args))
         self.take("}")
         return fields
 

@@ -33,6 +33,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from poas.connectors.shopify_bulk_rules import bulk_query_problems
+from poas.connectors.shopify_query_cost import MAX_QUERY_COST, requested_cost
 from poas.connectors.shopify_sandbox_data import (
     Variant,
     bulk_rows,
@@ -178,14 +179,6 @@ class ShopifyState:
 
 def _json(body: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type="application/json")
-
-
-def _cost(query: str) -> int:
-    """A query's requested cost: 1 per object root, 2 + first:N for a connection, 10 per mutation."""
-    if query.lstrip().startswith("mutation"):
-        return 10
-    firsts = [int(n) for n in re.findall(r"first:\s*(\d+)", query)]
-    return 1 + sum(2 + n for n in firsts)
 
 
 def _since(query: str) -> str | None:
@@ -479,7 +472,26 @@ def create_shopify_sandbox_app(state: ShopifyState | None = None) -> FastAPI:
             return _json({"errors": [{"message": "Parse error: expected a JSON body with a query"}]}, 400)
         if st.take_fault(("throttle",)) is not None:
             st.drain()
-        cost = _cost(query)
+        cost = requested_cost(query, variables)
+        if cost > MAX_QUERY_COST:  # refused before it runs, whatever the bucket holds
+            st.count("max_cost_exceeded")
+            message = (
+                f"Query cost is {cost}, which exceeds the single query max cost limit ({MAX_QUERY_COST})."
+            )
+            return _json(
+                {
+                    "errors": [
+                        {
+                            "message": message,
+                            "extensions": {
+                                "code": "MAX_COST_EXCEEDED",
+                                "cost": cost,
+                                "maxCost": MAX_QUERY_COST,
+                            },
+                        }
+                    ]
+                }
+            )
         allowed, status = st.spend(cost)
         if not allowed:
             st.count("throttled")
