@@ -170,12 +170,12 @@ def delivery_replay(
     ids = None if id is None else [id]
     n = views.replay_dead(engine_of(request), ids=ids, shops=None, now=views.utcnow(), reason=reason)
     if n:
-        flash(request, "ok", f"{n} dead event(s) queued again with the same event_id.")
+        flash(request, "ok", _("%(n)s dead event(s) queued again with the same event_id.") % {"n": n})
     else:
         flash(
             request,
             "warn",
-            "Nothing to replay: the event is no longer dead, or it is older than Meta's 7-day limit.",
+            _("Nothing to replay: the event is no longer dead, or it is older than Meta's 7-day limit."),
         )
     return RedirectResponse("/delivery", status_code=303)
 
@@ -212,7 +212,8 @@ def _day(request: Request, text: str | None) -> date | None:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        flash(request, "error", f"Not a date: {text!r} (use YYYY-MM-DD); that filter is ignored.")
+        note = _("Not a date: %(text)s (use YYYY-MM-DD); that filter is ignored.")
+        flash(request, "error", note % {"text": repr(text)})
         return None
 
 
@@ -344,7 +345,7 @@ def daily_chart(view: views.ReportView) -> dict[str, Any]:
 
 
 def _no_shop(request: Request, active: str) -> Response:
-    flash(request, "warn", "No shop is configured yet: add one to the config file (see Settings).")
+    flash(request, "warn", _("No shop is configured yet: add one to the config file (see Settings)."))
     return page(request, "settings_missing.html", active)
 
 
