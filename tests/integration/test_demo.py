@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from poas.cli.demo_run import Demo, DemoOptions
+from poas.cli.demo_run import DEFAULT_DAYS, Demo, DemoOptions
 from poas.domain.advice import advise, campaign_figures
 from poas.services.report import row_dict
 from poas.sources.sample_catalog import CAMPAIGNS
@@ -205,7 +205,7 @@ def test_poas_demo_json_in_a_subprocess_prints_the_seed_story(tmp_path: Path) ->
     assert proc.returncode == 0, proc.stderr[-3000:]
     doc = json.loads(proc.stdout)  # stdout holds the JSON only; progress went to stderr
     assert set(doc) >= DOCUMENT_KEYS
-    assert doc["days"] == 28 and doc["currency"] == "NOK"
+    assert doc["days"] == DEFAULT_DAYS and doc["currency"] == "NOK"
     assert doc["orders"]["generated"] > 0 and doc["orders"]["refunds"] > 0
     assert doc["orders"]["cancellations"] > 0
     assert doc["events_sent"]["Purchase"] > 0

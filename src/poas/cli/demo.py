@@ -24,7 +24,14 @@ from rich.progress import (
 from rich.table import Table
 
 from poas.cli.app import app, console, err_console, fail, settings
-from poas.cli.demo_run import Demo, DemoError, DemoOptions, DemoResult
+from poas.cli.demo_run import (
+    DEFAULT_DAYS,
+    DEFAULT_ORDERS_PER_DAY,
+    Demo,
+    DemoError,
+    DemoOptions,
+    DemoResult,
+)
 from poas.cli.demo_story import demo_document, story_lines
 from poas.domain.advice import BASIS_LABELS
 from poas.domain.report_rows import Figures
@@ -179,9 +186,11 @@ def demo(
     output: str = typer.Option(
         "table", "--format", help="table, or json (the run's counts, corrections and campaigns, on stdout)."
     ),
-    days: int = typer.Option(28, min=1, max=365, help="Days of sample orders, ending yesterday."),
+    days: int = typer.Option(DEFAULT_DAYS, min=1, max=365, help="Days of sample orders, ending yesterday."),
     seed: int = typer.Option(7, help="The sample shop's seed."),
-    orders_per_day: int = typer.Option(40, min=1, max=2000, help="Average sample orders per day."),
+    orders_per_day: int = typer.Option(
+        DEFAULT_ORDERS_PER_DAY, min=1, max=2000, help="Average sample orders per day."
+    ),
     port: int | None = typer.Option(None, min=1, max=65535, help="Dashboard port (default: a free one)."),
 ) -> None:
     """Run the whole pipeline on a generated shop: webhooks → profit → Meta sandbox → spend → ROAS vs POAS."""

@@ -50,6 +50,9 @@ from poas.settings import Settings, ShopConfig, load_settings
 from poas.web.server import ServerThread, ensure_admin_password
 
 Clock = Callable[[], datetime]
+# Two 30-day periods, so the dashboard's default range has a previous period to compare with
+DEFAULT_DAYS = 60
+DEFAULT_ORDERS_PER_DAY = 40
 
 
 class Progress(Protocol):
@@ -79,8 +82,8 @@ class DemoError(RuntimeError):
 class DemoOptions:
     home: Path  # the demo makes a fresh folder inside it
     seed: int = 7
-    days: int = 28
-    orders_per_day: int = 40
+    days: int = DEFAULT_DAYS
+    orders_per_day: int = DEFAULT_ORDERS_PER_DAY
     webhook_concurrency: int = 16
     port: int | None = None  # the web app's port; default a free one
     database_url: str | None = None  # default: a fresh SQLite file in the demo folder
@@ -314,9 +317,7 @@ class Demo:
                 "finalize_errors": len(report.errors),
             }
         )
-        self.progress.done(
-            f"{report.queued} AppendValue queued, {report.unsent} outside the append window (ledger only)"
-        )
+        self.progress.done(f"{report.queued} AppendValue queued, {report.unsent} in the ledger only")
         return report.queued
 
     def deliver(self, label: str = "send events to the Meta sandbox") -> None:
