@@ -52,3 +52,13 @@ def test_catalogs_ship_inside_the_package() -> None:
     for lang in catalogs.LANGUAGES:
         path = catalogs.po_path(lang)
         assert path.is_file() and path.is_relative_to(catalogs.WEB)
+
+
+def test_the_listed_report_notes_are_the_ones_build_report_writes() -> None:
+    import inspect
+
+    from poas.services import report
+
+    source = " ".join(inspect.getsource(report.build_report).split())
+    for note in catalogs.REPORT_NOTES:
+        assert note[:60] in source.replace('" "', ""), note

@@ -63,16 +63,28 @@ def extract() -> Catalog:
     return template
 
 
+# build_report's fixed notes (written inline there); a changed note is shown in English until added here.
+REPORT_NOTES = (
+    "Product spend is allocated from each campaign by the product's share of the campaign's "
+    "attributed revenue that day; spend with no attributed sales stays in its own row.",
+    "Orders with no Meta campaign match are in the '(unattributed)' row.",
+)
+
+
 def shown_strings() -> list[tuple[str, str]]:
     """English strings the read models hand to the templates, which show them as `_(value)`.
 
     Read from where they are defined, so the catalogs follow when a label changes there.
     """
     from poas.domain.advice import BASIS_LABELS
-    from poas.services import settings_overrides
+    from poas.services import report, settings_overrides
+    from poas.services.views import delivery_reasons as dr
     from poas.services.views import orders
 
     out = [(label, "domain/advice.py") for label in BASIS_LABELS.values()]
+    texts = [dr.TOO_OLD, dr.NO_REASON, *dr.NOT_QUEUED.values(), *dr.STATE_WORDS.values()]
+    out += [(text, "services/views/delivery_reasons.py") for text in texts]
+    out += [(note, "services/report.py") for note in (report.STALE_NOTE, *REPORT_NOTES)]
     for e in settings_overrides.editable():
         out += [(e.label, "services/settings_overrides.py"), (e.help, "services/settings_overrides.py")]
     steps = [label for _key, label, _x in (*orders._WATERFALL, *orders._REALIZED)]
