@@ -152,3 +152,28 @@ def test_the_cost_list_is_paged_named_and_searchable(engine: Engine) -> None:
     by_key = costs_view(engine, SHOP, now=NOW, query="sku-11", limit=50)
     assert by_key.total == 10
     assert costs_view(engine, SHOP, now=NOW, query="100%", limit=50).total == 0  # LIKE wildcards are text
+
+
+def test_products_on_the_fallback_margin_are_listed_until_costed(engine: Engine) -> None:
+    from poas.services.missing_costs import fallback_costs, missing_costs
+    from poas.services.views.costs import missing_costs_view
+
+    shop = SHOP.model_copy(
+        update={"missing_cost": MissingCostPolicy.FALLBACK_MARGIN, "default_margin": Decimal("0.4")}
+    )
+    add_cost(engine, shop, SWEATER, "300", "2026-01-01", now=NOW)
+    payload = json.loads(FIXTURE.read_text())
+    created = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+    payload["created_at"] = payload["processed_at"] = payload["updated_at"] = created.isoformat()
+    with engine.begin() as conn:
+        ingest_order(conn, parse_order(payload, shop.id), shop, now=NOW, trigger_purchase=False)
+    assert missing_costs(engine, shop, now=NOW) == []  # the profit is known ...
+    found = fallback_costs(engine, shop, now=NOW)  # ... but the hat's cost is a guess
+    assert [(m.key, m.orders, m.units) for m in found] == [(HAT, 1, 1)]
+    assert found[0].title and found[0].revenue_ex_vat > 0
+    view = missing_costs_view(engine, shop, now=NOW)
+    assert [m.key for m in view.fallback] == [HAT] and view.missing == []
+    lines = cost_template(engine, shop, now=NOW, missing=True).splitlines()
+    assert lines[1:] == [f"{HAT},,,NOK,2026-12-02"]
+    add_cost(engine, shop, HAT, "50", "2026-01-01", now=NOW)  # priced again with the real cost
+    assert fallback_costs(engine, shop, now=NOW) == []

@@ -6,7 +6,8 @@ priced again. A row already starting at that very moment is refused (a CSV uploa
 
 The template is the exact format `poas import costs` and the upload read
 (`poas.sources.canonical.read_costs_csv`): a header and, for every key, the row in force now, so the
-file downloaded re-uploads unchanged; or, for the keys sold without a cost, rows to fill in.
+file downloaded re-uploads unchanged; or, for the keys sold without a cost (or priced with a
+fallback margin), rows to fill in.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from sqlalchemy import Engine, select
 
 from poas.domain.costs import CostRow
 from poas.services.cost_import import save_costs
-from poas.services.missing_costs import missing_costs
+from poas.services.missing_costs import fallback_costs, missing_costs
 from poas.settings import ShopConfig
 from poas.sources.canonical_fields import money
 from poas.sources.payload import PayloadError
@@ -122,15 +123,15 @@ def _columns(key: str) -> tuple[str, str]:
 
 def cost_template(engine: Engine, shop: ShopConfig, *, now: datetime, missing: bool = False) -> str:
     """The cost CSV template: the row in force now per key (re-uploads unchanged), or with `missing`
-    the keys sold without a cost in the last 30 days with an empty unit_cost to fill in."""
+    the keys sold without a cost or on a fallback margin in the last 30 days, unit_cost left to fill in."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(TEMPLATE_COLUMNS)
     if missing:
         today = now.astimezone(ZoneInfo(shop.timezone)).date().isoformat()
-        for m in missing_costs(engine, shop, now=now):
-            if m.key:
-                writer.writerow([*_columns(m.key), "", shop.currency, today])
+        keys = [m.key for m in missing_costs(engine, shop, now=now) + fallback_costs(engine, shop, now=now)]
+        for key in dict.fromkeys(k for k in keys if k):
+            writer.writerow([*_columns(key), "", shop.currency, today])
         return out.getvalue()
     with engine.connect() as conn:
         rows = cost_store.load_cost_rows(conn, shop.id)

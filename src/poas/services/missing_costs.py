@@ -4,7 +4,9 @@ An order whose latest profit snapshot has lines with no cost and no fallback mar
 profit (see `poas.store.snapshots.Snapshot.profit_known`): reports count it apart. This module lists
 the variants / SKUs behind those orders, with units sold and the revenue at stake, newest sale first
 (`poas costs missing`, `GET /api/v1/costs/missing`, the Costs page), and counts the orders for
-`poas doctor`. Test and cancelled orders are left out, as in the reports.
+`poas doctor`. `fallback_costs` lists, the same way, the variants / SKUs priced with a fallback
+margin instead of a cost row (their profit is known but estimated). Test and cancelled orders are
+left out, as in the reports.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, func, select
+from sqlalchemy import ColumnElement, Connection, Engine, Text, and_, cast, func, select
 
 from poas.settings import ShopConfig
 from poas.store.order_rows import from_minor
@@ -76,6 +78,21 @@ def _chunks(ids: list[str]) -> Iterable[list[str]]:
 
 def _unknown_orders(conn: Connection, shop_id: str, since: datetime, until: datetime) -> list[_Unknown]:
     """Orders created in [since, until) whose latest snapshot has lines without cost."""
+    return _latest_matching(conn, shop_id, since, until, profit_snapshots.c.missing_cost_lines > 0)
+
+
+def _fallback_orders(conn: Connection, shop_id: str, since: datetime, until: datetime) -> list[_Unknown]:
+    """Orders created in [since, until) whose latest snapshot priced a line with a fallback margin.
+
+    The breakdown text is the prefilter (`"fallback"` appears only in a fallback line's cost); the
+    lines themselves are read from the decoded breakdown."""
+    text = cast(profit_snapshots.c.breakdown, Text)
+    return _latest_matching(conn, shop_id, since, until, text.like('%"fallback"%'))
+
+
+def _latest_matching(
+    conn: Connection, shop_id: str, since: datetime, until: datetime, condition: ColumnElement[bool]
+) -> list[_Unknown]:
     o, ps = orders.c, profit_snapshots.c
     rows = conn.execute(
         select(o.order_id, o.created_at, ps.version, ps.currency, ps.revenue_ex_vat)
@@ -87,7 +104,7 @@ def _unknown_orders(conn: Connection, shop_id: str, since: datetime, until: date
             o.created_at < until,
             o.test.is_(False),
             o.cancelled_at.is_(None),
-            ps.missing_cost_lines > 0,
+            condition,
         )
     ).all()
     found: dict[str, _Unknown] = {}
@@ -128,9 +145,22 @@ def missing_costs(
     engine: Engine, shop: ShopConfig, *, now: datetime, days: int = DEFAULT_DAYS
 ) -> list[MissingCost]:
     """The variants / SKUs without a cost in the orders of the last `days` days, newest sale first."""
+    return _lines(engine, shop, now=now, days=days, source="missing")
+
+
+def fallback_costs(
+    engine: Engine, shop: ShopConfig, *, now: datetime, days: int = DEFAULT_DAYS
+) -> list[MissingCost]:
+    """The variants / SKUs priced with a fallback margin (no cost row) in the orders of the last
+    `days` days, newest sale first: their profit is known but estimated."""
+    return _lines(engine, shop, now=now, days=days, source="fallback")
+
+
+def _lines(engine: Engine, shop: ShopConfig, *, now: datetime, days: int, source: str) -> list[MissingCost]:
     since, until = _window(shop, now, days)
+    find = _unknown_orders if source == "missing" else _fallback_orders
     with engine.connect() as conn:
-        found = _unknown_orders(conn, shop.id, since, until)
+        found = find(conn, shop.id, since, until)
         by_order = {u.order_id: u for u in found}
         breakdowns: dict[str, Any] = {}
         titles: dict[tuple[str, str], str] = {}
@@ -147,11 +177,14 @@ def missing_costs(
                 select(ol.order_id, ol.line_id, ol.title).where(ol.shop_id == shop.id, ol.order_id.in_(ids))
             ):
                 titles[(r.order_id, r.line_id)] = r.title
-    return _aggregate(by_order, breakdowns, titles)
+    return _aggregate(by_order, breakdowns, titles, source)
 
 
 def _aggregate(
-    by_order: dict[str, _Unknown], breakdowns: dict[str, Any], titles: dict[tuple[str, str], str]
+    by_order: dict[str, _Unknown],
+    breakdowns: dict[str, Any],
+    titles: dict[tuple[str, str], str],
+    source: str = "missing",
 ) -> list[MissingCost]:
     acc: dict[tuple[str | None, str], dict[str, Any]] = {}
     for order_id, bd in breakdowns.items():
@@ -160,7 +193,7 @@ def _aggregate(
         lines = bd.get("lines") if isinstance(bd, dict) else None
         for ln in lines or []:
             cost = ln.get("cost") if isinstance(ln, dict) else None
-            if not isinstance(cost, dict) or cost.get("source") != "missing":
+            if not isinstance(cost, dict) or cost.get("source") != source:
                 continue
             line_id = str(ln.get("line_id"))
             title = titles.get((order_id, line_id), "")

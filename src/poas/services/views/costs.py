@@ -13,7 +13,13 @@ from poas.domain.costs import CostRow
 from poas.domain.fx import FxError
 from poas.services import cost_names
 from poas.services.cost_import import read_cost_file, save_costs
-from poas.services.missing_costs import DEFAULT_DAYS, missing_costs, unknown_profit
+from poas.services.missing_costs import (
+    DEFAULT_DAYS,
+    MissingCost,
+    fallback_costs,
+    missing_costs,
+    unknown_profit,
+)
 from poas.services.views.reports import figures_changed
 from poas.settings import ShopConfig
 from poas.store import costs as cost_store
@@ -84,6 +90,10 @@ class MissingCostsView(BaseModel):
     orders_without_cost: int = Field(description="orders whose profit is unknown (no cost, no fallback)")
     revenue_without_cost: Decimal
     missing: list[MissingCostLine] = Field(description="newest sale first")
+    fallback: list[MissingCostLine] = Field(
+        default_factory=list,
+        description="variants / SKUs priced with a fallback margin instead of a cost row, newest sale first",
+    )
 
 
 def missing_costs_view(
@@ -92,6 +102,7 @@ def missing_costs_view(
     """The variants / SKUs sold without a cost (and no fallback margin), newest sale first."""
     lines = missing_costs(engine, shop, now=now, days=days)
     total = unknown_profit(engine, shop, now=now, days=days)
+    fallback = fallback_costs(engine, shop, now=now, days=days)
     return MissingCostsView(
         shop_id=shop.id,
         currency=shop.currency,
@@ -110,6 +121,19 @@ def missing_costs_view(
             )
             for m in lines
         ],
+        fallback=[_line(m) for m in fallback],
+    )
+
+
+def _line(m: MissingCost) -> MissingCostLine:
+    return MissingCostLine(
+        key=m.key,
+        title=m.title,
+        orders=m.orders,
+        units=m.units,
+        revenue_ex_vat=m.revenue_ex_vat,
+        first_sold_at=m.first_sold_at,
+        last_sold_at=m.last_sold_at,
     )
 
 
