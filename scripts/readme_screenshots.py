@@ -2,7 +2,7 @@
 AppendValue correction the demo names, at 1440 px in Debian's chromium (never a downloaded browser).
 Prints the run's story lines and its first-party vs Meta-reported table for the README's quoted run.
 
-    .venv/bin/python scripts/readme_screenshots.py [--out docs/screenshots] [--days 28]
+    .venv/bin/python scripts/readme_screenshots.py [--out docs/screenshots] [--days 60]
 
 The demo runs in a temporary folder (its store, sandbox and web app) that is removed afterwards.
 """

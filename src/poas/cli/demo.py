@@ -157,13 +157,13 @@ def _print_meta_table(result: DemoResult) -> None:
     table = Table(
         title="First-party vs Meta-reported, by campaign",
         title_justify="left",
-        caption="orders, revenue (ex VAT), ROAS: what poas attributes to the campaign (UTM / fbclid);\n"
-        "Meta: purchases its attribution setting credits to an ad (view-throughs and cancelled\n"
-        "orders too), at the Pixel's value incl. VAT, from the insights API",
+        caption="orders, revenue ex VAT, ROAS: what poas attributes to the campaign;\n"
+        "Meta: the purchases its attribution credits to an ad (view-throughs and\n"
+        "cancelled orders too), valued incl. VAT, from the insights API",
         caption_justify="left",
     )
-    table.add_column("campaign", no_wrap=True, max_width=24)
-    for col in ("orders", "Meta purchases", "revenue", "Meta value", "ROAS", "Meta ROAS"):
+    table.add_column("campaign", no_wrap=True, max_width=18)
+    for col in ("orders", "Meta\npurch.", "revenue", "Meta\nvalue", "ROAS", "Meta\nROAS"):
         table.add_column(col, justify="right", no_wrap=True)
     rows = [(r.name, r.figures) for r in report.rows if r.key]  # campaigns: (unattributed) has no ads
     total = sum((f for _, f in rows), Figures())
