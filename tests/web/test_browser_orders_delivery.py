@@ -303,3 +303,24 @@ def test_ads_drill_down_campaign_to_ad_set_to_ad(view: tuple[Any, str], live_app
     screenshot(page, f"ads-drilldown-{width}")
     page.locator("#crumbs a").first.click()
     expect(page.locator("#drilldown")).to_have_attribute("data-level", "campaign")
+
+
+def test_a_stale_tab_gets_reload_the_page_not_raw_json(view: tuple[Any, str], live_app: LiveApp) -> None:
+    """A tab opened before the admin logged in again: its htmx replay is refused (CSRF) and the tab
+    comes back to its page with the message, instead of a silent failure or a JSON body."""
+    page, width = view
+    _seed_delivery(live_app.engine)
+    page.goto(f"{live_app.url}/delivery")
+    other = page.context.new_page()  # same browser, another tab: log out and in again
+    other.goto(f"{live_app.url}/settings")
+    other.locator("form.logout button").click()
+    other.wait_for_url(re.compile(r"/login"))
+    other.fill("#password", PASSWORD)
+    other.click("button[type=submit]")
+    other.wait_for_load_state()
+    other.close()
+    page.locator("#replay-all").click()  # htmx POST with the old tab's token
+    expect(page.locator(".flash.error[role=status]")).to_contain_text("Reload the page and try again.")
+    assert page.url.endswith("/delivery") and "detail" not in page.locator("main").inner_text()
+    assert views.delivery_view(live_app.engine, now=utcnow(), shops=None).replayable == 2  # nothing replayed
+    screenshot(page, f"error-403-htmx-{width}")
