@@ -268,3 +268,22 @@ def test_a_settings_post_without_the_csrf_token_is_refused(page: Any, live_app: 
     assert r.status == 403
     page.goto(f"{live_app.url}/settings")
     expect(page.locator("#changes-nordic tbody tr")).to_have_count(0)
+
+
+def test_an_upload_with_many_bad_rows_keeps_the_session_and_lists_the_first(
+    page: Any, live_app: LiveApp, tmp_path: Path
+) -> None:
+    """The result rides in the signed session cookie to the redirected page: it must stay small."""
+    csv = tmp_path / ("very-long-file-name-" * 8 + ".csv")
+    rows = [f"{'SKU-' + 'X' * 150}-{i},not-a-number-{'9' * 100},NOK,2026-09-05" for i in range(40)]
+    csv.write_text("variant_id,unit_cost,currency,valid_from\n" + "\n".join(rows) + "\nSKU-OK,10,NOK,\n")
+    page.goto(f"{live_app.url}/costs")
+    page.set_input_files("#file", str(csv))
+    page.click("#upload-form button[type=submit]")
+    expect(page.locator("#upload-result .flash")).to_contain_text("1 cost row(s) imported, 40 rejected")
+    expect(page.locator("#upload-errors tbody tr")).to_have_count(5)
+    expect(page.locator("#upload-result")).to_contain_text("Only the first 5 problems are listed")
+    cookie = next(c for c in page.context.cookies() if c["name"] == "poas_session")
+    assert len(cookie["value"]) < 3000
+    page.goto(f"{live_app.url}/settings")  # still logged in
+    assert page.url.endswith("/settings")

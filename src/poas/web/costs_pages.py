@@ -32,7 +32,7 @@ from poas.web.dashboard import (
 from poas.web.effective_settings import apply_settings
 
 PAGE_SIZE = 50
-UPLOAD_ERRORS_KEPT = 10  # the result travels in the signed session cookie: keep it small
+UPLOAD_ERRORS_KEPT = 5  # the result travels in the signed session cookie: keep it small
 _SESSION_KEY = "cost_upload"
 
 router = APIRouter(
@@ -62,14 +62,20 @@ def _costs_url(shop: ShopConfig, q: str | None = None, offset: int = 0, anchor: 
 
 
 def _keep(result: UploadResult) -> dict[str, Any]:
-    """The upload result as kept until the redirected page shows it (first problems only)."""
-    data = result.model_dump(mode="json")
-    data["shown_errors"] = min(len(result.errors), UPLOAD_ERRORS_KEPT)
-    data["errors"] = [
-        {**e, "message": str(e["message"])[:200], "file": str(e["file"])[:80]}
-        for e in data["errors"][:UPLOAD_ERRORS_KEPT]
-    ]
-    return data
+    """The upload result as kept until the redirected page shows it: the counts and the first few
+    problems, each cut short, so the signed session cookie stays well under browsers' 4 KB."""
+    file = result.file[:60]
+    return {
+        "file": file,
+        "imported": result.imported,
+        "rejected": result.rejected,
+        "recomputed": result.recomputed,
+        "changed": result.changed,
+        "errors": [
+            {"file": file, "line": e.line, "field": (e.field or "")[:40] or None, "message": e.message[:120]}
+            for e in result.errors[:UPLOAD_ERRORS_KEPT]
+        ],
+    }
 
 
 @router.get("/costs")
