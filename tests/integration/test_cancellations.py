@@ -274,6 +274,7 @@ def test_the_order_page_and_api_show_a_voided_order_as_final_at_zero(engine: Eng
     detail = api.json()
     assert detail["profit_final"] is True and detail["profit_status"] == "final: order cancelled"
     assert Decimal(detail["realized"][-1]["amount"]) == Decimal("0.00")
+    assert detail["meta"]["kind"] == "not_sent" and "configuration" not in detail["meta"]["reason"]
     assert page.status_code == 200
     status = re.search(r'<span id="profit-status" class="">(.*?)</span>', page.text)
     assert status is not None and status.group(1) == "final: order cancelled"

@@ -74,7 +74,10 @@ def get_orders(
 def get_order(request: Request, who: ApiPrincipal, shop_id: str, order_id: str) -> views.OrderDetail:
     detail = None
     if who.can_see(shop_id):
-        detail = views.order_detail(engine_of(request), shop_id, order_id)
+        # the shop's settings say why nothing was sent and whether an AppendValue will follow
+        settings: Settings = effective_settings(request.app.state.settings, engine_of(request))
+        shop = settings.shop(shop_id)
+        detail = views.order_detail(engine_of(request), shop_id, order_id, shop=shop, now=views.utcnow())
     if detail is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such order")
     return detail
