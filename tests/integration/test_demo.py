@@ -223,6 +223,8 @@ def test_poas_demo_json_in_a_subprocess_prints_the_seed_story(tmp_path: Path) ->
     rows = doc["campaigns"]
     for r in rows:
         assert set(r) >= CAMPAIGN_KEYS
+        if r["campaign_id"]:  # the ROAS Ads Manager shows, from Meta's own reported value
+            assert r["meta_roas"] == pytest.approx(r["meta_value"] / r["spend"], abs=1e-4)
     best, premium = _row(rows, BESTSELLER), _row(rows, PREMIUM)
     assert best["roas"] > premium["roas"]
     assert best["poas"] < premium["poas"]

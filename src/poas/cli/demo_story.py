@@ -66,12 +66,6 @@ def story_lines(result: DemoResult) -> list[str]:
     return lines
 
 
-def _campaign(row: dict[str, Any]) -> dict[str, Any]:
-    spend, value = row.get("spend"), row.get("meta_value")
-    meta_roas = round(value / spend, 4) if spend and value is not None else None
-    return {**row, "meta_roas": meta_roas}
-
-
 def demo_document(result: DemoResult) -> dict[str, Any]:
     """`poas demo --format json`: the run's counts, its corrections and the campaigns side by side."""
     n = result.counts
@@ -114,11 +108,11 @@ def demo_document(result: DemoResult) -> dict[str, Any]:
             "campaigns_total": "the campaigns' sums (what Meta can report on); total: every order, "
             "attributed or not (blended)",
         },
-        "campaigns": [_campaign(r) for r in report["rows"]],
-        "campaigns_total": _campaign(
-            row_dict("campaign", report_row("", "total (campaigns)", campaigns), report["currency"])
+        "campaigns": report["rows"],
+        "campaigns_total": row_dict(
+            "campaign", report_row("", "total (campaigns)", campaigns), report["currency"]
         ),
-        "total": _campaign(report["total"]),
+        "total": report["total"],
         "advice": [
             {
                 "campaign": a.name,

@@ -238,6 +238,8 @@ def row_dict(by: By, row: ReportRow, currency: str) -> dict[str, Any]:
             "break_even_roas": _num(row.break_even_roas, 4),
             "meta_purchases": f.meta_purchases,
             "meta_value": _num(f.meta_value, e),
+            # the ROAS Ads Manager shows: Meta's own reported value / spend
+            "meta_roas": _num(f.meta_value / f.spend, 4) if f.spend else None,
             "revenue_trap": row.revenue_trap,
             "orders_without_cost": f.orders_without_cost,
             "revenue_without_cost": _num(f.revenue_without_cost, e),
