@@ -6,7 +6,20 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from poas.settings import Settings
-from poas.web import api, api_docs, auth, dashboard, drilldown, errors, i18n, intake_api, metrics, webhooks
+from poas.web import (
+    api,
+    api_docs,
+    auth,
+    costs_pages,
+    dashboard,
+    drilldown,
+    errors,
+    i18n,
+    intake_api,
+    metrics,
+    settings_pages,
+    webhooks,
+)
 
 
 def create_app(settings: Settings, engine: Engine) -> FastAPI:
@@ -21,6 +34,8 @@ def create_app(settings: Settings, engine: Engine) -> FastAPI:
     app.include_router(api.router)
     app.include_router(api_docs.router)
     app.include_router(metrics.router)
+    app.include_router(costs_pages.router)
+    app.include_router(settings_pages.router)
     app.include_router(dashboard.router)
     app.include_router(drilldown.router)  # /ads: campaign → ad set → ad
     app.mount("/static", dashboard.static_files(), name="static")

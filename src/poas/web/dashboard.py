@@ -3,24 +3,23 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
-from starlette.concurrency import run_in_threadpool
 
-from poas.services import alerts, views
-from poas.services.database import database_label
+from poas.services import channel_spend, views
 from poas.services.report import By
+from poas.services.views.overview import overview_view
 from poas.settings import Settings, ShopConfig, mask
 from poas.web.auth import AuthConfig, check_csrf, csrf_token, require_admin
+from poas.web.effective_settings import apply_settings, settings_of
 from poas.web.formats import FILTERS, plain
 from poas.web.i18n import N_, install_jinja
 from poas.web.i18n import gettext as _
@@ -36,11 +35,6 @@ templates.env.filters.update(FILTERS)
 
 def static_files() -> StaticFiles:
     return StaticFiles(directory=HERE / "static")
-
-
-def settings_of(request: Request) -> Settings:
-    s: Settings = request.app.state.settings
-    return s
 
 
 def engine_of(request: Request) -> Engine:
@@ -61,54 +55,9 @@ def page(request: Request, name: str, active: str, status_code: int = 200, **ctx
 
 router = APIRouter(
     include_in_schema=False,
-    dependencies=[Depends(require_admin), Depends(check_csrf)],
+    dependencies=[Depends(require_admin), Depends(check_csrf), Depends(apply_settings)],
     default_response_class=HTMLResponse,
 )
-
-
-@router.get("/settings")
-def settings_page(request: Request) -> Response:
-    s = settings_of(request)
-    consent = {c.shop_id: c for c in views.consent_summaries(engine_of(request), s.shops, now=views.utcnow())}
-    shops = [
-        {
-            "id": shop.id,
-            "platform": shop.platform,
-            "domain": shop.domain or "–",
-            "currency": shop.currency,
-            "pixel_id": shop.pixel_id or "–",
-            "access_token": mask(shop.access_token),
-            "app_secret": mask(shop.app_secret),
-            "api_token": mask(shop.api_token),
-            "webhook_secrets": len(shop.webhook_secrets),
-            "ad_account_id": shop.ad_account_id or "–",
-            "test_event_code": shop.events.test_event_code,
-            "consent_source": consent[shop.id].source,
-            "consent_signals": consent[shop.id].share_text,
-            "missing_cost": shop.missing_cost.value,
-            "value_basis": shop.events.value_basis.value,
-            "purchase_topic": shop.events.purchase_topic,
-        }
-        for shop in s.shops
-    ]
-    database = database_label(s.resolved_database_url())
-    general = {
-        "Database": database,
-        "Graph API": f"{s.graph_base_url} ({s.graph_version})",
-        "Config file": str(s.config_path()),
-    }
-    auth: AuthConfig = request.app.state.auth
-    web = web_access(s, auth, request.url.scheme)
-    return page(
-        request,
-        "settings.html",
-        "/settings",
-        shops=shops,
-        general=general,
-        web=web,
-        alerts=alerts.settings_facts(s),
-        alerts_on=s.alert_webhook_url is not None,
-    )
 
 
 _COOKIE_SECURE = {
@@ -301,7 +250,7 @@ def _report(
 
 
 def campaign_chart(view: views.ReportView) -> dict[str, Any]:
-    """ROAS and POAS per campaign as horizontal bars, with the break-even line at POAS = 1."""
+    """ROAS and POAS (on the decision basis) per campaign as horizontal bars, break-even at POAS = 1."""
     rows = view.rows
     return {
         "type": "bar",
@@ -309,7 +258,11 @@ def campaign_chart(view: views.ReportView) -> dict[str, Any]:
             "labels": [r.name for r in rows],
             "datasets": [
                 {"label": "ROAS", "data": [plain(r.roas) for r in rows], "backgroundColor": "#9db4e8"},
-                {"label": "POAS", "data": [plain(r.poas) for r in rows], "backgroundColor": "#2457c5"},
+                {
+                    "label": _("POAS (%(basis)s)") % {"basis": _(view.basis_label)},
+                    "data": [plain(r.poas_basis) for r in rows],
+                    "backgroundColor": "#2457c5",
+                },
             ],
         },
         "options": {"indexAxis": "y", "scales": {"x": {"beginAtZero": True}}},
@@ -353,16 +306,38 @@ FromQ = Annotated[date | None, Query(alias="from")]
 ToQ = Annotated[date | None, Query(alias="to")]
 
 
+BasisQ = Annotated[Literal["expected", "gross"] | None, Query()]
+SortQ = Annotated[str | None, Query(max_length=40)]
+DirQ = Annotated[Literal["asc", "desc"], Query()]
+
+
+def _sorting(sort: str | None, dir: str) -> tuple[str | None, bool]:
+    return (sort if sort in views.SORT_KEYS else None), dir != "asc"
+
+
 @router.get("/")
 def overview_page(
-    request: Request, date_from: FromQ = None, date_to: ToQ = None, shop: str | None = None
+    request: Request,
+    date_from: FromQ = None,
+    date_to: ToQ = None,
+    shop: str | None = None,
+    basis: BasisQ = None,
+    sort: SortQ = None,
+    dir: DirQ = "desc",
 ) -> Response:
     cfg = pick_shop(request, shop)
     if cfg is None:
         return _no_shop(request, "/")
-    view = _report(request, cfg, "campaign", date_from, date_to)
+    key, desc = _sorting(sort, dir)
+    view = _report(request, cfg, "campaign", date_from, date_to, basis=basis, sort=key, descending=desc)
     daily = views.report_view(
-        engine_of(request), cfg, by="day", now=views.utcnow(), date_from=view.date_from, date_to=view.date_to
+        engine_of(request),
+        cfg,
+        by="day",
+        now=views.utcnow(),
+        date_from=view.date_from,
+        date_to=view.date_to,
+        basis=view.basis,
     )
     return page(
         request,
@@ -370,11 +345,64 @@ def overview_page(
         "/",
         view=view,
         daily=daily,
+        pnl=overview_view(engine_of(request), cfg, view),
         traps=[r for r in view.rows if r.revenue_trap],
         campaign_chart=campaign_chart(view),
         daily_chart=daily_chart(daily),
         shops=[s.id for s in settings_of(request).shops],
+        sort=key,
+        desc=desc,
+        base_query=_query(view, basis),
+        switch=_query(view, view.other_basis),
+        action="/",
     )
+
+
+def _query(view: views.ReportView, basis: str | None, by: str | None = None) -> str:
+    """The page's query string without sorting (sort links and the basis switch add theirs)."""
+    q = {"shop": view.shop_id, "from": str(view.date_from), "to": str(view.date_to)}
+    if by:
+        q = {"by": by, **q}
+    if basis:
+        q["basis"] = basis
+    return urlencode(q)
+
+
+@router.post("/spend/channels")
+def channel_spend_save(
+    request: Request,
+    channel: Annotated[str, Form(max_length=200)] = "",
+    month: Annotated[str, Form(max_length=20)] = "",
+    amount: Annotated[str, Form(max_length=40)] = "",
+    rows: Annotated[str, Form(max_length=200_000)] = "",
+    shop: Annotated[str | None, Form(max_length=100)] = None,
+) -> Response:
+    """Other channels' monthly spend: one figure from the form, or pasted `channel,month,amount` rows."""
+    cfg = pick_shop(request, shop)
+    if cfg is None:
+        return _no_shop(request, "/")
+    try:
+        if rows.strip():
+            items = channel_spend.parse_csv(rows)
+        else:
+            items = [
+                channel_spend.MonthlySpend(
+                    channel_spend.check_channel(channel),
+                    channel_spend.parse_month(month),
+                    channel_spend.parse_amount(amount),
+                )
+            ]
+        n = channel_spend.save_monthly(engine_of(request), cfg, items, now=views.utcnow(), source="dashboard")
+    except channel_spend.ChannelSpendError as exc:
+        flash(request, "error", str(exc))
+    else:
+        flash(request, "ok", f"{n} monthly figure(s) saved: blended POAS now divides by this spend too.")
+    return RedirectResponse(f"/?shop={cfg.id}#other-spend", status_code=303)
+
+
+@router.get("/glossary")
+def glossary_page(request: Request) -> Response:
+    return page(request, "glossary.html", "/glossary")
 
 
 _LEVELS: list[tuple[By, str]] = [("campaign", N_("Campaigns")), ("adset", N_("Ad sets")), ("ad", N_("Ads"))]
@@ -394,13 +422,13 @@ def _report_page(
     date_to: date | None,
     sort: str | None,
     dir: str,
+    basis: str | None,
 ) -> Response:
     cfg = pick_shop(request, shop)
     if cfg is None:
         return _no_shop(request, active)
-    desc = dir != "asc"
-    view = _report(request, cfg, by, date_from, date_to, sort=sort, descending=desc)
-    base_query = f"by={by}&shop={view.shop_id}&from={view.date_from}&to={view.date_to}"
+    key, desc = _sorting(sort, dir)
+    view = _report(request, cfg, by, date_from, date_to, sort=key, descending=desc, basis=basis)
     return page(
         request,
         "report.html",
@@ -409,9 +437,10 @@ def _report_page(
         title=_(title),
         label=_(label),
         levels=None if levels is None else [(lv, _(lb)) for lv, lb in levels],
-        sort=sort if sort in views.SORT_KEYS else None,
+        sort=key,
         desc=desc,
-        base_query=base_query,
+        base_query=_query(view, basis, by),
+        switch=_query(view, view.other_basis, by),
         action=active,
         shops=[s.id for s in settings_of(request).shops],
     )
@@ -424,8 +453,9 @@ def campaigns_page(
     shop: str | None = None,
     date_from: FromQ = None,
     date_to: ToQ = None,
-    sort: str | None = None,
-    dir: Literal["asc", "desc"] = "desc",
+    sort: SortQ = None,
+    dir: DirQ = "desc",
+    basis: BasisQ = None,
 ) -> Response:
     label = _SINGULAR[by]
     return _report_page(
@@ -440,6 +470,7 @@ def campaigns_page(
         date_to=date_to,
         sort=sort,
         dir=dir,
+        basis=basis,
     )
 
 
@@ -449,8 +480,9 @@ def products_page(
     shop: str | None = None,
     date_from: FromQ = None,
     date_to: ToQ = None,
-    sort: str | None = None,
-    dir: Literal["asc", "desc"] = "desc",
+    sort: SortQ = None,
+    dir: DirQ = "desc",
+    basis: BasisQ = None,
 ) -> Response:
     return _report_page(
         request,
@@ -464,6 +496,7 @@ def products_page(
         date_to=date_to,
         sort=sort,
         dir=dir,
+        basis=basis,
     )
 
 
@@ -489,29 +522,4 @@ def upload_name(upload: UploadFile) -> str:
     return Path(upload.filename or "upload.csv").name[:200] or "upload.csv"
 
 
-@router.get("/costs")
-def costs_page(request: Request, shop: str | None = None, q: str | None = None) -> Response:
-    cfg = pick_shop(request, shop)
-    if cfg is None:
-        return _no_shop(request, "/costs")
-    view = views.costs_view(engine_of(request), cfg, now=views.utcnow(), query=q)
-    missing = views.missing_costs_view(engine_of(request), cfg, now=views.utcnow())
-    return page(request, "costs.html", "/costs", view=view, upload=None, missing=missing)
-
-
-@router.post("/costs/upload")
-async def costs_upload(
-    request: Request, file: Annotated[UploadFile, File()], shop: Annotated[str | None, Form()] = None
-) -> Response:
-    cfg = pick_shop(request, shop)
-    if cfg is None:
-        return _no_shop(request, "/costs")
-    name = upload_name(file)
-    with tempfile.TemporaryDirectory(prefix="poas-upload-") as tmp:
-        path = await save_upload(file, Path(tmp))
-        result = await run_in_threadpool(
-            views.upload_costs, engine_of(request), cfg, path, file_name=name, now=views.utcnow()
-        )
-    view = views.costs_view(engine_of(request), cfg, now=views.utcnow(), query=None)
-    missing = views.missing_costs_view(engine_of(request), cfg, now=views.utcnow())
-    return page(request, "costs.html", "/costs", view=view, upload=result, missing=missing)
+# The Costs page is poas.web.costs_pages; Settings is poas.web.settings_pages.
