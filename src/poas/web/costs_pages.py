@@ -30,6 +30,7 @@ from poas.web.dashboard import (
     upload_name,
 )
 from poas.web.effective_settings import apply_settings
+from poas.web.i18n import gettext as _
 
 PAGE_SIZE = 50
 UPLOAD_ERRORS_KEPT = 5  # the result travels in the signed session cookie: keep it small
@@ -152,12 +153,15 @@ def costs_edit(
         flash(request, "error", exc.message)
         return RedirectResponse(_costs_url(cfg, key.strip(), anchor="#costs"), status_code=303)
     row = edit.row
-    text = (
-        f"{row.key}: unit cost {row.unit_cost} {row.currency} from {local_day(row.valid_from, cfg.timezone)} "
-        "added (earlier rows kept)."
-    )
+    text = _("%(key)s: unit cost %(cost)s %(currency)s from %(day)s added (earlier rows kept).") % {
+        "key": row.key,
+        "cost": row.unit_cost,
+        "currency": row.currency,
+        "day": local_day(row.valid_from, cfg.timezone),
+    }
     if edit.recomputed:
-        text += f" {edit.recomputed} stored order(s) priced again, {edit.changed} changed."
+        priced = _("%(n)s stored order(s) priced again, %(changed)s changed.")
+        text += " " + priced % {"n": edit.recomputed, "changed": edit.changed}
     flash(request, "ok", text)
     figures_changed(engine_of(request))
     return RedirectResponse(_costs_url(cfg, row.key, anchor="#costs"), status_code=303)

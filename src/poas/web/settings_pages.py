@@ -18,6 +18,7 @@ from poas.settings import Settings, ShopConfig, mask
 from poas.web.auth import AuthConfig, check_csrf, require_admin
 from poas.web.dashboard import flash, page, web_access
 from poas.web.effective_settings import apply_settings, settings_of
+from poas.web.i18n import gettext as _
 
 router = APIRouter(
     include_in_schema=False,
@@ -130,18 +131,19 @@ def settings_change(
             request.app.state.engine, base_shop, key, value, by=changed_by(request), now=datetime.now(UTC)
         )
     except overrides.SettingError as exc:
-        flash(request, "error", f"{shop}: {exc} (nothing changed)")
+        flash(request, "error", _("%(shop)s: %(problem)s (nothing changed)") % {"shop": shop, "problem": exc})
     else:
         file_value = _plain(getattr(base_shop, key))
+        from_file = _("poas.toml's %(value)s") % {"value": file_value}
         if change is None:
-            flash(request, "warn", f"{shop}: {key} is already {value or file_value}; nothing changed.")
+            same = _("%(shop)s: %(key)s is already %(value)s; nothing changed.")
+            flash(request, "warn", same % {"shop": shop, "key": key, "value": value or from_file})
         else:
-            old = f"poas.toml's {file_value}" if change.old_value is None else _plain(change.old_value)
-            new = f"poas.toml's {file_value}" if change.new_value is None else _plain(change.new_value)
-            flash(
-                request,
-                "ok",
-                f"{shop}: {key} changed from {old} to {new}. The web, the worker and the CLI use it from "
-                "their next request or pass.",
+            old = from_file if change.old_value is None else _plain(change.old_value)
+            new = from_file if change.new_value is None else _plain(change.new_value)
+            text = _(
+                "%(shop)s: %(key)s changed from %(old)s to %(new)s. The web, the worker and the CLI use it "
+                "from their next request or pass."
             )
+            flash(request, "ok", text % {"shop": shop, "key": key, "old": old, "new": new})
     return RedirectResponse(f"/settings#shop-{shop}", status_code=303)
