@@ -98,6 +98,7 @@ def test_dead_list_pages_and_filters_by_reason(engine: Engine) -> None:
     only = views.delivery_view(engine, now=NOW, shops=None, reason=too_old.key, limit=50)
     assert only.reason == too_old.key and only.dead_matching == 12
     assert {d.id for d in only.dead} == set(seeded["old"]) and not any(d.replayable for d in only.dead)
+    assert {d.reason for d in only.dead} == {TOO_OLD}  # in words, as the group says it
     unknown = views.delivery_view(engine, now=NOW, shops=None, reason="nope")
     assert unknown.reason is None and unknown.dead_matching == 15
 

@@ -111,3 +111,5 @@ def test_campaign_to_ad_set_to_ad(engine: Engine) -> None:
         engine, SHOP, now=NOW, date_from=DAY, date_to=DAY, campaign_id=c1, adset_id=s12
     ).report.rows
     assert [(r.orders, r.spend) for r in ads] == [(1, Decimal("300.00"))]
+    top = drilldown_view(engine, SHOP, now=NOW, date_from=DAY, date_to=DAY)
+    assert top.children == {c1: 2, c2: 1}  # ad sets per campaign: what can be opened

@@ -178,7 +178,7 @@ class Obj:
     __slots__ = ("bounds", "data", "path")
 
     def __init__(self, data: object, path: str = "", *, bounds: TimeBounds | None = None) -> None:
-        if type(data) is not dict and not isinstance(data, Mapping):  # the abc check only for non-dicts
+        if not isinstance(data, Mapping):
             raise PayloadError(path or "body", "expected a JSON object")
         self.data: Mapping[str, Any] = data
         self.path = path
@@ -219,12 +219,9 @@ class Obj:
         value = self.data.get(key)
         if value is None:
             return default
-        if type(value) is str:
-            text = value.strip()
-        elif isinstance(value, bool) or not isinstance(value, str | int | float):
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
             raise PayloadError(self.where(key), "expected a string")
-        else:
-            text = str(value).strip()
+        text = str(value).strip()
         return text[:limit] if text else default
 
     def dec(self, key: str, default: Decimal | None = None) -> Decimal | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import IO, Any, TypeGuard
+from typing import IO, Any
 
 from poas.domain.consent import DEFAULT_SIGNAL_KEYS
 from poas.domain.order import Order
@@ -27,10 +27,6 @@ class BulkError:
         return f"line {self.line}: {self.message}"
 
 
-def _is_map(value: object) -> TypeGuard[Mapping[str, Any]]:
-    return type(value) is dict or isinstance(value, Mapping)  # the abc check only for non-dicts
-
-
 def _tail(gid: object) -> str:
     return str(gid).rsplit("/", 1)[-1] if gid is not None else ""
 
@@ -42,26 +38,26 @@ def _kind(gid: object) -> str:
 
 def _set(value: Any) -> dict[str, Any] | None:
     """`{shopMoney: {amount, currencyCode}}` → the REST `{shop_money: {amount, currency_code}}`."""
-    if not _is_map(value):
+    if not isinstance(value, Mapping):
         return None
     shop = value.get("shopMoney")
-    if not _is_map(shop):
+    if not isinstance(shop, Mapping):
         return None
     return {"shop_money": {"amount": shop.get("amount"), "currency_code": shop.get("currencyCode")}}
 
 
 def _obj(value: Any) -> Mapping[str, Any]:
-    return value if _is_map(value) else {}
+    return value if isinstance(value, Mapping) else {}
 
 
 def _nodes(value: Any) -> list[Any]:
     if isinstance(value, list):
         return value
-    if _is_map(value):
+    if isinstance(value, Mapping):
         if isinstance(value.get("nodes"), list):
             return list(value["nodes"])
         if isinstance(value.get("edges"), list):
-            return [e.get("node") for e in value["edges"] if _is_map(e)]
+            return [e.get("node") for e in value["edges"] if isinstance(e, Mapping)]
     return []
 
 
@@ -69,12 +65,14 @@ def _tax_lines(value: Any) -> list[dict[str, Any]]:
     return [
         {"price_set": _set(t.get("priceSet")), "rate": t.get("rate"), "title": t.get("title")}
         for t in _nodes(value)
-        if _is_map(t)
+        if isinstance(t, Mapping)
     ]
 
 
 def _allocations(value: Any) -> list[dict[str, Any]]:
-    return [{"amount_set": _set(a.get("allocatedAmountSet"))} for a in _nodes(value) if _is_map(a)]
+    return [
+        {"amount_set": _set(a.get("allocatedAmountSet"))} for a in _nodes(value) if isinstance(a, Mapping)
+    ]
 
 
 def line_item(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -109,7 +107,7 @@ def shipping_line(row: Mapping[str, Any]) -> dict[str, Any]:
 def refund(row: Mapping[str, Any], order_id: str) -> dict[str, Any]:
     items = []
     for rli in _nodes(row.get("refundLineItems")):
-        if not _is_map(rli):
+        if not isinstance(rli, Mapping):
             continue
         li = _obj(rli.get("lineItem"))
         restock = rli.get("restockType")
@@ -134,10 +132,10 @@ def refund(row: Mapping[str, Any], order_id: str) -> dict[str, Any]:
 def order_payload(row: Mapping[str, Any], children: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """The REST-shaped order for a GraphQL Order row and its child rows."""
     order_id = _tail(row.get("id"))
-    customer = row.get("customer") if _is_map(row.get("customer")) else None
-    address = row.get("shippingAddress") if _is_map(row.get("shippingAddress")) else None
+    customer = row.get("customer") if isinstance(row.get("customer"), Mapping) else None
+    address = row.get("shippingAddress") if isinstance(row.get("shippingAddress"), Mapping) else None
     lines = [line_item(r) for r in _nodes(row.get("lineItems"))]
-    shipping = [shipping_line(row["shippingLine"])] if _is_map(row.get("shippingLine")) else []
+    shipping = [shipping_line(row["shippingLine"])] if isinstance(row.get("shippingLine"), Mapping) else []
     for child in children:
         kind = _kind(child.get("id"))
         if kind == "LineItem":
@@ -166,7 +164,9 @@ def order_payload(row: Mapping[str, Any], children: Iterable[Mapping[str, Any]])
             "first_name": customer.get("firstName"),
             "last_name": customer.get("lastName"),
             "email_marketing_consent": (
-                {"state": str(consent.get("marketingState", "")).lower()} if _is_map(consent) else None
+                {"state": str(consent.get("marketingState", "")).lower()}
+                if isinstance(consent, Mapping)
+                else None
             ),
         }
         if customer
@@ -185,11 +185,11 @@ def order_payload(row: Mapping[str, Any], children: Iterable[Mapping[str, Any]])
         "note_attributes": [
             {"name": a.get("key"), "value": a.get("value")}
             for a in _nodes(row.get("customAttributes"))
-            if _is_map(a)
+            if isinstance(a, Mapping)
         ],
         "line_items": lines,
         "shipping_lines": shipping,
-        "refunds": [refund(r, order_id) for r in _nodes(row.get("refunds")) if _is_map(r)],
+        "refunds": [refund(r, order_id) for r in _nodes(row.get("refunds")) if isinstance(r, Mapping)],
     }
 
 

@@ -77,8 +77,7 @@ def using(local: Local) -> Iterator[Local]:
 
 
 def gettext(message: str) -> str:
-    """`message` in the request's language; an empty one stays empty (gettext would give the header)."""
-    return translations(current().lang).gettext(message) if message else message
+    return translations(current().lang).gettext(message)
 
 
 def ngettext(singular: str, plural: str, n: int) -> str:

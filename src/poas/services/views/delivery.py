@@ -24,6 +24,7 @@ from poas.services.views.delivery_reasons import (
     NotQueued,
     group_reasons,
     matching_errors,
+    reason_words,
 )
 from poas.store import outbox as outbox_store
 from poas.store.tables.delivery import outbox
@@ -67,6 +68,7 @@ class DeadEvent(BaseModel):
     last_error: str | None
     created_at: datetime
     event_time: datetime | None = None
+    reason: str = Field("", description="last_error in words (as the reason groups say it)")
     replayable: bool = Field(False, description="inside Meta's 7-day window: a replay can deliver it")
 
 
@@ -202,6 +204,7 @@ def _dead_page(
             last_error=r["last_error"],
             created_at=r["created_at"],
             event_time=r["event_time"],
+            reason=reason_words(r["last_error"])[0],
             replayable=r["event_time"] >= oldest_ok,
         )
         for r in conn.execute(q).mappings()

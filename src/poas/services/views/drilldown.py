@@ -27,6 +27,9 @@ class Drilldown(BaseModel):
     level: str = Field(description="campaign, adset or ad: what the rows are")
     crumbs: list[Crumb] = Field(default_factory=list, description="the campaign and ad set above the rows")
     report: ReportView = Field(description="the report at this level, its rows only the children shown")
+    children: dict[str, int] = Field(
+        default_factory=dict, description="row key -> how many ad sets / ads it holds (rows without none)"
+    )
 
 
 def drilldown_view(
@@ -58,4 +61,11 @@ def drilldown_view(
     if level == "ad" and adset_id:
         crumbs.append(Crumb(level="adset", key=adset_id, name=catalog.adset_names.get(adset_id, adset_id)))
         report.rows = [r for r in report.rows if catalog.ad_adset.get(r.key) == adset_id]
-    return Drilldown(level=level, crumbs=crumbs, report=report)
+    parents = {"campaign": catalog.adset_campaign, "adset": catalog.ad_adset}.get(level, {})
+    children: dict[str, int] = {}
+    for parent in parents.values():
+        children[parent] = children.get(parent, 0) + 1
+    shown = {r.key for r in report.rows}
+    return Drilldown(
+        level=level, crumbs=crumbs, report=report, children={k: n for k, n in children.items() if k in shown}
+    )
