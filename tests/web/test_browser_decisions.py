@@ -143,9 +143,14 @@ def test_the_overview_table_sorts_by_poas_on_the_basis(wide: Any, demo_app: Demo
     assert len(values) >= 3 and values == sorted(values, reverse=True)
 
 
-def test_a_phone_overview_shows_campaign_poas_and_profit_after_ads(phone: Any, demo_app: DemoApp) -> None:
+@pytest.mark.parametrize("lang", ["en", "nb"])
+def test_a_phone_overview_shows_campaign_poas_and_profit_after_ads(
+    phone: Any, demo_app: DemoApp, lang: str
+) -> None:
     page = phone
-    page.goto(f"{demo_app.url}/")
+    page.goto(f"{demo_app.url}/language?lang={lang}&next=/")
+    page.wait_for_load_state("load")
+    assert page.evaluate("() => document.documentElement.lang").startswith(lang)
     fits = page.evaluate(
         """() => { const t = document.getElementById('campaign-table'), w = t.closest('.table-wrap');
                    return {wrap: [w.scrollWidth, w.clientWidth],
@@ -167,7 +172,7 @@ def test_a_phone_overview_shows_campaign_poas_and_profit_after_ads(phone: Any, d
             assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], (i, box)
         assert row.locator("td.name").inner_text().strip()
     assert page.locator("#kpi-profit-after-ads").is_visible()
-    _shot(page, "/")
+    _shot(page, "/", f"-{lang}")
 
 
 @pytest.mark.parametrize("path", ["/campaigns", "/products"])
