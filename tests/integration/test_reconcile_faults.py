@@ -8,6 +8,7 @@ up what it missed; a token that expires mid-cycle is refreshed and the cycle fin
 from __future__ import annotations
 
 import importlib
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -26,6 +27,7 @@ import poas.cli  # registers every command
 from poas.connectors.shopify import ShopifyClient
 from poas.connectors.shopify_sandbox import RunningShopifySandbox, run_shopify_sandbox, seeded_state
 from poas.connectors.woocommerce_sandbox import new_woo_state, run_woo_sandbox
+from poas.services import reconcile
 from poas.services.reconcile import RECONCILE, ReconcileReport, reconcile_all, reconcile_counts
 from poas.services.shopify_sync import CURSOR_KIND, CURSOR_OVERLAP, sync_shopify
 from poas.services.sync_status import last_row
@@ -46,6 +48,23 @@ def no_sleep(_: float) -> None:
     return None
 
 
+class Clock:
+    """The Shopify sandbox's clock, moved on by the client's waits: a throttle wait refills the
+    bucket as the real wait would, at once."""
+
+    def __init__(self) -> None:
+        self.t = time.time()
+
+    def __call__(self) -> float:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        self.t += seconds
+
+
+CLOCK = Clock()
+
+
 @pytest.fixture
 def home(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     home = tmp_path / "home"
@@ -63,7 +82,9 @@ def home(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterat
 
 @pytest.fixture
 def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningShopifySandbox]:
-    with run_shopify_sandbox(seeded_state(make_seed(tmp_path / "seed"))) as sb:
+    state = seeded_state(make_seed(tmp_path / "seed"))
+    state.now_s = CLOCK
+    with run_shopify_sandbox(state) as sb:
         monkeypatch.setenv("POAS_SHOPIFY_ADMIN_URL", sb.url)
         yield sb
 
@@ -138,9 +159,11 @@ def test_a_cycle_inside_a_manual_sync_stores_each_order_once_and_counts_right(
     cycles: list[ReconcileReport] = []
 
     def worker_cycle(_size: int) -> None:  # the sync holds the JSONL and has not imported it yet
-        cycles.append(reconcile_all(engine, settings, now=now, poll_s=0, sleep=no_sleep))
+        cycles.append(reconcile_all(engine, settings, now=now, poll_s=0, sleep=CLOCK.sleep))
 
-    synced = sync_shopify(engine, settings, shop, now=now, poll_s=0, sleep=no_sleep, on_download=worker_cycle)
+    synced = sync_shopify(
+        engine, settings, shop, now=now, poll_s=0, sleep=CLOCK.sleep, on_download=worker_cycle
+    )
     cycle = _only(cycles[0])
     assert cycle.error is None and (cycle.checked, cycle.missed, cycle.queued) == (1, 1, 1)
     assert synced.orders is not None and synced.orders.accepted == SEED_ORDERS + 1  # the same order again
@@ -155,9 +178,9 @@ def test_a_cycle_inside_a_manual_sync_stores_each_order_once_and_counts_right(
     assert _missed_total(engine) == 1
 
     later = now + timedelta(minutes=10)  # the next cycle and the next manual sync find nothing new
-    again = _only(reconcile_all(engine, settings, now=later, poll_s=0, sleep=no_sleep))
+    again = _only(reconcile_all(engine, settings, now=later, poll_s=0, sleep=CLOCK.sleep))
     assert (again.missed, again.error) == (0, None) and again.checked == 1
-    resumed = sync_shopify(engine, settings, shop, now=later, poll_s=0, sleep=no_sleep)
+    resumed = sync_shopify(engine, settings, shop, now=later, poll_s=0, sleep=CLOCK.sleep)
     assert resumed.since == now - CURSOR_OVERLAP
     assert _purchases(engine, "nordlys", FORGOTTEN) == 1
     assert _missed_total(engine) == 1
@@ -174,8 +197,10 @@ def test_a_cycle_at_the_same_time_as_a_manual_sync(
     now = datetime.now(UTC)
     _forget(sandbox, FORGOTTEN, now - timedelta(minutes=5))
     with ThreadPoolExecutor(2) as pool:  # costs are synced: a Purchase depends only on who stores first
-        sync = pool.submit(sync_shopify, engine, settings, settings.shops[0], now=now, poll_s=0.01)
-        cycle = pool.submit(reconcile_all, engine, settings, now=now, poll_s=0.01)
+        sync = pool.submit(
+            sync_shopify, engine, settings, settings.shops[0], now=now, poll_s=0.01, sleep=CLOCK.sleep
+        )
+        cycle = pool.submit(reconcile_all, engine, settings, now=now, poll_s=0.01, sleep=CLOCK.sleep)
         synced, reconciled = sync.result(timeout=120), _only(cycle.result(timeout=120))
     assert reconciled.error is None and reconciled.checked == 1
     # whoever stored the order first, it is stored once and its Purchase queued only if the cycle
@@ -222,6 +247,15 @@ def _no_secret(text: str | None) -> None:
         assert secret not in text
 
 
+@pytest.fixture(params=["pages", "bulk"])
+def read(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """How the cycle reads Shopify: changes listed and the missed order read alone, or a bulk operation
+    (forced by allowing no order to be read alone)."""
+    if request.param == "bulk":
+        monkeypatch.setattr(reconcile, "FETCH_MAX", 0)
+    return str(request.param)
+
+
 @pytest.mark.parametrize(
     ("fault", "reason"),
     [
@@ -230,13 +264,18 @@ def _no_secret(text: str | None) -> None:
     ],
 )
 def test_a_failed_cycle_is_recorded_without_secrets_and_the_next_catches_up(
-    home: Path, sandbox: RunningShopifySandbox, engine: Engine, fault: dict[str, Any], reason: str
+    home: Path,
+    sandbox: RunningShopifySandbox,
+    engine: Engine,
+    fault: dict[str, Any],
+    reason: str,
+    read: str,
 ) -> None:
     settings = _connected(home)
     now = datetime.now(UTC)
     _forget(sandbox, FORGOTTEN, now - timedelta(minutes=5))
     sandbox.add_fault(**fault)  # the cycle's first Admin API call goes through, then the fault
-    failed = _only(reconcile_all(engine, settings, now=now, poll_s=0, sleep=no_sleep))
+    failed = _only(reconcile_all(engine, settings, now=now, poll_s=0, sleep=CLOCK.sleep))
     assert failed.error is not None and reason in failed.error
     row = last_row(engine, RECONCILE, "nordlys")
     assert row is not None and row.last_failure_at == now and row.last_success_at is None
@@ -245,8 +284,8 @@ def test_a_failed_cycle_is_recorded_without_secrets_and_the_next_catches_up(
 
     httpx.delete(f"{sandbox.url}/_sandbox/faults", timeout=30).raise_for_status()
     later = now + timedelta(minutes=10)
-    caught = _only(reconcile_all(engine, settings, now=later, poll_s=0, sleep=no_sleep))
-    assert (caught.error, caught.missed) == (None, 1)  # nothing lost
+    caught = _only(reconcile_all(engine, settings, now=later, poll_s=0, sleep=CLOCK.sleep))
+    assert (caught.error, caught.missed, caught.read) == (None, 1, read)  # nothing lost
     assert _purchases(engine, "nordlys", FORGOTTEN) == 1
     row = last_row(engine, RECONCILE, "nordlys")
     assert row is not None and row.last_success_at == later and _missed_total(engine) == 1
@@ -259,21 +298,21 @@ def test_a_throttled_call_slows_a_cycle_and_never_fails_it(
     now = datetime.now(UTC)
     _forget(sandbox, FORGOTTEN, now - timedelta(minutes=5))
     sandbox.add_fault(kind="throttle", count=2, after=1)
-    done = _only(reconcile_all(engine, settings, now=now, poll_s=0, sleep=no_sleep))
+    done = _only(reconcile_all(engine, settings, now=now, poll_s=0, sleep=CLOCK.sleep))
     assert (done.error, done.missed) == (None, 1)
     assert sandbox.state.counters.get("throttled", 0) >= 2
 
 
 def test_a_token_that_expires_mid_cycle_is_refreshed_and_the_cycle_finishes(
-    home: Path, sandbox: RunningShopifySandbox, engine: Engine
+    home: Path, sandbox: RunningShopifySandbox, engine: Engine, read: str
 ) -> None:
     settings = _connected(home)
     now = datetime.now(UTC)
     _forget(sandbox, FORGOTTEN, now - timedelta(minutes=5))
     issued = sandbox.state.counters.get("tokens_issued", 0)
-    sandbox.add_fault(kind="token_expired", after=2)  # the bulk started and polled, then every token dies
-    done = _only(reconcile_all(engine, settings, now=now, poll_s=0, sleep=no_sleep))
-    assert (done.error, done.missed) == (None, 1)
+    sandbox.add_fault(kind="token_expired", after=1)  # the changes listed, then every token dies
+    done = _only(reconcile_all(engine, settings, now=now, poll_s=0, sleep=CLOCK.sleep))
+    assert (done.error, done.missed, done.read) == (None, 1, read)
     assert sandbox.state.counters["fault_token_expired"] == 1
     assert sandbox.state.counters["tokens_issued"] == issued + 2  # the cycle's token, then its refresh
     assert _purchases(engine, "nordlys", FORGOTTEN) == 1

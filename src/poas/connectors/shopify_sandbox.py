@@ -186,6 +186,19 @@ def _since(query: str) -> str | None:
     return found.group(1) if found else None
 
 
+def _first_arg(query: str, field_name: str, variables: dict[str, Any]) -> int | None:
+    """The `first:` of `field_name(...)` in the query: a number or a variable's value."""
+    found = re.search(rf"\b{field_name}\s*\([^)]*\bfirst:\s*(\$?\w+)", query)
+    if not found:
+        return None
+    text = found.group(1)
+    value = variables.get(text[1:]) if text.startswith("$") else text
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
 def _callback_ok(url: str) -> bool:
     """Shopify takes https only; the sandbox also takes plain http to this machine (tests, local trials)."""
     parts = urlsplit(url)
@@ -250,10 +263,14 @@ class _Graphql:
             data["currentBulkOperation"] = self._poll(current) if current else None
         if "refundLineItems" in query and "bulkOperationRunQuery" not in query:
             self._refunds(query, variables, data)
+        elif re.search(r"\bnode\s*\(", query) and "/Order/" in str(variables.get("id") or ""):
+            data["node"] = self._order_node(str(variables["id"]), query, variables)
         elif re.search(r"\bnode\s*\(", query):
             with s.lock:
                 bulk = s.bulks.get(str(variables.get("id") or ""))
             data["node"] = self._poll(bulk) if bulk else None
+        if re.search(r"\borders\s*\(", query) and "bulkOperationRunQuery" not in query:
+            data["orders"] = self._orders_page(query, variables)
         if "productVariants" in query and "bulkOperationRunQuery" not in query:
             data["productVariants"] = self._variants(variables)
         return data
@@ -411,6 +428,70 @@ class _Graphql:
             data["nodes"] = [page(gid) for gid in variables.get("ids") or []]
         else:
             data["node"] = page(variables.get("id"))
+
+    def _orders_page(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        """`orders(first:, after:, query: "updated_at:>'…'", sortKey: UPDATED_AT)`: oldest change
+        first (then by id), `after` the cursor of the previous page's last order."""
+        search = str(variables.get("query") or "")
+        if not search:
+            inline = re.search(r'\borders\s*\([^)]*query:\s*"((?:\\.|[^"\\])*)"', query)
+            search = inline.group(1).replace('\\"', '"') if inline else ""
+        bound = re.search(r"updated_at:(>=?)\\?['\"]?([0-9T:\-+Z.]+)", search)
+        first = _first_arg(query, "orders", variables) or 50
+        with self.s.lock:
+            rows = [
+                (_when(o.get("updated_at") or o.get("created_at")), str(o.get("id")), o)
+                for o in self.s.orders
+            ]
+        if bound:
+            since, strict = _when(bound.group(2)), bound.group(1) == ">"
+            rows = [r for r in rows if r[0] > since or (not strict and r[0] == since)]
+        rows.sort(key=lambda r: (r[0], r[1]))
+        start = int(variables.get("after") or 0)
+        page = rows[start : start + first]
+        end = start + len(page)
+        return {
+            "nodes": [
+                {
+                    "id": f"gid://shopify/Order/{oid}",
+                    "updatedAt": o.get("updated_at"),
+                    "test": bool(o.get("test")),
+                }
+                for _, oid, o in page
+            ],
+            "pageInfo": {"hasNextPage": end < len(rows), "endCursor": str(end) if page else None},
+        }
+
+    def _order_node(self, gid: str, query: str, variables: dict[str, Any]) -> dict[str, Any] | None:
+        """An Order as `node(id:)` gives it: its fields, `refunds(first:)`, and a page of
+        `lineItems` / `shippingLines` (`first`, and `after` = the offset cursor when the query pages)."""
+        with self.s.lock:
+            order = next((o for o in self.s.orders if f"gid://shopify/Order/{o.get('id')}" == gid), None)
+        if order is None:
+            return None
+        head, *children = bulk_rows(order)
+        node: dict[str, Any] = dict(head)
+        refunds_first = _first_arg(query, "refunds", variables)
+        if refunds_first is not None:
+            node["refunds"] = node["refunds"][:refunds_first]
+        for field_name, kind in (("lineItems", "LineItem"), ("shippingLines", "ShippingLine")):
+            if field_name not in query:
+                continue
+            items = [
+                {k: v for k, v in c.items() if k != "__parentId"}
+                for c in children
+                if str(c.get("id")).startswith(f"gid://shopify/{kind}/")
+            ]
+            first = _first_arg(query, field_name, variables) or 50
+            paged = re.search(rf"\b{field_name}\([^)]*\bafter:", query) is not None
+            start = int(variables.get("after") or 0) if paged else 0
+            chunk = items[start : start + first]
+            end = start + len(chunk)
+            node[field_name] = {
+                "nodes": chunk,
+                "pageInfo": {"hasNextPage": end < len(items), "endCursor": str(end) if chunk else None},
+            }
+        return node
 
     def _variants(self, variables: dict[str, Any]) -> dict[str, Any]:
         first = int(variables.get("first") or 50)

@@ -2,27 +2,32 @@
 daily unit-cost sync, for every connected shop.
 
 Reconciliation reads the orders changed since its cursor (its own last success less `OVERLAP`; the
-first run looks back `FIRST_LOOKBACK`) through the sync services' connectors: a Shopify bulk
-operation, WooCommerce's keyset pages. An order poas does not hold, or holds in an older version
-(stored `updated_at` before the platform's), was missed: it goes through the webhook's path
-(`ingest_order`: stored, priced, and its Purchase queued when the delivery would have triggered it,
-per the shop's `purchase_topic`; Meta's window is checked where events are queued). The run is
-recorded as sync kind `reconcile` per shop (silent for too long: alerted), with the orders checked
-and missed (`/metrics`, `poas doctor`). The cost sync is `poas sync SHOP --costs-only` on a timer,
-sync kind `cost_sync`. One failing shop never stops the others; its reason is stored without secrets.
+first run looks back `FIRST_LOOKBACK`) through the sync services' connectors. Shopify: the changed
+orders are listed by cursor pages (id and updatedAt, 252 points a page) and only the missed ones read
+in full, one by one (`connectors.shopify_orders`); more than `LIST_MAX` changes or `FETCH_MAX` missed
+orders are read by one bulk operation instead. WooCommerce: its keyset pages. An order poas does
+not hold, or holds in an older version (stored `updated_at` before the platform's), was missed: it
+goes through the webhook's path (`ingest_order`: stored, priced, and its Purchase queued when the
+delivery would have triggered it, per the shop's `purchase_topic`; Meta's window is checked where
+events are queued). The run is recorded as sync kind `reconcile` per shop (silent for too long:
+alerted), with the orders checked and missed (`/metrics`, `poas doctor`). The cost sync is `poas sync
+SHOP --costs-only` on a timer, sync kind `cost_sync`. One failing shop never stops the others; its
+reason is stored without secrets.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import structlog
 from sqlalchemy import Engine
 
 from poas.connectors.shopify import ShopifyError
+from poas.connectors.shopify_orders import changed_orders, orders_to_file
 from poas.connectors.woocommerce import WooClient, WooError
 from poas.domain.order import Order
 from poas.services import shopify_sync, woocommerce_sync
@@ -40,6 +45,8 @@ log = structlog.get_logger("poas.reconcile")
 RECONCILE = "reconcile"
 COST_SYNC = "cost_sync"
 OVERLAP = timedelta(minutes=10)  # orders changed while the last run read are read again
+LIST_MAX = 2500  # Shopify: more changed orders than this (10 pages) are read by a bulk operation
+FETCH_MAX = 25  # Shopify: more missed orders than this (~400 points each) too
 FIRST_LOOKBACK = timedelta(days=1)
 _KNOWN = (ShopifyError, WooError, shopify_sync.SyncError, woocommerce_sync.SyncError, PayloadError)
 
@@ -102,6 +109,7 @@ class ShopReconcile:
     missed: int = 0
     queued: int = 0  # missed orders whose Purchase was queued
     error: str | None = None
+    read: str = ""  # Shopify: "pages" (changes listed, missed orders read one by one) or "bulk"
 
 
 @dataclass(slots=True)
@@ -109,25 +117,56 @@ class ReconcileReport:
     shops: list[ShopReconcile] = field(default_factory=list)
 
 
+def _when(stamp: str) -> datetime | None:
+    try:
+        when = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _missed(held: Mapping[str, datetime | None], order_id: str, updated_at: datetime | None) -> bool:
+    """Not held, or held in an older version (compared to the second, as the platforms state it)."""
+    if order_id not in held:
+        return True
+    stored = held[order_id]
+    return stored is not None and updated_at is not None and _second(updated_at) > _second(stored)
+
+
+def _read_bulk_file(path: Path | None, shop: ShopConfig, now: datetime) -> list[Order]:
+    if path is None:
+        return []
+    try:
+        with path.open("rb") as stream:
+            return [o for o in backfill_records("bulk", stream, shop, None, now) if isinstance(o, Order)]
+    finally:
+        path.unlink(missing_ok=True)
+
+
 def _shopify_orders(
+    engine: Engine,
     settings: Settings,
     shop: ShopConfig,
     since: datetime,
     now: datetime,
     poll_s: float,
     sleep: Callable[[float], None],
-) -> Iterator[Order]:
+    result: ShopReconcile,
+) -> list[Order]:
+    """The changed orders to compare. Few changes: listed by pages (id and updatedAt), and only the
+    missed ones read in full (`read` = "pages", `checked` set here); many: one bulk operation."""
     with shopify_sync.client_for_shop(settings, shop, sleep=sleep) as client:
-        path = shopify_sync.download_orders(client, since, poll_s=poll_s)
-        if path is None:
-            return
-        try:
-            with path.open("rb") as stream:
-                for item in backfill_records("bulk", stream, shop, None, now):
-                    if isinstance(item, Order):
-                        yield item
-        finally:
-            path.unlink(missing_ok=True)
+        listed = changed_orders(client, since, limit=LIST_MAX)
+        if listed is not None:
+            live = {gid.rsplit("/", 1)[-1]: (gid, _when(stamp)) for gid, stamp, test in listed if not test}
+            with engine.connect() as conn:
+                held = stored_updates(conn, shop.id, list(live))
+            need = [gid for oid, (gid, when) in live.items() if _missed(held, oid, when)]
+            if len(need) <= FETCH_MAX:
+                result.read, result.checked = "pages", len(live)
+                return _read_bulk_file(orders_to_file(client, need) if need else None, shop, now)
+        result.read = "bulk"
+        return _read_bulk_file(shopify_sync.download_orders(client, since, poll_s=poll_s), shop, now)
 
 
 def _woo_orders(
@@ -174,8 +213,9 @@ def reconcile_shop(
         if row is not None and row.last_success_at is not None
         else now - FIRST_LOOKBACK
     )
+    result = ShopReconcile(shop.id)
     if shop.platform == "shopify":
-        fetched = list(_shopify_orders(settings, shop, since, now, poll_s, sleep))
+        fetched = _shopify_orders(engine, settings, shop, since, now, poll_s, sleep, result)
     else:
         fetched = list(_woo_orders(shop, since, now, sleep))
     latest: dict[str, Order] = {}
@@ -185,14 +225,12 @@ def reconcile_shop(
         prev = latest.get(order.order_id)
         if prev is None or (order.updated_at or now) >= (prev.updated_at or now):
             latest[order.order_id] = order
-    result = ShopReconcile(shop.id, checked=len(latest))
+    if result.read != "pages":
+        result.checked = len(latest)
     with engine.connect() as conn:
         held = stored_updates(conn, shop.id, list(latest))
     for order_id, order in latest.items():
-        stored = held.get(order_id)
-        if order_id in held and (
-            stored is None or order.updated_at is None or _second(order.updated_at) <= _second(stored)
-        ):
+        if not _missed(held, order_id, order.updated_at):
             continue
         with engine.begin() as conn:
             out = ingest_order(conn, order, shop, now=now, trigger_purchase=_trigger(shop, order))

@@ -26,6 +26,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from poas.connectors.shopify import ShopifyClient, ShopifyError
+from poas.connectors.shopify_orders import LINE_FIELDS, ORDER_FIELDS, SHIPPING_FIELDS
 from poas.connectors.shopify_refund_lines import attach_refund_lines
 from poas.domain.costs import FIRST_SYNC_SUFFIX, CostRow
 from poas.services.backfill import BackfillReport, backfill
@@ -39,25 +40,13 @@ CURSOR_OVERLAP = timedelta(minutes=10)  # orders changed while the last bulk ope
 FIRST_SYNC_SOURCE = "shopify" + FIRST_SYNC_SUFFIX
 SYNC_SOURCE = "shopify"
 
-_MONEY = "{ shopMoney { amount currencyCode } }"
 ORDERS_BULK_QUERY = (
-    "{ orders(QUERY) { edges { node { "
-    "id name createdAt processedAt updatedAt cancelledAt test currencyCode taxesIncluded "
-    "displayFinancialStatus paymentGatewayNames email phone "
-    "customer { id email firstName lastName emailMarketingConsent { marketingState } } "
-    "shippingAddress { city zip provinceCode countryCodeV2 } "
-    "landingPageUrl referrerUrl clientIp customAttributes { key value } "
+    f"{{ orders(QUERY) {{ edges {{ node {{ {ORDER_FIELDS} "
     # Order.refunds is a list: its refundLineItems connection cannot be selected in a bulk query
     # (connectors.shopify_bulk_rules); download_orders reads them afterwards
     "refunds { id createdAt processedAt } "
-    "lineItems { edges { node { id quantity sku title variantTitle variant { id } product { id } "
-    f"originalUnitPriceSet {_MONEY} discountAllocations {{ allocatedAmountSet {_MONEY} }} "
-    f"taxLines {{ priceSet {_MONEY} rate title }} isGiftCard }} }} }} "
-    "shippingLines { edges { node { id code title "
-    f"originalPriceSet {_MONEY} discountedPriceSet {_MONEY} "
-    f"taxLines {{ priceSet {_MONEY} rate title }} "
-    f"discountAllocations {{ allocatedAmountSet {_MONEY} }} }} }} }} "
-    "} } } }"
+    f"lineItems {{ edges {{ node {{ {LINE_FIELDS} }} }} }} "
+    f"shippingLines {{ edges {{ node {{ {SHIPPING_FIELDS} }} }} }} }} }} }} }}"
 )
 
 
@@ -176,9 +165,11 @@ def sync_shopify(
     poll_s: float = 1.0,
     on_download: Callable[[int], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
+    backfill_workers: int | None = None,
 ) -> ShopifySyncReport:
     """Costs, then (unless `costs_only`) orders; `on_download(size)` gets the JSONL's size in bytes
-    before the import starts, `on_progress(bytes)` the bytes imported so far."""
+    before the import starts, `on_progress(bytes)` the bytes imported so far; `backfill_workers` as
+    `backfill`'s `workers` (default: one process per CPU for a large file)."""
     if since is None and not costs_only:
         row = last_row(engine, CURSOR_KIND, shop.id)
         if row is not None and row.last_success_at is not None:
@@ -206,6 +197,7 @@ def sync_shopify(
                                 send_events=False,
                                 max_errors=max_errors,
                                 on_progress=on_progress,
+                                workers=backfill_workers,
                             )
                     finally:
                         path.unlink(missing_ok=True)
