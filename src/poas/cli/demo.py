@@ -33,7 +33,14 @@ from poas.cli.demo_run import (
     DemoResult,
 )
 from poas.cli.demo_story import demo_document, story_lines
-from poas.domain.advice import BASIS_LABELS
+from poas.domain.advice import (
+    BASIS_LABELS,
+    DecisionPolicy,
+    ProfitBasis,
+    row_poas,
+    row_profit,
+    tone,
+)
 from poas.domain.report_rows import Figures
 from poas.services.sample_shop import write_sample_shop
 
@@ -103,32 +110,42 @@ def _ratio(value: Decimal | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
+TONES = {"good": "green", "warn": "yellow", "bad": "red"}
+SHORT: dict[ProfitBasis, str] = {"expected": "after expected returns", "gross": "on gross profit"}
+
+
 def _print_tables(result: DemoResult) -> None:
     report, advice = result.report, result.advice
+    policy = DecisionPolicy(advice.basis, advice.target_poas, advice.pause_below, advice.cap)
+    other: ProfitBasis = "gross" if advice.basis == "expected" else "expected"
     table = Table(
         title=f"ROAS vs POAS by campaign, {result.since} … {result.until} ({report.currency})",
         title_justify="left",
-        caption="revenue ex VAT; profit = gross profit; POAS exp. after expected returns;\n"
-        "(trap) = the revenue trap: a ROAS that looks good while the campaign loses money",
+        caption=f"revenue ex VAT; profit and POAS {SHORT[advice.basis]}, as the advice;\n"
+        f"green: at or above the target POAS {advice.target_poas}; yellow: below it; red: below 1;\n"
+        f"POAS {other}: {BASIS_LABELS[other]}; (trap): a good-looking ROAS\n"
+        "on a campaign that loses money (the revenue trap)",
         caption_justify="left",
     )
     table.add_column("campaign", no_wrap=True, max_width=24)
-    for col in ("spend", "revenue", "profit", "ROAS", "POAS", "POAS exp."):
+    for col in ("spend", "revenue", "profit", "ROAS", "POAS", f"POAS {other}"):
         table.add_column(col, justify="right", no_wrap=True)
     for row in [*report.rows, report.total]:
         f = row.figures
         name = f"{row.name} [yellow](trap)[/yellow]" if row.revenue_trap else row.name
-        poas = _ratio(row.poas)
-        if row.poas is not None:
-            poas = f"[red]{poas}[/red]" if row.poas < 1 else f"[green]{poas}[/green]"
+        mine, theirs = row_poas(row, advice.basis), row_poas(row, other)
+        poas = _ratio(mine)
+        colour = TONES.get(tone(mine, policy)) if row.key else None  # the blended total is no campaign
+        if colour:
+            poas = f"[{colour}]{poas}[/{colour}]"
         table.add_row(
             name,
             _money(f.spend),
             _money(f.revenue),
-            _money(f.gross_profit),
+            _money(row_profit(row, advice.basis)),
             _ratio(row.roas),
             poas,
-            _ratio(row.poas_expected),
+            _ratio(theirs),
         )
     console.print(table)
     adv = Table(
@@ -136,7 +153,7 @@ def _print_tables(result: DemoResult) -> None:
         f"(target POAS {advice.target_poas}, ± {advice.cap:.0%} per step)"
     )
     adv.add_column("campaign", no_wrap=True, max_width=24)
-    for col in ("spend", "proposed", "change", "target ROAS"):
+    for col in ("spend", "proposed", "change", "target\nROAS"):
         adv.add_column(col, justify="right", no_wrap=True)
     adv.add_column("why")
     for c in advice.campaigns:

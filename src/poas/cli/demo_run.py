@@ -40,7 +40,7 @@ from poas.services.database import open_store
 from poas.services.deliver import DeliveryConfig, DeliveryReport
 from poas.services.inbox import SETTLED, inbox_counts
 from poas.services.outbox_admin import outbox_stats
-from poas.services.report import Report, build_report
+from poas.services.report import Report, build_report, decision_policy
 from poas.services.returns import finalize_due
 from poas.services.sample_shop import WrittenShop, write_sample_shop
 from poas.services.sandbox import Sandbox, SandboxError, load_insights, start_sandbox
@@ -373,7 +373,8 @@ class Demo:
         report = build_report(
             self.engine, self.shop, by="campaign", now=self.clock(), date_from=self.since, date_to=self.until
         )
-        advice = advise(campaign_figures(report.rows))
+        policy = decision_policy(self.shop)  # the shop's basis, target and pause line, as the dashboard
+        advice = advise(campaign_figures(report.rows, policy.basis), policy)
         self.progress.done(f"{len(report.rows)} rows")
         return report, advice
 
