@@ -30,6 +30,7 @@ MAX_BYTES = 300_000
 def shoot(page: Page, url: str, path: Path) -> int:
     page.goto(url)
     page.wait_for_load_state("networkidle")
+    page.wait_for_timeout(1000)  # let the charts finish their entry animation
     height = min(int(page.evaluate("document.documentElement.scrollHeight")), MAX_HEIGHT)
     page.screenshot(path=str(path), clip={"x": 0, "y": 0, "width": WIDTH, "height": height}, full_page=True)
     size = path.stat().st_size
