@@ -131,6 +131,8 @@ def _run_shopify(home: Path, sandbox: RunningShopifySandbox, engine: Engine) -> 
     assert doc["latest"]["profit_known"] is True
 
     # the sweater was priced with the cost first seen by this sync, and `poas profit` says so
+    again = " ".join(poas("sync", "nordlys", "--costs-only").output.split())
+    assert "products: 3 variant(s) with titles and product type" in again
     text = " ".join(poas("profit", SCARF_ORDER, "--shop", "nordlys").output.split())
     assert "note: 44021137555656: priced with today's cost as poas sync first saw it" in text
     assert "(310.50 NOK, shopify-first-sync)" in text

@@ -128,6 +128,11 @@ def sync_shopify_shop(shop: ShopConfig, since: datetime | None, costs_only: bool
     if report.costs_missing:
         shown = ", ".join(report.costs_missing[:5]) + (" …" if len(report.costs_missing) > 5 else "")
         console.print(f"  no cost in Shopify for {len(report.costs_missing)}: {shown}", highlight=False)
+    console.print(
+        f"products: {report.catalogued} variant(s) with titles and product type (the lines' category); "
+        f"{report.categories_filled} stored line(s) given their category",
+        highlight=False,
+    )
     orders = report.orders
     if orders is not None and report.since is not None:
         console.print(f"orders changed since {report.since.isoformat(timespec='seconds')}:", highlight=False)

@@ -98,6 +98,11 @@ def sync_woocommerce_shop(shop: ShopConfig, since: datetime | None, costs_only: 
         console.print(
             "first-seen costs apply to older orders too (source woocommerce-first-sync)", highlight=False
         )
+    console.print(
+        f"products: {report.catalogued} item(s) with title and first category (the lines' category); "
+        f"{report.categories_filled} stored line(s) given their category",
+        highlight=False,
+    )
     if not costs_only:
         after = f" changed after {report.since:%Y-%m-%d %H:%M:%S} UTC" if report.since else ""
         new, updated = report.outcome.inserted, report.outcome.updated
