@@ -79,7 +79,7 @@ def shown_strings() -> list[tuple[str, str]]:
     from poas.domain.advice import BASIS_LABELS
     from poas.services import report, settings_overrides
     from poas.services.views import delivery_reasons as dr
-    from poas.services.views import orders
+    from poas.services.views import order_story, orders
 
     out = [(label, "domain/advice.py") for label in BASIS_LABELS.values()]
     texts = [dr.TOO_OLD, dr.NO_REASON, *dr.NOT_QUEUED.values(), *dr.STATE_WORDS.values()]
@@ -90,6 +90,7 @@ def shown_strings() -> list[tuple[str, str]]:
     steps = [label for _key, label, _x in (*orders._WATERFALL, *orders._REALIZED)]
     totals = ["Revenue incl. VAT", "Revenue ex VAT", "Expected profit", "Gross profit", "Realized profit"]
     out += [(label, "services/views/orders.py") for label in steps + totals]
+    out += [(text, "services/views/order_story.py") for text in order_story.MESSAGES]
     return out
 
 

@@ -23,6 +23,78 @@ from poas.settings import ShopConfig
 MetaKind = Literal["sent", "queued", "dead", "not_sent", "unknown"]
 
 
+class Words(BaseModel):
+    """A sentence as an English message with `%(name)s` places and their values: the page translates
+    `text` and fills in `args`; `str()` is the English sentence (the API's plain field)."""
+
+    text: str
+    args: dict[str, str] = Field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return self.text % self.args if self.args else self.text
+
+
+# Every sentence this module writes, for the catalogs (poas.web.catalogs reads MESSAGES).
+NO_SHOP = "the order's shop is not in the configuration"
+NO_PIXEL = "shop %(shop)s has no pixel_id configured"
+NO_CONSENT = "no ads-measurement consent (%(why)s)"
+TEST_ORDER = "a test order (set events.test_event_code to send test orders)"
+NOT_PRICED = "no profit has been computed for it"
+NOT_SENDABLE = "its profit is not sendable (%(why)s)"
+NOT_PAID = "not paid yet (status %(status)s): the Purchase is queued when it is paid"
+HISTORY = (
+    "no event was queued: orders read from history (poas sync, imports) are not sent, and an order "
+    "cancelled or voided before payment never is"
+)
+WAITING = "waiting for the worker to send it"
+RETRYING = "Meta did not answer or was busy; it will be retried"
+FINAL = "the profit is final"
+LEDGER = "%(reason)s"
+PAST_WINDOW = (
+    "the Purchase is more than %(days)s days old (the append window); the change stays in poas's own "
+    "figures only"
+)
+WILL_APPEND = (
+    "only when the profit becomes final (refund, cancellation or the return window closing) before the "
+    "%(days)s-day append window ends; a cost change alone sends nothing"
+)
+REVENUE_WITH_SHIPPING = (
+    "Revenue without VAT: lines %(lines)s + shipping %(shipping)s; shipping counted as revenue; gift cards "
+    "are not revenue."
+)
+REVENUE_NO_SHIPPING = (
+    "Revenue without VAT: lines %(lines)s; shipping charged is not counted as revenue; gift cards are not "
+    "revenue."
+)
+VAT = "VAT on the lines %(lines)s and on shipping %(shipping)s."
+SHIPPING_RULE = "Shipping rule %(rule)s (%(method)s)."
+SHIPPING_RULE_WEIGHT = "Shipping rule %(rule)s (%(method)s, %(grams)s g)."
+FEE_RULE = "Fee rule %(rule)s: %(basis)s."
+NO_HANDLING = "No handling rule applies."
+HANDLING = "Handling rules: %(rules)s."
+HANDLING_PER = {
+    "order": "%(rule)s (once per order): %(amount)s",
+    "line": "%(rule)s (per line × %(count)s): %(amount)s",
+    "unit": "%(rule)s (per unit × %(count)s): %(amount)s",
+}
+NO_REFUNDS = "No refunds."
+REFUND = "Refund %(id)s: revenue %(revenue)s, goods back in stock %(goods)s, return handling %(handling)s."
+CANCELLED = "%(basis)s: only the costs really incurred count."
+COGS = "Quantity × the unit cost valid when the order was placed, per line (see the lines below)."
+RETURNS = "Each line's return probability × (its revenue − goods restocked + return handling)."
+BASIS = "%(basis)s."
+MESSAGES = (
+    NO_SHOP, NO_PIXEL, NO_CONSENT, TEST_ORDER, NOT_PRICED, NOT_SENDABLE, NOT_PAID, HISTORY, WAITING,
+    RETRYING, FINAL, PAST_WINDOW, WILL_APPEND, REVENUE_WITH_SHIPPING, REVENUE_NO_SHIPPING, VAT,
+    SHIPPING_RULE, SHIPPING_RULE_WEIGHT, FEE_RULE, NO_HANDLING, HANDLING, *HANDLING_PER.values(),
+    NO_REFUNDS, REFUND, CANCELLED, COGS, RETURNS,
+)  # fmt: skip
+
+
+def words(text: str, **args: Any) -> Words:
+    return Words(text=text, args={k: str(v) for k, v in args.items()})
+
+
 class CostSource(BaseModel):
     """Where a line's unit cost came from, in parts the page formats (dates in the shop's zone)."""
 
@@ -39,6 +111,7 @@ class MetaStatus(BaseModel):
 
     kind: MetaKind
     reason: str = Field("", description="why nothing was sent, why it failed, or what is waiting")
+    reason_words: Words | None = Field(None, description="the same as a message and its values (translated)")
     purchase: SentValue | None = Field(None, description="the newest Purchase (or profit event) queued")
     appends: list[SentValue] = Field(default_factory=list, description="AppendValue corrections queued")
 
@@ -54,11 +127,10 @@ class CorrectionNote(BaseModel):
     differs: bool
     append: Literal["sent", "queued", "will", "wont", "none"]
     because: str = ""
+    because_words: Words | None = Field(None, description="the same as a message and its values (translated)")
 
 
 # ------------------------------------------------------------------ component sources
-
-_PER = {"order": "once per order", "line": "per line", "unit": "per unit"}
 
 
 def _amount(text: Any) -> str:
@@ -73,55 +145,67 @@ def _basis(entry: dict[str, Any]) -> str:
     return (str(basis)[:1].upper() + str(basis)[1:]) if basis else ""
 
 
-def component_words(key: str, entry: Any) -> str:
-    """One profit component's source as a sentence (empty when there is nothing to say)."""
+def component_words(key: str, entry: Any) -> list[Words]:
+    """One profit component's source as sentences (none when there is nothing to say)."""
     if not isinstance(entry, dict):
-        return ""
+        return []
     if key == "revenue_ex_vat":
-        ship = entry.get("shipping_included")
-        parts = [f"lines {_amount(entry.get('lines', 0))}"]
-        if ship:
-            parts.append(f"shipping {_amount(entry.get('shipping', 0))}")
-        text = "Revenue without VAT: " + " + ".join(parts)
-        text += "; shipping counted as revenue" if ship else "; shipping charged is not counted as revenue"
-        return text + "; gift cards are not revenue."
-    if key == "vat":
         lines, ship = _amount(entry.get("lines", 0)), _amount(entry.get("shipping", 0))
-        return f"VAT on the lines {lines} and on shipping {ship}."
+        if entry.get("shipping_included"):
+            return [words(REVENUE_WITH_SHIPPING, lines=lines, shipping=ship)]
+        return [words(REVENUE_NO_SHIPPING, lines=lines)]
+    if key == "vat":
+        return [words(VAT, lines=_amount(entry.get("lines", 0)), shipping=_amount(entry.get("shipping", 0)))]
     if key == "shipping_cost" and entry.get("rule"):
-        grams = entry.get("grams")
-        weight = f", {grams} g" if grams not in (None, "") else ""
-        return f"Shipping rule {entry['rule']} ({entry.get('method') or 'any method'}{weight})."
+        method, grams = entry.get("method") or "–", entry.get("grams")
+        if grams in (None, ""):
+            return [words(SHIPPING_RULE, rule=entry["rule"], method=method)]
+        return [words(SHIPPING_RULE_WEIGHT, rule=entry["rule"], method=method, grams=grams)]
     if key == "payment_fee" and entry.get("rule"):
-        return f"Fee rule {entry['rule']}: {entry.get('basis', '')}."
+        return [words(FEE_RULE, rule=entry["rule"], basis=entry.get("basis", ""))]
     if key == "handling_cost":
         rules = entry.get("rules") or []
         if not rules:
-            return "No handling rule applies."
-        parts = []
-        for r in rules:
-            per = _PER.get(str(r.get("per")), str(r.get("per")))
-            count = str(r.get("count", "1"))
-            times = "" if count == "1" else f" × {count}"
-            parts.append(f"{r.get('rule')} ({per}{times}): {_amount(r.get('amount'))}")
-        return "Handling rules: " + "; ".join(parts) + "."
+            return [words(NO_HANDLING)]
+        return [
+            words(
+                HANDLING_PER.get(str(r.get("per")), HANDLING_PER["unit"]),
+                rule=r.get("rule"),
+                count=r.get("count", "1"),
+                amount=_amount(r.get("amount")),
+            )
+            for r in rules
+        ]
     if key == "refunded_revenue_ex_vat":
         refunds = entry.get("refunds") or []
         if not refunds:
-            return "No refunds."
-        return " ".join(
-            f"Refund {r.get('refund_id')}: revenue {_amount(r.get('revenue_ex_vat'))}, goods back in stock "
-            f"{_amount(r.get('recovered_cogs'))}, return handling {_amount(r.get('return_handling'))}."
+            return [words(NO_REFUNDS)]
+        return [
+            words(
+                REFUND,
+                id=r.get("refund_id"),
+                revenue=_amount(r.get("revenue_ex_vat")),
+                goods=_amount(r.get("recovered_cogs")),
+                handling=_amount(r.get("return_handling")),
+            )
             for r in refunds
-        )
+        ]
     if key == "cancellation" and entry.get("basis") != "not cancelled":
-        return _basis(entry) + ": only the costs really incurred count."
+        return [words(CANCELLED, basis=_basis(entry))]
     if key == "cogs":
-        return "Quantity × the unit cost valid when the order was placed, per line (see the lines below)."
+        return [words(COGS)]
     if key == "expected_return_cost":
-        return "Each line's return probability × (its revenue − goods restocked + return handling)."
+        return [words(RETURNS)]
     text = _basis(entry)
-    return text + "." if text and not text.endswith(".") else text
+    return [words(BASIS, basis=text.rstrip("."))] if text else []
+
+
+def component_text(key: str, entry: Any) -> str:
+    """component_words as one English line (the API's `source`)."""
+    found = component_words(key, entry)
+    if key == "handling_cost" and found and found[0].text != NO_HANDLING:
+        return str(words(HANDLING, rules="; ".join(str(w) for w in found)))
+    return " ".join(str(w) for w in found)
 
 
 def cost_source(cost: Any) -> CostSource:
@@ -185,51 +269,47 @@ def _time(value: Any) -> datetime | None:
 
 def not_queued_reason(
     shop: ShopConfig | None, order: Order | None, sendable: bool | None, sendable_reason: str | None
-) -> str:
+) -> Words:
     """Why no event exists for an order, in the order the queueing decides it."""
     if shop is None:
-        return "the order's shop is not in the configuration"
+        return words(NO_SHOP)
     if not shop.pixel_id:
-        return f"shop {shop.id} has no pixel_id configured"
+        return words(NO_PIXEL, shop=shop.id)
     if order is not None:
         verdict = ads_consent(shop, order)
         if not verdict.allowed:
-            return f"no ads-measurement consent ({verdict.reason})"
+            return words(NO_CONSENT, why=verdict.reason)
         if order.test and not shop.events.test_event_code:
-            return "a test order (set events.test_event_code to send test orders)"
+            return words(TEST_ORDER)
     if sendable is None:
-        return "no profit has been computed for it"
+        return words(NOT_PRICED)
     if not sendable:
-        return f"its profit is not sendable ({sendable_reason or 'policy'})"
-    if (
-        order is not None
-        and shop.events.purchase_topic == "paid"
-        and order.financial_status in ("pending", "authorized")
-    ):
-        return f"not paid yet (status {order.financial_status}): the Purchase is queued when it is paid"
-    return (
-        "no event was queued: orders read from history (poas sync, imports) are not sent, and an order "
-        "cancelled or voided before payment never is"
-    )
+        return words(NOT_SENDABLE, why=sendable_reason or "policy")
+    unpaid = order is not None and order.financial_status in ("pending", "authorized")
+    if unpaid and shop.events.purchase_topic == "paid" and order is not None:
+        return words(NOT_PAID, status=order.financial_status)
+    return words(HISTORY)
 
 
 def meta_status(
-    told: list[SentValue], dead_errors: dict[int, str | None], not_sent_reason: str
+    told: list[SentValue], dead_errors: dict[int, str | None], not_sent_reason: Words
 ) -> MetaStatus:
     """The verdict: sent / queued / dead for the newest Purchase, or not sent and why."""
     appends = [t for t in told if t.event_name == "AppendValue"]
     firsts = [t for t in told if t.event_name != "AppendValue"]
     if not firsts:
-        return MetaStatus(kind="not_sent", reason=not_sent_reason, appends=appends)
+        why = not_sent_reason
+        return MetaStatus(kind="not_sent", reason=str(why), reason_words=why, appends=appends)
     purchase = next((t for t in reversed(firsts) if t.event_name == "Purchase"), firsts[-1])
     if purchase.state == "dead":
-        words, _ = reason_words(dead_errors.get(purchase.id))
-        return MetaStatus(kind="dead", reason=words, purchase=purchase, appends=appends)
+        text, _ = reason_words(dead_errors.get(purchase.id))
+        dead = words(LEDGER, reason=text)
+        return MetaStatus(kind="dead", reason=text, reason_words=dead, purchase=purchase, appends=appends)
     if purchase.state == "queued":
-        why = "waiting for the worker to send it"
-        if purchase.outbox_state == "retry":
-            why = "Meta did not answer or was busy; it will be retried"
-        return MetaStatus(kind="queued", reason=why, purchase=purchase, appends=appends)
+        why = words(RETRYING if purchase.outbox_state == "retry" else WAITING)
+        return MetaStatus(
+            kind="queued", reason=str(why), reason_words=why, purchase=purchase, appends=appends
+        )
     return MetaStatus(kind="sent", purchase=purchase, appends=appends)
 
 
@@ -266,24 +346,17 @@ def correction_note(
         if fix.state == "queued":
             newest = status.appends[-1] if status.appends else None
             note.append = "sent" if newest is not None and newest.state == "sent" else "queued"
-            note.because = "the profit is final"
-        else:
-            note.append, note.because = "wont", str(fix.reason)
-        return note
+            return _because(note, words(FINAL))
+        note.append = "wont"
+        return _because(note, words(LEDGER, reason=fix.reason))
     if not differs:
         return note
     window_days = shop.events.append_window_days if shop else 7
     deadline = purchase_time + timedelta(days=window_days)
-    if now > deadline:
-        note.append = "wont"
-        note.because = (
-            f"the Purchase is more than {window_days} days old (the append window); the change stays in "
-            "poas's own figures only"
-        )
-    else:
-        note.append = "will"
-        note.because = (
-            f"only when the profit becomes final (refund, cancellation or the return window closing) before "
-            f"the {window_days}-day append window ends; a cost change alone sends nothing"
-        )
+    note.append = "wont" if now > deadline else "will"
+    return _because(note, words(PAST_WINDOW if now > deadline else WILL_APPEND, days=window_days))
+
+
+def _because(note: CorrectionNote, why: Words) -> CorrectionNote:
+    note.because, note.because_words = str(why), why
     return note

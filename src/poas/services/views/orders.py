@@ -21,6 +21,8 @@ from poas.services.views.order_story import (
     CorrectionNote,
     CostSource,
     MetaStatus,
+    Words,
+    component_text,
     component_words,
     correction_note,
     cost_source,
@@ -312,6 +314,7 @@ class WaterfallStep(BaseModel):
     start: Decimal
     end: Decimal
     source: str = ""
+    source_words: list[Words] = Field(default_factory=list, description="`source` as translatable sentences")
 
 
 class OrderLineView(BaseModel):
@@ -494,15 +497,15 @@ def _amount(components: dict[str, Any], name: str, fallback: Decimal) -> Decimal
     return fallback
 
 
-def _total(key: str, label: str, amount: Decimal, source: str = "") -> WaterfallStep:
+def _total(key: str, label: str, amount: Decimal, entry: Any = None) -> WaterfallStep:
     step = WaterfallStep(key=key, label=label, kind="total", amount=amount, start=ZERO, end=amount)
-    step.source = source
+    step.source, step.source_words = component_text(key, entry), component_words(key, entry)
     return step
 
 
-def _delta(key: str, label: str, delta: Decimal, running: Decimal, source: str = "") -> WaterfallStep:
+def _delta(key: str, label: str, delta: Decimal, running: Decimal, entry: Any = None) -> WaterfallStep:
     step = WaterfallStep(key=key, label=label, kind="delta", amount=delta, start=running, end=running + delta)
-    step.source = source
+    step.source, step.source_words = component_text(key, entry), component_words(key, entry)
     return step
 
 
@@ -517,16 +520,14 @@ def waterfall(snap: Snapshot) -> tuple[list[WaterfallStep], list[WaterfallStep]]
     running = a["revenue_ex_vat"] + a["vat"]
     steps = [_total("revenue", "Revenue incl. VAT", running)]
     if not snap.profit_known:
-        steps.append(_delta("vat", "VAT", -a["vat"], running, component_words("vat", comps.get("vat"))))
+        steps.append(_delta("vat", "VAT", -a["vat"], running, comps.get("vat")))
         steps.append(_total("revenue_ex_vat", "Revenue ex VAT", a["revenue_ex_vat"]))
         return steps, []
     for key, label, subtotal in _WATERFALL:
-        steps.append(_delta(key, label, -a[key], running, component_words(key, comps.get(key))))
+        steps.append(_delta(key, label, -a[key], running, comps.get(key)))
         running -= a[key]
         if subtotal:
-            steps.append(
-                _total(subtotal, "Revenue ex VAT", running, component_words(subtotal, comps.get(subtotal)))
-            )
+            steps.append(_total(subtotal, "Revenue ex VAT", running, comps.get(subtotal)))
     steps.append(_total("expected_profit", "Expected profit", a["expected_profit"]))
     realized: list[WaterfallStep] = []
     if any(_amount(comps, k, ZERO) != 0 for k, _, _ in _REALIZED):
@@ -534,7 +535,7 @@ def waterfall(snap: Snapshot) -> tuple[list[WaterfallStep], list[WaterfallStep]]
         realized.append(_total("gross_profit", "Gross profit", running))
         for key, label, sign in _REALIZED:
             delta = sign * _amount(comps, key, ZERO)
-            realized.append(_delta(key, label, delta, running, component_words(key, comps.get(key))))
+            realized.append(_delta(key, label, delta, running, comps.get(key)))
             running += delta
         realized.append(_total("realized_profit", "Realized profit", a["realized_profit"]))
     return steps, realized
