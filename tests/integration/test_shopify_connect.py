@@ -168,3 +168,22 @@ def test_a_store_that_is_not_shopify_is_one_line_and_nothing_is_left(
     assert "nothing was registered" in flat
     assert len(lines) <= 2 and SECRET not in flat  # one error line (wrapped at most once)
     assert not (home / "poas.toml").exists() and not (home / "secrets").exists()
+
+
+def test_no_permission_to_view_product_costs_is_named_and_nothing_is_registered(
+    home: Path, sandbox: RunningShopifySandbox
+) -> None:
+    sandbox.state.cost_access = False  # unitCost answers ACCESS_DENIED, as Shopify does
+    result = connect(*creds())
+    assert result.exit_code == 1
+    flat = " ".join(result.output.split())
+    assert "Access denied for unitCost field" in flat and "permission to view product costs" in flat
+    assert "nothing was registered" in flat and SECRET not in flat
+    assert sandbox.state.webhooks == {} and not (home / "poas.toml").exists()
+
+    sandbox.state.cost_access = True  # granted: connected; withdrawn later: the sync names it
+    assert connect(*creds()).exit_code == 0
+    sandbox.state.cost_access = False
+    appmod.settings.cache_clear()
+    synced = CliRunner().invoke(appmod.app, ["sync", "nordlys", "--costs-only"])
+    assert synced.exit_code == 1 and "Access denied for unitCost field" in " ".join(synced.output.split())

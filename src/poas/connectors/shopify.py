@@ -68,6 +68,7 @@ REFUND_LINES_MORE = (
     "query ($id: ID!, $after: String) { node(id: $id) { ... on Refund { id "
     f"refundLineItems(first: {REFUND_PAGE}, after: $after) {{ {_REFUND_LINE} }} }} }} }}"
 )
+COST_PROBE = "{ productVariants(first: 1) { nodes { id inventoryItem { unitCost { amount } } } } }"
 SHOP_QUERY = (
     "{ shop { name currencyCode ianaTimezone taxesIncluded myshopifyDomain } "
     "currentAppInstallation { accessScopes { handle } } }"
@@ -264,6 +265,8 @@ class ShopifyClient:
                     self.throttle_waits += 1
                     self._sleep(wait)
                     continue
+                if _denied(errors):
+                    raise ShopifyError("scope", f"{self.store}: Shopify refused a field: {_messages(errors)}")
                 raise ShopifyError("request", f"{self.store}: GraphQL error: {_messages(errors)}")
             data = body.get("data") if isinstance(body, dict) else None
             if not isinstance(data, dict):
@@ -378,6 +381,10 @@ class ShopifyClient:
             "bulk_failed", f"{self.store}: another bulk operation kept running; try again later"
         )
 
+    def can_read_costs(self) -> None:
+        """Raise ShopifyError (kind `scope`) when Shopify will not show this app the unit costs."""
+        self.graphql(COST_PROBE)
+
     def variant_costs(self, page_size: int = 100) -> Iterator[VariantCost]:
         after: str | None = None
         while True:
@@ -401,6 +408,14 @@ def _take_page(into: list[dict[str, Any]], conn: Any) -> str | None:
     into.extend(dict(n) for n in conn.get("nodes") or [] if isinstance(n, Mapping))
     info = conn.get("pageInfo") or {}
     return str(info["endCursor"]) if info.get("hasNextPage") and info.get("endCursor") else None
+
+
+def _denied(errors: Any) -> bool:
+    """An ACCESS_DENIED error (a scope or a staff permission the app lacks, e.g. unitCost without the
+    permission to view product costs)."""
+    return isinstance(errors, list) and any(
+        isinstance(e, Mapping) and (e.get("extensions") or {}).get("code") == "ACCESS_DENIED" for e in errors
+    )
 
 
 def _throttled(errors: Any) -> bool:

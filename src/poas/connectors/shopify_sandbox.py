@@ -102,6 +102,7 @@ class ShopifyState:
     available: float = BUCKET_MAX
     refilled_at: float = 0.0
     counters: dict[str, int] = field(default_factory=dict)
+    cost_access: bool = True  # False: unitCost is denied (no permission to view product costs)
     _seq: int = 0
 
     def _next(self) -> int:
@@ -221,6 +222,7 @@ class _Graphql:
         self.s = state
         self.base_url = base_url
         self.version = version
+        self.errors: list[dict[str, Any]] = []  # field errors beside the data (ACCESS_DENIED)
 
     def answer(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
         data: dict[str, Any] = {}
@@ -273,6 +275,16 @@ class _Graphql:
             data["orders"] = self._orders_page(query, variables)
         if "productVariants" in query and "bulkOperationRunQuery" not in query:
             data["productVariants"] = self._variants(variables)
+            if "unitCost" in query and not s.cost_access:
+                for n, node in enumerate(data["productVariants"]["nodes"]):
+                    node["inventoryItem"] = {"unitCost": None}
+                    self.errors.append(
+                        {
+                            "message": "Access denied for unitCost field.",
+                            "path": ["productVariants", "nodes", n, "inventoryItem", "unitCost"],
+                            "extensions": {"code": "ACCESS_DENIED"},
+                        }
+                    )
         return data
 
     def _create_webhook(self, variables: dict[str, Any]) -> dict[str, Any]:
@@ -597,10 +609,12 @@ def create_shopify_sandbox_app(state: ShopifyState | None = None) -> FastAPI:
                 }
             )
         base = str(request.base_url).rstrip("/")
-        data = _Graphql(st, base, version).answer(query, variables)
+        answering = _Graphql(st, base, version)
+        data = answering.answer(query, variables)
         return _json(
             {
                 "data": data,
+                **({"errors": answering.errors} if answering.errors else {}),
                 "extensions": {
                     "cost": {"requestedQueryCost": cost, "actualQueryCost": cost, "throttleStatus": status}
                 },

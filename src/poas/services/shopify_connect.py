@@ -146,6 +146,16 @@ def connect_shopify(settings: Settings, conn: ShopifyConnection) -> ShopifyConne
                     f"{store}: the app lacks the scope(s) {', '.join(missing)}: add them to the app's "
                     "access scopes, release the version, and run poas connect again"
                 )
+            try:
+                client.can_read_costs()
+            except ShopifyError as exc:
+                if exc.kind != "scope":
+                    raise
+                raise ConnectError(
+                    f"{store}: Shopify will not show the app the unit costs ({exc}): in the Shopify admin "
+                    "give the app (or, for a custom app, the staff account that installed it) the "
+                    "permission to view product costs, and run poas connect again (nothing was registered)"
+                ) from None
             report.info = info
             report.differences = _differences(settings, shop_id, info)
             if "read_all_orders" not in info.scopes:
