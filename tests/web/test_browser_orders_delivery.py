@@ -324,3 +324,19 @@ def test_a_stale_tab_gets_reload_the_page_not_raw_json(view: tuple[Any, str], li
     assert page.url.endswith("/delivery") and "detail" not in page.locator("main").inner_text()
     assert views.delivery_view(live_app.engine, now=utcnow(), shops=None).replayable == 2  # nothing replayed
     screenshot(page, f"error-403-htmx-{width}")
+
+
+@pytest.mark.parametrize("viewport", [WIDE, PHONE], ids=["wide", "phone"])
+def test_the_order_page_speaks_bokmal(browser: Any, live_app: LiveApp, viewport: dict[str, int]) -> None:
+    seed_order(live_app.engine, live_app.settings.shops[0], utcnow())
+    context = browser.new_context(viewport=viewport, locale="nb-NO")
+    page = context.new_page()
+    page.goto(f"{live_app.url}/login?next=/orders/nordic/5001")
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r"/orders/nordic/5001$"))
+    sources = page.locator("#waterfall-table").inner_text()
+    assert "Fraktregel parcel-5kg" in sources and "pick-pack (én gang per ordre)" in sources, sources
+    assert "venter på at arbeideren sender den" in page.locator("#meta-status").inner_text()
+    screenshot(page, f"order-nb-{'wide' if viewport is WIDE else 'phone'}")
+    context.close()
