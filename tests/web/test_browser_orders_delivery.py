@@ -340,3 +340,16 @@ def test_the_order_page_speaks_bokmal(browser: Any, live_app: LiveApp, viewport:
     assert "venter på at arbeideren sender den" in page.locator("#meta-status").inner_text()
     screenshot(page, f"order-nb-{'wide' if viewport is WIDE else 'phone'}")
     context.close()
+
+
+def test_the_campaigns_page_leads_to_the_drill_down(view: tuple[Any, str], live_app: LiveApp) -> None:
+    from test_drilldown import DAY, TREE, seed_ads
+
+    page, width = view
+    seed_ads(live_app.engine)
+    page.goto(f"{live_app.url}/campaigns?from={DAY}&to={DAY}")
+    page.locator("#drill-down").click()
+    expect(page.locator("#drilldown")).to_have_attribute("data-level", "campaign")
+    assert page.locator("#drilldown tbody tr").count() == len(TREE)
+    assert f"from={DAY}" in page.url
+    screenshot(page, f"campaigns-to-drilldown-{width}")
