@@ -174,6 +174,7 @@ def test_woocommerce_sync_catalogues_first_categories_as_line_categories(
     shutil.copytree(WOO_SEED, seed)
     with (seed / "variants.csv").open("a", encoding="utf-8") as fh:
         fh.write("57,BOKS-01,Kaffeboks,,Oppbevaring,,NOK\n")  # a simple product without a cost
+        fh.write("58,,Kaffeskje,,Tilbehør,9.00,NOK\n")  # and one without a SKU: nothing finds it
     body = orjson.loads((WOO_SEED / "orders" / "4711.json").read_bytes())
     body.update(id=4788, number="4788", refunds=[])
     box = body["line_items"][1]
@@ -186,7 +187,9 @@ def test_woocommerce_sync_catalogues_first_categories_as_line_categories(
         )
         assert connected.exit_code == 0, connected.output
         report = sync_woocommerce(engine, _shop(home, "butikk"), now=datetime.now(UTC))
-    assert report.catalogued == 5
+        said = " ".join(poas("sync", "butikk", "--costs-only").output.split())
+        assert "1 simple product(s) without a SKU" in said and "Kaffeskje (product 58)" in said
+    assert report.catalogued == 5 and report.unkeyed == ["Kaffeskje (product 58)"]
     categories = _line_categories(engine, "butikk", "4788")
     assert categories == {"KVERN-01": "Kverner", "BOKS-01": "Oppbevaring", None: "fee"}  # + the fee line
     doc = _profit("butikk", "4788")

@@ -98,6 +98,13 @@ def sync_woocommerce_shop(shop: ShopConfig, since: datetime | None, costs_only: 
         console.print(
             "first-seen costs apply to older orders too (source woocommerce-first-sync)", highlight=False
         )
+    if report.unkeyed:
+        shown = ", ".join(report.unkeyed[:5]) + (" …" if len(report.unkeyed) > 5 else "")
+        console.print(
+            f"  {len(report.unkeyed)} simple product(s) without a SKU, so no order line can be matched "
+            f"to their cost: give them a SKU in WooCommerce ({shown})",
+            highlight=False,
+        )
     console.print(
         f"products: {report.catalogued} item(s) with title and first category (the lines' category); "
         f"{report.categories_filled} stored line(s) given their category",

@@ -56,6 +56,7 @@ class WooSyncReport:
     since: datetime | None = None
     throttled: int = 0
     outcome: BatchOutcome = field(default_factory=BatchOutcome)
+    unkeyed: list[str] = field(default_factory=list)  # simple products without a SKU: not matchable
     catalogued: int = 0  # items written to the product catalogue (title, first category)
     categories_filled: int = 0  # stored order lines given their product's category
 
@@ -80,6 +81,10 @@ def sync_costs(
     seen: dict[str, Decimal] = {}
     items: list[CatalogItem] = []
     for item in client.product_costs(shop.woocommerce_cost_meta_keys):
+        if item.variant_id == item.product_id and not item.sku:
+            # a simple product's order lines carry no variation id, so only a SKU finds its cost
+            report.unkeyed.append(f"{item.title} (product {item.product_id})")
+            continue
         items.append(CatalogItem(cost_key(item), item.sku, item.title, "", item.product_type or None))
         if item.unit_cost is None:
             report.costs_missing.append(f"{item.title} ({cost_key(item)})")
