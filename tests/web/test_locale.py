@@ -163,3 +163,27 @@ def test_dashboard_pages_in_bokmal_name_the_shops_zone(client: TestClient) -> No
     assert 'data-locale="nb-NO"' in html and 'data-currency="NOK"' in html
     en = client.get("/settings", headers={"Accept-Language": "en"}).text
     assert ">Campaigns</a>" in en and "Log out" in en and 'data-locale="en"' in en
+
+
+def test_the_pages_shop_sets_zone_and_currency(engine: Engine) -> None:
+    """`?shop=` or an order's path picks the shop whose clock and currency the page uses."""
+    settings = Settings(
+        admin_password_hash=SecretStr(hash_password(PASSWORD)),
+        session_secret=SecretStr("locale-secret-" + "x" * 20),
+        shops=[
+            ShopConfig(id="nordic", currency="NOK", timezone="Europe/Oslo"),
+            ShopConfig(id="nyc", currency="USD", timezone="America/New_York"),
+        ],
+    )
+    with TestClient(create_app(settings, engine), base_url="http://testserver") as c:
+        token = _csrf(c.get("/login").text)
+        c.post("/login", data={"password": PASSWORD, "csrf_token": token, "next": "/settings"})
+        first = c.get("/settings").text
+        assert 'data-currency="NOK" data-zone="Europe/Oslo"' in first
+        chosen = c.get("/costs", params={"shop": "nyc"}).text
+        assert 'data-currency="USD" data-zone="America/New_York"' in chosen
+        assert "America/New_York" in chosen.split('id="time-zone"')[1]
+        order = c.get("/orders/nyc/404-none", headers={"Accept": "text/html"})  # its shop, even on a 404
+        assert 'data-zone="America/New_York"' in order.text
+        unknown = c.get("/settings", params={"shop": "nowhere"}).text
+        assert 'data-zone="Europe/Oslo"' in unknown  # an unknown shop: the first one's clock
