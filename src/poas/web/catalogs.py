@@ -71,6 +71,10 @@ REPORT_NOTES = (
 )
 
 
+# Order financial statuses the platforms send besides the orders filter's (shown as `_(status)`).
+OTHER_STATUSES = ("voided", "partially_paid", "expired")
+
+
 def shown_strings() -> list[tuple[str, str]]:
     """English strings the read models hand to the templates, which show them as `_(value)`.
 
@@ -80,11 +84,13 @@ def shown_strings() -> list[tuple[str, str]]:
     from poas.services import report, settings_overrides
     from poas.services.views import delivery_reasons as dr
     from poas.services.views import order_story, orders
+    from poas.web.dashboard import ORDER_STATUSES
 
     out = [(label, "domain/advice.py") for label in BASIS_LABELS.values()]
     texts = [dr.TOO_OLD, dr.NO_REASON, *dr.NOT_QUEUED.values(), *dr.STATE_WORDS.values()]
     out += [(text, "services/views/delivery_reasons.py") for text in texts]
     out += [(note, "services/report.py") for note in (report.STALE_NOTE, *REPORT_NOTES)]
+    out += [(status, "domain/order.py") for status in (*ORDER_STATUSES, *OTHER_STATUSES)]
     for e in settings_overrides.editable():
         out += [(e.label, "services/settings_overrides.py"), (e.help, "services/settings_overrides.py")]
     steps = [label for _key, label, _x in (*orders._WATERFALL, *orders._REALIZED)]

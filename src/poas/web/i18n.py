@@ -77,7 +77,8 @@ def using(local: Local) -> Iterator[Local]:
 
 
 def gettext(message: str) -> str:
-    return translations(current().lang).gettext(message)
+    """`message` in the request's language; an empty one stays empty (gettext would give the header)."""
+    return translations(current().lang).gettext(message) if message else message
 
 
 def ngettext(singular: str, plural: str, n: int) -> str:
