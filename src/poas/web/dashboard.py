@@ -61,41 +61,43 @@ router = APIRouter(
 
 
 _COOKIE_SECURE = {
-    "auto": "Secure when the request came over https: TLS to poas itself, or X-Forwarded-Proto: https "
-    "from a trusted proxy",
-    "true": "always Secure: browsers never send it over plain http",
-    "false": "never Secure: browsers also send it over plain http",
+    "auto": N_(
+        "Secure when the request came over https: TLS to poas itself, or X-Forwarded-Proto: https "
+        "from a trusted proxy"
+    ),
+    "true": N_("always Secure: browsers never send it over plain http"),
+    "false": N_("never Secure: browsers also send it over plain http"),
 }
 
 
 def web_access(s: Settings, auth: AuthConfig, scheme: str) -> dict[str, str]:
     """How the dashboard and the API are guarded, as the settings page shows it: which secrets are
     set (never their values), the cookie's Secure rule, the login throttle and the trusted proxies."""
-    secure = _COOKIE_SECURE[s.cookie_secure]
+    secure = _(_COOKIE_SECURE[s.cookie_secure])
     if s.cookie_secure == "auto":
-        now = "Secure" if scheme == "https" else "not Secure"
-        secure += f" (this page came over {scheme}: {now})"
+        now = _("Secure") if scheme == "https" else _("not Secure")
+        secure += " " + _("(this page came over %(scheme)s: %(now)s)") % {"scheme": scheme, "now": now}
     # uvicorn reads FORWARDED_ALLOW_IPS itself; poas passes it no value of its own.
     proxies = os.environ.get("FORWARDED_ALLOW_IPS")
     if proxies is None:
-        trusted = "127.0.0.1, ::1 (FORWARDED_ALLOW_IPS unset: uvicorn's default, a proxy on this machine)"
+        trusted = _("127.0.0.1, ::1 (FORWARDED_ALLOW_IPS unset: uvicorn's default, a proxy on this machine)")
     elif proxies.strip() == "*":
-        trusted = (
+        trusted = _(
             "* (FORWARDED_ALLOW_IPS: every address, so any client can claim https and set its own "
             "X-Forwarded-For, which defeats the login throttle)"
         )
     else:
         trusted = f"{proxies} (FORWARDED_ALLOW_IPS)"
     return {
-        "Admin password": "set" if s.admin_password_hash else "not set (login disabled)",
-        "Session secret": "set (POAS_SESSION_SECRET)"
+        _("Admin password"): _("set") if s.admin_password_hash else _("not set (login disabled)"),
+        _("Session secret"): _("set (POAS_SESSION_SECRET)")
         if s.session_secret
-        else "not set: a random one per process (sessions end on restart)",
-        "Session cookie": f"cookie_secure = {s.cookie_secure}: {secure}",
-        "Login throttle": f"{auth.login_policy.describe()} (an IPv6 client's /64); "
+        else _("not set: a random one per process (sessions end on restart)"),
+        _("Session cookie"): f"cookie_secure = {s.cookie_secure}: {secure}",
+        _("Login throttle"): f"{auth.login_policy.describe()} (" + _("an IPv6 client's /64") + "); "
         "POAS_LOGIN_MAX_FAILURES, POAS_LOGIN_WINDOW_S",
-        "Trusted proxies": trusted,
-        "Admin API token": mask(s.admin_api_token),
+        _("Trusted proxies"): trusted,
+        _("Admin API token"): mask(s.admin_api_token),
     }
 
 

@@ -18,6 +18,7 @@ from poas.settings import Settings, ShopConfig, mask
 from poas.web.auth import AuthConfig, check_csrf, require_admin
 from poas.web.dashboard import flash, page, web_access
 from poas.web.effective_settings import apply_settings, settings_of
+from poas.web.i18n import N_
 from poas.web.i18n import gettext as _
 
 router = APIRouter(
@@ -96,9 +97,9 @@ def settings_page(request: Request) -> Response:
             }
         )
     general = {
-        "Database": database_label(s.resolved_database_url()),
-        "Graph API": f"{s.graph_base_url} ({s.graph_version})",
-        "Config file": str(s.config_path()),
+        N_("Database"): database_label(s.resolved_database_url()),
+        N_("Graph API"): f"{s.graph_base_url} ({s.graph_version})",
+        N_("Config file"): str(s.config_path()),
     }
     auth: AuthConfig = request.app.state.auth
     web = web_access(s, auth, request.url.scheme)
