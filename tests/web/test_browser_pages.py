@@ -97,7 +97,7 @@ def test_open_an_orders_profit_waterfall(demo_desktop: Any, demo_app: DemoApp) -
 def test_an_order_shows_the_events_sent_and_metas_answer(demo_desktop: Any, demo_app: DemoApp) -> None:
     page = demo_desktop
     page.goto(f"{demo_app.url}/orders")
-    sent_row = page.locator("#orders tbody tr", has_text="1/1").first
+    sent_row = page.locator("#orders tbody tr", has_text="1 of 1 sent").first
     sent_row.locator("td a").click()
     events = page.locator("#events tbody tr")
     expect(events).to_have_count(1)
