@@ -100,6 +100,10 @@ def test_delivery_view_counts_ages_match_rate_and_pauses(client: TestClient, eng
     assert body["match_rate"] == "0.7000" and body["match_alert"] is True
     assert sorted(d["id"] for d in body["dead"]) == sorted(seeded["dead"])
     assert body["dead"][0]["last_error"].startswith("(#100)")
+    assert body["dead_total"] == 2 and body["replayable"] == 2 and body["reasons"][0]["count"] == 2
+    key = body["reasons"][0]["key"]
+    paged = client.get("/api/v1/delivery", params={"reason": key, "offset": 1}, headers=ADMIN).json()
+    assert paged["dead_matching"] == 2 and len(paged["dead"]) == 1 and paged["reason"] == key
 
 
 def test_shop_token_sees_and_replays_only_its_own_events(client: TestClient, engine: Engine) -> None:

@@ -34,8 +34,15 @@ def visible_shops(who: Principal) -> list[str] | None:
 
 
 @router.get("/delivery", response_model=DeliveryView, summary="Outbox depth, per-pixel states, match rate")
-def get_delivery(request: Request, who: ApiPrincipal) -> DeliveryView:
-    return views.delivery_view(engine_of(request), now=views.utcnow(), shops=visible_shops(who))
+def get_delivery(
+    request: Request,
+    who: ApiPrincipal,
+    reason: Annotated[str | None, Query(max_length=40, description="a reason group's key")] = None,
+    offset: Annotated[int, Query(ge=0, le=10**9, description="into the dead events, 50 a page")] = 0,
+) -> DeliveryView:
+    return views.delivery_view(
+        engine_of(request), now=views.utcnow(), shops=visible_shops(who), reason=reason, offset=offset
+    )
 
 
 class ReplayRequest(BaseModel):
