@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import cache
 
 from babel import Locale
 from babel.dates import format_date
@@ -26,6 +27,14 @@ def _places_pattern(pattern: str, places: int) -> str:
     return _NUMBER_PART.sub("#,##0" + ("." + "0" * places if places else ""), pattern, count=1)
 
 
+@cache
+def _locale_pattern(locale: str, kind: str, places: int) -> str:
+    """The locale's currency or percent pattern with `places` decimals (looked up once per table)."""
+    loc = Locale.parse(locale)
+    pattern = loc.currency_formats["standard"] if kind == "currency" else loc.percent_formats[None]
+    return _places_pattern(pattern.pattern, places)
+
+
 def _space_after_code(text: str) -> str:
     """CLDR currency spacing Babel leaves out: `NOK126.00` → `NOK 126.00` (as Intl.NumberFormat writes)."""
     return re.sub(r"(?<=[A-Za-z])(?=\d)|(?<=\d)(?=[A-Za-z])", "\u00a0", text)
@@ -40,11 +49,10 @@ def fmt_money(value: Decimal | None, places: int | None = None, currency: str | 
     if places is None:
         text = format_currency(value, code, locale=here.babel_locale)
     else:
-        pattern = Locale.parse(here.babel_locale).currency_formats["standard"].pattern
         text = format_currency(
             value.quantize(Decimal(1).scaleb(-places)),
             code,
-            format=_places_pattern(pattern, places),
+            format=_locale_pattern(here.babel_locale, "currency", places),
             locale=here.babel_locale,
             currency_digits=False,
         )
@@ -69,9 +77,8 @@ def fmt_pct(value: Decimal | None, places: int = 1) -> str:
     if value is None:
         return MISSING
     loc = current().babel_locale
-    pattern = Locale.parse(loc).percent_formats[None].pattern
     q = value.quantize(Decimal(1).scaleb(-(places + 2)))
-    return format_percent(q, format=_places_pattern(pattern, places), locale=loc)
+    return format_percent(q, format=_locale_pattern(loc, "percent", places), locale=loc)
 
 
 def plain(value: Decimal | None, places: int = 2) -> str:
