@@ -2,7 +2,8 @@
 """Extract the dashboard's strings into web/locale/{nb,en}/LC_MESSAGES/messages.po; list what nb lacks.
 
 Run after adding `_()` / `{% trans %}` strings: `.venv/bin/python scripts/catalogs.py`
-(`--check`: change nothing, exit 1 if Bokmål misses a translation). Translate the new empty
+(`--check`: change nothing, exit 1 if Bokmål misses a translation; `--raw`: list template text
+that is not wrapped in `_()` yet). Translate the new empty
 `msgstr ""` entries of nb/messages.po (English is the source language; its catalog stays empty).
 """
 
@@ -14,6 +15,11 @@ from poas.web import catalogs
 
 
 def main(argv: list[str]) -> int:
+    if "--raw" in argv:
+        raw = catalogs.raw_text()
+        for template, text in raw:
+            print(f"{template}: {text!r}")
+        return 1 if raw else 0
     if "--check" in argv:
         missing = catalogs.missing("nb")
     else:

@@ -7,6 +7,7 @@ not translated yet (a test requires none for Bokmål).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from functools import cache
 from io import BytesIO
@@ -17,6 +18,7 @@ from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 from babel.support import NullTranslations, Translations
+from jinja2 import Environment, nodes
 
 WEB = Path(__file__).parent
 LOCALE_DIR = WEB / "locale"
@@ -146,4 +148,29 @@ def missing(lang: str, template: Catalog | None = None) -> list[str]:
         strings = list(have.string) if isinstance(have.string, tuple) else [have.string]
         if not all(strings):
             out.append(_key(msg.id))
+    return out
+
+
+_TAG_TAIL = re.compile(r"^[^<]*?>")  # the rest of a tag a `{{ }}` interrupted
+_TAG_HEAD = re.compile(r"<[^>]*$")  # a tag that a `{{ }}` interrupts
+_UNTRANSLATED_SKIP = re.compile(r"<(code|pre|script|style)\b[^>]*>.*?</\1>|<[^>]*>|&[#\w]+;", re.S)
+
+
+def raw_text(folder: Path = WEB / "templates") -> list[tuple[str, str]]:
+    """Visible template text outside `_()` / `{% trans %}` (code, URLs and markup left out): what a
+    person should check before calling a page translated. Not every hit is a bug (brand names)."""
+    env = Environment(extensions=["jinja2.ext.i18n"])
+    out = []
+    for path in sorted(folder.glob("*.html")):
+        if path.name.startswith("api_"):
+            continue  # Swagger UI / ReDoc pages: the vendored tools' own words
+        for node in env.parse(path.read_text(encoding="utf-8")).find_all(nodes.TemplateData):
+            text = _TAG_HEAD.sub("", _TAG_TAIL.sub("", node.data))
+            text = _UNTRANSLATED_SKIP.sub(" ", text)
+            for piece in re.split(r"\s{2,}|\n", text):
+                piece = piece.strip(" ·:;,.()–-")
+                attribute_bits = "=" in piece or '"' in piece  # inside a tag split by {{ }} / {% %}
+                words = " " in piece or piece[:1].isupper()  # not a lone class or keyword (bad, selected)
+                if re.search(r"[A-Za-z]{3,}", piece) and words and not attribute_bits and piece != "poas":
+                    out.append((path.name, piece))
     return out
