@@ -156,6 +156,10 @@ _TAG_HEAD = re.compile(r"<[^>]*$")  # a tag that a `{{ }}` interrupts
 _UNTRANSLATED_SKIP = re.compile(r"<(code|pre|script|style)\b[^>]*>.*?</\1>|<[^>]*>|&[#\w]+;", re.S)
 
 
+# Names and commands that stay as they are in every language.
+KEEP_AS_IS = frozenset({"AppendValue", "Meta", "poas outbox resume"})
+
+
 def raw_text(folder: Path = WEB / "templates") -> list[tuple[str, str]]:
     """Visible template text outside `_()` / `{% trans %}` (code, URLs and markup left out): what a
     person should check before calling a page translated. Not every hit is a bug (brand names)."""
@@ -171,6 +175,7 @@ def raw_text(folder: Path = WEB / "templates") -> list[tuple[str, str]]:
                 piece = piece.strip(" ·:;,.()–-")
                 attribute_bits = "=" in piece or '"' in piece  # inside a tag split by {{ }} / {% %}
                 words = " " in piece or piece[:1].isupper()  # not a lone class or keyword (bad, selected)
-                if re.search(r"[A-Za-z]{3,}", piece) and words and not attribute_bits and piece != "poas":
+                keep = piece in KEEP_AS_IS or piece == "poas"
+                if re.search(r"[A-Za-z]{3,}", piece) and words and not attribute_bits and not keep:
                     out.append((path.name, piece))
     return out
