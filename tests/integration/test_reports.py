@@ -55,6 +55,8 @@ def test_import_spend_then_report_json_and_csv(configured: Path) -> None:
     assert rows["Høst – Regnjakker"]["spend"] == 1265.0
     assert rows["Vinter – Ullgensere"]["meta_value"] == 18797.8
     assert rows["Vinter – Ullgensere"]["roas"] == 0.0  # spend but no orders yet
+    assert doc["decision_basis"] == "expected"  # the shop's default basis
+    assert rows["Vinter – Ullgensere"]["decision"] == "pause"  # POAS 0: below the pause line
     assert doc["total"]["spend"] == 3902.45
 
     csv_out = runner.invoke(

@@ -117,6 +117,11 @@ def test_report_shows_the_revenue_trap_table_and_advice_moves_budget_to_b(engine
     assert by_name["Product A"]["roas"] == 5.0 and by_name["Product A"]["poas"] == 1.0
     assert by_name["Product B"]["roas"] == 3.5 and by_name["Product B"]["poas"] == 2.1
     assert {"campaign", "spend", "revenue", "profit", "roas", "poas"} <= set(by_name["Product B"])
+    # Meta's own figures beside ours: 5 purchases worth 6 000 (incl. VAT) → the ROAS Ads Manager shows
+    meta = by_name["Product A"]
+    assert (meta["meta_purchases"], meta["meta_value"], meta["meta_roas"]) == (5, 6000.0, 6.0)
+    assert unattributed.figures.meta_purchases == 0
+    assert doc["total"]["meta_purchases"] == 10 and doc["total"]["meta_roas"] == 6.0
 
     advice = advise(
         [

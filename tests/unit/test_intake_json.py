@@ -52,3 +52,25 @@ def test_refuses_what_no_field_can_hold_naming_the_path(body: bytes, field: str)
         load_json(body)
     assert caught.value.field == field
     assert str(caught.value).startswith(f"{field}: ")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"id": 1234567890123456789}',  # 19 digits: read by json, exactly
+        b'{"id": 123456789012345678}',  # 18: orjson
+        b'{"a": "x1234567890123456789y"}',  # a run of 19 digits inside a string counts too
+        b'{"a": 1.234567890123456789e5}',
+        ('{"a": "' + "\u0661" * 19 + '"}').encode(),  # Arabic-Indic digits are not \\d in bytes
+        b'{"a": "00000000000000000000", "b": [1, 2, 3]}',
+        b"[" + b",".join(b"123456789" for _ in range(50)) + b"]",
+    ],
+)
+def test_long_digit_check_matches_the_regular_expression(body: bytes) -> None:
+    """The fast check sends to json exactly the bodies `\\d{19}` (ASCII digits in bytes) finds."""
+    import re
+
+    from poas.sources.payload import _has_long_digits
+
+    assert _has_long_digits(body) == bool(re.search(rb"\d{19}", body))
+    assert load_json(body) == json.loads(body)

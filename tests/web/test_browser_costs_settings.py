@@ -175,6 +175,8 @@ def test_the_template_downloads_and_reuploads_cleanly(page: Any, live_app: LiveA
     ]
     save_costs(live_app.engine, shop, rows, now=datetime.now(UTC), recompute_reason=None)
     page.goto(f"{live_app.url}/costs")
+    expect(page.locator('#costs tr[data-key="4400"] .valid-from')).to_have_text("2026-03-01 12:30")  # Oslo
+    expect(page.locator('#costs tr[data-key="SKU-T2"] .valid-from')).to_have_text("always")
     with page.expect_download() as info:
         page.click("#cost-template")
     path = tmp_path / "template.csv"

@@ -218,7 +218,13 @@ def report_cmd(
         basis=policy.basis,
     )
     if fmt == "json":
-        sys.stdout.write(json.dumps(report_json(report), ensure_ascii=False, indent=2) + "\n")
+        doc = report_json(report)
+        if report.by in ("campaign", "adset", "ad", "product"):  # the advice's verdict per line
+            doc["decision_basis"] = policy.basis
+            for line, row in zip(doc["rows"], report.rows, strict=True):
+                spent = bool(row.key) and row.figures.spend > 0
+                line["decision"] = verdict(row_poas(row, policy.basis), policy) if spent else None
+        sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
     elif fmt == "csv":
         sys.stdout.write(report_csv(report))
     else:

@@ -178,7 +178,7 @@ class Obj:
     __slots__ = ("bounds", "data", "path")
 
     def __init__(self, data: object, path: str = "", *, bounds: TimeBounds | None = None) -> None:
-        if not isinstance(data, Mapping):
+        if type(data) is not dict and not isinstance(data, Mapping):  # the abc check only for non-dicts
             raise PayloadError(path or "body", "expected a JSON object")
         self.data: Mapping[str, Any] = data
         self.path = path
@@ -219,9 +219,12 @@ class Obj:
         value = self.data.get(key)
         if value is None:
             return default
-        if isinstance(value, bool) or not isinstance(value, str | int | float):
+        if type(value) is str:
+            text = value.strip()
+        elif isinstance(value, bool) or not isinstance(value, str | int | float):
             raise PayloadError(self.where(key), "expected a string")
-        text = str(value).strip()
+        else:
+            text = str(value).strip()
         return text[:limit] if text else default
 
     def dec(self, key: str, default: Decimal | None = None) -> Decimal | None:

@@ -72,6 +72,13 @@ PRIVATE = Rules(
 
 def money(obj: Obj, key: str, default: Decimal | None = ZERO) -> Decimal | None:
     """`key_set.shop_money.amount` when present, else the plain `key` field."""
+    money_set = obj.data.get(f"{key}_set")
+    if type(money_set) is dict:  # the common shape, read without wrapping each level (same checks)
+        shop_money = money_set.get("shop_money")
+        if type(shop_money) is dict:
+            amount = shop_money.get("amount")
+            if type(amount) is str and amount:
+                return Obj.dec_value(amount, f"{obj.where(key)}_set.shop_money.amount")
     money_set = obj.obj(f"{key}_set")
     if money_set is not None:
         shop_money = money_set.obj("shop_money")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, TypeGuard
 
 from poas.domain.consent import DEFAULT_SIGNAL_KEYS
 from poas.domain.order import Order
@@ -27,6 +27,10 @@ class BulkError:
         return f"line {self.line}: {self.message}"
 
 
+def _is_map(value: object) -> TypeGuard[Mapping[str, Any]]:
+    return type(value) is dict or isinstance(value, Mapping)  # the abc check only for non-dicts
+
+
 def _tail(gid: object) -> str:
     return str(gid).rsplit("/", 1)[-1] if gid is not None else ""
 
@@ -38,26 +42,26 @@ def _kind(gid: object) -> str:
 
 def _set(value: Any) -> dict[str, Any] | None:
     """`{shopMoney: {amount, currencyCode}}` → the REST `{shop_money: {amount, currency_code}}`."""
-    if not isinstance(value, Mapping):
+    if not _is_map(value):
         return None
     shop = value.get("shopMoney")
-    if not isinstance(shop, Mapping):
+    if not _is_map(shop):
         return None
     return {"shop_money": {"amount": shop.get("amount"), "currency_code": shop.get("currencyCode")}}
 
 
 def _obj(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
+    return value if _is_map(value) else {}
 
 
 def _nodes(value: Any) -> list[Any]:
     if isinstance(value, list):
         return value
-    if isinstance(value, Mapping):
+    if _is_map(value):
         if isinstance(value.get("nodes"), list):
             return list(value["nodes"])
         if isinstance(value.get("edges"), list):
-            return [e.get("node") for e in value["edges"] if isinstance(e, Mapping)]
+            return [e.get("node") for e in value["edges"] if _is_map(e)]
     return []
 
 
@@ -65,14 +69,12 @@ def _tax_lines(value: Any) -> list[dict[str, Any]]:
     return [
         {"price_set": _set(t.get("priceSet")), "rate": t.get("rate"), "title": t.get("title")}
         for t in _nodes(value)
-        if isinstance(t, Mapping)
+        if _is_map(t)
     ]
 
 
 def _allocations(value: Any) -> list[dict[str, Any]]:
-    return [
-        {"amount_set": _set(a.get("allocatedAmountSet"))} for a in _nodes(value) if isinstance(a, Mapping)
-    ]
+    return [{"amount_set": _set(a.get("allocatedAmountSet"))} for a in _nodes(value) if _is_map(a)]
 
 
 def line_item(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -107,7 +109,7 @@ def shipping_line(row: Mapping[str, Any]) -> dict[str, Any]:
 def refund(row: Mapping[str, Any], order_id: str) -> dict[str, Any]:
     items = []
     for rli in _nodes(row.get("refundLineItems")):
-        if not isinstance(rli, Mapping):
+        if not _is_map(rli):
             continue
         li = _obj(rli.get("lineItem"))
         restock = rli.get("restockType")
@@ -132,10 +134,10 @@ def refund(row: Mapping[str, Any], order_id: str) -> dict[str, Any]:
 def order_payload(row: Mapping[str, Any], children: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """The REST-shaped order for a GraphQL Order row and its child rows."""
     order_id = _tail(row.get("id"))
-    customer = row.get("customer") if isinstance(row.get("customer"), Mapping) else None
-    address = row.get("shippingAddress") if isinstance(row.get("shippingAddress"), Mapping) else None
+    customer = row.get("customer") if _is_map(row.get("customer")) else None
+    address = row.get("shippingAddress") if _is_map(row.get("shippingAddress")) else None
     lines = [line_item(r) for r in _nodes(row.get("lineItems"))]
-    shipping = [shipping_line(row["shippingLine"])] if isinstance(row.get("shippingLine"), Mapping) else []
+    shipping = [shipping_line(row["shippingLine"])] if _is_map(row.get("shippingLine")) else []
     for child in children:
         kind = _kind(child.get("id"))
         if kind == "LineItem":
@@ -164,9 +166,7 @@ def order_payload(row: Mapping[str, Any], children: Iterable[Mapping[str, Any]])
             "first_name": customer.get("firstName"),
             "last_name": customer.get("lastName"),
             "email_marketing_consent": (
-                {"state": str(consent.get("marketingState", "")).lower()}
-                if isinstance(consent, Mapping)
-                else None
+                {"state": str(consent.get("marketingState", "")).lower()} if _is_map(consent) else None
             ),
         }
         if customer
@@ -185,11 +185,11 @@ def order_payload(row: Mapping[str, Any], children: Iterable[Mapping[str, Any]])
         "note_attributes": [
             {"name": a.get("key"), "value": a.get("value")}
             for a in _nodes(row.get("customAttributes"))
-            if isinstance(a, Mapping)
+            if _is_map(a)
         ],
         "line_items": lines,
         "shipping_lines": shipping,
-        "refunds": [refund(r, order_id) for r in _nodes(row.get("refunds")) if isinstance(r, Mapping)],
+        "refunds": [refund(r, order_id) for r in _nodes(row.get("refunds")) if _is_map(r)],
     }
 
 

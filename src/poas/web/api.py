@@ -101,7 +101,19 @@ def _shop_for(request: Request, who: Principal, shop_id: str | None) -> ShopConf
 
 
 SortKey = Literal[
-    "name", "spend", "orders", "revenue", "gross_profit", "roas", "poas", "poas_expected", "margin"
+    "name",
+    "spend",
+    "orders",
+    "revenue",
+    "gross_profit",
+    "expected_profit",
+    "roas",
+    "poas",
+    "poas_expected",
+    "margin",
+    "poas_basis",
+    "profit_after_ads",
+    "break_even_roas",
 ]
 
 
@@ -120,6 +132,10 @@ def get_report(
     date_to: Annotated[date | None, Query(alias="to")] = None,
     sort: SortKey | None = None,
     dir: Literal["asc", "desc"] = "desc",
+    basis: Annotated[
+        Literal["expected", "gross"] | None,
+        Query(description="profit for decisions (verdict, tone, advice); default: the shop's decision_basis"),
+    ] = None,
 ) -> views.ReportView:
     shop = _shop_for(request, who, shop_id)
     try:
@@ -132,6 +148,7 @@ def get_report(
             date_to=date_to,
             sort=sort,
             descending=dir == "desc",
+            basis=basis,
         )
     except (ValueError, OverflowError) as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc).replace("--", "")) from None

@@ -5,9 +5,11 @@ post/redirect/get (the result is shown on /costs after a 303, so a refresh never
 from __future__ import annotations
 
 import tempfile
+from datetime import datetime, time
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -43,11 +45,15 @@ router = APIRouter(
 )
 
 
-def _cost_date(value: Any, timezone: str, empty: str = "–") -> str:
-    """A valid_from / valid_to as the shop's calendar shows it (a local midnight is just the date)."""
+def _cost_date(value: datetime | None, timezone: str, empty: str = "–") -> str:
+    """A valid_from / valid_to as the shop's calendar shows it: a local midnight is just the date,
+    another instant the local date and time; "always" for the beginning of time."""
     if value is None:
         return empty
-    return local_day(value, timezone) or "always"
+    if not local_day(value, timezone):
+        return _("always")
+    local = value.astimezone(ZoneInfo(timezone))
+    return local.strftime("%Y-%m-%d") if local.time() == time(0) else local.strftime("%Y-%m-%d %H:%M")
 
 
 templates.env.filters["cost_date"] = _cost_date
