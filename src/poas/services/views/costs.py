@@ -149,7 +149,7 @@ def costs_view(
     with engine.connect() as conn:
         rows = sorted(cost_store.load_cost_rows(conn, shop.id), key=lambda r: (r.key, r.valid_from))
         stored = rule_store.latest_rules(conn, shop.id)
-        q = (query or "").strip().lower()
+        q = (query or "").replace("\x00", "").strip().lower()  # PostgreSQL refuses NUL in text
         named = cost_names.keys_named(conn, shop.id, q) if q else set()
         lines: list[CostLine] = []
         for i, r in enumerate(rows):
