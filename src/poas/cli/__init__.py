@@ -7,6 +7,7 @@ from poas.cli import (  # noqa: F401  (imported for their commands)
     calc,
     connect_meta,
     costs,
+    customers,
     db,
     delivery,
     demo,

@@ -1,4 +1,4 @@
-"""Tables: daily ad spend rows (Insights or Ads Manager CSV) and the daily rollups reports read."""
+"""Tables: daily ad spend rows (Meta Insights / Ads Manager CSV, Google Ads API / Ads UI CSV) and rollups."""
 
 from __future__ import annotations
 
@@ -38,8 +38,10 @@ ad_spend = Table(
     Column("clicks", BigInteger, nullable=False, default=0),
     Column("meta_purchases", BigInteger, nullable=False, default=0),
     Column("meta_purchase_value_minor", BigInteger, nullable=False, default=0),
-    Column("source", String(20), nullable=False),  # insights | csv
+    Column("source", String(20), nullable=False),  # insights | csv | google_ads
     Column("fetched_at", UtcDateTime, nullable=False),
+    # meta | google (0018): which ad platform spent it; Google rows key an ad group, not an ad
+    Column("channel", String(20), nullable=False, default="meta", server_default="meta"),
     UniqueConstraint("shop_id", "account_id", "row_key", "day", name="uq_ad_spend_key"),
     Index("ix_ad_spend_shop_day", "shop_id", "day"),
 )
@@ -68,6 +70,22 @@ rollup_daily = Table(
     # orders whose profit is unknown (a missing cost, no fallback): out of the profit sums (0008)
     Column("orders_without_cost", BigInteger, nullable=False, default=0, server_default="0"),
     Column("revenue_without_cost_minor", BigInteger, nullable=False, default=0, server_default="0"),
+    # contribution-margin components of the known-profit orders, and the new / returning split (0017)
+    Column("cogs_minor", BigInteger, nullable=False, default=0, server_default="0"),
+    Column("shipping_cost_minor", BigInteger, nullable=False, default=0, server_default="0"),
+    Column("payment_fee_minor", BigInteger, nullable=False, default=0, server_default="0"),
+    Column("handling_cost_minor", BigInteger, nullable=False, default=0, server_default="0"),
+    Column("return_cost_minor", BigInteger, nullable=False, default=0, server_default="0"),
+    Column("new_orders", BigInteger, nullable=False, default=0, server_default="0"),
+    Column("new_revenue_minor", BigInteger, nullable=False, default=0, server_default="0"),
+    Column("new_gross_profit_minor", BigInteger, nullable=False, default=0, server_default="0"),
+    Column("new_expected_profit_minor", BigInteger, nullable=False, default=0, server_default="0"),
+    Column("new_realized_profit_minor", BigInteger, nullable=False, default=0, server_default="0"),
+    Column("returning_orders", BigInteger, nullable=False, default=0, server_default="0"),
+    Column("returning_revenue_minor", BigInteger, nullable=False, default=0, server_default="0"),
+    Column("returning_gross_profit_minor", BigInteger, nullable=False, default=0, server_default="0"),
+    Column("returning_expected_profit_minor", BigInteger, nullable=False, default=0, server_default="0"),
+    Column("returning_realized_profit_minor", BigInteger, nullable=False, default=0, server_default="0"),
     Index("ix_rollup_daily_level_day", "shop_id", "level", "day"),
 )
 
