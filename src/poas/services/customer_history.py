@@ -1,0 +1,116 @@
+"""Read the shop's customer histories for cohorts and the value model (one read, beside any writer).
+
+Each counted order (`customer_orders`, maintained by ingest: paid, not cancelled, not a test, with a
+customer key) on the shop's profit basis: `expected` reads the profit after expected returns, `gross`
+the gross profit, `realized` the realized profit (refunds and cancellations known today). A
+customer's first counted order (seq 1) is her acquisition; its campaign is the attribution of that
+order (the same rules as the reports).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, func, select
+
+from poas.domain.attribution import Touch, attribute
+from poas.domain.cohorts import Acquired, CustomerOrder
+from poas.services.rollups import ad_catalog, attribution_config
+from poas.settings import ShopConfig
+from poas.store.tables.customers import customer_orders
+from poas.store.tables.foundation import orders
+from poas.store.tables.spend import rollup_daily
+
+BASIS_COLUMNS = {
+    "expected": "expected_profit_minor",
+    "gross": "gross_profit_minor",
+    "realized": "realized_profit_minor",
+}
+_IN = 500
+
+
+@dataclass(frozen=True)
+class History:
+    orders: list[CustomerOrder]
+    acquired: dict[str, Acquired]
+    campaign_names: dict[str, str]
+    first_order_ids: dict[str, str]  # customer key -> first order id
+
+
+def _chunks(ids: list[str]) -> Iterable[list[str]]:
+    for i in range(0, len(ids), _IN):
+        yield ids[i : i + _IN]
+
+
+def load_history(
+    conn: Connection,
+    shop: ShopConfig,
+    *,
+    basis: str = "expected",
+    first_from: date | None = None,
+    first_to: date | None = None,
+    with_campaigns: bool = True,
+) -> History:
+    """Counted orders and acquisitions; `first_from` / `first_to` (shop calendar) pick customers."""
+    col = customer_orders.c[BASIS_COLUMNS[basis]]
+    co = customer_orders.c
+    tz = ZoneInfo(shop.timezone)
+    rows = conn.execute(
+        select(co.customer_key, co.order_id, co.placed_at, co.seq, co.profit_known, col.label("profit"))
+        .where(co.shop_id == shop.id, co.counts.is_(True), co.seq.is_not(None), co.customer_key.is_not(None))
+        .order_by(co.customer_key, co.seq)
+    ).all()
+    lo = datetime.combine(first_from, datetime.min.time(), tz) if first_from else None
+    hi = datetime.combine(first_to + timedelta(days=1), datetime.min.time(), tz) if first_to else None
+    firsts: dict[str, tuple[str, datetime]] = {}
+    for r in rows:
+        if r.seq == 1 and (lo is None or r.placed_at >= lo) and (hi is None or r.placed_at < hi):
+            firsts[r.customer_key] = (r.order_id, r.placed_at)
+    out_orders = [
+        CustomerOrder(r.customer_key, r.placed_at, int(r.profit) if r.profit_known else None)
+        for r in rows
+        if r.customer_key in firsts
+    ]
+    campaigns: dict[str, str] = {}
+    names: dict[str, str] = {}
+    if with_campaigns and firsts:
+        catalog = ad_catalog(conn, shop.id)
+        config = attribution_config(shop)
+        o = orders.c
+        by_order = {oid: key for key, (oid, _) in firsts.items()}
+        for ids in _chunks(list(by_order)):
+            for h in conn.execute(
+                select(
+                    o.order_id,
+                    o.utm_source,
+                    o.utm_medium,
+                    o.utm_campaign,
+                    o.utm_content,
+                    o.utm_term,
+                    o.landing_url,
+                    o.fbclid,
+                    o.fbc,
+                ).where(o.shop_id == shop.id, o.order_id.in_(ids))
+            ):
+                touch = Touch(*h[1:])
+                campaigns[by_order[h.order_id]] = attribute(touch, catalog, config).campaign_id
+        names = dict(catalog.campaign_names)
+    acquired = {
+        key: Acquired(at, at.astimezone(tz).strftime("%Y-%m"), campaigns.get(key, ""))
+        for key, (_, at) in firsts.items()
+    }
+    return History(out_orders, acquired, names, {k: v[0] for k, v in firsts.items()})
+
+
+def campaign_spend(conn: Connection, shop_id: str, day_from: date, day_to: date) -> dict[str, int]:
+    """Spend per campaign (shop currency, minor units) from the daily rollups."""
+    rd = rollup_daily.c
+    rows = conn.execute(
+        select(rd.key, func.sum(rd.spend_minor))
+        .where(rd.shop_id == shop_id, rd.level == "campaign", rd.day >= day_from, rd.day <= day_to)
+        .group_by(rd.key)
+    )
+    return {str(k): int(v or 0) for k, v in rows}
