@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from http.cookies import SimpleCookie
+from http.cookies import CookieError, SimpleCookie
 from typing import Any
 from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -155,7 +155,7 @@ class LocaleMiddleware:
         cookies = SimpleCookie()
         try:
             cookies.load(headers.get("cookie", ""))
-        except Exception:  # a malformed Cookie header: no language cookie
+        except CookieError:  # a malformed Cookie header: no language cookie
             cookies = SimpleCookie()
         chosen = cookies.get(COOKIE)
         lang = choose_language(chosen.value if chosen else None, headers.get("accept-language"))
