@@ -7,7 +7,8 @@ the backfill's worker processes (one per CPU by default). Prints the machine's d
 bench/results/shopify_sync.json: orders/s end to end (`poas sync`'s whole call: costs, the sandbox's
 bulk operation, download, import) and for the import alone (from the downloaded file to the last
 commit: what poas does with the file), CPU seconds, peak RSS of this process and of the largest
-worker, and the load average before and after each run. With --runs N the best run is kept, all
+finished child (the backfill's workers; forked, they share pages with this process, which both
+count), and the load average before and after each run. With --runs N the best run is kept, all
 are listed.
 """
 
@@ -123,7 +124,7 @@ def run(db_url: str, base_url: str, workers: int | None) -> dict[str, Any]:
         "workers": "one per CPU" if workers is None else workers,
         "cpu_seconds_this_process_and_workers": round(_cpu_s() - cpu0, 1),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "peak_rss_mb_largest_worker": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
+        "peak_rss_mb_largest_child": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
         "load_avg_1m_before": round(load_before, 2),
         "load_avg_1m_after": round(os.getloadavg()[0], 2),
     }
