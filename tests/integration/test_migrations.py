@@ -75,7 +75,11 @@ def test_foundation_upgrades_from_empty(empty_engine: Engine) -> None:
 
 
 # Columns later migrations add to foundation tables (table, column, migration).
-LATER_COLUMNS = {("profit_snapshots", "missing_cost_lines", "0008_missing_costs")}
+CLICK_COLUMNS = ("gclid", "gbraid", "wbraid")
+LATER_COLUMNS = {
+    ("profit_snapshots", "missing_cost_lines", "0008_missing_costs"),
+    *(("orders", c, "0019_google_click_ids") for c in CLICK_COLUMNS),
+}
 # Indexes later migrations add to / drop from foundation tables (change, index, migration).
 LATER_INDEXES = {
     ("add_index", "ix_orders_shop_created_id", "0012_orders_list_index"),
@@ -203,11 +207,15 @@ def test_0009_puts_back_order_clocks_a_refund_moved(empty_engine: Engine, tmp_pa
     later = datetime(2026, 11, 26, 9, tzinfo=UTC)
     with empty_engine.begin() as conn:
         product_catalog.create(conn)  # today's ingest reads it (0014); dropped before the chain goes on
+        for column in CLICK_COLUMNS:  # and writes these (0019); dropped likewise
+            conn.exec_driver_sql(f"ALTER TABLE orders ADD COLUMN {column} VARCHAR(255)")
         for shop_id in ("moved", "imported"):
             s = shop.model_copy(update={"id": shop_id})
             process_delivery(conn, "shopify", "orders/paid", order, s, now=now)
             process_delivery(conn, "shopify", "refunds/create", refund, s, now=now)
         product_catalog.drop(conn)
+        for column in CLICK_COLUMNS:
+            conn.exec_driver_sql(f"ALTER TABLE orders DROP COLUMN {column}")
         # What 0.x stored: the refund's processed_at (2026-11-24 09:00 UTC) as the order's clock;
         # and a newer version written by an import, whose clock no refund explains.
         for shop_id, clock in (("moved", datetime(2026, 11, 24, 9, tzinfo=UTC)), ("imported", later)):

@@ -124,7 +124,7 @@ def _old_style_body() -> dict[str, Any]:
     """A body 0.1.0's JSON API accepted and intake stored (scrubbed) that today's format refuses."""
     doc = canonical_json.scrub(docs_example())
     doc.update(qty=3, shop_id=5, name=1.5, shipping_country="NOR")
-    doc["attribution"] |= {"gclid": "x", "utm_source": "u" * 700}
+    doc["attribution"] |= {"msclkid": "x", "utm_source": "u" * 700}
     line = doc["lines"][0]
     line.update(colour="red", sku="S" * 300, title="T" * 800, discount="-5", unit_cost="40.005")
     line.update(tax_rate="25", grams=-5)
@@ -161,7 +161,7 @@ def test_a_stored_body_is_re_read_the_way_0_1_0_read_it_and_every_adjustment_is_
         ("lines[0].tax_rate", "rate outside [0, 1) kept"),
         ("lines[0].grams", "kept below 0"),
         ("lines[0].unit_cost", "more decimals than NOK allows kept"),
-        ("attribution.gclid", "ignored (not a known field)"),
+        ("attribution.msclkid", "ignored (not a known field)"),
         ("name", "number read as text"),
         ("shipping_country", "cut to 2 characters"),
         ("attribution.utm_source", "cut to 400 characters"),

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from poas.domain.consent import ldu_options
 from poas.domain.contents import item_minors
+from poas.domain.google_identity import GOOGLE_KEY
 from poas.domain.money import Money, exponent
 from poas.domain.order import Order
 
@@ -160,7 +161,7 @@ def _envelope(name: str, base: _Base, user_data: Mapping[str, Any], shop: ShopCo
         "event_time": base.event_time,
         "event_id": base.event_id,
         "action_source": base.action_source,
-        "user_data": dict(user_data),
+        "user_data": {k: v for k, v in user_data.items() if k != GOOGLE_KEY},  # Google's hashes stay home
     }
     if base.source_url:
         event["event_source_url"] = base.source_url

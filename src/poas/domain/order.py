@@ -110,6 +110,9 @@ class Attribution:
     fbclid: str | None = None
     fbc: str | None = None
     fbp: str | None = None
+    gclid: str | None = None  # Google click ids (poas.domain.google_identity.clean_click_id)
+    gbraid: str | None = None
+    wbraid: str | None = None
     client_ip: str | None = None
     user_agent: str | None = None
 

@@ -18,6 +18,7 @@ from functools import lru_cache
 from typing import Any
 
 from poas.domain.consent import signal_value
+from poas.domain.google_identity import CLICK_ID_MAX, CLICK_PARAMS, clean_click_id
 from poas.domain.order import (
     Attribution,
     Consent,
@@ -78,6 +79,7 @@ _NO_CUSTOMER, _NO_ATTRIBUTION, _NO_CONSENT = Customer(), Attribution(), Consent(
 # stored as such (hashed, or unbounded columns).
 _TEXT_LIMITS = {"utm_source": 400, "utm_medium": 400, "utm_campaign": 400, "utm_content": 400}
 _TEXT_LIMITS |= {"utm_term": 400, "fbclid": 500, "fbc": 600, "fbp": 200}
+_TEXT_LIMITS |= dict.fromkeys(CLICK_PARAMS, CLICK_ID_MAX)
 
 
 def _ads_signal(value: Any) -> bool | None:
@@ -262,6 +264,20 @@ def _str_fields(o: Mapping[str, Any], prefix: str, lenient: Adjustments | None) 
     }
 
 
+def _attribution(attr: Mapping[str, Any], lenient: Adjustments | None) -> Attribution:
+    """The attribution fields; a Google click id must look like one (URL-safe, bounded). Lenient: one
+    that does not is left out and noted (0.1.0 did not know the field)."""
+    found = _str_fields(attr, "attribution", lenient)
+    for name in CLICK_PARAMS:
+        value = found.get(name)
+        if value is not None and clean_click_id(value) is None:
+            if lenient is None:
+                raise PayloadError(f"attribution.{name}", "is not a click id (letters, digits, - _ . ~ only)")
+            lenient.note(f"attribution.{name}", "ignored (not a click id)")
+            found[name] = None
+    return Attribution(**found)
+
+
 def read_order(
     d: Any, defaults: ImportDefaults, *, root: str = "order", lenient: Adjustments | None = None
 ) -> Order:
@@ -312,7 +328,7 @@ def read_order(
         or "paid",
         shipping_country=country(o.get("shipping_country"), "shipping_country", lenient=lenient),
         customer=Customer(**_str_fields(cust, "customer", lenient)) if cust else _NO_CUSTOMER,
-        attribution=Attribution(**_str_fields(attr, "attribution", lenient)) if attr else _NO_ATTRIBUTION,
+        attribution=_attribution(attr, lenient) if attr else _NO_ATTRIBUTION,
         consent=Consent(
             marketing=boolean(cons.get("marketing"), "consent.marketing"),
             ads_tracking=_ads_signal(cons.get("ads_tracking")),

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from poas.domain.consent import DEFAULT_SIGNAL_KEYS, find_signal
+from poas.domain.google_identity import CLICK_PARAMS, clean_click_id
 from poas.domain.money import CurrencyError, check_currency
 from poas.domain.order import (
     Attribution,
@@ -45,7 +46,8 @@ TOPICS = ORDER_TOPICS | {REFUND_TOPIC, EDIT_TOPIC}
 UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
 # Attribute names with a known use besides the shop's consent keys: the UTMs and click ids read by
 # `attribution` (note attributes and line properties under any other name are customer free text).
-ATTRIBUTION_NAMES = frozenset((*UTM_KEYS, "fbclid", "_fbc", "fbc", "_fbp", "fbp"))
+GOOGLE_CLICK_NAMES = (*CLICK_PARAMS, *(f"_{p}" for p in CLICK_PARAMS))  # gclid, _gclid, gbraid, …
+ATTRIBUTION_NAMES = frozenset((*UTM_KEYS, "fbclid", "_fbc", "fbc", "_fbp", "fbp", *GOOGLE_CLICK_NAMES))
 # What a stored body never keeps (`scrub`): contact data, the browser, free text, the order's access
 # key (`token` is the key in `order_status_url`), tracking, payment details; addresses keep their
 # country and state (the consent region) and the customer its e-mail marketing consent (reports).
@@ -262,9 +264,22 @@ def attribution(
         fbclid=pick("fbclid"),
         fbc=pick("_fbc", "fbc"),
         fbp=pick("_fbp", "fbp"),
+        gclid=_click_id(attrs, query, "gclid", "_gclid"),
+        gbraid=_click_id(attrs, query, "gbraid", "_gbraid"),
+        wbraid=_click_id(attrs, query, "wbraid", "_wbraid"),
         client_ip=client_ip,
         user_agent=user_agent,
     )
+
+
+def _click_id(attrs: Mapping[str, str], query: Mapping[str, str], *names: str) -> str | None:
+    """A Google click id from the attributes, else the landing URL; one that does not look like a
+    click id (`clean_click_id`) is passed over."""
+    for source in (attrs, query):
+        for name in names:
+            if (value := clean_click_id(source.get(name))) is not None:
+                return value
+    return None
 
 
 def _marketing(customer: Obj | None, order: Obj) -> bool | None:

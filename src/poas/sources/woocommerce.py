@@ -28,7 +28,7 @@ from poas.domain.order import (
 )
 from poas.sources.payload import ZERO, Obj, PayloadError, TimeBounds
 from poas.sources.prune import Rules, prune
-from poas.sources.shopify import attribution
+from poas.sources.shopify import GOOGLE_CLICK_NAMES, attribution
 
 ORDER_TOPICS = frozenset({"order.created", "order.updated", "order.restored"})
 TOPICS = ORDER_TOPICS
@@ -38,7 +38,7 @@ UNIT_COST_KEYS = ("_wc_cog_item_cost", "_alg_wc_cog_item_cost", "_yith_cog_item_
 ATTRIBUTION_PREFIX = "_wc_order_attribution_"
 PAID_STATUSES = frozenset({"processing", "completed"})
 REFUND_META_KEYS = ("_refunded_item_id", "_restock_refunded_items", "_cogs_total_value")
-CLICK_KEYS = ("_fbc", "_fbp", "fbc", "fbp", "fbclid")
+CLICK_KEYS = ("_fbc", "_fbp", "fbc", "fbp", "fbclid", *GOOGLE_CLICK_NAMES)
 # What a stored body never keeps (`scrub`): contact data, the browser, the customer's note, refund
 # reasons, the order's key and payment link; addresses keep their country and state (the consent
 # region). Meta data is kept only for keys with a known use (`known_meta`).
@@ -218,7 +218,7 @@ def _attribution(obj: Obj, meta: Mapping[str, Any]) -> Attribution:
         for k, v in meta.items()
         if k.startswith(ATTRIBUTION_PREFIX) and v not in (None, "")
     }
-    for key in ("_fbc", "_fbp", "fbc", "fbp", "fbclid"):
+    for key in CLICK_KEYS:
         if meta.get(key):
             attrs[key] = str(meta[key])
     landing = attrs.get("session_entry")

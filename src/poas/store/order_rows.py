@@ -24,6 +24,7 @@ ORDER_COLUMNS = (
     *("updated_at", "cancelled_at", "financial_status", "gateway", "shipping_country", "test"),
     *("consent_marketing", "consent_ads_tracking", "landing_url", "referrer", "utm_source"),
     *("utm_medium", "utm_campaign", "utm_content", "utm_term", "fbclid", "fbc", "fbp"),
+    *("gclid", "gbraid", "wbraid"),
     *("actual_payment_fee", "user_data", "source", "ingested_at"),
 )
 LINE_COLUMNS = (
@@ -102,7 +103,8 @@ def order_rows(order: Order, user_data: Mapping[str, Any] | None) -> OrderRows:
         _opt_utc(order.processed_at), _opt_utc(order.updated_at), _opt_utc(order.cancelled_at),
         order.financial_status, order.gateway, order.shipping_country, order.test, c.marketing,
         c.ads_tracking, a.landing_url, a.referrer, a.utm_source, a.utm_medium, a.utm_campaign,
-        a.utm_content, a.utm_term, a.fbclid, a.fbc, a.fbp, om(order.actual_payment_fee),
+        a.utm_content, a.utm_term, a.fbclid, a.fbc, a.fbp, a.gclid, a.gbraid, a.wbraid,
+        om(order.actual_payment_fee),
         json_text(dict(user_data)) if user_data else None, order.source,
     )  # fmt: skip
     lines = [

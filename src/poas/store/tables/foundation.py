@@ -95,6 +95,9 @@ orders = Table(
     Column("fbclid", String(500)),
     Column("fbc", String(600)),
     Column("fbp", String(200)),
+    Column("gclid", String(255)),  # Google click ids: bounded, URL-safe (poas.domain.google_identity)
+    Column("gbraid", String(255)),
+    Column("wbraid", String(255)),
     Column("actual_payment_fee", MINOR),  # the gateway's real fee, when the source knows it
     Column("user_data", JSON),  # hashed CAPI user_data only (poas.domain.pii); never raw contact data
     Column("source", String(40), nullable=False),
