@@ -287,6 +287,21 @@ class LtvModel:
         w = self.weight
         return w * model + (1.0 - w) * self.shop_average(horizon_days)
 
+    def predict_after_first(self, horizon_days: float, first_profit: float) -> float:
+        """Expected repeat profit in the first `horizon_days` of a new customer, her first order known.
+
+        The first order's profit informs her value the Gamma-Gamma way (one observed order of that
+        value: a weighted mean with the population's); a non-positive first profit says nothing and
+        leaves the population mean. This is what makes new customers' predictions differ.
+        """
+        one = np.ones(1)
+        m = np.array([first_profit if first_profit > 0 else 0.0])
+        x = one if first_profit > 0 else np.zeros(1)
+        value = float(self.gg.expected_value(x, m)[0])
+        model = self.bg.expected_new(horizon_days) * value
+        w = self.weight
+        return w * model + (1.0 - w) * self.shop_average(horizon_days)
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         return d

@@ -15,6 +15,7 @@ metadata = MetaData(
 # Importing the modules registers their tables on `metadata`.
 from poas.store.tables import alerts as alerts  # noqa: E402
 from poas.store.tables import catalog as catalog  # noqa: E402
+from poas.store.tables import customer_models as customer_models  # noqa: E402
 from poas.store.tables import customers as customers  # noqa: E402
 from poas.store.tables import delivery as delivery  # noqa: E402
 from poas.store.tables import foundation as foundation  # noqa: E402
