@@ -82,12 +82,12 @@ def _init_worker(context: ProfitContext, shop: ShopConfig, bounds: TimeBounds) -
     tune_gc()
 
 
-def _prepare(item: Order | BulkError | CsvError, context: ProfitContext, keep: bool, line: int = 0) -> Item:
+def _prepare(item: Order | BulkError | CsvError, context: ProfitContext, keep: bool) -> Item:
     if isinstance(item, BulkError | CsvError):
         return item
     if item.test:
         return TEST_ORDER
-    return prepare_order(item, context, keep=keep, line=line)
+    return prepare_order(item, context, keep=keep)
 
 
 def prepare_bulk_chunk(items: list[tuple[int, str, list[bytes]] | BulkError]) -> list[Item]:
