@@ -196,6 +196,7 @@ def test_0009_puts_back_order_clocks_a_refund_moved(empty_engine: Engine, tmp_pa
     from poas.services.intake import process_delivery
     from poas.settings import ShopConfig
     from poas.store.tables.catalog import product_catalog
+    from poas.store.tables.customers import customer_orders, customers
     from poas.store.tables.foundation import orders
 
     upgrade(empty_engine, "0008_missing_costs")
@@ -207,6 +208,8 @@ def test_0009_puts_back_order_clocks_a_refund_moved(empty_engine: Engine, tmp_pa
     later = datetime(2026, 11, 26, 9, tzinfo=UTC)
     with empty_engine.begin() as conn:
         product_catalog.create(conn)  # today's ingest reads it (0014); dropped before the chain goes on
+        customer_orders.create(conn)  # and places orders in customers' histories (0017); dropped likewise
+        customers.create(conn)
         for column in CLICK_COLUMNS:  # and writes these (0019); dropped likewise
             conn.exec_driver_sql(f"ALTER TABLE orders ADD COLUMN {column} VARCHAR(255)")
         for shop_id in ("moved", "imported"):
@@ -214,6 +217,8 @@ def test_0009_puts_back_order_clocks_a_refund_moved(empty_engine: Engine, tmp_pa
             process_delivery(conn, "shopify", "orders/paid", order, s, now=now)
             process_delivery(conn, "shopify", "refunds/create", refund, s, now=now)
         product_catalog.drop(conn)
+        customers.drop(conn)
+        customer_orders.drop(conn)
         for column in CLICK_COLUMNS:
             conn.exec_driver_sql(f"ALTER TABLE orders DROP COLUMN {column}")
         # What 0.x stored: the refund's processed_at (2026-11-24 09:00 UTC) as the order's clock;

@@ -14,7 +14,10 @@ ZERO = Decimal(0)
 
 @dataclass(frozen=True, slots=True)
 class SpendRow:
-    """One ad's spend on one day, in the ad account's currency (as Meta reports it)."""
+    """One ad's spend on one day, in the ad account's currency (as the platform reports it).
+
+    Google rows (`channel` "google") are an ad group's spend, or a campaign's spend outside any ad
+    group (Performance Max has none): they carry no ad."""
 
     account_id: str
     day: date
@@ -30,12 +33,18 @@ class SpendRow:
     clicks: int = 0
     meta_purchases: int = 0
     meta_purchase_value: Decimal = ZERO  # Meta's own reported purchase value (action_values)
+    channel: str = "meta"  # meta | google
 
     @property
     def row_key(self) -> str:
-        """The upsert key inside (shop, account, day): the ad id, else a digest of the names/ids."""
+        """The upsert key inside (shop, account, day): the ad id (Google: the ad group or campaign
+        id), else a digest of the names/ids."""
         if self.ad_id:
             return self.ad_id
+        if self.channel == "google" and self.adset_id:
+            return f"adgroup:{self.adset_id}"
+        if self.channel == "google" and self.campaign_id:
+            return f"campaign:{self.campaign_id}"
         parts = (
             self.campaign_id,
             self.campaign_name,
@@ -62,6 +71,23 @@ class Figures:
     meta_value: Decimal = ZERO
     orders_without_cost: int = 0  # unknown profit (a cost missing, no fallback): in revenue, not profit
     revenue_without_cost: Decimal = ZERO
+    # contribution-margin components of the known-profit orders (poas.domain.margins)
+    cogs: Decimal = ZERO
+    shipping_cost: Decimal = ZERO
+    payment_fee: Decimal = ZERO
+    handling_cost: Decimal = ZERO
+    return_cost: Decimal = ZERO  # expected returns
+    # new vs returning customers (poas.domain.customers); the rest of `orders` is unknown
+    new_orders: int = 0
+    new_revenue: Decimal = ZERO
+    new_gross_profit: Decimal = ZERO
+    new_expected_profit: Decimal = ZERO
+    new_realized_profit: Decimal = ZERO
+    returning_orders: int = 0
+    returning_revenue: Decimal = ZERO
+    returning_gross_profit: Decimal = ZERO
+    returning_expected_profit: Decimal = ZERO
+    returning_realized_profit: Decimal = ZERO
 
     @property
     def priced_revenue(self) -> Decimal:
@@ -90,6 +116,7 @@ class ReportRow:
     realized_profit: Decimal | None  # only when some orders are final
     revenue_trap: bool = False  # never on a line with orders without cost (its POAS is partial)
     day: str | None = None  # set on per-day lines (`report --daily`)
+    fixed_costs: Decimal | None = None  # the line's share of the fixed costs (None: not allocated)
 
 
 def report_row(key: str, name: str, f: Figures, day: str | None = None) -> ReportRow:

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, select
 
 from poas.domain.costs import CostBook
 from poas.domain.fx import FxError, FxTable
+from poas.domain.google_identity import GOOGLE_KEY, google_user_data
 from poas.domain.order import Order
 from poas.domain.pii import hash_user_data
 from poas.domain.profit import ProfitError, ProfitPolicy, ProfitResult, compute_profit
@@ -26,6 +27,7 @@ from poas.services.purchase_events import QueuedEvents, queue_purchase_events
 from poas.settings import ShopConfig
 from poas.sources.stored_body import Hashed
 from poas.store.costs import load_cost_book, load_fx_table
+from poas.store.customers import place_orders
 from poas.store.order_rows import UPDATED_AT, OrderRows, order_rows, utc_text
 from poas.store.order_writer import write_orders
 from poas.store.orders import ensure_shop, load_orders, load_user_data, newest_per_key, stored_form
@@ -41,11 +43,20 @@ _NOT_TRIGGER = "not a purchase trigger"
 
 def hash_contact(order: Order) -> tuple[dict[str, Any] | None, dict[str, str]]:
     """The hashed CAPI user_data to keep (raw contact data is never stored), and the fields dropped.
-    An fbclid without an fbc is dated by the order's creation (`event_time=order.created_at`)."""
+    An fbclid without an fbc is dated by the order's creation (`event_time=order.created_at`).
+
+    Google's identifiers, hashed by Google's own rules, are kept beside Meta's under `GOOGLE_KEY`
+    (their dropped fields prefixed `google.`): both are computed here, on arrival, because the raw
+    contact data is gone afterwards."""
     result = hash_user_data(
         order.customer, order.attribution, order.shipping_country, event_time=order.created_at
     )
-    return (dict(result.user_data) or None), dict(result.dropped)
+    user_data, dropped = dict(result.user_data), dict(result.dropped)
+    google = google_user_data(order.customer, order.shipping_country)
+    if google.user_data:
+        user_data[GOOGLE_KEY] = google.user_data
+    dropped.update({f"google.{k}": v for k, v in google.dropped.items()})
+    return (user_data or None), dropped
 
 
 def _contact(
@@ -235,6 +246,7 @@ def ingest_order(
             conn, [(*key, snapshot_values(profit))], reason=f"order {status}", now=now
         )
         version = added[0][2] if added else None
+    place_orders(conn, order.shop_id, [order.order_id], now=now)  # new / returning, customer figures
     events: QueuedEvents | None = None
     skipped: str | None = _NOT_TRIGGER
     if trigger_purchase:
@@ -296,6 +308,7 @@ def write_prepared(
             )
             out.snapshots += len(added)
     written = up.written
+    place_orders(conn, shop.id, [k[1] for k in latest if k in written], now=now)
     for key, p in latest.items():
         if key in written and p.profit_error is not None:
             out.profit_error_count += 1
@@ -366,7 +379,9 @@ def recompute_profits(
             else:
                 items.append((shop.id, order_id, profit))
         out.checked += len(loaded)
-        out.changed += len(add_snapshots(conn, items, reason=reason, now=now))
+        added = add_snapshots(conn, items, reason=reason, now=now)
+        out.changed += len(added)
+        place_orders(conn, shop.id, [a[1] for a in added], now=now)  # customers' figures follow the profit
 
     if order_ids is not None:
         for i in range(0, len(order_ids), batch_size):

@@ -6,7 +6,7 @@ import csv
 import io
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, Literal
@@ -15,8 +15,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, func, select
 
 from poas.domain.advice import DecisionPolicy, ProfitBasis, check_basis
+from poas.domain.margins import fixed_between, margins, new_customer_cac, split_fixed
+from poas.domain.metrics import poas as poas_of
 from poas.domain.money import exponent
 from poas.domain.report_rows import Figures, ReportRow, flag_revenue_trap, report_row
+from poas.services.fixed_costs import list_fixed_costs
 from poas.services.rollups import refresh_if_free
 from poas.settings import ShopConfig
 from poas.store.tables.spend import rollup_daily
@@ -24,6 +27,25 @@ from poas.store.tables.spend import rollup_daily
 By = Literal["campaign", "adset", "ad", "product", "day", "week"]
 BY_CHOICES: tuple[By, ...] = ("campaign", "adset", "ad", "product", "day", "week")
 DEFAULT_DAYS = 30
+
+# rollup columns (0017) read into Figures fields of the same name without `_minor`
+MARGIN_SUMS = (
+    "cogs_minor",
+    "shipping_cost_minor",
+    "payment_fee_minor",
+    "handling_cost_minor",
+    "return_cost_minor",
+    "new_orders",
+    "new_revenue_minor",
+    "new_gross_profit_minor",
+    "new_expected_profit_minor",
+    "new_realized_profit_minor",
+    "returning_orders",
+    "returning_revenue_minor",
+    "returning_gross_profit_minor",
+    "returning_expected_profit_minor",
+    "returning_realized_profit_minor",
+)
 
 _SUMS = (
     "spend_minor",
@@ -37,6 +59,7 @@ _SUMS = (
     "meta_value_minor",
     "orders_without_cost",
     "revenue_without_cost_minor",
+    *MARGIN_SUMS,
 )
 
 
@@ -65,6 +88,10 @@ def _figures(r: Any, currency: str) -> Figures:
     def dec(minor: Any) -> Decimal:
         return Decimal(int(minor or 0)).scaleb(-e)
 
+    split: dict[str, Any] = {
+        c.removesuffix("_minor"): dec(getattr(r, c)) if c.endswith("_minor") else int(getattr(r, c) or 0)
+        for c in MARGIN_SUMS
+    }
     return Figures(
         spend=dec(r.spend_minor),
         orders=int(r.orders or 0),
@@ -77,6 +104,7 @@ def _figures(r: Any, currency: str) -> Figures:
         meta_value=dec(r.meta_value_minor),
         orders_without_cost=int(r.orders_without_cost or 0),
         revenue_without_cost=dec(r.revenue_without_cost_minor),
+        **split,
     )
 
 
@@ -166,6 +194,7 @@ def build_report(
     else:
         rows = _rows(by, grouped, shop.currency, expected=(basis or shop.decision_basis) == "expected")
     total = report_row("", "total (blended)", _figures(total_row, shop.currency))
+    rows, total = with_fixed_costs(engine, shop, by, rows, total, date_from, date_to, daily=daily)
     notes = ["POAS = gross profit / spend; poas_expected uses expected profit (after expected returns)."]
     if by == "product":
         notes.append(
@@ -179,6 +208,43 @@ def build_report(
     if stale:
         notes.append(STALE_NOTE)
     return Report(shop.id, shop.currency, by, date_from, date_to, tuple(rows), total, tuple(notes), stale)
+
+
+def with_fixed_costs(
+    engine: Engine,
+    shop: ShopConfig,
+    by: By,
+    rows: list[ReportRow],
+    total: ReportRow,
+    date_from: date,
+    date_to: date,
+    *,
+    daily: bool = False,
+) -> tuple[list[ReportRow], ReportRow]:
+    """Each line's fixed costs (docs/metrics.md): the total over the period; a day or week its own
+    days; campaigns, ad sets, ads and products a share of the period's by their revenue."""
+    costs = list_fixed_costs(engine, shop)
+    if not costs:
+        return rows, replace(total, fixed_costs=Decimal(0))
+    places = exponent(shop.currency)
+    total_fixed = fixed_between(costs, date_from, date_to, places)
+    if by == "day":
+        rows = [
+            replace(r, fixed_costs=fixed_between(costs, *(date.fromisoformat(r.key),) * 2, places))
+            for r in rows
+        ]
+    elif by == "week":
+        out = []
+        for r in rows:
+            year, week = r.key.split("-W")
+            monday = date.fromisocalendar(int(year), int(week), 1)
+            start, end = max(monday, date_from), min(monday + timedelta(days=6), date_to)
+            out.append(replace(r, fixed_costs=fixed_between(costs, start, end, places)))
+        rows = out
+    elif not daily:
+        shares = split_fixed(total_fixed, {r.key: r.figures.revenue for r in rows}, places)
+        rows = [replace(r, fixed_costs=shares.get(r.key, Decimal(0))) for r in rows]
+    return rows, replace(total, fixed_costs=total_fixed)
 
 
 def unknown_profit_note(total: ReportRow) -> str:
@@ -245,7 +311,42 @@ def row_dict(by: By, row: ReportRow, currency: str) -> dict[str, Any]:
             "revenue_without_cost": _num(f.revenue_without_cost, e),
         }
     )
+    out.update(margin_dict(row, e))
     return out
+
+
+def margin_dict(row: ReportRow, e: int) -> dict[str, Any]:
+    """CM1–CM3, fixed costs, net profit and break-evens; new vs returning (docs/metrics.md)."""
+    f = row.figures
+    unknown = f.no_profit_known
+    m = margins(
+        priced_revenue=f.priced_revenue,
+        cogs=f.cogs,
+        cm2=f.expected_profit,
+        spend=f.spend,
+        fixed_costs=row.fixed_costs,
+    )
+    new_poas = None if f.new_orders == 0 or unknown else poas_of(f.new_expected_profit, f.spend)
+    return {
+        "cm1": None if unknown else _num(m.cm1, e),
+        "cm2": None if unknown else _num(m.cm2, e),
+        "cm3": None if unknown else _num(m.cm3, e),
+        "fixed_costs": _num(row.fixed_costs, e),
+        "net_profit": None if unknown else _num(m.net_profit, e),
+        "break_even_roas_cm3": None if unknown else _num(m.break_even_roas_cm3, 4),
+        "break_even_revenue_net": None if unknown else _num(m.break_even_revenue_net, e),
+        "break_even_roas_net": None if unknown else _num(m.break_even_roas_net, 4),
+        "new_orders": f.new_orders,
+        "new_revenue": _num(f.new_revenue, e),
+        "new_expected_profit": None if unknown else _num(f.new_expected_profit, e),
+        "returning_orders": f.returning_orders,
+        "returning_revenue": _num(f.returning_revenue, e),
+        "returning_expected_profit": None if unknown else _num(f.returning_expected_profit, e),
+        "unknown_customer_orders": f.orders - f.new_orders - f.returning_orders,
+        "new_customer_cac": _num(new_customer_cac(f.spend, f.new_orders), e),
+        "first_order_poas": _num(new_poas, 4),
+    }
+
 
 
 def report_json(report: Report) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Daily rollups per shop and per campaign / ad set / ad / product, rebuilt idempotently per day.
+"""Daily rollups per shop and per channel / campaign / ad set / ad / product, rebuilt idempotently
+per day.
 
 An order belongs to the day of its `created_at` in the shop's time zone; test, cancelled and voided
 orders are left out, and so are orders dated outside the shop's day window (`earliest_order_date` to
@@ -8,7 +9,9 @@ Figures come from each order's latest profit snapshot; realized profit counts on
 profit is final (a "final" row in the correction ledger). An order whose profit is unknown (a cost
 missing with no fallback margin) keeps its revenue but is left out of every profit sum and counted
 in `orders_without_cost` / `revenue_without_cost_minor` instead. Product rows get spend allocated
-from each campaign by the product's share of the campaign's attributed revenue that day.
+from each campaign by the product's share of the campaign's attributed revenue that day. Channel
+rows (`meta`, `google`, and "" for orders no channel claims) hold each channel's spend rows and the
+orders `domain.attribution` gives it, whether or not a campaign matched.
 """
 
 from __future__ import annotations
@@ -25,6 +28,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Engine, and_, delete, func, select, text
 
 from poas.domain.attribution import (
+    CHANNEL_NAMES,
+    META,
+    TOUCH_COLUMNS,
     UNATTRIBUTED,
     UNATTRIBUTED_NAME,
     AdCatalog,
@@ -37,13 +43,15 @@ from poas.domain.fx import FxTable
 from poas.domain.money import Money
 from poas.settings import ShopConfig
 from poas.store.costs import load_fx_table
+from poas.store.customers import order_types, rebuild_customers
 from poas.store.db import write_if_free
 from poas.store.orders import upsert_insert
+from poas.store.tables.customers import customer_orders
 from poas.store.tables.foundation import order_lines, orders, profit_snapshots
 from poas.store.tables.returns import profit_corrections
 from poas.store.tables.spend import ad_spend, rollup_daily, rollup_marks
 
-LEVELS = ("shop", "campaign", "adset", "ad", "product")
+LEVELS = ("shop", "channel", "campaign", "adset", "ad", "product")
 OVERLAP = timedelta(minutes=5)  # changes committed a little after their own timestamp are still seen
 CHUNK_DAYS = 31  # days per chunk (one read to compute, one write to store) at most
 CHUNK_ROWS = 2000  # a chunk ends after the day that passes this many rollup rows
@@ -65,6 +73,23 @@ class _Fig:
     meta_value_minor: int = 0
     orders_without_cost: int = 0  # unknown profit: counted here, left out of every profit sum
     revenue_without_cost_minor: int = 0
+    # contribution-margin components of the known-profit orders (docs/metrics.md)
+    cogs_minor: int = 0
+    shipping_cost_minor: int = 0
+    payment_fee_minor: int = 0
+    handling_cost_minor: int = 0
+    return_cost_minor: int = 0
+    # new vs returning customers (poas.domain.customers); orders of neither are "unknown"
+    new_orders: int = 0
+    new_revenue_minor: int = 0
+    new_gross_profit_minor: int = 0
+    new_expected_profit_minor: int = 0
+    new_realized_profit_minor: int = 0
+    returning_orders: int = 0
+    returning_revenue_minor: int = 0
+    returning_gross_profit_minor: int = 0
+    returning_expected_profit_minor: int = 0
+    returning_realized_profit_minor: int = 0
 
 
 _SUMMED = [f.name for f in fields(_Fig) if f.name != "name"]
@@ -86,10 +111,11 @@ def _bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
 
 
 def ad_catalog(conn: Connection, shop_id: str) -> AdCatalog:
-    """The campaigns, ad sets and ads seen in the shop's spend rows (ids, names, parents)."""
+    """The campaigns, ad sets and ads seen in the shop's spend rows (ids, names, parents, channel)."""
     cat = AdCatalog()
     cols = [
-        ad_spend.c[n] for n in ("campaign_id", "campaign_name", "adset_id", "adset_name", "ad_id", "ad_name")
+        ad_spend.c[n]
+        for n in ("campaign_id", "campaign_name", "adset_id", "adset_name", "ad_id", "ad_name", "channel")
     ]
     for r in conn.execute(select(*cols).where(ad_spend.c.shop_id == shop_id).distinct()):
         cat.add(*r)
@@ -115,8 +141,18 @@ class _DayOrder:
     expected_profit: int
     realized_profit: int
     missing_cost_lines: int = 0  # > 0: the profit is unknown (a cost missing, no fallback)
+    components: tuple[int, int, int, int, int] = (0, 0, 0, 0, 0)  # cogs, shipping, fee, handling, returns
+    customer: str = "unknown"  # new | returning | unknown
 
 
+_COMPONENTS = ("cogs", "shipping_cost", "payment_fee", "handling_cost", "expected_return_cost")
+_COMPONENT_FIELDS = (
+    "cogs_minor",
+    "shipping_cost_minor",
+    "payment_fee_minor",
+    "handling_cost_minor",
+    "return_cost_minor",
+)
 _CHUNK = 500  # ids per IN (...): every per-day read goes orders-first, then by primary key
 
 
@@ -129,17 +165,7 @@ def _day_orders(conn: Connection, shop_id: str, start: datetime, end: datetime) 
     """The day's orders (index range on created_at) with their latest snapshot (by primary key)."""
     o = orders
     heads = conn.execute(
-        select(
-            o.c.order_id,
-            o.c.utm_source,
-            o.c.utm_medium,
-            o.c.utm_campaign,
-            o.c.utm_content,
-            o.c.utm_term,
-            o.c.landing_url,
-            o.c.fbclid,
-            o.c.fbc,
-        ).where(
+        select(o.c.order_id, *(o.c[c] for c in TOUCH_COLUMNS)).where(
             o.c.shop_id == shop_id,
             o.c.created_at >= start,
             o.c.created_at < end,
@@ -161,26 +187,19 @@ def _day_orders(conn: Connection, shop_id: str, start: datetime, end: datetime) 
                 ps.c.expected_profit,
                 ps.c.realized_profit,
                 ps.c.missing_cost_lines,
+                *(ps.c[c] for c in _COMPONENTS),
             ).where(ps.c.shop_id == shop_id, ps.c.order_id.in_(ids))
         )
         for r in rows:
             if r.order_id not in latest or r.version > latest[r.order_id].version:
                 latest[r.order_id] = r
+    kinds = order_types(conn, shop_id, [h.order_id for h in heads])
     out = []
     for h in heads:
         snap = latest.get(h.order_id)
         if snap is None:  # not priced (yet): nothing to add up
             continue
-        touch = Touch(
-            h.utm_source,
-            h.utm_medium,
-            h.utm_campaign,
-            h.utm_content,
-            h.utm_term,
-            h.landing_url,
-            h.fbclid,
-            h.fbc,
-        )
+        touch = Touch(*(h._mapping[c] for c in TOUCH_COLUMNS))
         out.append(
             _DayOrder(
                 h.order_id,
@@ -191,6 +210,8 @@ def _day_orders(conn: Connection, shop_id: str, start: datetime, end: datetime) 
                 snap.expected_profit,
                 snap.realized_profit,
                 int(snap.missing_cost_lines or 0),
+                tuple(int(snap._mapping[c]) for c in _COMPONENTS),  # type: ignore[arg-type]
+                kinds.get(h.order_id, "unknown"),
             )
         )
     return out
@@ -263,7 +284,8 @@ def _build_day(conn: Connection, ctx: _Context, day: date) -> dict[tuple[str, st
         spend = _to_shop(ctx, r.spend_minor, r.currency, day)
         value = _to_shop(ctx, r.meta_purchase_value_minor, r.currency, day)
         campaign_spend[cid] += spend
-        for key in (("shop", ""), ("campaign", cid), ("adset", sid), ("ad", aid)):
+        channel = ("channel", r.channel or META)
+        for key in (("shop", ""), channel, ("campaign", cid), ("adset", sid), ("ad", aid)):
             f = figs[key]
             f.spend_minor += spend
             f.meta_purchases += r.meta_purchases
@@ -282,24 +304,37 @@ def _build_day(conn: Connection, ctx: _Context, day: date) -> dict[tuple[str, st
         if known:
             amounts["gross_profit_minor"] = _to_shop(ctx, o.gross_profit, o.currency, day)
             amounts["expected_profit_minor"] = _to_shop(ctx, o.expected_profit, o.currency, day)
+            for name, minor in zip(_COMPONENT_FIELDS, o.components, strict=True):
+                amounts[name] = _to_shop(ctx, minor, o.currency, day)
         else:
             amounts["revenue_without_cost_minor"] = rev
         final = known and o.order_id in finals
         realized = _to_shop(ctx, o.realized_profit, o.currency, day) if final else 0
-        keys = [("shop", ""), ("campaign", got.campaign_id), ("adset", got.adset_id), ("ad", got.ad_id)]
+        if o.customer != "unknown":
+            kind = o.customer
+            amounts[f"{kind}_orders"] = 1
+            amounts[f"{kind}_revenue_minor"] = rev
+            if known:
+                amounts[f"{kind}_gross_profit_minor"] = amounts["gross_profit_minor"]
+                amounts[f"{kind}_expected_profit_minor"] = amounts["expected_profit_minor"]
+            if final:
+                amounts[f"{kind}_realized_profit_minor"] = realized
+        keys = [("shop", ""), ("channel", got.channel)]
+        keys += [("campaign", got.campaign_id), ("adset", got.adset_id), ("ad", got.ad_id)]
         for key in keys:
             _add_order(figs[key], amounts, final, realized, known)
         weights = _product_weights(lines.get(o.order_id, []))
         if not weights:
             continue
-        shares = {name: _split(v, weights) for name, v in amounts.items()}
+        shares = {name: _split(v, weights) for name, v in amounts.items() if not name.endswith("_orders")}
         real_shares = _split(realized, weights)
         for pid in weights:
             f = figs[("product", pid)]
             f.orders += 1
             f.orders_without_cost += 0 if known else 1
             for name in amounts:
-                setattr(f, name, getattr(f, name) + shares[name][pid])
+                add = amounts[name] if name.endswith("_orders") else shares[name][pid]
+                setattr(f, name, getattr(f, name) + add)
             if final:
                 f.final_orders += 1
                 f.realized_profit_minor += real_shares[pid]
@@ -342,7 +377,9 @@ def _names(figs: dict[tuple[str, str], _Fig], catalog: AdCatalog, lines: dict[st
     for (level, key), f in figs.items():
         if level == "shop":
             continue
-        if key == UNATTRIBUTED:
+        if level == "channel":
+            f.name = CHANNEL_NAMES.get(key, key)
+        elif key == UNATTRIBUTED:
             f.name = "(spend without attributed sales)" if level == "product" else UNATTRIBUTED_NAME
         elif level == "product":
             f.name = titles.get(key, key)
@@ -537,9 +574,30 @@ def _all_days(engine: Engine, shop: ShopConfig, now: datetime) -> list[date]:
     return [start + timedelta(days=i) for i in range((end - start).days + 1)]
 
 
+def _ensure_customers(engine: Engine, shop: ShopConfig, now: datetime, wait_s: float | None) -> bool:
+    """Place the shop's orders in customer histories once, when it has orders but none are placed
+    (a store upgraded to 0017): a full rebuild needs them for new vs returning. False: no lock."""
+    with engine.connect() as conn:
+        has_orders = conn.execute(
+            select(orders.c.order_id).where(orders.c.shop_id == shop.id).limit(1)
+        ).first()
+        placed = conn.execute(
+            select(customer_orders.c.order_id).where(customer_orders.c.shop_id == shop.id).limit(1)
+        ).first()
+    if has_orders is None or placed is not None:
+        return True
+    with _writer(engine, wait_s) as conn:
+        if conn is None:
+            return False
+        rebuild_customers(conn, shop.id, now=now)
+    return True
+
+
 def _rebuild_all(
     engine: Engine, shop: ShopConfig, now: datetime, config: AttributionConfig | None, wait_s: float | None
 ) -> tuple[int, bool]:
+    if not _ensure_customers(engine, shop, now, wait_s):
+        return 0, False
     written, done = _rebuild(
         engine, shop, _all_days(engine, shop, now), now=now, config=config, wait_s=wait_s
     )
@@ -571,7 +629,7 @@ def changed_days(
     tz = ZoneInfo(shop.timezone)
     lo, hi = _utc_window(shop, now or datetime.now(UTC))
     first, last = day_window(shop, now or datetime.now(UTC))
-    o, ps, pc = orders, profit_snapshots, profit_corrections
+    o, ps, pc, co = orders, profit_snapshots, profit_corrections, customer_orders
     dated = (o.c.shop_id == shop.id, o.c.created_at >= lo, o.c.created_at < hi)
     stamps = [
         select(o.c.created_at).where(*dated, o.c.ingested_at >= since),
@@ -581,6 +639,10 @@ def changed_days(
         select(o.c.created_at)
         .join(pc, and_(pc.c.shop_id == o.c.shop_id, pc.c.order_id == o.c.order_id))
         .where(*dated, pc.c.created_at >= since),
+        # an order renumbered (an earlier order of its customer arrived or was cancelled)
+        select(co.c.placed_at).where(
+            co.c.shop_id == shop.id, co.c.placed_at >= lo, co.c.placed_at < hi, co.c.changed_at >= since
+        ),
     ]
     days: set[date] = set()
     for stmt in stamps:

@@ -1,0 +1,177 @@
+"""Customers on both engines: keys from hashed contact data, new vs returning kept as orders change."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import Engine, select
+
+from poas.domain.costs import CostRow
+from poas.domain.order import Customer, Order, OrderLine
+from poas.services.ingest import ingest_order
+from poas.settings import MissingCostPolicy, ShopConfig
+from poas.store.costs import import_costs
+from poas.store.customers import load_customer, load_customers, order_types, rebuild_customers
+from poas.store.orders import ensure_shop
+from poas.store.tables.customers import customer_orders
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+NOW = datetime(2026, 3, 20, 9, 0, tzinfo=UTC)
+SHOP = ShopConfig(id="s1", currency="NOK", missing_cost=MissingCostPolicy.SKIP)
+ANNE = Customer(email="anne@example.com")
+BJORN = Customer(email="bjorn@example.com", phone="+4791234567")
+
+
+def order(order_id: str, days: int, customer: Customer, **kw: object) -> Order:
+    at = T0 + timedelta(days=days)
+    base = Order(
+        shop_id="s1",
+        order_id=order_id,
+        created_at=at,
+        updated_at=at,
+        currency="NOK",
+        lines=(
+            OrderLine("l1", 1, Decimal("500.00"), sku="TEE", tax=Decimal("100.00"), tax_rate=Decimal("0.25")),
+        ),
+        customer=customer,
+    )
+    return replace(base, **kw)  # type: ignore[arg-type]
+
+
+def ingest(engine: Engine, *orders: Order) -> None:
+    for o in orders:
+        with engine.begin() as conn:
+            ingest_order(conn, o, SHOP, now=NOW, trigger_purchase=False)
+
+
+def setup(engine: Engine) -> None:
+    with engine.begin() as conn:
+        ensure_shop(conn, "s1", "NOK", True, NOW)
+        import_costs(
+            conn, "s1", [CostRow.of("TEE", "150", "NOK", T0 - timedelta(days=30), source="csv")], now=NOW
+        )
+
+
+def types(engine: Engine, *ids: str) -> dict[str, str]:
+    with engine.connect() as conn:
+        return order_types(conn, "s1", list(ids))
+
+
+def test_new_returning_and_edge_cases(engine: Engine) -> None:
+    setup(engine)
+    ingest(
+        engine,
+        order("a1", 0, ANNE),
+        order("a2", 3, ANNE),
+        order("b1", 1, BJORN, cancelled_at=T0 + timedelta(days=1, hours=1)),  # cancelled first order
+        order("b2", 2, BJORN),
+        order("g1", 1, Customer()),  # guest checkout without e-mail or phone
+        order("t1", 1, Customer(email="tester@example.com"), test=True),
+        order("p1", 1, Customer(email="pending@example.com"), financial_status="pending"),
+        order("k1", 4, Customer(email="anne@example.com", external_id="42")),  # the platform id wins
+    )
+    assert types(engine, "a1", "a2", "b1", "b2", "g1", "t1", "p1", "k1") == {
+        "a1": "new",
+        "a2": "returning",
+        "b1": "unknown",
+        "b2": "new",
+        "g1": "unknown",
+        "t1": "unknown",
+        "p1": "unknown",
+        "k1": "new",
+    }
+    with engine.connect() as conn:
+        keys = {c.customer_key[:3]: c for c in load_customers(conn, "s1")}
+        rows = {r.order_id: r for r in conn.execute(select(customer_orders))}
+    assert rows["a1"].customer_key.startswith("em:") and len(rows["a1"].customer_key) == 67
+    assert rows["k1"].customer_key.startswith("id:") and rows["g1"].customer_key is None
+    assert rows["b2"].customer_key.startswith("em:")  # e-mail before phone
+    assert set(keys) == {"em:", "id:"}
+    with engine.connect() as conn:
+        anne = load_customer(conn, "s1", rows["a1"].customer_key)
+    assert anne is not None
+    # 500 incl. 25 % VAT = 400 ex VAT, cost 150: gross 250 per order
+    assert (anne.orders, anne.first_order_id, anne.revenue_minor) == (2, "a1", 80000)
+    assert anne.gross_profit_minor == 50000 and anne.last_order_at == T0 + timedelta(days=3)
+
+    # a late earlier order takes "new"; the pending one is paid; cancelling the first hands "new" back
+    ingest(
+        engine, order("a0", -2, ANNE), order("p1", 1, Customer(email="pending@example.com"), updated_at=NOW)
+    )
+    assert types(engine, "a0", "a1", "a2", "p1") == {
+        "a0": "new",
+        "a1": "returning",
+        "a2": "returning",
+        "p1": "new",
+    }
+    cancelled = order("a0", -2, ANNE, cancelled_at=T0, updated_at=NOW)
+    ingest(engine, cancelled)
+    assert types(engine, "a0", "a1", "a2") == {"a0": "unknown", "a1": "new", "a2": "returning"}
+    # a changed e-mail moves the order to another customer; both are renumbered and re-added
+    ingest(engine, order("a1", 0, Customer(email="anne.new@example.com"), updated_at=NOW))
+    assert types(engine, "a1", "a2") == {"a1": "new", "a2": "new"}
+    with engine.connect() as conn:
+        anne = load_customer(conn, "s1", rows["a1"].customer_key)
+    assert anne is not None and (anne.orders, anne.first_order_id, anne.revenue_minor) == (1, "a2", 40000)
+
+    # a rebuild from scratch gives exactly what ingest kept
+    with engine.connect() as conn:
+        kept = sorted(
+            tuple(r)
+            for r in conn.execute(
+                select(customer_orders.c.order_id, customer_orders.c.customer_key, customer_orders.c.seq)
+            )
+        )
+        kept_customers = load_customers(conn, "s1")
+    with engine.begin() as conn:
+        rebuild_customers(conn, "s1", now=NOW)
+    with engine.connect() as conn:
+        again = sorted(
+            tuple(r)
+            for r in conn.execute(
+                select(customer_orders.c.order_id, customer_orders.c.customer_key, customer_orders.c.seq)
+            )
+        )
+        assert again == kept
+        assert load_customers(conn, "s1") == kept_customers
+
+
+def test_refund_changes_customer_realized_profit(engine: Engine) -> None:
+    from poas.domain.order import Refund, RefundLine, RestockType
+
+    setup(engine)
+    ingest(engine, order("r1", 0, ANNE))
+    refund = Refund("rf1", T0 + timedelta(days=2), lines=(RefundLine("l1", 1, RestockType.RETURN),))
+    ingest(engine, order("r1", 0, ANNE, refunds=(refund,), financial_status="refunded", updated_at=NOW))
+    with engine.connect() as conn:
+        (c,) = load_customers(conn, "s1")
+    assert c.orders == 1 and c.revenue_minor == 40000 and c.gross_profit_minor == 25000
+    # returned in full with no fees or return costs configured: revenue back, goods restocked
+    assert (c.expected_profit_minor, c.realized_profit_minor) == (25000, 0)
+
+
+def test_concurrent_writers_number_one_customer_exactly(engine: Engine) -> None:
+    setup(engine)
+    n = 12
+    errors: list[BaseException] = []
+
+    def write(i: int) -> None:
+        try:
+            ingest(engine, order(f"c{i:02d}", i, ANNE))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    with engine.connect() as conn:
+        seqs = {r.order_id: r.seq for r in conn.execute(select(customer_orders))}
+        (c,) = load_customers(conn, "s1")
+    assert seqs == {f"c{i:02d}": i + 1 for i in range(n)}
+    assert (c.orders, c.first_order_id, c.revenue_minor) == (n, "c00", n * 40000)

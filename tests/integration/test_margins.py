@@ -1,0 +1,132 @@
+"""CM1–CM3, fixed costs, net profit, break-evens and new vs returning in the report, to the øre
+(hand-computed below), on both engines."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import Engine
+
+from poas.domain.costs import CostRow
+from poas.domain.order import Attribution, Customer, Order, OrderLine, ShippingLine
+from poas.domain.report_rows import SpendRow
+from poas.services.fixed_costs import fixed_costs_between, set_fixed_cost
+from poas.services.ingest import ingest_order
+from poas.services.report import build_report, report_json
+from poas.services.spend import upsert_spend
+from poas.settings import MissingCostPolicy, ShopConfig
+from poas.store.costs import import_costs
+from poas.store.orders import ensure_shop
+from poas.store.rules import save_rules
+
+NOW = datetime(2026, 3, 20, 9, 0, tzinfo=UTC)
+D1, D2 = date(2026, 3, 2), date(2026, 3, 3)
+SHOP = ShopConfig(id="s1", currency="NOK", missing_cost=MissingCostPolicy.SKIP, timezone="Europe/Oslo")
+RULES = """
+currency = "NOK"
+[[payment_fees]]
+id = "vipps"
+percent = 2.5
+fixed = 0
+[[shipping]]
+id = "bring"
+cost = 50
+[[handling]]
+id = "pick"
+per = "order"
+cost = 10
+[returns]
+rate = 0.1
+handling_cost = 50
+restock_share = 1
+"""
+FB = Attribution(utm_source="facebook", utm_medium="paid", utm_campaign="c1")
+
+
+def order(order_id: str, day: date, customer: Customer, attribution: Attribution = FB) -> Order:
+    at = datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
+    return Order(
+        shop_id="s1",
+        order_id=order_id,
+        created_at=at,
+        updated_at=at,
+        currency="NOK",
+        gateway="vipps",
+        lines=(
+            OrderLine("l1", 1, Decimal("500.00"), sku="TEE", tax=Decimal("100.00"), tax_rate=Decimal("0.25")),
+        ),
+        shipping_lines=(ShippingLine(Decimal("0.00"), method="bring", title="Free shipping"),),
+        customer=customer,
+        attribution=attribution,
+    )
+
+
+def seed(engine: Engine) -> None:
+    with engine.begin() as conn:
+        ensure_shop(conn, "s1", "NOK", True, NOW)
+        import_costs(
+            conn, "s1", [CostRow.of("TEE", "150", "NOK", NOW - timedelta(days=60), source="csv")], now=NOW
+        )
+        save_rules(conn, "s1", RULES, source="test", now=NOW)
+        spend = [
+            SpendRow(
+                "act_1", D1, "NOK", Decimal("300.00"), campaign_id="c1", campaign_name="Spring", ad_id="a1"
+            ),
+            SpendRow(
+                "act_1", D2, "NOK", Decimal("200.00"), campaign_id="c1", campaign_name="Spring", ad_id="a1"
+            ),
+        ]
+        upsert_spend(conn, "s1", spend, source="csv", now=NOW)
+    anne, bo = Customer(email="anne@example.com"), Customer(phone="+4791234567", country="NO")
+    for o in (
+        order("o1", D1, anne),
+        order("o2", D2, anne),
+        order("o3", D2, bo),
+        order("g1", D2, Customer(), Attribution()),  # a guest without contact data, unattributed
+    ):
+        with engine.begin() as conn:
+            ingest_order(conn, o, SHOP, now=NOW, trigger_purchase=False)
+    set_fixed_cost(engine, SHOP, name="Shopify", monthly=Decimal("300"), valid_from=date(2026, 3, 1), now=NOW)
+    set_fixed_cost(engine, SHOP, name="rent", monthly=Decimal("3100"), valid_from=date(2026, 3, 1), now=NOW)
+    set_fixed_cost(engine, SHOP, name="rent", monthly=Decimal("0"), valid_from=date(2026, 4, 1), now=NOW)
+
+
+def test_contribution_margins_and_new_vs_returning_to_the_ore(engine: Engine) -> None:
+    seed(engine)
+    doc = report_json(build_report(engine, SHOP, by="campaign", now=NOW, date_from=D1, date_to=D2))
+    t = doc["total"]
+    # per order: revenue 500 / 1.25 = 400; cogs 150; shipping 50; fee 2.5 % of 500 = 12.50; handling 10;
+    # expected returns 0.1 × (400 − 150 × 1 + 50) = 30 → CM2 147.50; four orders
+    assert (t["revenue"], t["cm1"], t["cm2"]) == (1600.0, 1000.0, 590.0)
+    assert t["cm3"] == 90.0  # 590 − 500 spend
+    # fixed: 300/31 + 3100/31 a day in March, two days = 6800/31 = 219.354… → 219.35
+    assert t["fixed_costs"] == 219.35 and t["net_profit"] == -129.35
+    assert t["break_even_roas_cm3"] == 2.7119  # 1600 / 590
+    assert t["break_even_revenue_net"] == 1950.78  # (500 + 219.35) / (590 / 1600)
+    assert t["break_even_roas_net"] == 3.9016
+    assert (t["new_orders"], t["returning_orders"], t["unknown_customer_orders"]) == (2, 1, 1)
+    assert (t["new_revenue"], t["new_expected_profit"]) == (800.0, 295.0)
+    assert (t["returning_revenue"], t["returning_expected_profit"]) == (400.0, 147.5)
+    assert t["new_customer_cac"] == 250.0 and t["first_order_poas"] == 0.59
+    rows = {r["campaign_id"]: r for r in doc["rows"]}
+    c1 = rows["c1"]
+    assert (c1["revenue"], c1["cm2"], c1["cm3"]) == (1200.0, 442.5, -57.5)
+    # the period's fixed costs shared by revenue: 21935 øre × 1200/1600 = 16451.25 → 16451 + the remainder
+    assert c1["fixed_costs"] == 164.52 and c1["net_profit"] == -222.02
+    others = [r for k, r in rows.items() if k != "c1"]
+    assert sum(r["fixed_costs"] for r in others) == 54.83
+    assert (c1["new_orders"], c1["returning_orders"], c1["new_customer_cac"], c1["first_order_poas"]) == (
+        2,
+        1,
+        250.0,
+        0.59,
+    )
+
+    days = report_json(build_report(engine, SHOP, by="day", now=NOW, date_from=D1, date_to=D2))
+    by_day = {r["day"]: r for r in days["rows"]}
+    assert by_day["2026-03-02"]["fixed_costs"] == 109.68 and by_day["2026-03-02"]["new_orders"] == 1
+    assert by_day["2026-03-03"]["cm3"] == 242.5  # 3 × 147.50 − 200
+    # a whole month is exactly the monthly amounts; the rent ends with April
+    assert fixed_costs_between(engine, SHOP, date(2026, 3, 1), date(2026, 3, 31)) == Decimal("3400.00")
+    assert fixed_costs_between(engine, SHOP, date(2026, 4, 1), date(2026, 4, 30)) == Decimal("300.00")
