@@ -348,7 +348,6 @@ def margin_dict(row: ReportRow, e: int) -> dict[str, Any]:
     }
 
 
-
 def report_json(report: Report) -> dict[str, Any]:
     return {
         "shop": report.shop_id,
