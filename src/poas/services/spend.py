@@ -61,6 +61,7 @@ def _values(shop_id: str, row: SpendRow, source: str, now: datetime) -> dict[str
         "meta_purchase_value_minor": Money(row.meta_purchase_value, row.currency).minor_units(),
         "source": source,
         "fetched_at": now,
+        "channel": row.channel,
     }
 
 
