@@ -3,11 +3,17 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine
+from typer.testing import CliRunner
 
+from poas.cli import app as cli_app
+from poas.cli.app import settings, store
 from poas.domain.costs import CostRow
 from poas.domain.order import Attribution, Customer, Order, OrderLine, ShippingLine
 from poas.domain.report_rows import SpendRow
@@ -20,6 +26,7 @@ from poas.store.costs import import_costs
 from poas.store.orders import ensure_shop
 from poas.store.rules import save_rules
 
+runner = CliRunner()
 NOW = datetime(2026, 3, 20, 9, 0, tzinfo=UTC)
 D1, D2 = date(2026, 3, 2), date(2026, 3, 3)
 SHOP = ShopConfig(id="s1", currency="NOK", missing_cost=MissingCostPolicy.SKIP, timezone="Europe/Oslo")
@@ -130,3 +137,42 @@ def test_contribution_margins_and_new_vs_returning_to_the_ore(engine: Engine) ->
     # a whole month is exactly the monthly amounts; the rent ends with April
     assert fixed_costs_between(engine, SHOP, date(2026, 3, 1), date(2026, 3, 31)) == Decimal("3400.00")
     assert fixed_costs_between(engine, SHOP, date(2026, 4, 1), date(2026, 4, 30)) == Decimal("300.00")
+
+
+def test_fixed_costs_cli_and_report_table(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "poas.toml"
+    config.write_text('[[shops]]\nid = "demo"\ncurrency = "NOK"\n')
+    monkeypatch.setenv("POAS_HOME", str(tmp_path))
+    monkeypatch.setenv("POAS_DATABASE_URL", db_url)
+    monkeypatch.setenv("POAS_CONFIG_FILE", str(config))
+    settings.cache_clear()
+    store.cache_clear()
+    try:
+        ok = runner.invoke(cli_app, ["costs", "fixed", "set", "rent", "3100", "--from", "2026-03-01"])
+        assert ok.exit_code == 0, ok.output
+        runner.invoke(
+            cli_app,
+            ["costs", "fixed", "set", "Shopify", "300,00", "--from", "2026-03-01", "--category", "apps"],
+        )
+        bad = runner.invoke(cli_app, ["costs", "fixed", "set", "rent", "12.345", "--from", "2026-03-01"])
+        assert bad.exit_code == 1 and "more decimals than NOK" in bad.output
+        total = runner.invoke(
+            cli_app, ["costs", "fixed", "total", "--from", "2026-03-01", "--to", "2026-03-31"]
+        )
+        assert "3400.00 NOK" in total.output, total.output
+        listed = json.loads(runner.invoke(cli_app, ["costs", "fixed", "list", "--format", "json"]).output)
+        assert [(r["name"], r["monthly"]) for r in listed] == [("Shopify", "300.00"), ("rent", "3100.00")]
+        doc = json.loads(
+            runner.invoke(
+                cli_app,
+                ["report", "--by", "day", "--from", "2026-03-01", "--to", "2026-03-10", "--format", "json"],
+            ).output
+        )
+        assert doc["total"]["fixed_costs"] == 1096.77  # 10 × 3400/31 = 1096.774…
+        assert doc["total"]["net_profit"] == -1096.77  # no orders, no spend
+    finally:
+        store().dispose()
+        settings.cache_clear()
+        store.cache_clear()

@@ -1,19 +1,27 @@
-"""CLI: `poas costs missing` — the variants / SKUs sold without a cost, so their profit is unknown."""
+"""CLI: `poas costs missing` (variants / SKUs sold without a cost) and `poas costs fixed set|list|total`
+(monthly fixed costs, effective-dated: net profit = CM3 − fixed costs, docs/metrics.md)."""
 
 from __future__ import annotations
 
 import csv
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import typer
 from rich.table import Table
 
 from poas.cli.app import app, console, fail, pick_shop, store
+from poas.services.fixed_costs import (
+    FixedCostError,
+    fixed_costs_between,
+    list_fixed_costs,
+    parse_amount,
+    set_fixed_cost,
+)
 from poas.services.missing_costs import DEFAULT_DAYS, missing_costs, unknown_profit
 
-costs_app = typer.Typer(help="Product costs: what is missing.", no_args_is_help=True)
+costs_app = typer.Typer(help="Product costs (what is missing) and fixed costs.", no_args_is_help=True)
 app.add_typer(costs_app, name="costs")
 
 _COLUMNS = ("key", "title", "orders", "units", "revenue_ex_vat", "currency", "first_sold_at", "last_sold_at")
@@ -76,3 +84,85 @@ def costs_missing(
         "import these costs (`poas import costs FILE`) or set default_margin.",
         highlight=False,
     )
+
+
+fixed_app = typer.Typer(
+    help="Fixed costs per month (apps, salaries, rent): net profit = CM3 − fixed costs.", no_args_is_help=True
+)
+costs_app.add_typer(fixed_app, name="fixed")
+
+
+def _day(text: str, option: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise fail(f"{option} {text!r}: expected a date like 2026-03-01") from None
+
+
+@fixed_app.command("set")
+def set_cmd(
+    name: str = typer.Argument(..., help="The cost's name, e.g. 'Shopify plan' or 'rent'."),
+    amount: str = typer.Argument(..., help="Monthly amount in the shop currency, ex VAT (0 ends the cost)."),
+    valid_from: str = typer.Option(..., "--from", help="First day the amount applies (YYYY-MM-DD)."),
+    category: str = typer.Option("", "--category", help="apps | salaries | rent | … (free text)."),
+    note: str = typer.Option("", "--note"),
+    shop: str | None = typer.Option(None, "--shop"),
+) -> None:
+    """Set a monthly fixed cost from a date on (a later entry of the same name replaces it)."""
+    cfg = pick_shop(shop)
+    try:
+        monthly = parse_amount(amount, cfg.currency)
+        set_fixed_cost(
+            store(),
+            cfg,
+            name=name,
+            monthly=monthly,
+            valid_from=_day(valid_from, "--from"),
+            category=category,
+            note=note,
+            now=datetime.now(UTC),
+        )
+    except FixedCostError as exc:
+        raise fail(str(exc)) from None
+    console.print(f"{cfg.id}: {name} = {monthly} {cfg.currency} a month from {valid_from}", highlight=False)
+
+
+@fixed_app.command("list")
+def list_cmd(
+    shop: str | None = typer.Option(None, "--shop"),
+    fmt: str = typer.Option("table", "--format", help="table | json"),
+) -> None:
+    """Every fixed-cost entry, by name and date."""
+    cfg = pick_shop(shop)
+    rows = list_fixed_costs(store(), cfg)
+    if fmt == "json":
+        doc = [
+            {
+                "name": r.name,
+                "valid_from": r.valid_from.isoformat(),
+                "monthly": str(r.monthly),
+                "category": r.category,
+            }
+            for r in rows
+        ]
+        sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
+        return
+    t = Table("name", "from", f"monthly ({cfg.currency})", "category", title=f"{cfg.id}: fixed costs")
+    for r in rows:
+        t.add_row(r.name, r.valid_from.isoformat(), str(r.monthly), r.category)
+    console.print(t)
+
+
+@fixed_app.command("total")
+def total_cmd(
+    date_from: str = typer.Option(..., "--from"),
+    date_to: str = typer.Option(..., "--to"),
+    shop: str | None = typer.Option(None, "--shop"),
+) -> None:
+    """The fixed costs of a period: each day carries its month's amounts / the month's days."""
+    cfg = pick_shop(shop)
+    start, end = _day(date_from, "--from"), _day(date_to, "--to")
+    if start > end:
+        raise fail(f"--from {start} is after --to {end}")
+    total = fixed_costs_between(store(), cfg, start, end)
+    console.print(f"{cfg.id}: fixed costs {start} – {end}: {total} {cfg.currency}", highlight=False)
