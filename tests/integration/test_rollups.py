@@ -37,7 +37,7 @@ def test_rebuild_is_idempotent_and_covers_every_level(engine: Engine) -> None:
     rebuild_days(engine, SHOP, [DAY, DAY])
     assert _rows(engine) == first
     levels = {r[2] for r in first}
-    assert levels == {"shop", "campaign", "adset", "ad", "product"}
+    assert levels == {"shop", "channel", "campaign", "adset", "ad", "product"}
     with engine.connect() as conn:
         shop_row = conn.execute(
             select(rollup_daily).where(rollup_daily.c.level == "shop", rollup_daily.c.day == DAY)

@@ -1,10 +1,21 @@
-"""Attribution of orders to Meta campaign / ad set / ad: UTM ids first, a mapping, then names."""
+"""Attribution of orders to a channel (Meta, Google) and to its campaign / ad set / ad: click ids and
+UTM ids first, a mapping, then names.
+
+The channel comes first: a Meta click id (fbclid / _fbc) says Meta, a Google click id (gclid /
+gbraid / wbraid, or Google's `gad_source` / `gad_campaignid` parameters) says Google, else
+`utm_source` names it (Google's only with a paid `utm_medium`: WooCommerce writes utm_source=google,
+utm_medium=organic for a search visit). Meta orders are then matched as before; Google orders by
+Google's campaign id (`gad_campaignid`, which Google adds to every ad click's final URL, else
+`utm_id` / `utm_campaign` when it is a Google campaign's id), a mapping, or the campaign's name. An
+order whose channel is known but whose campaign is not keeps its channel (`Attributed.channel`) with
+no campaign; an order with no channel is unattributed at every level.
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from urllib.parse import parse_qs, unquote_plus, urlsplit
 
@@ -13,7 +24,15 @@ from poas.domain.report_rows import SpendRow
 UNATTRIBUTED = ""  # the key of the "unattributed" bucket at every level
 UNATTRIBUTED_NAME = "(unattributed)"
 META_SOURCES = frozenset({"facebook", "fb", "meta", "instagram", "ig", "facebook.com", "an", "messenger"})
+GOOGLE_SOURCES = frozenset({"google", "googleads", "google-ads", "google_ads", "adwords", "youtube"})
+NOT_PAID_MEDIUMS = frozenset({"organic", "referral", "email", "e-mail", "(none)", "none", "social", "typein"})
+GOOGLE_CLICK_PARAMS = ("gclid", "gbraid", "wbraid", "gad_source", "gad_campaignid")
+GOOGLE_CAMPAIGN_PARAM = "gad_campaignid"
+META = "meta"
+GOOGLE = "google"
+CHANNEL_NAMES = {META: "Meta", GOOGLE: "Google", UNATTRIBUTED: UNATTRIBUTED_NAME}
 _META_ID = re.compile(r"^\d{6,25}$")
+_GOOGLE_ID = re.compile(r"^\d{6,20}$")
 
 
 class Method(StrEnum):
@@ -51,6 +70,9 @@ class Touch:
     landing_url: str | None = None
     fbclid: str | None = None
     fbc: str | None = None
+    gclid: str | None = None
+    gbraid: str | None = None
+    wbraid: str | None = None
 
     def params(self) -> dict[str, str]:
         """UTM values from the order, filled in from the landing URL's query where missing."""
@@ -70,12 +92,20 @@ class Touch:
         return found
 
 
+# The orders columns a Touch is read from, in the Touch's field order.
+TOUCH_COLUMNS = (
+    *("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term", "landing_url"),
+    *("fbclid", "fbc", "gclid", "gbraid", "wbraid"),
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Attributed:
     campaign_id: str = UNATTRIBUTED
     adset_id: str = UNATTRIBUTED
     ad_id: str = UNATTRIBUTED
     method: Method = Method.UNATTRIBUTED
+    channel: str = UNATTRIBUTED  # meta | google | "" (no channel known)
 
     @property
     def attributed(self) -> bool:
@@ -96,13 +126,19 @@ class AdCatalog:
     adset_campaign: dict[str, str] = field(default_factory=dict)
     ad_adset: dict[str, str] = field(default_factory=dict)
     ad_campaign: dict[str, str] = field(default_factory=dict)
+    campaign_channels: dict[str, str] = field(default_factory=dict)  # campaign key -> meta | google
 
     @classmethod
     def from_rows(cls, rows: Iterable[SpendRow]) -> AdCatalog:
         cat = cls()
         for r in rows:
-            cat.add(r.campaign_id, r.campaign_name, r.adset_id, r.adset_name, r.ad_id, r.ad_name)
+            channel = getattr(r, "channel", META)
+            cat.add(r.campaign_id, r.campaign_name, r.adset_id, r.adset_name, r.ad_id, r.ad_name, channel)
         return cat
+
+    def channel_of(self, campaign_key: str) -> str:
+        """The channel of a campaign seen in spend rows ("" for one no spend row names)."""
+        return self.campaign_channels.get(campaign_key, UNATTRIBUTED)
 
     def add(
         self,
@@ -112,6 +148,7 @@ class AdCatalog:
         adset_name: str | None,
         ad_id: str | None,
         ad_name: str | None,
+        channel: str | None = META,
     ) -> None:
         """Register one spend row's entities. Rows without ids (CSV by name) use the name as id."""
         cid = campaign_id or (f"name:{campaign_name}" if campaign_name else None)
@@ -119,6 +156,7 @@ class AdCatalog:
         aid = ad_id or (f"name:{sid}/{ad_name}" if ad_name else None)
         if cid:
             self.campaign_names[cid] = campaign_name or self.campaign_names.get(cid, cid)
+            self.campaign_channels[cid] = channel or META
         if sid:
             self.adset_names[sid] = adset_name or self.adset_names.get(sid, sid)
             if cid:
@@ -136,8 +174,15 @@ class AdCatalog:
         hits = {i for i, n in names.items() if _name_key(n) == key}
         return hits.pop() if len(hits) == 1 else None  # ambiguous names attribute nothing
 
-    def campaign_by_name(self, name: str) -> str | None:
-        return self._by_name(self.campaign_names, name)
+    def campaign_by_name(self, name: str, channel: str = META) -> str | None:
+        """The campaign of that name among the channel's campaigns (Meta: those not Google's)."""
+        if channel == GOOGLE:
+            names = {k: v for k, v in self.campaign_names.items() if self.campaign_channels.get(k) == GOOGLE}
+        elif GOOGLE in self.campaign_channels.values():
+            names = {k: v for k, v in self.campaign_names.items() if self.campaign_channels.get(k) != GOOGLE}
+        else:
+            names = self.campaign_names
+        return self._by_name(names, name)
 
     def adset_by_name(self, name: str) -> str | None:
         return self._by_name(self.adset_names, name)
@@ -154,21 +199,53 @@ def entity_ids(row: SpendRow) -> tuple[str, str, str]:
     return cid, sid, aid
 
 
-def _is_meta(touch: Touch, params: dict[str, str], config: AttributionConfig) -> bool:
+def channel_of(touch: Touch, params: dict[str, str], config: AttributionConfig | None = None) -> str:
+    """meta | google | "" from the click ids, then `utm_source` (see the module docstring)."""
+    config = config or AttributionConfig()
     if touch.fbclid or touch.fbc or "fbclid" in params:
-        return True
+        return META
+    if touch.gclid or touch.gbraid or touch.wbraid or any(p in params for p in GOOGLE_CLICK_PARAMS):
+        return GOOGLE
     source = params.get("utm_source", "").casefold()
-    if not config.require_meta_source:
-        return True
-    return source in config.meta_sources
+    if source in config.meta_sources:
+        return META
+    if source in GOOGLE_SOURCES and params.get("utm_medium", "").casefold() not in NOT_PAID_MEDIUMS:
+        return GOOGLE
+    if not config.require_meta_source and source not in GOOGLE_SOURCES:
+        return META
+    return UNATTRIBUTED
 
 
 def attribute(touch: Touch, catalog: AdCatalog, config: AttributionConfig | None = None) -> Attributed:
-    """The most precise match wins: ad id, ad set id, campaign id, mapping, then names."""
+    """The channel, then within it the most precise match: ad id, ad set id, campaign id, mapping,
+    then names (Google: campaign id, mapping, name)."""
     config = config or AttributionConfig()
     params = touch.params()
-    if not _is_meta(touch, params, config):
+    channel = channel_of(touch, params, config)
+    if channel == GOOGLE:
+        return _attribute_google(params, catalog, config)
+    if channel != META:
         return Attributed()
+    return replace(_attribute_meta(params, catalog, config), channel=META)
+
+
+def _attribute_google(params: dict[str, str], catalog: AdCatalog, config: AttributionConfig) -> Attributed:
+    google = {k for k, c in catalog.campaign_channels.items() if c == GOOGLE}
+    gad = params.get(GOOGLE_CAMPAIGN_PARAM, "")
+    if _GOOGLE_ID.match(gad):
+        return Attributed(gad, method=Method.CAMPAIGN_ID, channel=GOOGLE)
+    camp_val = params.get(config.campaign_param, "")
+    for value in (params.get(config.id_param, ""), camp_val):
+        if value in google:
+            return Attributed(value, method=Method.CAMPAIGN_ID, channel=GOOGLE)
+    if camp_val and camp_val in config.mapping:
+        return Attributed(config.mapping[camp_val], method=Method.MAPPING, channel=GOOGLE)
+    if config.match_names and camp_val and (cid := catalog.campaign_by_name(camp_val, GOOGLE)):
+        return Attributed(cid, method=Method.NAME, channel=GOOGLE)
+    return Attributed(channel=GOOGLE)
+
+
+def _attribute_meta(params: dict[str, str], catalog: AdCatalog, config: AttributionConfig) -> Attributed:
     ad_val = params.get(config.ad_param, "")
     adset_val = params.get(config.adset_param, "")
     camp_val = params.get(config.campaign_param, "")

@@ -1,4 +1,5 @@
-"""Reports from the daily rollups: ROAS next to POAS by campaign, ad set, ad, product, day or week."""
+"""Reports from the daily rollups: ROAS next to POAS by channel, campaign, ad set, ad, product, day or
+week."""
 
 from __future__ import annotations
 
@@ -19,13 +20,14 @@ from poas.domain.margins import fixed_between, margins, new_customer_cac, split_
 from poas.domain.metrics import poas as poas_of
 from poas.domain.money import exponent
 from poas.domain.report_rows import Figures, ReportRow, flag_revenue_trap, report_row
+from poas.services.channel_report import BLENDED_NOTE, entity_channels, with_other_channels
 from poas.services.fixed_costs import list_fixed_costs
 from poas.services.rollups import refresh_if_free
 from poas.settings import ShopConfig
 from poas.store.tables.spend import rollup_daily
 
-By = Literal["campaign", "adset", "ad", "product", "day", "week"]
-BY_CHOICES: tuple[By, ...] = ("campaign", "adset", "ad", "product", "day", "week")
+By = Literal["channel", "campaign", "adset", "ad", "product", "day", "week"]
+BY_CHOICES: tuple[By, ...] = ("channel", "campaign", "adset", "ad", "product", "day", "week")
 DEFAULT_DAYS = 30
 
 # rollup columns (0017) read into Figures fields of the same name without `_minor`
@@ -74,6 +76,7 @@ class Report:
     total: ReportRow  # blended: all profit / all spend, attributed or not
     notes: tuple[str, ...] = field(default_factory=tuple)
     stale: bool = False  # the rollups could not be refreshed first (a writer held the store)
+    channels: dict[str, str] = field(default_factory=dict)  # campaign / ad set / ad key -> its channel
 
 
 STALE_NOTE = (
@@ -194,6 +197,16 @@ def build_report(
     else:
         rows = _rows(by, grouped, shop.currency, expected=(basis or shop.decision_basis) == "expected")
     total = report_row("", "total (blended)", _figures(total_row, shop.currency))
+    if by == "channel" and not daily:
+        rows, total = with_other_channels(
+            engine,
+            shop,
+            rows,
+            total,
+            date_from,
+            date_to,
+            expected=(basis or shop.decision_basis) == "expected",
+        )
     rows, total = with_fixed_costs(engine, shop, by, rows, total, date_from, date_to, daily=daily)
     notes = ["POAS = gross profit / spend; poas_expected uses expected profit (after expected returns)."]
     if by == "product":
@@ -202,12 +215,17 @@ def build_report(
             "attributed revenue that day; spend with no attributed sales stays in its own row."
         )
     if by in ("campaign", "adset", "ad"):
-        notes.append("Orders with no Meta campaign match are in the '(unattributed)' row.")
+        notes.append("Orders with no Meta or Google campaign match are in the '(unattributed)' row.")
+    if by == "channel":
+        notes.append(BLENDED_NOTE)
     if total.figures.orders_without_cost:
         notes.append(unknown_profit_note(total))
     if stale:
         notes.append(STALE_NOTE)
-    return Report(shop.id, shop.currency, by, date_from, date_to, tuple(rows), total, tuple(notes), stale)
+    channels = entity_channels(engine, shop.id, by) if by in ("campaign", "adset", "ad") else {}
+    return Report(
+        shop.id, shop.currency, by, date_from, date_to, tuple(rows), total, tuple(notes), stale, channels
+    )
 
 
 def with_fixed_costs(
@@ -280,14 +298,16 @@ def _num(value: Decimal | None, places: int) -> float | None:
     return float(value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN))
 
 
-def row_dict(by: By, row: ReportRow, currency: str) -> dict[str, Any]:
+def row_dict(by: By, row: ReportRow, currency: str, channel: str | None = None) -> dict[str, Any]:
     f = row.figures
     e = exponent(currency)
     unknown = f.no_profit_known  # no order with a known profit: no profit figure at all, not 0
     out: dict[str, Any] = {"day": row.day} if row.day else {}
     out[by] = row.name
-    if by in ("campaign", "adset", "ad", "product"):
+    if by in ("channel", "campaign", "adset", "ad", "product"):
         out[f"{by}_id"] = row.key or None
+    if channel is not None:
+        out["channel"] = channel or None
     out.update(
         {
             "spend": _num(f.spend, e),
@@ -355,14 +375,19 @@ def report_json(report: Report) -> dict[str, Any]:
         "by": report.by,
         "from": report.date_from.isoformat(),
         "to": report.date_to.isoformat(),
-        "rows": [row_dict(report.by, r, report.currency) for r in report.rows],
+        "rows": [row_dict(report.by, r, report.currency, _channel(report, r)) for r in report.rows],
         "total": row_dict(report.by, report.total, report.currency),
         "notes": list(report.notes),
     }
 
 
+def _channel(report: Report, row: ReportRow) -> str | None:
+    """The channel of a campaign / ad set / ad line ("" when no spend row names it); None otherwise."""
+    return report.channels.get(row.key, "") if report.by in ("campaign", "adset", "ad") else None
+
+
 def report_csv(report: Report) -> str:
-    rows = [row_dict(report.by, r, report.currency) for r in report.rows]
+    rows = [row_dict(report.by, r, report.currency, _channel(report, r)) for r in report.rows]
     rows.append(row_dict(report.by, report.total, report.currency))
     buf = io.StringIO()
     header = list(rows[0]) if rows else []
