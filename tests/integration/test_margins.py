@@ -176,3 +176,34 @@ def test_fixed_costs_cli_and_report_table(
         store().dispose()
         settings.cache_clear()
         store.cache_clear()
+
+
+def test_api_fixed_costs_and_report_lines(engine: Engine) -> None:
+    from fastapi.testclient import TestClient
+    from pydantic import SecretStr
+
+    from poas.settings import Settings
+    from poas.web.app import create_app
+
+    seed(engine)
+    settings = Settings(
+        session_secret=SecretStr("s" * 32),
+        admin_api_token=SecretStr("admin-token-123456"),
+        shops=[SHOP.model_copy(update={"api_token": SecretStr("token-for-shop-s1")})],
+    )
+    auth = {"Authorization": "Bearer token-for-shop-s1"}
+    with TestClient(create_app(settings, engine)) as client:
+        entry = {"name": "agency", "monthly": "3100", "valid_from": "2026-03-01", "category": "salaries"}
+        posted = client.post("/api/v1/costs/fixed", json=entry, headers=auth)
+        assert posted.status_code == 200, posted.text
+        assert [e["name"] for e in posted.json()["entries"]] == ["Shopify", "agency", "rent", "rent"]
+        bad = client.post("/api/v1/costs/fixed", json={**entry, "monthly": "-1"}, headers=auth)
+        assert bad.status_code == 422
+        body = client.get("/api/v1/report?by=campaign&from=2026-03-02&to=2026-03-03", headers=auth).json()
+    t = body["total"]
+    # (300 + 3100 + 3100) / 31 × 2 days = 419.354… → 419.35; CM3 90 − 419.35
+    assert (t["cm1"], t["cm2"], t["cm3"]) == ("1000.00", "590.00", "90.00")
+    assert (t["fixed_costs"], t["net_profit"]) == ("419.35", "-329.35")
+    assert (t["new_orders"], t["returning_orders"], t["unknown_customer_orders"]) == (2, 1, 1)
+    assert (t["new_profit"], t["returning_profit"]) == ("295.00", "147.50")
+    assert (t["new_customer_cac"], t["first_order_poas"]) == ("250.00", "0.5900")

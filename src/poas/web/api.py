@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from poas.services import views
+from poas.services.fixed_costs import FixedCostError, list_fixed_costs, parse_amount, set_fixed_cost
 from poas.services.report import By
 from poas.services.settings_overrides import effective_settings
 from poas.services.views import DbId, DeliveryView
@@ -206,3 +207,69 @@ async def post_costs(
         return await run_in_threadpool(
             views.upload_costs, engine_of(request), shop, path, file_name=name, now=views.utcnow()
         )
+
+
+class FixedCostEntry(BaseModel):
+    name: str = Field(min_length=1, max_length=200, description="e.g. 'Shopify plan', 'rent'")
+    monthly: str = Field(max_length=40, description="monthly amount in the shop currency ex VAT; '0' ends it")
+    valid_from: date = Field(description="first day the amount applies")
+    category: str = Field("", max_length=100, description="apps | salaries | rent | … (free text)")
+    note: str = Field("", max_length=500)
+
+
+class FixedCostsView(BaseModel):
+    shop_id: str
+    currency: str
+    entries: list[FixedCostEntry]
+
+
+def _fixed_view(engine: Engine, shop: ShopConfig) -> FixedCostsView:
+    rows = list_fixed_costs(engine, shop)
+    entries = [
+        FixedCostEntry(name=r.name, monthly=str(r.monthly), valid_from=r.valid_from, category=r.category)
+        for r in rows
+    ]
+    return FixedCostsView(shop_id=shop.id, currency=shop.currency, entries=entries)
+
+
+@router.get(
+    "/costs/fixed",
+    response_model=FixedCostsView,
+    summary="Fixed costs per month (effective-dated): net profit = CM3 − fixed costs",
+    responses={404: {"description": "no such shop"}},
+)
+def get_fixed_costs(
+    request: Request, who: ApiPrincipal, shop_id: Annotated[str | None, Query(max_length=100)] = None
+) -> FixedCostsView:
+    return _fixed_view(engine_of(request), _shop_for(request, who, shop_id))
+
+
+@router.post(
+    "/costs/fixed",
+    response_model=FixedCostsView,
+    summary="Set a monthly fixed cost from a date on (the same name and date replaces that entry)",
+    responses={404: {"description": "no such shop"}, 422: {"description": "bad amount or name"}},
+)
+def post_fixed_cost(
+    request: Request,
+    who: ApiPrincipal,
+    entry: Annotated[FixedCostEntry, Body()],
+    shop_id: Annotated[str | None, Query(max_length=100)] = None,
+) -> FixedCostsView:
+    shop = _shop_for(request, who, shop_id)
+    engine = engine_of(request)
+    try:
+        monthly = parse_amount(entry.monthly, shop.currency)
+        set_fixed_cost(
+            engine,
+            shop,
+            name=entry.name,
+            monthly=monthly,
+            valid_from=entry.valid_from,
+            category=entry.category,
+            note=entry.note,
+            now=views.utcnow(),
+        )
+    except FixedCostError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    return _fixed_view(engine, shop)

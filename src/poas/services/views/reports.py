@@ -26,6 +26,7 @@ from poas.domain.advice import (
     tone,
     verdict,
 )
+from poas.domain.margins import margins, new_customer_cac
 from poas.domain.money import exponent
 from poas.domain.report_rows import ReportRow
 from poas.services.report import By, Report, build_report, decision_policy
@@ -60,6 +61,30 @@ class ReportLine(BaseModel):
     profit_after_ads: Decimal | None = Field(None, description="profit on the decision basis − ad spend")
     verdict: Verdict = Field("unknown", description="grow | keep | cut | pause | unknown, as the advice")
     tone: Tone = Field("", description="good (at or above target) | warn | bad (below break-even) | ''")
+    # contribution margins and customers (docs/metrics.md)
+    cm1: Decimal | None = Field(None, description="revenue ex VAT − COGS (orders with a known profit)")
+    cm2: Decimal | None = Field(None, description="CM1 − shipping, payment fees, handling, expected returns")
+    cm3: Decimal | None = Field(None, description="CM2 − ad spend")
+    fixed_costs: Decimal | None = Field(
+        None, description="the line's fixed costs (period, day, or revenue share)"
+    )
+    net_profit: Decimal | None = Field(None, description="CM3 − fixed costs")
+    break_even_roas_cm3: Decimal | None = Field(None, description="ROAS at which CM3 = 0")
+    break_even_revenue_net: Decimal | None = Field(
+        None, description="revenue at this CM2 margin where net = 0"
+    )
+    break_even_roas_net: Decimal | None = Field(None, description="that revenue / ad spend")
+    new_orders: int = Field(0, description="customers' first counted orders")
+    new_revenue: Decimal = ZERO
+    new_profit: Decimal | None = Field(
+        None, description="new customers' orders' profit on the decision basis"
+    )
+    returning_orders: int = 0
+    returning_revenue: Decimal = ZERO
+    returning_profit: Decimal | None = None
+    unknown_customer_orders: int = Field(0, description="no customer key, or not a counted order")
+    new_customer_cac: Decimal | None = Field(None, description="ad spend / new customers")
+    first_order_poas: Decimal | None = Field(None, description="new customers' profit / ad spend")
 
 
 class AdviceLine(BaseModel):
@@ -139,7 +164,35 @@ def _line(row: ReportRow, places: int, policy: DecisionPolicy) -> ReportLine:
     unknown = f.no_profit_known
     p = _q(row_poas(row, policy.basis), 4)
     profit = None if unknown else row_profit(row, policy.basis)
+    m = margins(
+        priced_revenue=f.priced_revenue,
+        cogs=f.cogs,
+        cm2=f.expected_profit,
+        spend=f.spend,
+        fixed_costs=row.fixed_costs,
+    )
+    expected = policy.basis == "expected"
+    new_profit = f.new_expected_profit if expected else f.new_gross_profit
+    back_profit = f.returning_expected_profit if expected else f.returning_gross_profit
+    cac = new_customer_cac(f.spend, f.new_orders)
     return ReportLine(
+        cm1=None if unknown else m.cm1,
+        cm2=None if unknown else m.cm2,
+        cm3=None if unknown else m.cm3,
+        fixed_costs=row.fixed_costs,
+        net_profit=None if unknown else m.net_profit,
+        break_even_roas_cm3=None if unknown else _q(m.break_even_roas_cm3, 4),
+        break_even_revenue_net=None if unknown else _q(m.break_even_revenue_net, places),
+        break_even_roas_net=None if unknown else _q(m.break_even_roas_net, 4),
+        new_orders=f.new_orders,
+        new_revenue=f.new_revenue,
+        new_profit=None if unknown else new_profit,
+        returning_orders=f.returning_orders,
+        returning_revenue=f.returning_revenue,
+        returning_profit=None if unknown else back_profit,
+        unknown_customer_orders=f.orders - f.new_orders - f.returning_orders,
+        new_customer_cac=_q(cac, places),
+        first_order_poas=None if unknown or not f.new_orders or not f.spend else _q(new_profit / f.spend, 4),
         poas_basis=p,
         profit_basis=profit,
         profit_after_ads=None if profit is None else profit - f.spend,
