@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, fi
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from poas.domain.consent import DEFAULT_SIGNAL_KEYS, normalize_region
+from poas.domain.destinations import normalize_customer_id
 from poas.domain.money import check_currency
 
 
@@ -89,6 +90,19 @@ class EventSettings(BaseModel):
         return out
 
 
+class CustomerValueSettings(BaseModel):
+    """A new customer's predicted value on her Purchase (docs/metrics.md#predicted-value): the model
+    is the shop's `poas customers fit`. Off by default; `poas doctor` checks Meta's pLTV requirements."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    predicted_ltv: bool = False  # custom_data.predicted_ltv on a new customer's Purchase
+    # "new-customer value" basis: net_revenue (and AppendValue) add this share of the predicted
+    # future profit of a new customer; 0 = off
+    new_customer_share: Decimal = Field(Decimal(0), ge=0, le=1)
+    horizon_days: int = Field(365, ge=30, le=1825)
+
+
 class AttributionSettings(BaseModel):
     """Which UTM parameter carries which Meta id (docs/attribution.md)."""
 
@@ -101,6 +115,49 @@ class AttributionSettings(BaseModel):
     mapping: dict[str, str] = Field(default_factory=dict)  # utm_campaign value -> campaign id
     match_names: bool = True
     require_meta_source: bool = True
+
+
+class GoogleConversionAction(BaseModel):
+    """One Google Ads conversion action the shop's orders go to (docs/google.md): `value` = "profit"
+    (expected profit at purchase, restated to the final profit) or "revenue" (revenue ex VAT, restated
+    to what is left after refunds): the two-action setup sends both to two actions."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    customer_id: str  # the operating Google Ads account, 10 digits (dashes allowed here)
+    conversion_action_id: str
+    value: Literal["profit", "revenue"] = "profit"
+
+    @field_validator("customer_id")
+    @classmethod
+    def _customer(cls, v: str) -> str:
+        return normalize_customer_id(v)
+
+    @field_validator("conversion_action_id")
+    @classmethod
+    def _action(cls, v: str) -> str:
+        if not v.strip().isdigit():
+            raise ValueError("conversion_action_id is the numeric id of the conversion action")
+        return v.strip()
+
+
+class GoogleSettings(BaseModel):
+    """Google Ads destinations of a shop and the OAuth client that sends to them (Data Manager API)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    conversion_actions: list[GoogleConversionAction] = Field(default_factory=list)
+    client_id: str = ""
+    client_secret: SecretStr | None = None
+    refresh_token: SecretStr | None = None
+    login_customer_id: str | None = None  # a manager account the access goes through
+    validate_only: bool = False  # Google checks the requests but ingests nothing
+    restate_window_days: int = Field(60, ge=0, le=3650)  # restate a conversion at most this long after it
+
+    @field_validator("login_customer_id")
+    @classmethod
+    def _login(cls, v: str | None) -> str | None:
+        return normalize_customer_id(v) if v else None
 
 
 class ShopConfig(BaseModel):
@@ -121,7 +178,15 @@ class ShopConfig(BaseModel):
     access_token: SecretStr | None = None
     app_secret: SecretStr | None = None
     ad_account_id: str | None = None
+    # Google Ads spend (`poas spend sync --channel google`, docs/google.md#spend)
+    google_ads_customer_id: str = ""  # the advertiser account, 123-456-7890
+    google_ads_login_customer_id: str = ""  # the manager (MCC) account it is reached through, if any
+    google_ads_client_id: str = ""  # the OAuth client (Google Cloud project) poas signs in with
+    google_ads_client_secret: SecretStr | None = None
+    google_ads_refresh_token: SecretStr | None = None  # scope https://www.googleapis.com/auth/adwords
+    google_ads_developer_token: SecretStr | None = None  # sent when set (older API access)
     woocommerce_url: str = ""  # the site's base URL (`poas connect woocommerce` sets it)
+    customer_value: CustomerValueSettings = Field(default_factory=CustomerValueSettings)
     woocommerce_key: SecretStr | None = None  # REST API consumer key (ck_…)
     woocommerce_secret: SecretStr | None = None  # REST API consumer secret (cs_…)
     shopify_client_id: str = ""  # a Dev Dashboard app's client id (`poas connect shopify` sets it)
@@ -143,6 +208,7 @@ class ShopConfig(BaseModel):
     pause_below_poas: Decimal = Field(Decimal("0.5"), ge=0, le=100)  # advice says "pause" below it
     events: EventSettings = Field(default_factory=EventSettings)
     attribution: AttributionSettings = Field(default_factory=AttributionSettings)
+    google: GoogleSettings = Field(default_factory=GoogleSettings)
 
     @field_validator("currency")
     @classmethod
@@ -229,8 +295,14 @@ class Settings(BaseSettings):
     graph_base_url: str = "https://graph.facebook.com"
     graph_version: str = "v25.0"
     graph_timeout_s: float = 10.0
+    google_datamanager_url: str = "https://datamanager.googleapis.com"  # a Google sandbox's URL to try it
+    google_token_url: str = "https://oauth2.googleapis.com/token"
+    google_timeout_s: float = 10.0
     shopify_admin_url: str = ""  # empty: the store's own https://{store}; a sandbox's URL to try things out
     shopify_api_version: str = "2026-10"  # pinned Shopify Admin API version
+    google_ads_api_url: str = "https://googleads.googleapis.com"  # or a `poas sandbox google-ads`
+    google_ads_api_version: str = "v26"  # pinned Google Ads API version
+    google_ads_token_url: str = "https://oauth2.googleapis.com/token"  # OAuth refresh-token exchange
     log_format: Literal["console", "json"] = "console"
     admin_password_hash: SecretStr | None = None
     session_secret: SecretStr | None = None
@@ -341,6 +413,7 @@ class ConfigError(ValueError):
 
 WOO_SECRETS = ("woocommerce_key", "woocommerce_secret")
 SHOPIFY_SECRETS = ("shopify_client_secret", "shopify_token")
+GOOGLE_ADS_SECRETS = ("google_ads_client_secret", "google_ads_refresh_token", "google_ads_developer_token")
 
 
 def _apply_secret_env(shop: dict[str, Any]) -> None:
@@ -350,6 +423,7 @@ def _apply_secret_env(shop: dict[str, Any]) -> None:
         *("access_token", "app_secret", "api_token", "webhook_secrets"),
         *WOO_SECRETS,
         *SHOPIFY_SECRETS,
+        *GOOGLE_ADS_SECRETS,
     ):
         env = os.environ.get(f"POAS_SHOP_{sid}_{name.upper()}")
         if env:

@@ -20,6 +20,7 @@ LAYER = {
     "meta": 1,
     "sources": 1,
     "connectors": 1,
+    "google": 1,
     "services": 2,
     "web": 3,
     "cli": 3,
@@ -29,6 +30,7 @@ LAYER = {
 ALLOWED_SIDEWAYS = {
     *(("meta", "meta"), ("store", "store"), ("sources", "sources"), ("cli", "web")),
     *(("connectors", "connectors"), ("connectors", "sources")),  # platform clients parse with sources/
+    ("google", "google"),  # the Google sandbox lives beside the Data Manager client
 }
 
 FACES = ("web", "cli")

@@ -95,6 +95,30 @@ def sandbox_meta(
     uvicorn.run(new_sandbox_app(app_secret=app_secret), host=host, port=port, log_level="warning")
 
 
+@sandbox_app.command("google")
+def sandbox_google(
+    port: int = typer.Option(8556, "--port", help="port to listen on"),
+    host: str = typer.Option("127.0.0.1", "--host"),
+) -> None:
+    """Run the Google sandbox (Data Manager events:ingest and the OAuth token endpoint) in the foreground."""
+    from poas.services.google_sandbox import (
+        DEFAULT_ACCOUNTS,
+        DEFAULT_CLIENT,
+        DEFAULT_REFRESH_TOKEN,
+        new_google_sandbox_app,
+    )
+
+    url = f"http://{host}:{port}"
+    console.print(f"Google sandbox on {url} (POST /v1/events:ingest, POST /token)")
+    console.print(
+        f"  POAS_GOOGLE_DATAMANAGER_URL={url} POAS_GOOGLE_TOKEN_URL={url}/token; "
+        f"client {DEFAULT_CLIENT[0]} / {DEFAULT_CLIENT[1]}, refresh token {DEFAULT_REFRESH_TOKEN}, "
+        f"accounts {DEFAULT_ACCOUNTS}",
+        highlight=False,
+    )
+    uvicorn.run(new_google_sandbox_app(), host=host, port=port, log_level="warning")
+
+
 @sandbox_app.command("events")
 def sandbox_events(
     url: str = typer.Option("http://127.0.0.1:8555", "--url", help="the running sandbox"),

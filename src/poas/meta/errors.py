@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
-from enum import StrEnum
 from typing import Any
+
+from poas.domain.delivery_errors import DeliveryError
+from poas.domain.delivery_errors import Disposition as Disposition  # re-exported: the Meta side names it here
 
 RETRY_CODES = frozenset({1, 2})
 THROTTLE_CODES = frozenset({4, 17, 341, 613})
@@ -12,52 +14,8 @@ PAUSE_CODES = frozenset({190, 102, 10}) | frozenset(range(200, 300))
 INVALID_CODES = frozenset({100})
 
 
-class Disposition(StrEnum):
-    """What the dispatcher does with a batch that got this error."""
-
-    RETRY = "retry"  # transient: the same batch again after a backoff
-    THROTTLE = "throttle"  # rate limited: hold the whole pixel, then retry
-    PAUSE = "pause"  # token or permission problem: stop the pixel and alert a human
-    INVALID = "invalid"  # an event in the batch is bad: bisect to find it
-    DEAD = "dead"  # other client error: retrying cannot help
-
-
-class CapiError(Exception):
+class CapiError(DeliveryError):
     """A failed request to the Conversions API; `message` is already free of tokens."""
-
-    def __init__(
-        self,
-        disposition: Disposition,
-        message: str,
-        *,
-        http_status: int | None = None,
-        code: int | None = None,
-        subcode: int | None = None,
-        fbtrace_id: str | None = None,
-        error_type: str | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.disposition = disposition
-        self.message = message
-        self.http_status = http_status
-        self.code = code
-        self.subcode = subcode
-        self.fbtrace_id = fbtrace_id
-        self.error_type = error_type
-        self.latency_ms: int | None = None  # set by the client when the request got that far
-        self.events_received: int | None = None  # a 200 whose count did not match the batch
-
-    def describe(self) -> str:
-        """One line for last_error / the delivery log: Meta's message with its codes."""
-        parts = [f"{self.disposition}:"]
-        if self.http_status is not None:
-            parts.append(f"http {self.http_status}")
-        if self.code is not None:
-            parts.append(f"code {self.code}" + (f"/{self.subcode}" if self.subcode else ""))
-        parts.append(self.message)
-        if self.fbtrace_id:
-            parts.append(f"(fbtrace_id {self.fbtrace_id})")
-        return " ".join(parts)
 
 
 def redact(text: str, secrets: tuple[str, ...]) -> str:

@@ -1,9 +1,13 @@
-"""The dispatcher: claims outbox batches per pixel, sends them to Meta, and records each outcome.
+"""The dispatcher: claims outbox batches per destination, sends them with that destination's client
+(a Meta pixel through the Conversions API, a Google Ads conversion action through the Data Manager
+API: `poas.domain.destinations`), and records each outcome.
 
 Several requests are in flight at once (one coroutine per slot); database work runs in threads so
-it never blocks the requests. Every Graph error arrives already classified (`poas.meta.errors`):
-retry with backoff, throttle the pixel, pause the pixel and alert, bisect a batch Meta rejected as
-invalid until the bad events are isolated and dead-lettered, or dead-letter the batch.
+it never blocks the requests. Every error arrives already classified by its client
+(`poas.domain.delivery_errors.Disposition`, from `poas.meta.errors` / `poas.google.errors`): retry
+with backoff, throttle the destination, pause the destination and alert, bisect a batch rejected as
+invalid until the bad events are isolated and dead-lettered, or dead-letter the batch. Each client
+brings its own batch limit (`max_batch`) and oldest sendable event (`max_event_age`).
 
 The lease rule: a request is cut off at the client timeout in total (httpx's timeout is per phase),
 and before each request (each half of a bisection too) the worker makes sure its lease runs at least
@@ -22,16 +26,19 @@ import os
 import random
 import socket
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from sqlalchemy import ColumnElement, Engine, and_, func, select
 
-from poas.meta.capi import MAX_BATCH, Accepted, CapiClient, Credentials
-from poas.meta.errors import CapiError, Disposition
+from poas.domain.delivery_errors import DeliveryError, Disposition
+from poas.domain.destinations import GOOGLE_ADS, META_PIXEL, destination_kind
+from poas.google.datamanager import GoogleCredentials
+from poas.meta.capi import MAX_BATCH, Credentials
+from poas.meta.errors import CapiError
 from poas.store import outbox as ob
 from poas.store.tables.delivery import outbox as outbox_table
 
@@ -43,7 +50,32 @@ MAX_EVENT_AGE = timedelta(days=7) - timedelta(minutes=1)
 # Lease time beyond the request's timeout: for starting the request and recording its result.
 LEASE_MARGIN = timedelta(seconds=5)
 
-CredentialsLookup = Callable[[str, str], Credentials | None]  # (shop_id, pixel_id) -> credentials
+# (shop_id, destination id) -> that destination's credentials (Meta's or Google's), None when missing
+CredentialsLookup = Callable[[str, str], Any]
+
+
+class Answer(Protocol):
+    """A client's success: how many events the platform took, its trace/request id, timing."""
+
+    @property
+    def events_received(self) -> int: ...
+    @property
+    def fbtrace_id(self) -> str | None: ...
+    @property
+    def http_status(self) -> int: ...
+    @property
+    def latency_ms(self) -> int: ...
+
+
+class DestinationClient(Protocol):
+    """One destination kind's sender: raises a classified `DeliveryError` on failure."""
+
+    @property
+    def timeout_s(self) -> float: ...
+
+    async def send(self, destination_id: str, payloads: Sequence[str], credentials: Any) -> Answer: ...
+
+
 Clock = Callable[[], datetime]
 
 
@@ -110,14 +142,16 @@ def new_worker_id() -> str:
 
 
 class Dispatcher:
-    """Drains the outbox into the Conversions API."""
+    """Drains the outbox into each destination's API (`client` for Meta pixels, `clients` by kind for
+    the others)."""
 
     def __init__(
         self,
         engine: Engine,
-        client: CapiClient,
+        client: DestinationClient,
         credentials: CredentialsLookup,
         *,
+        clients: Mapping[str, DestinationClient] | None = None,
         config: DeliveryConfig | None = None,
         worker_id: str | None = None,
         clock: Clock = utcnow,
@@ -125,6 +159,7 @@ class Dispatcher:
     ) -> None:
         self.engine = engine
         self.client = client
+        self.clients: dict[str, DestinationClient] = {META_PIXEL: client, **(clients or {})}
         self.credentials = credentials
         self.config = config or DeliveryConfig()
         self.worker_id = worker_id or new_worker_id()
@@ -224,15 +259,33 @@ class Dispatcher:
 
     # ------------------------------------------------------------ one claim
 
+    def client_for(self, destination_id: str) -> DestinationClient | None:
+        return self.clients.get(destination_kind(destination_id))
+
+    def _max_age(self, destination_id: str) -> timedelta:
+        if destination_kind(destination_id) == META_PIXEL:
+            return self.config.max_event_age
+        age = getattr(self.client_for(destination_id), "max_event_age", None)
+        return age if isinstance(age, timedelta) else self.config.max_event_age
+
     async def _process(self, claim: ob.Claim) -> None:
         now = self.clock()
-        oldest_ok = now - self.config.max_event_age
+        kind = destination_kind(claim.pixel_id)
+        client = self.client_for(claim.pixel_id)
+        if client is None:
+            reason = f"no client configured for {kind} destinations"
+            await self._pause(claim, claim.events, reason, None)
+            return
+        max_age = self._max_age(claim.pixel_id)
+        oldest_ok = now - max_age
         too_old = [e for e in claim.events if e.event_time < oldest_ok]
         if too_old:
-            reason = (
-                f"too old: event_time is more than {self.config.max_event_age} before the send time "
-                "(Meta's limit is 7 days and it rejects the whole request)"
+            limit = (
+                "Meta's limit is 7 days and it rejects the whole request"
+                if kind == META_PIXEL
+                else "Google Ads imports click conversions up to 90 days after the click"
             )
+            reason = f"too old: event_time is more than {max_age} before the send time ({limit})"
             await asyncio.to_thread(self._finish, claim, too_old, "too_old", dead_reason=reason)
             self.report.too_old += len(too_old)
         fresh = [e for e in claim.events if e.event_time >= oldest_ok]
@@ -242,18 +295,21 @@ class Dispatcher:
         for shop_id, events in by_shop.items():
             creds = self.credentials(shop_id, claim.pixel_id)
             if creds is None:
-                await self._pause(claim, events, f"no access token configured for shop {shop_id}", None)
+                what = "access token" if kind == META_PIXEL else "Google OAuth credentials"
+                await self._pause(claim, events, f"no {what} configured for shop {shop_id}", None)
                 continue
-            await self._send(claim, events, creds)
+            step = int(getattr(client, "max_batch", len(events)) or len(events))
+            for start in range(0, len(events), max(step, 1)):
+                await self._send(claim, events[start : start + step], creds)
 
-    async def _send(self, claim: ob.Claim, events: list[ob.ClaimedEvent], creds: Credentials) -> None:
+    async def _send(self, claim: ob.Claim, events: list[ob.ClaimedEvent], creds: Any) -> None:
         events = await self._hold_lease(claim, events)
         if not events:
             return
         self.report.requests += 1
         try:
             answer = await self._request(claim.pixel_id, events, creds)
-        except CapiError as err:
+        except DeliveryError as err:
             await self._failed(claim, events, creds, err)
             return
         if answer.events_received != len(events):
@@ -280,8 +336,8 @@ class Dispatcher:
         self,
         claim: ob.Claim,
         events: list[ob.ClaimedEvent],
-        creds: Credentials,
-        err: CapiError,
+        creds: Any,
+        err: DeliveryError,
         outcome: str | None = None,
     ) -> None:
         kind = err.disposition
@@ -316,7 +372,7 @@ class Dispatcher:
         await asyncio.to_thread(self._retry, claim, events, err, outcome or "retry")
 
     async def _pause(
-        self, claim: ob.Claim, events: list[ob.ClaimedEvent], reason: str, err: CapiError | None
+        self, claim: ob.Claim, events: list[ob.ClaimedEvent], reason: str, err: DeliveryError | None
     ) -> None:
         def work() -> None:
             now = self.clock()
@@ -328,12 +384,20 @@ class Dispatcher:
         await asyncio.to_thread(work)
         self.report.paused.add(claim.pixel_id)
         self.report.count("pause")
-        log.error(
-            "ALERT: pixel paused, delivery stopped",
-            pixel=claim.pixel_id,
-            reason=reason,
-            action="fix the access token or permissions, then run `poas outbox resume`",
-        )
+        if destination_kind(claim.pixel_id) == META_PIXEL:
+            log.error(
+                "ALERT: pixel paused, delivery stopped",
+                pixel=claim.pixel_id,
+                reason=reason,
+                action="fix the access token or permissions, then run `poas outbox resume`",
+            )
+        else:
+            log.error(
+                "ALERT: Google Ads destination paused, delivery stopped",
+                destination=claim.pixel_id,
+                reason=reason,
+                action="fix the OAuth credentials, access or conversion action, then `poas outbox resume`",
+            )
 
     # ------------------------------------------------------------ results (threads)
 
@@ -344,8 +408,8 @@ class Dispatcher:
         outcome: str,
         now: datetime,
         *,
-        err: CapiError | None = None,
-        answer: Accepted | None = None,
+        err: DeliveryError | None = None,
+        answer: Answer | None = None,
         message: str | None = None,
     ) -> ob.Attempt:
         latency = (
@@ -374,8 +438,8 @@ class Dispatcher:
         events: Sequence[ob.ClaimedEvent],
         outcome: str,
         *,
-        answer: Accepted | None = None,
-        err: CapiError | None = None,
+        answer: Answer | None = None,
+        err: DeliveryError | None = None,
         dead_reason: str | None = None,
     ) -> None:
         now = self.clock()
@@ -395,7 +459,7 @@ class Dispatcher:
         self._check_owned(claim, owned, len(ids))
 
     def _retry(
-        self, claim: ob.Claim, events: Sequence[ob.ClaimedEvent], err: CapiError, outcome: str
+        self, claim: ob.Claim, events: Sequence[ob.ClaimedEvent], err: DeliveryError, outcome: str
     ) -> None:
         now = self.clock()
         with self.engine.begin() as conn:
@@ -428,7 +492,7 @@ class Dispatcher:
         self.report.count(outcome)
         self._check_owned(claim, owned, len(events))
 
-    def _throttle(self, claim: ob.Claim, events: Sequence[ob.ClaimedEvent], err: CapiError) -> None:
+    def _throttle(self, claim: ob.Claim, events: Sequence[ob.ClaimedEvent], err: DeliveryError) -> None:
         now = self.clock()
         with self.engine.begin() as conn:
             strikes = ob.throttle_pixel(conn, claim.pixel_id, now=now)
@@ -456,7 +520,7 @@ class Dispatcher:
         self._check_owned(claim, owned, len(ids))
 
     def _log_only(
-        self, claim: ob.Claim, events: Sequence[ob.ClaimedEvent], outcome: str, err: CapiError
+        self, claim: ob.Claim, events: Sequence[ob.ClaimedEvent], outcome: str, err: DeliveryError
     ) -> None:
         with self.engine.begin() as conn:
             ob.log_attempt(conn, self._attempt(claim, events, outcome, self.clock(), err=err))
@@ -475,7 +539,7 @@ class Dispatcher:
     async def _hold_lease(self, claim: ob.Claim, events: list[ob.ClaimedEvent]) -> list[ob.ClaimedEvent]:
         """The events still leased for a request starting now: when the lease would end before the
         request's timeout plus the margin, extend it first; events claimed again since are dropped."""
-        timeout = timedelta(seconds=self.client_timeout_s())
+        timeout = timedelta(seconds=self.client_timeout_s(claim.pixel_id))
         hold = max(timedelta(seconds=self.config.lease_s), timeout + LEASE_MARGIN)
         slack = LEASE_MARGIN
         while claim.held and self.clock() + timeout + slack > claim.lease_until:
@@ -500,21 +564,21 @@ class Dispatcher:
         with self.engine.begin() as conn:
             return ob.extend_lease(conn, owner, ids, until=until)
 
-    async def _request(
-        self, pixel_id: str, events: Sequence[ob.ClaimedEvent], creds: Credentials
-    ) -> Accepted:
+    async def _request(self, pixel_id: str, events: Sequence[ob.ClaimedEvent], creds: Any) -> Answer:
         """One request, given the client timeout in total, so the lease taken for it outlasts it."""
-        timeout = self.client_timeout_s()
+        timeout = self.client_timeout_s(pixel_id)
+        client = self.client_for(pixel_id) or self.client
         try:
             async with asyncio.timeout(timeout):
-                return await self.client.send(pixel_id, [e.payload for e in events], creds)
+                return await client.send(pixel_id, [e.payload for e in events], creds)
         except TimeoutError:
             err = CapiError(Disposition.RETRY, f"TimeoutError: no answer within {timeout:g} s in total")
             err.latency_ms = round(timeout * 1000)
             raise err from None
 
-    def client_timeout_s(self) -> float:
-        return self.client.timeout_s
+    def client_timeout_s(self, destination_id: str | None = None) -> float:
+        client = self.client_for(destination_id) if destination_id else None
+        return (client or self.client).timeout_s
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
@@ -522,10 +586,37 @@ async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
         await asyncio.wait_for(stop.wait(), timeout=seconds)
 
 
+def google_credentials(shop: Any) -> GoogleCredentials | None:
+    """The shop's Data Manager credentials: `[shops.google]` client_id / client_secret / refresh_token,
+    each falling back to the spend sync's `google_ads_client_id` / `_client_secret` / `_refresh_token`
+    (one OAuth client and one refresh token granted both scopes serve both)."""
+    g = getattr(shop, "google", None)
+    if g is None:
+        return None
+    client_id = g.client_id or getattr(shop, "google_ads_client_id", "")
+    secret = g.client_secret or getattr(shop, "google_ads_client_secret", None)
+    refresh = g.refresh_token or getattr(shop, "google_ads_refresh_token", None)
+    if not (client_id and secret and refresh):
+        return None
+    login = g.login_customer_id or (getattr(shop, "google_ads_login_customer_id", "") or "").replace("-", "")
+    return GoogleCredentials(
+        client_id=client_id,
+        client_secret=secret.get_secret_value(),
+        refresh_token=refresh.get_secret_value(),
+        login_customer_id=login or None,
+        validate_only=g.validate_only,
+    )
+
+
 def settings_credentials(shops: Sequence[Any]) -> CredentialsLookup:
-    """Credentials from the configured shops (`poas.settings.ShopConfig`), looked up by shop id."""
+    """Credentials from the configured shops (`poas.settings.ShopConfig`), looked up by shop id: Meta's
+    access token for a pixel, the shop's Google OAuth client and refresh token for a Google destination."""
     table: dict[str, Credentials] = {}
+    google: dict[str, GoogleCredentials] = {}
     for shop in shops:
+        found = google_credentials(shop)
+        if found is not None:
+            google[shop.id] = found
         if shop.access_token is None:
             continue
         table[shop.id] = Credentials(
@@ -534,7 +625,9 @@ def settings_credentials(shops: Sequence[Any]) -> CredentialsLookup:
             test_event_code=shop.events.test_event_code,
         )
 
-    def lookup(shop_id: str, pixel_id: str) -> Credentials | None:
+    def lookup(shop_id: str, pixel_id: str) -> Credentials | GoogleCredentials | None:
+        if destination_kind(pixel_id) == GOOGLE_ADS:
+            return google.get(shop_id)
         return table.get(shop_id)
 
     return lookup
@@ -544,8 +637,10 @@ __all__ = [
     "MAX_EVENT_AGE",
     "DeliveryConfig",
     "DeliveryReport",
+    "DestinationClient",
     "Dispatcher",
     "backoff_delay",
+    "google_credentials",
     "settings_credentials",
     "utcnow",
 ]

@@ -8,7 +8,7 @@ be sent, or when the contact data cannot match a person. The reason is returned,
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,6 +19,8 @@ from poas.domain.consent import ads_consent
 from poas.domain.money import Money
 from poas.domain.order import Order
 from poas.domain.profit import ProfitResult
+from poas.services.google_events import GoogleQueued, queue_google_conversions
+from poas.services.new_customer_value import added_for, new_customer_value
 from poas.settings import ShopConfig
 from poas.store.outbox import OutboxEvent, enqueue
 
@@ -33,6 +35,7 @@ class QueuedEvents:
     already_queued: list[tuple[str, str]] = field(default_factory=list)  # same key was in the outbox
     skipped: str | None = None  # why nothing was queued
     consent: str | None = None  # the ads consent verdict, e.g. "shop default granted for NO, no consent …"
+    google: GoogleQueued | None = None  # what went to the shop's Google conversion actions, or why not
 
     @property
     def any(self) -> bool:
@@ -77,7 +80,24 @@ def queue_purchase_events(
     profit: ProfitResult,
     now: datetime,
 ) -> QueuedEvents:
-    """Decide ads consent, build the Purchase (and the optional profit event), enqueue them."""
+    """Decide ads consent, build the Purchase (and the optional profit event), enqueue them; and the
+    Google conversions for the shop's Google conversion actions (`services.google_events`)."""
+    meta = _queue_meta(conn, shop=shop, order=order, user_data=user_data, profit=profit, now=now)
+    google = queue_google_conversions(
+        conn, shop=shop, order=order, user_data=user_data, profit=profit, now=now
+    )
+    return replace(meta, google=google)
+
+
+def _queue_meta(
+    conn: Connection,
+    *,
+    shop: ShopConfig,
+    order: Order,
+    user_data: Mapping[str, Any],
+    profit: ProfitResult,
+    now: datetime,
+) -> QueuedEvents:
     if not shop.pixel_id:
         return _skip(shop, order, f"shop {shop.id} has no pixel_id configured")
     verdict = ads_consent(shop, order)
@@ -89,7 +109,8 @@ def queue_purchase_events(
     if not profit.sendable:
         return _skip(shop, order, f"profit not sendable: {profit.reason or 'policy'}", consent)
     try:
-        events = build_order_events(order, user_data, profit, shop, now)
+        cv = new_customer_value(conn, shop=shop, order=order, profit=profit, now=now)
+        events = build_order_events(order, user_data, profit, shop, now, cv)
     except EventNotBuilt as exc:
         return _skip(shop, order, exc.reason, consent)
     if not events:
@@ -115,7 +136,8 @@ def queue_append_value(
     if not shop.pixel_id:
         return QueuedEvents(shop.id, label, skipped=f"shop {shop.id} has no pixel_id configured")
     try:
-        event = build_append_value(original, final_profit, shop, now, event_id=event_id)
+        added = added_for(conn, shop.id, order_id)  # the Purchase's new-customer value, if any
+        event = build_append_value(original, final_profit, shop, now, event_id=event_id, added=added)
     except EventNotBuilt as exc:
         return QueuedEvents(shop.id, label, skipped=exc.reason)
     queued, already = _enqueue(conn, shop, shop.pixel_id, order_id, [event], now)

@@ -25,7 +25,9 @@ from poas.domain.money import Money, exponent
 from poas.domain.order import Order, RestockType
 from poas.domain.profit import ProfitResult
 from poas.domain.returns import FitSettings, ReturnRateModel, count_units, fit
+from poas.services.google_events import queue_google_restatements
 from poas.services.ingest import ProfitContext
+from poas.services.new_customer_value import added_for
 from poas.settings import ShopConfig
 from poas.store import corrections
 from poas.store.orders import load_orders
@@ -86,6 +88,7 @@ class FinalizeReport:
     unsent: int = 0
     unchanged: int = 0
     waiting: int = 0  # the Purchase is still on its way: try again later
+    google_queued: int = 0  # Google restatements queued (services.google_events)
     errors: list[str] = field(default_factory=list)
 
 
@@ -220,7 +223,8 @@ def _finalize_one(
         if told.purchase_state in ("pending", "retry", "sending"):
             report.waiting += 1
             return
-        state, reason, append_net, event = _decide(shop, order, told, final, key, now)
+        added = added_for(conn, shop.id, order.order_id)  # a new customer's Purchase's basis
+        state, reason, append_net, event = _decide(shop, order, told, final, key, now, added)
         entry = corrections.Correction(
             shop_id=shop.id,
             order_id=order.order_id,
@@ -237,6 +241,10 @@ def _finalize_one(
         )
         if not corrections.record(conn, entry):
             return  # another worker finalized it first
+        google = queue_google_restatements(
+            conn, shop=shop, order_id=order.order_id, profit=profit, key=key, now=now
+        )
+        report.google_queued += len(google.queued)
         if event is not None and told.pixel_id is not None:
             enqueue(
                 conn,
@@ -262,7 +270,13 @@ def _finalize_one(
 
 
 def _decide(
-    shop: ShopConfig, order: Order, told: _Told, final: Money, key: str, now: datetime
+    shop: ShopConfig,
+    order: Order,
+    told: _Told,
+    final: Money,
+    key: str,
+    now: datetime,
+    added: Decimal = Decimal(0),
 ) -> tuple[str, str, int | None, dict[str, Any] | None]:
     """(state, reason, net_revenue to append in minor units, the event) for one final profit."""
     if told.purchase is None:
@@ -276,7 +290,7 @@ def _decide(
         return "unsent", f"the Purchase was not accepted by Meta: {told.purchase_error or 'dead'}", None, None
     try:
         event = build_append_value(
-            told.purchase, final, shop, now, event_id=f"{told.purchase['event_id']}.append.{key}"
+            told.purchase, final, shop, now, event_id=f"{told.purchase['event_id']}.append.{key}", added=added
         )
     except (EventNotBuilt, KeyError) as exc:
         return "unsent", f"AppendValue could not be built: {exc}", None, None

@@ -1,4 +1,5 @@
-"""The delivery worker as one use-case: a Graph client, the outbox dispatcher and the worker's duties
+"""The delivery worker as one use-case: a client per destination kind (Meta's Graph API; Google's Data
+Manager API when a shop has Google conversion actions), the outbox dispatcher and the worker's duties
 (processing the webhook inbox, finalizing orders), for `poas worker`, `poas serve` and the demo."""
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from typing import Literal
 
 from sqlalchemy import Engine
 
+from poas.domain.destinations import GOOGLE_ADS
+from poas.google.datamanager import DataManagerClient
 from poas.meta.capi import MAX_BATCH, CapiClient
 from poas.services import housekeeping as hk
 from poas.services.deliver import DeliveryConfig, DeliveryReport, Dispatcher, settings_credentials
@@ -43,8 +46,20 @@ class Worker:
             max_connections=self.config.concurrency * 2,
             body_format=body_format,
         )
+        self.google: DataManagerClient | None = None
+        if any(shop.google.conversion_actions for shop in settings.shops):
+            self.google = DataManagerClient(
+                settings.google_datamanager_url,
+                settings.google_token_url,
+                timeout_s=settings.google_timeout_s if timeout_s is None else timeout_s,
+                max_connections=self.config.concurrency * 2,
+            )
         self.dispatcher = Dispatcher(
-            engine, self.client, settings_credentials(settings.shops), config=self.config
+            engine,
+            self.client,
+            settings_credentials(settings.shops),
+            clients={GOOGLE_ADS: self.google} if self.google is not None else None,
+            config=self.config,
         )
 
     @property
@@ -58,6 +73,8 @@ class Worker:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.client.aclose()
+        if self.google is not None:
+            await self.google.aclose()
 
     async def run(self, stop: asyncio.Event, *, housekeeping: bool = True) -> DeliveryReport:
         """Deliver (and, with `housekeeping`, do the worker's duties on their timers) until `stop` is

@@ -41,9 +41,12 @@ from sqlalchemy.sql import ColumnElement, Select
 from sqlalchemy.sql.dml import Insert
 
 from poas.domain.capi_events import APPEND_VALUE
+from poas.domain.google_events import GOOGLE_RESTATEMENT
 from poas.store.tables.delivery import delivery_log, outbox, pixel_state
 
 CLAIMABLE = ("pending", "retry", "sending")  # sending: only once its lease has expired
+# Events that correct an earlier one of the same order and destination: they wait for it.
+CORRECTIONS = (APPEND_VALUE, GOOGLE_RESTATEMENT)
 
 # A lease owner is `<worker id>.<claim number>` in a String(100) column: room for 19 digits.
 MAX_WORKER_ID = 80
@@ -189,18 +192,19 @@ def _claimable(now: datetime) -> ColumnElement[bool]:
     # A claim sets next_attempt_at = lease_until, so one index range finds due *and* expired rows.
     due = and_(outbox.c.state.in_(CLAIMABLE), outbox.c.next_attempt_at <= now)
     # An AppendValue waits while its order's Purchase is still unsent: Meta rejects a correction
-    # whose original event it has not seen (and one bad event sinks a batch).
+    # whose original event it has not seen (and one bad event sinks a batch). A Google restatement
+    # waits for its conversion likewise: sent first, Google would take it as a new conversion.
     original = outbox.alias("original")
     waiting = exists(
         select(original.c.id).where(
             original.c.shop_id == outbox.c.shop_id,
             original.c.order_id == outbox.c.order_id,
             original.c.pixel_id == outbox.c.pixel_id,
-            original.c.event_name != APPEND_VALUE,
+            original.c.event_name.not_in(CORRECTIONS),
             original.c.state.in_(CLAIMABLE),
         )
     )
-    return and_(due, or_(outbox.c.event_name != APPEND_VALUE, ~waiting))
+    return and_(due, or_(outbox.c.event_name.not_in(CORRECTIONS), ~waiting))
 
 
 def claim(

@@ -1,0 +1,296 @@
+"""#18 acceptance for the Google destination over real HTTP, on both engines: an order with a gclid goes
+to Meta and to the shop's Google conversion actions (profit and revenue), the Google conversion carries
+the expected profit, a refund that makes it final restates it (same transactionId, final profit), a
+resend is never a second conversion, Google's errors are classified, and no consent means no event."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import SecretStr
+from sqlalchemy import Engine, select
+
+from poas.domain.costs import CostRow
+from poas.domain.destinations import GOOGLE_ADS, google_destination_id
+from poas.domain.order import Attribution, Customer, Order, OrderLine, Refund, RefundLine, RestockType
+from poas.google.datamanager import DataManagerClient
+from poas.google.sandbox import (
+    DEFAULT_CLIENT,
+    DEFAULT_REFRESH_TOKEN,
+    RunningGoogleSandbox,
+    run_google_sandbox,
+)
+from poas.meta.capi import CapiClient
+from poas.meta.sandbox import RunningSandbox, run_sandbox
+from poas.services.deliver import DeliveryConfig, Dispatcher, settings_credentials
+from poas.services.ingest import ingest_order
+from poas.services.returns import finalize_due
+from poas.settings import EventSettings, GoogleConversionAction, GoogleSettings, ShopConfig
+from poas.store import outbox as ob
+from poas.store.costs import import_costs
+from poas.store.rules import save_rules
+from poas.store.tables.delivery import delivery_log, outbox, pixel_state
+
+D = Decimal
+CUSTOMER = "1234567890"
+PROFIT_ACTION, REVENUE_ACTION = "111111111", "222222222"
+PROFIT_DEST = google_destination_id(CUSTOMER, PROFIT_ACTION)
+REVENUE_DEST = google_destination_id(CUSTOMER, REVENUE_ACTION)
+RULES = """
+currency = "NOK"
+[[payment_fees]]
+id = "vipps"
+gateway = "vipps"
+percent = 2.5
+fixed = 1
+"""
+FAST = DeliveryConfig(
+    retry_base_s=0.01, retry_cap_s=0.05, throttle_base_s=0.01, throttle_cap_s=0.05, idle_poll_s=0.02
+)
+
+
+def _shop(*, two_actions: bool = False, **extra: Any) -> ShopConfig:
+    actions = [GoogleConversionAction(customer_id="123-456-7890", conversion_action_id=PROFIT_ACTION)]
+    if two_actions:
+        actions.append(
+            GoogleConversionAction(customer_id=CUSTOMER, conversion_action_id=REVENUE_ACTION, value="revenue")
+        )
+    fields: dict[str, Any] = {
+        "id": "nordic",
+        "domain": "nordic.example.no",
+        "currency": "NOK",
+        "pixel_id": "1234567890",
+        "access_token": SecretStr("sandbox-token-0123456789"),
+        "consent_policy": "always",
+        "events": EventSettings(append_window_days=3, finalize_on_refund=True),
+        "google": GoogleSettings(
+            conversion_actions=actions,
+            client_id=DEFAULT_CLIENT[0],
+            client_secret=SecretStr(DEFAULT_CLIENT[1]),
+            refresh_token=SecretStr(DEFAULT_REFRESH_TOKEN),
+        ),
+    }
+    fields.update(extra)
+    return ShopConfig(**fields)
+
+
+def _order(oid: str, placed: datetime, *, refunds: tuple[Refund, ...] = (), country: str = "NO") -> Order:
+    line = OrderLine(
+        line_id=f"{oid}-1",
+        quantity=2,
+        unit_price=D("500.00"),
+        tax=D("200.00"),
+        tax_rate=D("0.25"),
+        sku="JACKET",
+    )
+    updated = max([placed, *(r.processed_at for r in refunds)])
+    return Order(
+        shop_id="nordic",
+        order_id=oid,
+        created_at=placed,
+        updated_at=updated,
+        currency="NOK",
+        lines=(line,),
+        gateway="vipps",
+        customer=Customer(email=f"kunde{oid}@example.no", country=country),
+        shipping_country=country,
+        attribution=Attribution(gclid=f"Cj0KCQiA{oid}gclid"),
+        refunds=refunds,
+    )
+
+
+@pytest.fixture
+def sandboxes() -> Iterator[tuple[RunningSandbox, RunningGoogleSandbox]]:
+    with run_sandbox() as meta, run_google_sandbox() as google:
+        yield meta, google
+
+
+def _setup(engine: Engine, now: datetime) -> None:
+    with engine.begin() as conn:
+        import_costs(
+            conn, "nordic", [CostRow.of("JACKET", D("150"), "NOK", now - timedelta(days=90))], now=now
+        )
+        save_rules(conn, "nordic", RULES, source="test", now=now)
+
+
+async def _deliver(
+    engine: Engine, meta_url: str, google_url: str, shop: ShopConfig, *, now: datetime | None = None
+) -> Dispatcher:
+    capi = CapiClient(meta_url, "v25.0", timeout_s=2.0)
+    google = DataManagerClient(google_url, f"{google_url}/token", timeout_s=2.0)
+    clock = (lambda: now) if now is not None else (lambda: datetime.now(UTC))
+    dispatcher = Dispatcher(
+        engine, capi, settings_credentials([shop]), clients={GOOGLE_ADS: google}, config=FAST, clock=clock
+    )
+    await dispatcher.drain(wait_for_retries=True)
+    await capi.aclose()
+    await google.aclose()
+    return dispatcher
+
+
+def _conversions(url: str) -> dict[tuple[str, str], dict[str, Any]]:
+    rows = httpx.get(f"{url}/_sandbox/conversions").json()["data"]
+    return {(r["destination"], r["transaction_id"]): r for r in rows}
+
+
+def _events(url: str) -> list[dict[str, Any]]:
+    data: list[dict[str, Any]] = httpx.get(f"{url}/_sandbox/events").json()["data"]
+    return data
+
+
+def _ingest(engine: Engine, order: Order, shop: ShopConfig, now: datetime) -> Any:
+    with engine.begin() as conn:
+        return ingest_order(conn, order, shop, now=now, trigger_purchase=True)
+
+
+async def test_gclid_order_goes_to_meta_and_both_google_actions_then_is_restated_when_final(
+    engine: Engine, sandboxes: tuple[RunningSandbox, RunningGoogleSandbox]
+) -> None:
+    meta, google = sandboxes
+    now = datetime.now(UTC).replace(microsecond=0)
+    shop = _shop(two_actions=True)
+    _setup(engine, now)
+    placed = now - timedelta(days=1)
+    outcome = _ingest(engine, _order("A1", placed), shop, placed + timedelta(minutes=1))
+    assert outcome.events.google.queued == [(PROFIT_DEST, "A1"), (REVENUE_DEST, "A1")]
+    await _deliver(engine, meta.url, google.url, shop)
+
+    purchase = meta.events(event_name="Purchase")
+    assert len(purchase) == 1
+    expected = outcome.profit.expected_profit.rounded().amount
+    assert D(str(purchase[0]["event"]["custom_data"]["net_revenue"])) == expected
+    conv = _conversions(google.url)
+    assert set(conv) == {(PROFIT_DEST, "A1"), (REVENUE_DEST, "A1")}
+    assert D(str(conv[(PROFIT_DEST, "A1")]["value"])) == expected  # the number Meta got as net_revenue
+    assert D(str(conv[(REVENUE_DEST, "A1")]["value"])) == outcome.profit.revenue_ex_vat.rounded().amount
+    sent = _events(google.url)[0]["event"]
+    assert sent["adIdentifiers"] == {"gclid": "Cj0KCQiAA1gclid"}
+    assert sent["consent"]["adUserData"] == "CONSENT_GRANTED"
+    assert sent["currency"] == "NOK" and sent["eventTimestamp"].endswith("Z")
+
+    # One of the two jackets comes back: the refund makes the profit final (finalize_on_refund).
+    later = now
+    refund = (Refund("A1-r", now - timedelta(hours=1), (RefundLine("A1-1", 1, RestockType.RETURN),)),)
+    refunded = _ingest(engine, _order("A1", placed, refunds=refund), shop, later)
+    report = finalize_due(engine, shop, now=later)
+    assert report.google_queued == 2
+    await _deliver(engine, meta.url, google.url, shop, now=later)
+
+    final_profit = refunded.profit.realized_profit.rounded().amount
+    assert final_profit != expected
+    conv = _conversions(google.url)
+    assert len(conv) == 2  # still one conversion per action: the restatement is no new one
+    assert conv[(PROFIT_DEST, "A1")]["restatements"] == 1
+    assert D(str(conv[(PROFIT_DEST, "A1")]["value"])) == final_profit
+    assert D(str(conv[(PROFIT_DEST, "A1")]["first_value"])) == expected
+    left = refunded.profit.revenue_ex_vat.amount - refunded.profit.refunded_revenue_ex_vat.amount
+    assert D(str(conv[(REVENUE_DEST, "A1")]["value"])) == left.quantize(D("0.01"))
+    restated = [e for e in _events(google.url) if e["kind"] == "restatement"]
+    assert {e["transaction_id"] for e in restated} == {"A1"}
+    assert all("lastUpdatedTimestamp" in e["event"] and e["event"]["adIdentifiers"] for e in restated)
+    assert len(meta.events(event_name="AppendValue")) == 1  # Meta's path is unchanged
+
+
+async def test_resends_never_make_a_second_conversion(
+    engine: Engine, sandboxes: tuple[RunningSandbox, RunningGoogleSandbox]
+) -> None:
+    meta, google = sandboxes
+    now = datetime.now(UTC).replace(microsecond=0)
+    shop = _shop()
+    _setup(engine, now)
+    # Google ingests the event but the answer is lost (a 503 after recording): the retry resends it.
+    httpx.post(f"{google.url}/_sandbox/faults", json={"status": "UNAVAILABLE", "count": 1, "record": True})
+    _ingest(engine, _order("B1", now - timedelta(hours=3)), shop, now)
+    _ingest(engine, _order("B1", now - timedelta(hours=3)), shop, now)  # the webhook arrives twice
+    await _deliver(engine, meta.url, google.url, shop)
+    # A worker claims the next order and is killed (SIGKILL: nothing recorded, the lease just runs out).
+    _ingest(engine, _order("B2", now - timedelta(hours=2)), shop, now)
+    claim = ob.claim(engine, "killed-worker", PROFIT_DEST, 10, 0.0, datetime.now(UTC))
+    assert claim is not None and [e.event_id for e in claim.events] == ["B2"]
+    await _deliver(engine, meta.url, google.url, shop)
+    conv = _conversions(google.url)
+    assert set(conv) == {(PROFIT_DEST, "B1"), (PROFIT_DEST, "B2")}
+    assert conv[(PROFIT_DEST, "B1")]["restatements"] == 1  # the lost answer's resend: same value again
+    assert conv[(PROFIT_DEST, "B2")]["restatements"] == 0  # the killed worker had sent nothing
+    assert all(c["value"] == c["first_value"] for c in conv.values())
+    assert sum(1 for e in _events(google.url) if e["kind"] == "conversion") == 2
+
+
+async def test_google_errors_are_classified(
+    engine: Engine, sandboxes: tuple[RunningSandbox, RunningGoogleSandbox]
+) -> None:
+    meta, google = sandboxes
+    now = datetime.now(UTC).replace(microsecond=0)
+    shop = _shop()
+    _setup(engine, now)
+    for oid in ("C1", "C2", "C3"):
+        _ingest(engine, _order(oid, now - timedelta(hours=1)), shop, now)
+    faults = [
+        {"status": "UNAVAILABLE", "count": 2},  # 5xx: retried
+        {"status": "RESOURCE_EXHAUSTED", "count": 1},  # quota: the destination is throttled
+        {"status": "INVALID_ARGUMENT", "transaction_ids": ["C2"]},  # one bad event: bisected, dead
+    ]
+    for fault in faults:
+        httpx.post(f"{google.url}/_sandbox/faults", json=fault)
+    await _deliver(engine, meta.url, google.url, shop)
+    with engine.connect() as conn:
+        states = dict(
+            conn.execute(
+                select(outbox.c.event_id, outbox.c.state).where(outbox.c.pixel_id == PROFIT_DEST)
+            ).all()
+        )
+        dead_reason = conn.execute(
+            select(outbox.c.last_error).where(outbox.c.pixel_id == PROFIT_DEST, outbox.c.event_id == "C2")
+        ).scalar_one()
+        outcomes = [
+            r[0]
+            for r in conn.execute(
+                select(delivery_log.c.outcome).where(delivery_log.c.pixel_id == PROFIT_DEST)
+            )
+        ]
+    assert states == {"C1": "sent", "C2": "dead", "C3": "sent"}
+    assert "INVALID_ARGUMENT" in dead_reason and "events[0].transactionId" in dead_reason
+    # 5xx twice, quota once; the bad event ends alone (bisected when it shared a request) and dead
+    assert outcomes.count("retry") == 2 and outcomes.count("throttle") == 1 and outcomes.count("invalid") == 1
+    assert set(_conversions(google.url)) == {(PROFIT_DEST, "C1"), (PROFIT_DEST, "C3")}
+
+    # The refresh token is revoked: the destination pauses and alerts; Meta goes on.
+    httpx.post(f"{google.url}/_sandbox/revoke", json={"refresh_tokens": True})
+    _ingest(engine, _order("C4", now - timedelta(minutes=5)), shop, now)
+    dispatcher = await _deliver(engine, meta.url, google.url, shop)
+    assert PROFIT_DEST in dispatcher.report.paused
+    with engine.connect() as conn:
+        paused = (
+            conn.execute(select(pixel_state).where(pixel_state.c.pixel_id == PROFIT_DEST)).mappings().one()
+        )
+        c4 = conn.execute(
+            select(outbox.c.state).where(outbox.c.event_id == "C4", outbox.c.pixel_id == PROFIT_DEST)
+        ).scalar_one()
+    assert paused["paused"] and "invalid_grant" in paused["pause_reason"]
+    assert DEFAULT_REFRESH_TOKEN not in paused["pause_reason"]
+    assert c4 in ("pending", "retry")  # kept, not sent nor dead: it goes after `poas outbox resume`
+    assert [e["event"]["custom_data"]["order_id"] for e in meta.events(event_name="Purchase")][-1] == "C4"
+
+
+async def test_no_ads_consent_in_the_eea_sends_nothing_to_google(
+    engine: Engine, sandboxes: tuple[RunningSandbox, RunningGoogleSandbox]
+) -> None:
+    meta, google = sandboxes
+    now = datetime.now(UTC).replace(microsecond=0)
+    shop = _shop(consent_policy=None, consent_default_by_region={"EEA": "denied", "NO": "granted"})
+    _setup(engine, now)
+    denied = _ingest(engine, _order("E1", now - timedelta(hours=1), country="DE"), shop, now)
+    granted = _ingest(engine, _order("E2", now - timedelta(hours=1), country="NO"), shop, now)
+    assert denied.events.google.skipped.startswith("no ads consent:")
+    assert "denied" in denied.events.google.skipped
+    assert granted.events.google.queued == [(PROFIT_DEST, "E2")]
+    await _deliver(engine, meta.url, google.url, shop)
+    assert set(_conversions(google.url)) == {(PROFIT_DEST, "E2")}
+    with engine.connect() as conn:
+        rows = conn.execute(select(outbox.c.pixel_id).where(outbox.c.order_id == "E1")).all()
+    assert rows == []
