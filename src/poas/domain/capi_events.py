@@ -26,6 +26,19 @@ PURCHASE = "Purchase"
 APPEND_VALUE = "AppendValue"
 MATCH_KEYS = ("em", "ph", "external_id", "fbc", "fbp", "client_ip_address")
 ZERO = Decimal(0)
+
+
+class NewCustomerValue(NamedTuple):
+    """A new customer's predicted value for her Purchase (`services.new_customer_value`), shop currency.
+
+    `predicted_ltv` (None = not sent) goes to `custom_data.predicted_ltv`; `added` is what the
+    "new-customer value" basis adds to net_revenue (share × predicted future profit), and to her
+    AppendValue corrections."""
+
+    predicted_ltv: Decimal | None
+    added: Decimal
+
+
 ONE = Decimal(1)
 _QUANTA = {e: Decimal(1).scaleb(-e) for e in range(5)}
 
@@ -175,28 +188,42 @@ def _envelope(name: str, base: _Base, user_data: Mapping[str, Any], shop: ShopCo
 
 
 def build_purchase(
-    order: Order, user_data: Mapping[str, Any], profit: ProfitResult, shop: ShopConfig, now: datetime
+    order: Order,
+    user_data: Mapping[str, Any],
+    profit: ProfitResult,
+    shop: ShopConfig,
+    now: datetime,
+    customer_value: NewCustomerValue | None = None,
 ) -> dict[str, Any]:
-    """The Purchase event: value on the Pixel's basis, net_revenue = expected profit (shop currency)."""
+    """The Purchase event: value on the Pixel's basis, net_revenue = expected profit (shop currency),
+    plus a new customer's predicted value when the shop asks for it (`customer_value`)."""
     base = _base(order, user_data, shop, now)
     currency = profit.currency
     event = _envelope(PURCHASE, base, user_data, shop)
     basis = shop.events.value_basis
     contents, num_items = _contents(order, profit, currency, basis)
+    added = customer_value.added if customer_value else ZERO
     event["custom_data"] = {
         "value": json_amount(_value(order, profit, basis), currency),
         "currency": currency,
-        "net_revenue": json_amount(_net_revenue(profit.expected_profit.amount, shop), currency),
+        "net_revenue": json_amount(_net_revenue(profit.expected_profit.amount + added, shop), currency),
         "order_id": order.order_id,
         "contents": contents,
         "content_type": "product",
         "num_items": num_items,
     }
+    if customer_value and customer_value.predicted_ltv is not None and customer_value.predicted_ltv > 0:
+        event["custom_data"]["predicted_ltv"] = json_amount(customer_value.predicted_ltv, currency)
     return event
 
 
 def build_profit_event(
-    order: Order, user_data: Mapping[str, Any], profit: ProfitResult, shop: ShopConfig, now: datetime
+    order: Order,
+    user_data: Mapping[str, Any],
+    profit: ProfitResult,
+    shop: ShopConfig,
+    now: datetime,
+    customer_value: NewCustomerValue | None = None,
 ) -> dict[str, Any] | None:
     """The optional custom event whose value is the profit (None unless `events.profit_event_name`)."""
     name = shop.events.profit_event_name
@@ -205,8 +232,9 @@ def build_profit_event(
     base = _base(order, user_data, shop, now)
     event = _envelope(name, base, user_data, shop)
     currency = profit.currency
+    added = customer_value.added if customer_value else ZERO
     event["custom_data"] = {
-        "value": json_amount(_net_revenue(profit.expected_profit.amount, shop), currency),
+        "value": json_amount(_net_revenue(profit.expected_profit.amount + added, shop), currency),
         "currency": currency,
         "order_id": order.order_id,
     }
@@ -214,11 +242,17 @@ def build_profit_event(
 
 
 def build_order_events(
-    order: Order, user_data: Mapping[str, Any], profit: ProfitResult, shop: ShopConfig, now: datetime
+    order: Order,
+    user_data: Mapping[str, Any],
+    profit: ProfitResult,
+    shop: ShopConfig,
+    now: datetime,
+    customer_value: NewCustomerValue | None = None,
 ) -> list[dict[str, Any]]:
     """Every event the shop's settings ask for at purchase time (Purchase and/or the profit event)."""
-    events = [build_purchase(order, user_data, profit, shop, now)] if shop.events.send_purchase else []
-    extra = build_profit_event(order, user_data, profit, shop, now)
+    cv = customer_value
+    events = [build_purchase(order, user_data, profit, shop, now, cv)] if shop.events.send_purchase else []
+    extra = build_profit_event(order, user_data, profit, shop, now, cv)
     if extra is not None:
         events.append(extra)
     return events
@@ -239,8 +273,11 @@ def build_append_value(
     now: datetime,
     *,
     event_id: str | None = None,
+    added: Decimal = ZERO,
 ) -> dict[str, Any]:
-    """AppendValue for a Purchase already sent: same user_data, final net_revenue, time = now."""
+    """AppendValue for a Purchase already sent: same user_data, final net_revenue, time = now.
+
+    `added` is the new-customer value the Purchase's net_revenue carried (the same basis)."""
     cd = original.get("custom_data") or {}
     currency = cd.get("currency")
     if currency != final_profit.currency:
@@ -261,7 +298,7 @@ def build_append_value(
         },
         "custom_data": {
             "currency": currency,
-            "net_revenue": json_amount(_net_revenue(final_profit.amount, shop), currency),
+            "net_revenue": json_amount(_net_revenue(final_profit.amount + added, shop), currency),
         },
     }
     for key in _COPIED:

@@ -313,9 +313,38 @@ def run_checks(settings: Settings, *, graph: bool = True, now: datetime | None =
         checks.extend(check_missing_costs(settings, now))
         checks.extend(check_syncs(settings, now))
         checks.extend(check_reconcile(settings, now))
+        checks.extend(check_predicted_ltv(settings, now))
     checks.extend(check_consent(settings))
     if graph and any(s.pixel_id for s in settings.shops):
         checks.append(check_graph(settings))
+    return checks
+
+
+def check_predicted_ltv(settings: Settings, now: datetime | None = None) -> list[Check]:
+    """Shops sending predicted_ltv: Meta's pLTV requirements, each met or not (WARN names which)."""
+    from poas.services.new_customer_value import PLTV_GUIDE, pltv_requirements
+
+    shops = [s for s in settings.shops if s.customer_value.predicted_ltv]
+    if not shops:
+        return []
+    now = now or datetime.now(UTC)
+    engine = make_engine(settings.resolved_database_url())
+    checks: list[Check] = []
+    try:
+        for shop in shops:
+            reqs = pltv_requirements(engine, shop, now=now)
+            missing = [r for r in reqs if not r.met]
+            detail = "; ".join(f"{'ok' if r.met else 'NOT MET'} {r.name}: {r.detail}" for r in reqs)
+            checks.append(
+                Check(
+                    f"pLTV {shop.id}",
+                    Level.WARN if missing else Level.OK,
+                    detail,
+                    f"Meta's requirements: {PLTV_GUIDE}" if missing else "",
+                )
+            )
+    finally:
+        engine.dispose()
     return checks
 
 
