@@ -4,6 +4,12 @@ Blended POAS is all profit divided by all ad spend. poas reads Meta's spend itse
 spends elsewhere (Google, TikTok, a newsletter sponsor …) is entered as a monthly figure per channel
 (the dashboard's overview, `poas spend channel`, or a CSV of `channel,month,amount`). A period's
 share of a month is the month's figure × the period's days in that month / the month's days.
+
+Google spend read by poas itself (`poas spend sync --channel google`, `poas import spend --channel
+google`) is in the spend rows, day by day. A month that has any such row takes Google's spend from
+them alone: the monthly figure of a Google channel ("Google", "Google Ads", "AdWords", any case) for
+that month is then left out, so the same money is never counted twice. Months without Google rows
+still use the figure entered.
 """
 
 from __future__ import annotations
@@ -21,11 +27,12 @@ from sqlalchemy import Engine, delete, select
 from poas.domain.money import exponent
 from poas.settings import ShopConfig
 from poas.store.orders import upsert_insert
-from poas.store.tables.spend import channel_spend
+from poas.store.tables.spend import ad_spend, channel_spend
 
 ZERO = Decimal(0)
 MAX_AMOUNT = Decimal("1e12")
 CSV_HEADER = "channel,month,amount"
+GOOGLE_NAMES = frozenset({"google", "googleads", "adwords", "googleadwords"})
 
 
 class ChannelSpendError(ValueError):
@@ -67,6 +74,26 @@ def check_channel(text: str) -> str:
     if name.lower() in ("meta", "facebook", "instagram"):
         raise ChannelSpendError(f"{name!r}: Meta's spend is read from Meta; enter other channels here")
     return name
+
+
+def is_google(channel: str) -> bool:
+    """Whether an entered channel name means Google Ads (whose synced rows replace its figure)."""
+    return "".join(channel.casefold().split()) in GOOGLE_NAMES
+
+
+def google_months(engine: Engine, shop: ShopConfig, date_from: date, date_to: date) -> set[date]:
+    """First days of the months in which the spend rows hold Google spend of the shop."""
+    sp = ad_spend.c
+    first = date_from.replace(day=1)
+    _, days = monthrange(date_to.year, date_to.month)
+    last = date_to.replace(day=days)
+    with engine.connect() as conn:
+        found = conn.execute(
+            select(sp.day)
+            .where(sp.shop_id == shop.id, sp.channel == "google", sp.day >= first, sp.day <= last)
+            .distinct()
+        )
+        return {r[0].replace(day=1) for r in found}
 
 
 def save_monthly(
@@ -148,7 +175,8 @@ def prorate(
 
 
 def spend_between(engine: Engine, shop: ShopConfig, date_from: date, date_to: date) -> dict[str, Decimal]:
-    """Other channels' spend in the period, per channel (the shop currency)."""
+    """Other channels' spend in the period, per channel (the shop currency): a Google figure's month
+    with synced / imported Google rows is left out (those rows are in the rollups' spend)."""
     first = date_from.replace(day=1)
     cs = channel_spend
     e = exponent(shop.currency)
@@ -158,5 +186,12 @@ def spend_between(engine: Engine, shop: ShopConfig, date_from: date, date_to: da
                 cs.c.shop_id == shop.id, cs.c.month >= first, cs.c.month <= date_to
             )
         ).all()
-    monthly = [MonthlySpend(r.channel, r.month, Decimal(r.amount_minor).scaleb(-e)) for r in rows]
+    synced = (
+        google_months(engine, shop, date_from, date_to) if any(is_google(r.channel) for r in rows) else set()
+    )
+    monthly = [
+        MonthlySpend(r.channel, r.month, Decimal(r.amount_minor).scaleb(-e))
+        for r in rows
+        if not (r.month in synced and is_google(r.channel))
+    ]
     return prorate(monthly, date_from, date_to, e)

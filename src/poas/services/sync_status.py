@@ -32,6 +32,7 @@ log = structlog.get_logger("poas.syncs")
 
 SPEND = "spend"
 FX = "fx"
+GOOGLE_SPEND = "google_spend"
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +77,27 @@ register(
         lambda s: s.spend_sync_silence_s,
         lambda s: [shop.id for shop in s.shops if shop.ad_account_id and shop.access_token is not None],
         _spend_action,
+    )
+)
+
+
+def _google_spend_action(shop_id: str) -> str:
+    return (
+        f"run `poas spend sync --channel google --shop {shop_id}` by hand to see the error; check the "
+        "job that runs it and the shop's Google Ads OAuth client and refresh token (docs/google.md#spend). "
+        "Until then the reports show old Google spend."
+    )
+
+
+register(
+    SyncKind(
+        GOOGLE_SPEND,
+        "Google Ads spend sync",
+        lambda s: s.spend_sync_silence_s,
+        lambda s: [
+            shop.id for shop in s.shops if shop.google_ads_customer_id and shop.google_ads_refresh_token
+        ],
+        _google_spend_action,
     )
 )
 register(
