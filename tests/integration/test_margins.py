@@ -207,3 +207,38 @@ def test_api_fixed_costs_and_report_lines(engine: Engine) -> None:
     assert (t["new_orders"], t["returning_orders"], t["unknown_customer_orders"]) == (2, 1, 1)
     assert (t["new_profit"], t["returning_profit"]) == ("295.00", "147.50")
     assert (t["new_customer_cac"], t["first_order_poas"]) == ("250.00", "0.5900")
+
+
+def test_dashboard_shows_margins_and_customers(engine: Engine) -> None:
+    import re
+
+    from fastapi.testclient import TestClient
+    from pydantic import SecretStr
+
+    from poas.settings import Settings
+    from poas.web.app import create_app
+    from poas.web.auth import hash_password
+
+    seed(engine)
+    password = "correct horse battery staple"
+    settings = Settings(
+        session_secret=SecretStr("s" * 32),
+        admin_password_hash=SecretStr(hash_password(password)),
+        shops=[SHOP],
+    )
+    with TestClient(create_app(settings, engine)) as client:
+        token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text)
+        assert token
+        client.post("/login", data={"password": password, "csrf_token": token.group(1), "next": "/"})
+        html = client.get("/campaigns", params={"from": str(D1), "to": str(D2), "lang": "en"}).text
+    table = html[html.index('id="margins"') :]
+    total = table[table.index('class="total"') :]
+
+    def cell(col: str, part: str = total) -> str:
+        found = re.search(rf'data-col="{col}">([^<]*)<', part)
+        assert found, col
+        return found.group(1).replace("\xa0", " ").replace("\u202f", " ")
+
+    assert "590" in cell("cm2") and "90" in cell("cm3") and "219" in cell("fixed_costs")
+    assert "129" in cell("net_profit") and cell("new_orders") == "2" and cell("returning_orders") == "1"
+    assert "250" in cell("new_customer_cac")
