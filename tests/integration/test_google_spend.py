@@ -270,3 +270,25 @@ def test_google_rows_replace_the_monthly_google_figure(engine: Engine, sandbox: 
         "TikTok": D("10.00"),
     }
     assert spend_between(engine, cfg, november, date(2026, 11, 30)) == {"TikTok": D("300.00")}
+
+
+def test_oauth_client_of_the_google_destinations_is_used_when_spend_has_none(
+    engine: Engine, sandbox: RunningGoogleAds
+) -> None:
+    """One OAuth client for both: `[shops.google]` (Data Manager) lends its credentials and account."""
+    _ready(engine)
+    cfg = ShopConfig.model_validate(
+        {
+            "id": "g1",
+            "currency": "NOK",
+            "google": {
+                "client_id": CLIENT_ID,
+                "client_secret": CLIENT_SECRET,
+                "refresh_token": REFRESH_TOKEN,
+                "conversion_actions": [{"customer_id": "123-456-7890", "conversion_action_id": "777"}],
+            },
+        }
+    )
+    result = sync_google_spend(engine, settings_for(sandbox), cfg, now=NOW, since=date(2026, 11, 1))
+    assert result.rows == 15
+    assert {c["customer_id"] for c in sandbox.state.calls} == {CID}

@@ -38,7 +38,8 @@ def new_google_ads_sandbox_app() -> FastAPI:
 
 
 def _account(shop: ShopConfig, account: str | None = None) -> str:
-    raw = account or shop.google_ads_customer_id
+    actions = shop.google.conversion_actions
+    raw = account or shop.google_ads_customer_id or (actions[0].customer_id if actions else "")
     if not raw:
         raise SpendConfigError(
             f"shop {shop.id}: no google_ads_customer_id configured (the Google Ads account, 123-456-7890)"
@@ -50,30 +51,36 @@ def _account(shop: ShopConfig, account: str | None = None) -> str:
 
 
 def google_ads_client(settings: Settings, shop: ShopConfig) -> GoogleAdsClient:
+    """A client with the shop's Google Ads OAuth settings; each one not set falls back to the OAuth
+    client of the shop's Google destinations (`[shops.google]`), whose refresh token then needs the
+    `adwords` scope beside Data Manager's."""
     sid = shop.id.upper().replace("-", "_").replace(".", "_")
+    g = shop.google
+    client_id = shop.google_ads_client_id or g.client_id
+    secret = shop.google_ads_client_secret or g.client_secret
+    refresh = shop.google_ads_refresh_token or g.refresh_token
     missing = [
         name
         for name, value in (
-            ("google_ads_client_id", shop.google_ads_client_id),
-            ("google_ads_client_secret", shop.google_ads_client_secret),
-            ("google_ads_refresh_token", shop.google_ads_refresh_token),
+            ("google_ads_client_id", client_id),
+            ("google_ads_client_secret", secret),
+            ("google_ads_refresh_token", refresh),
         )
         if not value
     ]
-    if missing:
+    if missing or secret is None or refresh is None:
         raise SpendConfigError(
             f"shop {shop.id}: no {', '.join(missing)} (set them in the shop's config, secrets as "
             f"POAS_SHOP_{sid}_<NAME>; docs/google.md#spend)"
         )
-    assert shop.google_ads_client_secret is not None and shop.google_ads_refresh_token is not None
     credentials = GoogleAdsCredentials(
-        client_id=shop.google_ads_client_id,
-        client_secret=shop.google_ads_client_secret.get_secret_value(),
-        refresh_token=shop.google_ads_refresh_token.get_secret_value(),
+        client_id=client_id,
+        client_secret=secret.get_secret_value(),
+        refresh_token=refresh.get_secret_value(),
         developer_token=(
             shop.google_ads_developer_token.get_secret_value() if shop.google_ads_developer_token else None
         ),
-        login_customer_id=shop.google_ads_login_customer_id or None,
+        login_customer_id=shop.google_ads_login_customer_id or g.login_customer_id or None,
     )
     return GoogleAdsClient(
         credentials,
