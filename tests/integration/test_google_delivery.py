@@ -27,10 +27,13 @@ from poas.google.sandbox import (
 )
 from poas.meta.capi import CapiClient
 from poas.meta.sandbox import RunningSandbox, run_sandbox
+from poas.services.alerts import pixel_paused_alert
 from poas.services.deliver import DeliveryConfig, Dispatcher, settings_credentials
 from poas.services.ingest import ingest_order
 from poas.services.returns import finalize_due
+from poas.services.views.delivery import delivery_view
 from poas.settings import EventSettings, GoogleConversionAction, GoogleSettings, ShopConfig
+from poas.store import alerts as alert_store
 from poas.store import outbox as ob
 from poas.store.costs import import_costs
 from poas.store.rules import save_rules
@@ -275,6 +278,18 @@ async def test_google_errors_are_classified(
     assert DEFAULT_REFRESH_TOKEN not in paused["pause_reason"]
     assert c4 in ("pending", "retry")  # kept, not sent nor dead: it goes after `poas outbox resume`
     assert [e["event"]["custom_data"]["order_id"] for e in meta.events(event_name="Purchase")][-1] == "C4"
+
+    # The delivery view and the alert name the destination by kind; the alert says what to fix.
+    view = delivery_view(engine, now=datetime.now(UTC), shops=None)
+    kinds = {p.pixel_id: (p.kind, p.paused) for p in view.pixels}
+    assert kinds[PROFIT_DEST] == ("google_ads_conversion_action", True)
+    assert kinds["1234567890"] == ("meta_pixel", False)
+    with engine.connect() as conn:
+        row = next(p for p in alert_store.paused_pixels(conn, datetime.now(UTC)) if p.pixel_id == PROFIT_DEST)
+    alert = pixel_paused_alert(row, now=datetime.now(UTC), repeat=False)
+    assert alert.summary.startswith(f"Google Ads conversion action {PROFIT_ACTION} (account {CUSTOMER})")
+    assert "delivery to Google Ads has stopped" in alert.summary
+    assert "refresh token" in alert.action and f"poas outbox resume {PROFIT_DEST}" in alert.action
 
 
 async def test_no_ads_consent_in_the_eea_sends_nothing_to_google(

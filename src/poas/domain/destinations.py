@@ -42,3 +42,16 @@ def normalize_customer_id(value: str) -> str:
     if len(digits) != 10 or not digits.isdigit():
         raise ValueError("a Google Ads customer id is 10 digits (123-456-7890)")
     return digits
+
+
+def platform_of(destination_id: str) -> str:
+    """The platform's name as alerts and views say it: "Meta" or "Google Ads"."""
+    return "Google Ads" if destination_kind(destination_id) == GOOGLE_ADS else "Meta"
+
+
+def describe_destination(destination_id: str) -> str:
+    """ "Meta pixel 123" or "Google Ads conversion action 987 (account 1234567890)"."""
+    if destination_kind(destination_id) == GOOGLE_ADS:
+        customer, action = parse_google_destination(destination_id)
+        return f"Google Ads conversion action {action} (account {customer})"
+    return f"Meta pixel {destination_id}"

@@ -25,6 +25,13 @@ import httpx
 import structlog
 from sqlalchemy import Engine
 
+from poas.domain.destinations import (
+    GOOGLE_ADS,
+    describe_destination,
+    destination_kind,
+    google_destination_id,
+    platform_of,
+)
 from poas.services import sync_status as syncs
 from poas.services.login_attempts import duration_text
 from poas.settings import Settings
@@ -120,24 +127,49 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
+def _noun(destination_id: str) -> str:
+    return "conversion action" if destination_kind(destination_id) == GOOGLE_ADS else "pixel"
+
+
+def _destinations(shop: Any) -> set[str]:
+    """The destination ids a shop sends to: its pixel and its Google conversion actions."""
+    out = {
+        google_destination_id(a.customer_id, a.conversion_action_id) for a in shop.google.conversion_actions
+    }
+    if shop.pixel_id:
+        out.add(shop.pixel_id)
+    return out
+
+
 def pixel_paused_alert(p: store.PausedPixelRow, *, now: datetime, repeat: bool) -> Alert:
+    """A paused destination: a Meta pixel, or a Google Ads conversion action (its own wording)."""
     reason = scrub(p.reason) if p.reason else "no reason recorded"
     until = f" until {_iso(p.paused_until)}" if p.paused_until else " until someone resumes it"
+    platform = platform_of(p.pixel_id)
     lines = (
-        f"Reason Meta gave: {reason}",
+        f"Reason {platform} gave: {reason}",
         f"Paused since {_iso(p.paused_at) or 'unknown'}{until}; {_plural(p.waiting, 'event')} waiting, "
-        "none is sent to Meta meanwhile.",
+        f"none is sent to {platform} meanwhile.",
     )
-    action = (
-        "renew the shop's Conversions API access token (or grant the missing permission) in Meta "
-        "Business Manager, put it in the config (access_token, or POAS_SHOP_<ID>_ACCESS_TOKEN) and "
-        f"restart the workers, then run `poas outbox resume {p.pixel_id}`. The waiting events are sent then."
-    )
+    if destination_kind(p.pixel_id) == GOOGLE_ADS:
+        action = (
+            "renew the shop's Google OAuth refresh token (or give its Google account access to the Ads "
+            "account, or fix the conversion action id) in [shops.google] and restart the workers, then "
+            f"run `poas outbox resume {p.pixel_id}`. The waiting events are sent then."
+        )
+    else:
+        action = (
+            "renew the shop's Conversions API access token (or grant the missing permission) in Meta "
+            "Business Manager, put it in the config (access_token, or POAS_SHOP_<ID>_ACCESS_TOKEN) and "
+            f"restart the workers, then run `poas outbox resume {p.pixel_id}`. "
+            "The waiting events are sent then."
+        )
     still = "still " if repeat else ""
     return Alert(
         PAUSED + p.pixel_id,
         "firing",
-        f"Meta pixel {p.pixel_id}{_shops(p.shops)} is {still}paused: delivery to Meta has stopped",
+        f"{describe_destination(p.pixel_id)}{_shops(p.shops)} is {still}paused: "
+        f"delivery to {platform} has stopped",
         lines,
         action,
         {
@@ -157,7 +189,8 @@ def pixel_resumed_alert(pixel_id: str, *, now: datetime) -> Alert:
     return Alert(
         PAUSED + pixel_id,
         "resolved",
-        f"Meta pixel {pixel_id} is no longer paused: delivery to Meta is running again",
+        f"{describe_destination(pixel_id)} is no longer paused: "
+        f"delivery to {platform_of(pixel_id)} is running again",
         (),
         "",
         {"pixel_id": pixel_id},
@@ -168,7 +201,8 @@ def pixel_resumed_alert(pixel_id: str, *, now: datetime) -> Alert:
 def dead_letters_alert(d: store.DeadLetters, new: int, *, now: datetime) -> Alert:
     reasons = [(scrub(r), n) for r, n in d.reasons]
     lines = (
-        f"{_plural(d.count, 'event')} of this pixel are dead-lettered now. Most common reasons:",
+        f"{_plural(d.count, 'event')} of this {_noun(d.pixel_id)} are dead-lettered now. "
+        "Most common reasons:",
         *(f"• {n}× {r}" for r, n in reasons),
     )
     action = (
@@ -178,8 +212,8 @@ def dead_letters_alert(d: store.DeadLetters, new: int, *, now: datetime) -> Aler
     return Alert(
         DEAD + d.pixel_id,
         "firing",
-        f"{_plural(new, 'event')} for Meta pixel {d.pixel_id}{_shops(d.shops)} dead-lettered: "
-        "Meta refused them, they will not be sent",
+        f"{_plural(new, 'event')} for {describe_destination(d.pixel_id)}{_shops(d.shops)} dead-lettered: "
+        f"{platform_of(d.pixel_id)} refused them, they will not be sent",
         lines,
         action,
         {
@@ -520,7 +554,7 @@ def check_alerts(
 
     active: set[str] = set()
     for p in found.paused:
-        configured = tuple(shop.id for shop in settings.shops if shop.pixel_id == p.pixel_id)
+        configured = tuple(shop.id for shop in settings.shops if p.pixel_id in _destinations(shop))
         p = replace(p, shops=tuple(sorted(set(p.shops) | set(configured))))
         key = PAUSED + p.pixel_id
         active.add(key)

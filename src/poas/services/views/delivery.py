@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Connection, Engine, and_, case, exists, func, or_, select
 from sqlalchemy.sql import ColumnElement
 
+from poas.domain.destinations import destination_kind
 from poas.services.deliver import MAX_EVENT_AGE
 from poas.services.views.delivery_reasons import (
     TOO_OLD_PREFIX,
@@ -39,7 +40,8 @@ DEAD_PAGE = 50
 
 
 class DeliveryPixel(BaseModel):
-    pixel_id: str
+    pixel_id: str = Field(description="the destination id: a Meta pixel id, or gads:<customer>:<action>")
+    kind: str = Field("meta_pixel", description="meta_pixel | google_ads_conversion_action")
     pending: int = 0
     sending: int = 0
     retry: int = 0
@@ -219,7 +221,7 @@ def _delivery_view(
     pixels: dict[str, DeliveryPixel] = {}
 
     def px(pixel_id: str) -> DeliveryPixel:
-        return pixels.setdefault(pixel_id, DeliveryPixel(pixel_id=pixel_id))
+        return pixels.setdefault(pixel_id, DeliveryPixel(pixel_id=pixel_id, kind=destination_kind(pixel_id)))
 
     counts = select(outbox.c.pixel_id, outbox.c.state, func.count())
     oldest = select(outbox.c.pixel_id, func.min(outbox.c.created_at)).where(
