@@ -172,6 +172,8 @@ def test_fixed_costs_cli_and_report_table(
         )
         assert doc["total"]["fixed_costs"] == 1096.77  # 10 × 3400/31 = 1096.774…
         assert doc["total"]["net_profit"] == -1096.77  # no orders, no spend
+        table = runner.invoke(cli_app, ["report", "--from", "2026-03-01", "--to", "2026-03-10"])
+        assert table.exit_code == 0 and "contribution margins" in table.output
     finally:
         store().dispose()
         settings.cache_clear()

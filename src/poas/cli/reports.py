@@ -13,9 +13,11 @@ import typer
 from rich.table import Table
 
 from poas.cli.app import app, console, fail, import_app, pick_shop, settings, store
+from poas.cli.margin_table import margin_table
 from poas.domain.advice import BASIS_LABELS, DecisionPolicy, advise, campaign_figures, row_poas, verdict
 from poas.services import channel_spend
 from poas.services.export import KINDS, Format, iter_export, write_export
+from poas.services.google_spend import import_google_spend_file, sync_google_spend
 from poas.services.report import (
     BY_CHOICES,
     Report,
@@ -28,7 +30,19 @@ from poas.services.report import (
 from poas.services.rollups import rebuild_all
 from poas.services.spend import SpendError, import_spend_file, sync_spend
 
-spend_app = typer.Typer(help="Ad spend from Meta's Marketing API.", no_args_is_help=True)
+spend_app = typer.Typer(
+    help="Ad spend from Meta's Marketing API and the Google Ads API.", no_args_is_help=True
+)
+CHANNELS = ("meta", "google")
+
+
+def _channel(value: str) -> str:
+    channel = value.strip().lower()
+    if channel not in CHANNELS:
+        raise fail(f"--channel {value!r}: one of {', '.join(CHANNELS)}")
+    return channel
+
+
 app.add_typer(spend_app, name="spend")
 
 
@@ -55,11 +69,16 @@ def spend_sync(
     shop: str | None = typer.Option(None, "--shop", help="Shop id (default: the only shop)."),
     since: str | None = typer.Option(None, "--since", help="First day (default: 7 days ago)."),
     until: str | None = typer.Option(None, "--until", help="Last day (default: today)."),
+    channel: str = typer.Option(
+        "meta", "--channel", help="meta (Insights, per ad) or google (Google Ads API, per ad group)."
+    ),
 ) -> None:
-    """Re-pull daily ad-level spend (the last 7 days by default) and upsert it."""
+    """Re-pull daily spend (the last 7 days by default) and upsert it."""
     cfg = pick_shop(shop)
+    chosen = _channel(channel)
+    sync = sync_google_spend if chosen == "google" else sync_spend
     try:
-        result = sync_spend(
+        result = sync(
             store(),
             settings(),
             cfg,
@@ -70,7 +89,8 @@ def spend_sync(
     except SpendError as exc:
         raise fail(str(exc))
     console.print(
-        f"spend sync {cfg.id}: {result.rows} rows ({result.inserted} new, {result.updated} updated) "
+        f"spend sync {cfg.id}{' (google)' if chosen == 'google' else ''}: {result.rows} rows "
+        f"({result.inserted} new, {result.updated} updated) "
         f"over {len(result.days)} days"
     )
 
@@ -114,17 +134,28 @@ def import_channel_spend(
 @import_app.command("spend")
 def import_spend(
     file: Path = typer.Argument(
-        ..., exists=True, dir_okay=False, help="Ads Manager export (CSV, daily breakdown)."
+        ...,
+        exists=True,
+        dir_okay=False,
+        help="Ads Manager export (CSV, daily breakdown), or with --channel google a Google Ads report.",
     ),
     shop: str | None = typer.Option(None, "--shop"),
     account: str | None = typer.Option(
-        None, "--account", help="Ad account id when the file has no Account ID."
+        None,
+        "--account",
+        help="Ad account id when the file has no Account ID (google: the customer id, default the shop's).",
+    ),
+    channel: str = typer.Option(
+        "meta",
+        "--channel",
+        help="meta (Ads Manager export) or google (Google Ads campaign / ad group report).",
     ),
 ) -> None:
-    """Import an Ads Manager CSV export (English or Norwegian headers)."""
+    """Import an Ads Manager or Google Ads report export (English or Norwegian headers)."""
     cfg = pick_shop(shop)
+    importer = import_google_spend_file if _channel(channel) == "google" else import_spend_file
     try:
-        result = import_spend_file(store(), cfg, file, now=datetime.now(UTC), account=account)
+        result = importer(store(), cfg, file, now=datetime.now(UTC), account=account)
     except SpendError as exc:
         raise fail(str(exc))
     console.print(f"imported {result.rows} spend rows ({result.inserted} new, {result.updated} updated)")
@@ -162,6 +193,9 @@ def _table(report: Report, policy: DecisionPolicy) -> Table:
         title=f"{report.shop_id} by {report.by}, {report.date_from} – {report.date_to} ({report.currency})"
     )
     t.add_column(report.by)
+    channels = bool(set(report.channels.values()) - {"meta"})  # Google lines too: say whose each is
+    if channels:
+        t.add_column("channel")
     for c in cols:
         t.add_column(c.replace("_", " "), justify="right")
     decide = report.by in ("campaign", "adset", "ad", "product")
@@ -171,6 +205,8 @@ def _table(report: Report, policy: DecisionPolicy) -> Table:
         d = row_dict(report.by, r, report.currency)
         label = f"{d['day']} {d[report.by]}" if d.get("day") else str(d[report.by])
         cells = [_fmt(d[c]) for c in cols]
+        if channels:
+            cells.insert(0, report.channels.get(r.key, "") if r is not report.total else "")
         if decide:
             cells.append(verdict(row_poas(r, policy.basis), policy) if r.key and r.figures.spend else "")
         t.add_row(label, *cells)
@@ -180,20 +216,45 @@ def _table(report: Report, policy: DecisionPolicy) -> Table:
 @app.command("report")
 def report_cmd(
     subject: str | None = typer.Argument(
-        None, help="Leave out for ROAS/POAS; `returns` for the return-cost calibration report."
+        None,
+        help="Leave out for ROAS/POAS; `returns` for the return-cost calibration report; `cohorts`, "
+        "`ltv-calibration` or `value-rules` for customers.",
     ),
-    by: str = typer.Option("campaign", "--by", help="campaign | adset | ad | product | day | week"),
+    by: str | None = typer.Option(
+        None,
+        "--by",
+        help="channel | campaign | adset | ad | product | day | week (cohorts: month | campaign)",
+    ),
     date_from: str | None = typer.Option(None, "--from", help="First day (default: 30 days ago)."),
     date_to: str | None = typer.Option(None, "--to", help="Last day (default: today)."),
     shop: str | None = typer.Option(None, "--shop"),
     fmt: str = typer.Option("table", "--format", help="table | json | csv"),
     rebuild: bool = typer.Option(False, "--rebuild", help="Rebuild every day's rollup first."),
     daily: bool = typer.Option(False, "--daily", help="One line per day and campaign/ad set/ad/product."),
+    horizon: int = typer.Option(365, "--horizon", help="ltv-calibration: days predicted and watched."),
+    cohort_days: int = typer.Option(
+        90, "--cohort-days", help="ltv-calibration: days of new customers held out."
+    ),
 ) -> None:
     """Spend, revenue and profit with ROAS next to POAS, from the daily rollups."""
+    if subject is not None and subject != "returns":
+        from poas.cli.customer_value import REPORTS, run_report
+
+        if subject not in REPORTS:
+            raise fail(f"unknown report {subject!r}: leave it out, or use returns, {', '.join(REPORTS)}")
+        run_report(
+            subject,
+            shop=shop,
+            fmt=fmt,
+            by=by or "month",
+            date_from=date_from,
+            date_to=date_to,
+            horizon=horizon,
+            cohort_days=cohort_days,
+        )
+        return
+    by = by or "campaign"
     if subject is not None:
-        if subject != "returns":
-            raise fail(f"unknown report {subject!r}: leave it out, or use `returns`")
         from poas.cli.returns import print_calibration
 
         print_calibration(shop, "json" if fmt == "json" else "table")
@@ -229,6 +290,7 @@ def report_cmd(
         sys.stdout.write(report_csv(report))
     else:
         console.print(_table(report, policy))
+        console.print(margin_table(report))
         console.print(
             f"Decisions on {BASIS_LABELS[policy.basis]}: grow at or above target POAS {policy.target_poas}, "
             f"cut below it, pause below {policy.pause_below} (`poas advise` for the budget)."
