@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, func, select
 
-from poas.domain.attribution import Touch, attribute
+from poas.domain.attribution import TOUCH_COLUMNS, Touch, attribute
 from poas.domain.cohorts import Acquired, CustomerOrder
 from poas.services.rollups import ad_catalog, attribution_config
 from poas.settings import ShopConfig
@@ -83,17 +83,9 @@ def load_history(
         by_order = {oid: key for key, (oid, _) in firsts.items()}
         for ids in _chunks(list(by_order)):
             for h in conn.execute(
-                select(
-                    o.order_id,
-                    o.utm_source,
-                    o.utm_medium,
-                    o.utm_campaign,
-                    o.utm_content,
-                    o.utm_term,
-                    o.landing_url,
-                    o.fbclid,
-                    o.fbc,
-                ).where(o.shop_id == shop.id, o.order_id.in_(ids))
+                select(o.order_id, *(o[c] for c in TOUCH_COLUMNS)).where(
+                    o.shop_id == shop.id, o.order_id.in_(ids)
+                )
             ):
                 touch = Touch(*h[1:])
                 campaigns[by_order[h.order_id]] = attribute(touch, catalog, config).campaign_id

@@ -69,7 +69,7 @@ def extract() -> Catalog:
 REPORT_NOTES = (
     "Product spend is allocated from each campaign by the product's share of the campaign's "
     "attributed revenue that day; spend with no attributed sales stays in its own row.",
-    "Orders with no Meta campaign match are in the '(unattributed)' row.",
+    "Orders with no Meta or Google campaign match are in the '(unattributed)' row.",
 )
 
 
@@ -83,7 +83,7 @@ def shown_strings() -> list[tuple[str, str]]:
     Read from where they are defined, so the catalogs follow when a label changes there.
     """
     from poas.domain.advice import BASIS_LABELS
-    from poas.services import report, settings_overrides
+    from poas.services import channel_report, report, settings_overrides
     from poas.services.views import delivery_reasons as dr
     from poas.services.views import order_story, orders
     from poas.web.dashboard import ORDER_STATUSES
@@ -92,6 +92,7 @@ def shown_strings() -> list[tuple[str, str]]:
     texts = [dr.TOO_OLD, dr.NO_REASON, *dr.NOT_QUEUED.values(), *dr.STATE_WORDS.values()]
     out += [(text, "services/views/delivery_reasons.py") for text in texts]
     out += [(note, "services/report.py") for note in (report.STALE_NOTE, *REPORT_NOTES)]
+    out += [(channel_report.BLENDED_NOTE, "services/channel_report.py")]
     out += [(status, "domain/order.py") for status in (*ORDER_STATUSES, *OTHER_STATUSES)]
     for e in settings_overrides.editable():
         out += [(e.label, "services/settings_overrides.py"), (e.help, "services/settings_overrides.py")]

@@ -407,8 +407,13 @@ def glossary_page(request: Request) -> Response:
     return page(request, "glossary.html", "/glossary")
 
 
-_LEVELS: list[tuple[By, str]] = [("campaign", N_("Campaigns")), ("adset", N_("Ad sets")), ("ad", N_("Ads"))]
-_SINGULAR = {"campaign": N_("Campaign"), "adset": N_("Ad set"), "ad": N_("Ad")}
+_LEVELS: list[tuple[By, str]] = [
+    ("channel", N_("Channels")),
+    ("campaign", N_("Campaigns")),
+    ("adset", N_("Ad sets")),
+    ("ad", N_("Ads")),
+]
+_SINGULAR = {"channel": N_("Channel"), "campaign": N_("Campaign"), "adset": N_("Ad set"), "ad": N_("Ad")}
 
 
 def _report_page(
@@ -451,7 +456,7 @@ def _report_page(
 @router.get("/campaigns")
 def campaigns_page(
     request: Request,
-    by: Literal["campaign", "adset", "ad"] = "campaign",
+    by: Literal["channel", "campaign", "adset", "ad"] = "campaign",
     shop: str | None = None,
     date_from: FromQ = None,
     date_to: ToQ = None,

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Connection, Engine, and_, case, exists, func, or_, select
 from sqlalchemy.sql import ColumnElement
 
-from poas.domain.attribution import Touch, attribute
+from poas.domain.attribution import TOUCH_COLUMNS, Touch, attribute
 from poas.domain.money import exponent
 from poas.services.rollups import ad_catalog, attribution_config
 from poas.services.views.common import ZERO, utcnow
@@ -198,16 +198,7 @@ def _campaign_keys(
     o = orders.c
     catalog = ad_catalog(conn, shop.id)
     config = attribution_config(shop)
-    cols = (
-        o.utm_source,
-        o.utm_medium,
-        o.utm_campaign,
-        o.utm_content,
-        o.utm_term,
-        o.landing_url,
-        o.fbclid,
-        o.fbc,
-    )
+    cols = tuple(o[c] for c in TOUCH_COLUMNS)
     rows = conn.execute(
         select(o.shop_id, o.order_id, *cols)
         .where(*where, o.shop_id == shop.id)

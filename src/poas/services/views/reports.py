@@ -61,6 +61,9 @@ class ReportLine(BaseModel):
     profit_after_ads: Decimal | None = Field(None, description="profit on the decision basis − ad spend")
     verdict: Verdict = Field("unknown", description="grow | keep | cut | pause | unknown, as the advice")
     tone: Tone = Field("", description="good (at or above target) | warn | bad (below break-even) | ''")
+    channel: str | None = Field(
+        None, description="campaign / ad set / ad lines: meta | google | '' (no spend row names it)"
+    )
     # contribution margins and customers (docs/metrics.md)
     cm1: Decimal | None = Field(None, description="revenue ex VAT − COGS (orders with a known profit)")
     cm2: Decimal | None = Field(None, description="CM1 − shipping, payment fees, handling, expected returns")
@@ -329,6 +332,8 @@ def report_view(
         last[shop.id] = time.monotonic()
     places = exponent(report.currency)
     rows = [_line(r, places, policy) for r in report.rows]
+    if report.channels or by in ("campaign", "adset", "ad"):
+        rows = [r.model_copy(update={"channel": report.channels.get(r.key, "")}) for r in rows]
     if sort in SORT_KEYS:
         present = [r for r in rows if getattr(r, sort) is not None]
         missing = [r for r in rows if getattr(r, sort) is None]
