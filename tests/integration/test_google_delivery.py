@@ -14,6 +14,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import Engine, select
+from test_sandbox_commands import serving
 
 from poas.domain.costs import CostRow
 from poas.domain.destinations import GOOGLE_ADS, google_destination_id
@@ -32,7 +33,8 @@ from poas.services.deliver import DeliveryConfig, Dispatcher, settings_credentia
 from poas.services.ingest import ingest_order
 from poas.services.returns import finalize_due
 from poas.services.views.delivery import delivery_view
-from poas.settings import EventSettings, GoogleConversionAction, GoogleSettings, ShopConfig
+from poas.services.worker import Worker
+from poas.settings import EventSettings, GoogleConversionAction, GoogleSettings, Settings, ShopConfig
 from poas.store import alerts as alert_store
 from poas.store import outbox as ob
 from poas.store.costs import import_costs
@@ -309,3 +311,29 @@ async def test_no_ads_consent_in_the_eea_sends_nothing_to_google(
     with engine.connect() as conn:
         rows = conn.execute(select(outbox.c.pixel_id).where(outbox.c.order_id == "E1")).all()
     assert rows == []
+
+
+async def test_poas_sandbox_google_serves_the_worker(
+    engine: Engine, sandboxes: tuple[RunningSandbox, RunningGoogleSandbox]
+) -> None:
+    """`poas sandbox google --port P` (its own process) and the Worker wired from settings alone."""
+    meta, _ = sandboxes
+    now = datetime.now(UTC).replace(microsecond=0)
+    shop = _shop()
+    _setup(engine, now)
+    _ingest(engine, _order("W1", now - timedelta(hours=1)), shop, now)
+    with serving(["sandbox", "google"], "/_sandbox/conversions") as url:
+        settings = Settings(
+            graph_base_url=meta.url,
+            google_datamanager_url=url,
+            google_token_url=f"{url}/token",
+            shops=[shop],
+        )
+        async with Worker(engine, settings, FAST) as worker:
+            report = await worker.drain(wait_for_retries=True)
+        assert report.sent == 2  # the Purchase and the Google conversion
+        assert set(_conversions(url)) == {(PROFIT_DEST, "W1")}
+        bad = httpx.post(f"{url}/token", data={"grant_type": "refresh_token", "client_id": "nobody"})
+        assert bad.status_code == 401 and bad.json()["error"] == "invalid_client"
+        unauth = httpx.post(f"{url}/v1/events:ingest", json={})
+        assert unauth.status_code == 401 and unauth.json()["error"]["status"] == "UNAUTHENTICATED"
