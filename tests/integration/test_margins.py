@@ -244,3 +244,39 @@ def test_dashboard_shows_margins_and_customers(engine: Engine) -> None:
     assert "590" in cell("cm2") and "90" in cell("cm3") and "219" in cell("fixed_costs")
     assert "129" in cell("net_profit") and cell("new_orders") == "2" and cell("returning_orders") == "1"
     assert "250" in cell("new_customer_cac")
+
+
+def test_costs_page_fixed_cost_form(engine: Engine) -> None:
+    import re
+
+    from fastapi.testclient import TestClient
+    from pydantic import SecretStr
+
+    from poas.settings import Settings
+    from poas.web.app import create_app
+    from poas.web.auth import hash_password
+
+    password = "correct horse battery staple"
+    settings = Settings(
+        session_secret=SecretStr("s" * 32),
+        admin_password_hash=SecretStr(hash_password(password)),
+        shops=[SHOP],
+    )
+    with TestClient(create_app(settings, engine)) as client:
+        token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text)
+        assert token
+        client.post("/login", data={"password": password, "csrf_token": token.group(1), "next": "/"})
+        page = client.get("/costs").text
+        csrf = re.search(
+            r'id="fixed-cost-form">\s*<input type="hidden" name="csrf_token" value="([^"]+)"', page
+        )
+        assert csrf
+        form = {"csrf_token": csrf.group(1), "shop": "s1", "name": "Klaviyo", "valid_from": "2026-03-01"}
+        bad = client.post("/costs/fixed", data={**form, "monthly": "ti kroner"}, follow_redirects=True)
+        assert "is not a number" in bad.text and 'id="fixed-cost-table"' not in bad.text
+        ok = client.post(
+            "/costs/fixed", data={**form, "monthly": "450,50", "category": "apps"}, follow_redirects=True
+        )
+        table = ok.text[ok.text.index('id="fixed-cost-table"') :]
+        assert "Klaviyo" in table and "2026-03-01" in table and "450" in table
+    assert fixed_costs_between(engine, SHOP, date(2026, 3, 1), date(2026, 3, 31)) == Decimal("450.50")

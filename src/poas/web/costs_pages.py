@@ -5,7 +5,7 @@ post/redirect/get (the result is shown on /costs after a 303, so a refresh never
 from __future__ import annotations
 
 import tempfile
-from datetime import datetime, time
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from poas.services import views
 from poas.services.cost_edit import CostEditError, add_cost, cost_template, local_day
+from poas.services.fixed_costs import FixedCostError, list_fixed_costs, parse_amount, set_fixed_cost
 from poas.services.views.costs import UploadResult
 from poas.services.views.reports import figures_changed
 from poas.settings import ShopConfig
@@ -106,8 +107,17 @@ def costs_page(
         "first": offset + 1 if view.costs else 0,
         "last": offset + len(view.costs),
     }
+    fixed = list_fixed_costs(engine_of(request), cfg)
     return page(
-        request, "costs.html", "/costs", view=view, upload=upload, missing=missing, today=today, pages=pages
+        request,
+        "costs.html",
+        "/costs",
+        view=view,
+        upload=upload,
+        missing=missing,
+        today=today,
+        pages=pages,
+        fixed=fixed,
     )
 
 
@@ -171,3 +181,44 @@ def costs_edit(
     flash(request, "ok", text)
     figures_changed(engine_of(request))
     return RedirectResponse(_costs_url(cfg, row.key, anchor="#costs"), status_code=303)
+
+
+@router.post("/costs/fixed")
+def costs_fixed(
+    request: Request,
+    name: Annotated[str, Form(max_length=200)],
+    monthly: Annotated[str, Form(max_length=40)],
+    valid_from: Annotated[str, Form(max_length=40)],
+    category: Annotated[str, Form(max_length=100)] = "",
+    shop: Annotated[str | None, Form()] = None,
+) -> Response:
+    """A monthly fixed cost from a date on (docs/metrics.md); the reports' net profit follows."""
+    cfg = pick_shop(request, shop)
+    if cfg is None:
+        return _no_shop(request, "/costs")
+    try:
+        amount = parse_amount(monthly, cfg.currency)
+        day = date.fromisoformat(valid_from.strip())
+        set_fixed_cost(
+            engine_of(request),
+            cfg,
+            name=name,
+            monthly=amount,
+            valid_from=day,
+            category=category,
+            now=views.utcnow(),
+        )
+    except FixedCostError as exc:
+        flash(request, "error", str(exc))
+    except ValueError:
+        flash(request, "error", _("Valid from must be a date."))
+    else:
+        text = _("%(name)s: %(amount)s %(currency)s a month from %(day)s saved.") % {
+            "name": name.strip(),
+            "amount": amount,
+            "currency": cfg.currency,
+            "day": day.isoformat(),
+        }
+        flash(request, "ok", text)
+        figures_changed(engine_of(request))
+    return RedirectResponse(_costs_url(cfg, anchor="#fixed-costs"), status_code=303)
