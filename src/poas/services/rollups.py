@@ -574,9 +574,13 @@ def _all_days(engine: Engine, shop: ShopConfig, now: datetime) -> list[date]:
     return [start + timedelta(days=i) for i in range((end - start).days + 1)]
 
 
-def _ensure_customers(engine: Engine, shop: ShopConfig, now: datetime, wait_s: float | None) -> bool:
+def _ensure_customers(engine: Engine, shop: ShopConfig, now: datetime, wait_s: float | None) -> None:
     """Place the shop's orders in customer histories once, when it has orders but none are placed
-    (a store upgraded to 0017): a full rebuild needs them for new vs returning. False: no lock."""
+    (a store upgraded to 0017): a full rebuild needs them for new vs returning. One long write, so
+    only writers' rebuilds do it (a reader's refresh, `wait_s` set, leaves it to them or to `poas
+    customers rebuild`; its orders count as unknown customers until then)."""
+    if wait_s is not None:
+        return
     with engine.connect() as conn:
         has_orders = conn.execute(
             select(orders.c.order_id).where(orders.c.shop_id == shop.id).limit(1)
@@ -585,19 +589,15 @@ def _ensure_customers(engine: Engine, shop: ShopConfig, now: datetime, wait_s: f
             select(customer_orders.c.order_id).where(customer_orders.c.shop_id == shop.id).limit(1)
         ).first()
     if has_orders is None or placed is not None:
-        return True
-    with _writer(engine, wait_s) as conn:
-        if conn is None:
-            return False
+        return
+    with engine.begin() as conn:
         rebuild_customers(conn, shop.id, now=now)
-    return True
 
 
 def _rebuild_all(
     engine: Engine, shop: ShopConfig, now: datetime, config: AttributionConfig | None, wait_s: float | None
 ) -> tuple[int, bool]:
-    if not _ensure_customers(engine, shop, now, wait_s):
-        return 0, False
+    _ensure_customers(engine, shop, now, wait_s)
     written, done = _rebuild(
         engine, shop, _all_days(engine, shop, now), now=now, config=config, wait_s=wait_s
     )
@@ -658,6 +658,7 @@ def changed_days(
 def _refresh(
     engine: Engine, shop: ShopConfig, now: datetime, config: AttributionConfig | None, wait_s: float | None
 ) -> tuple[int, bool]:
+    _ensure_customers(engine, shop, now, wait_s)  # placed orders are new changes: their days follow
     with engine.connect() as conn:  # a read: deferred on SQLite, beside any writer
         mark = conn.execute(
             select(rollup_marks.c.watermark).where(rollup_marks.c.shop_id == shop.id)
