@@ -138,3 +138,16 @@ def _load_two_channels_for(engine: Engine, shop_id: str) -> None:
         for o in (meta, google):
             ingest(conn, o, shop, now=datetime(2026, 3, 12, tzinfo=UTC), trigger_purchase=False)
         upsert_spend(conn, shop_id, [_google_spend()], source="test", now=NOW)
+
+
+def test_the_overview_names_google_spend_apart_from_metas(engine: Engine) -> None:
+    from poas.services.views.overview import overview_view
+    from poas.services.views.reports import report_view
+
+    _load_two_channels(engine)
+    view = report_view(engine, SHOP, by="campaign", now=NOW, date_from=DAY, date_to=DAY)
+    pnl = overview_view(engine, SHOP, view)
+    assert (pnl.meta_spend, pnl.google_spend) == (D("2000.00"), D("500.00"))
+    assert pnl.other_spend == {"TikTok": D("100.00")}  # the Google Ads figure: March has Google rows
+    assert pnl.total_spend == D("2600.00")
+    assert pnl.by_key()["poas"].value == (D("4350") / D("2600")).quantize(D("0.0001"))

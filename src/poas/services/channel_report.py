@@ -20,13 +20,14 @@ from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from poas.domain.attribution import GOOGLE, META, UNATTRIBUTED, entity_ids
+from poas.domain.money import exponent
 from poas.domain.report_rows import Figures, ReportRow, flag_revenue_trap, report_row
 from poas.services.channel_spend import is_google, spend_between
 from poas.settings import ShopConfig
-from poas.store.tables.spend import ad_spend
+from poas.store.tables.spend import ad_spend, rollup_daily
 
 OTHER_PREFIX = "other:"
 BLENDED_NOTE = (
@@ -83,3 +84,18 @@ def entity_channels(engine: Engine, shop_id: str, level: str) -> dict[str, str]:
             if key:
                 out[key] = r.channel or META
     return out
+
+
+def rollup_channel_spend(
+    engine: Engine, shop: ShopConfig, date_from: date, date_to: date
+) -> dict[str, Decimal]:
+    """Each channel's spend rows in the period, from the rollups as they are (shop currency)."""
+    rd = rollup_daily.c
+    e = exponent(shop.currency)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(rd.key, func.sum(rd.spend_minor))
+            .where(rd.shop_id == shop.id, rd.level == "channel", rd.day >= date_from, rd.day <= date_to)
+            .group_by(rd.key)
+        ).all()
+    return {str(key): Decimal(int(minor or 0)).scaleb(-e) for key, minor in rows if key}

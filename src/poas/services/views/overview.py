@@ -18,6 +18,7 @@ from sqlalchemy import Engine, func, select
 from poas.domain.advice import DecisionPolicy, Tone, tone
 from poas.domain.metrics import poas
 from poas.domain.money import exponent
+from poas.services.channel_report import rollup_channel_spend
 from poas.services.channel_spend import MonthlySpend, list_monthly, spend_between
 from poas.services.report import period_total, previous_range
 from poas.services.views.common import ZERO
@@ -45,6 +46,7 @@ class OverviewView(BaseModel):
     prev_to: date
     kpis: list[Kpi]
     meta_spend: Decimal
+    google_spend: Decimal = Field(ZERO, description="Google's synced / imported spend rows in the period")
     other_spend: dict[str, Decimal] = Field(description="channel → spend in the period (monthly, spread)")
     total_spend: Decimal
     unattributed_orders: int
@@ -120,6 +122,7 @@ def overview_view(engine: Engine, shop: ShopConfig, view: ReportView) -> Overvie
     losers.sort(key=lambda r: (r.poas_basis if r.poas_basis is not None else ZERO, r.key))
     policy = DecisionPolicy(basis=view.basis, target_poas=view.target_poas, pause_below=view.pause_below)
     blended = figures[0][4]
+    google = rollup_channel_spend(engine, shop, view.date_from, view.date_to).get("google", ZERO)
     return OverviewView(
         poas_tone=tone(blended, policy),
         date_from=view.date_from,
@@ -127,7 +130,8 @@ def overview_view(engine: Engine, shop: ShopConfig, view: ReportView) -> Overvie
         prev_from=prev_from,
         prev_to=prev_to,
         kpis=[_kpi(k, v, p, 4 if k == "poas" else places) for k, v, p in rows],
-        meta_spend=view.total.spend,
+        meta_spend=view.total.spend - google,
+        google_spend=google,
         other_spend=other_now,
         total_spend=view.total.spend + sum(other_now.values(), ZERO),
         unattributed_orders=unattributed.orders if unattributed else 0,
