@@ -130,6 +130,11 @@ def test_contribution_margins_and_new_vs_returning_to_the_ore(engine: Engine) ->
         0.59,
     )
 
+    channels = report_json(build_report(engine, SHOP, by="channel", now=NOW, date_from=D1, date_to=D2))
+    meta = next(r for r in channels["rows"] if r["channel_id"] == "meta")
+    assert (meta["cm2"], meta["cm3"], meta["new_orders"], meta["first_order_poas"]) == (442.5, -57.5, 2, 0.59)
+    assert channels["total"]["net_profit"] == -129.35
+
     days = report_json(build_report(engine, SHOP, by="day", now=NOW, date_from=D1, date_to=D2))
     by_day = {r["day"]: r for r in days["rows"]}
     assert by_day["2026-03-02"]["fixed_costs"] == 109.68 and by_day["2026-03-02"]["new_orders"] == 1
