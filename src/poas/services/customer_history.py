@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, func, select
@@ -63,8 +63,13 @@ def load_history(
         .where(co.shop_id == shop.id, co.counts.is_(True), co.seq.is_not(None), co.customer_key.is_not(None))
         .order_by(co.customer_key, co.seq)
     ).all()
-    lo = datetime.combine(first_from, datetime.min.time(), tz) if first_from else None
-    hi = datetime.combine(first_to + timedelta(days=1), datetime.min.time(), tz) if first_to else None
+    # in UTC here, so a day that cannot be held fails now (OverflowError), not inside a query
+    lo = datetime.combine(first_from, datetime.min.time(), tz).astimezone(UTC) if first_from else None
+    hi = (
+        datetime.combine(first_to + timedelta(days=1), datetime.min.time(), tz).astimezone(UTC)
+        if first_to
+        else None
+    )
     firsts: dict[str, tuple[str, datetime]] = {}
     for r in rows:
         if r.seq == 1 and (lo is None or r.placed_at >= lo) and (hi is None or r.placed_at < hi):

@@ -9,7 +9,7 @@ Nothing is sent or applied: the result is shown with its evidence.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -51,8 +51,9 @@ def value_rules(
     today = now.astimezone(tz).date()
     d_to = date_to or today
     d_from = date_from or d_to - timedelta(days=DEFAULT_DAYS - 1)
-    lo = datetime.combine(d_from, datetime.min.time(), tz)
-    hi = datetime.combine(d_to + timedelta(days=1), datetime.min.time(), tz)
+    # in UTC here, so a day the store cannot hold fails now (OverflowError), not inside the query
+    lo = datetime.combine(d_from, datetime.min.time(), tz).astimezone(UTC)
+    hi = datetime.combine(d_to + timedelta(days=1), datetime.min.time(), tz).astimezone(UTC)
     refresh_if_free(engine, shop, now=now)
     co, o = customer_orders.c, orders.c
     with engine.connect() as conn:

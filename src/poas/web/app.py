@@ -11,6 +11,7 @@ from poas.web import (
     api_docs,
     auth,
     costs_pages,
+    customer_pages,
     dashboard,
     drilldown,
     errors,
@@ -32,12 +33,14 @@ def create_app(settings: Settings, engine: Engine) -> FastAPI:
     auth.install(app, settings)  # session cookie + /login; webhooks keep their own signatures
     i18n.install(app)  # language (cookie, Accept-Language), the shop's zone; GET /language
     app.include_router(api.router)
+    app.include_router(customer_pages.api_router)  # /api/v1/cohorts, ltv-calibration, value-rules
     app.include_router(api_docs.router)
     app.include_router(metrics.router)
     app.include_router(costs_pages.router)
     app.include_router(settings_pages.router)
     app.include_router(dashboard.router)
     app.include_router(drilldown.router)  # /ads: campaign → ad set → ad
+    app.include_router(customer_pages.router)  # /customers: cohorts
     app.mount("/static", dashboard.static_files(), name="static")
     errors.install(app)  # HTML pages for the dashboard, JSON for /api/* and the webhooks
     return app
