@@ -207,6 +207,11 @@ def test_api_fixed_costs_and_report_lines(engine: Engine) -> None:
         bad = client.post("/api/v1/costs/fixed", json={**entry, "monthly": "-1"}, headers=auth)
         assert bad.status_code == 422
         body = client.get("/api/v1/report?by=campaign&from=2026-03-02&to=2026-03-03", headers=auth).json()
+        kinds = {
+            o: client.get(f"/api/v1/orders/s1/{o}", headers=auth).json()["customer_type"]
+            for o in ("o1", "o2", "g1")
+        }
+        assert kinds == {"o1": "new", "o2": "returning", "g1": "unknown"}
     t = body["total"]
     # (300 + 3100 + 3100) / 31 × 2 days = 419.354… → 419.35; CM3 90 − 419.35
     assert (t["cm1"], t["cm2"], t["cm3"]) == ("1000.00", "590.00", "90.00")

@@ -33,6 +33,7 @@ from poas.services.views.order_values import RevenueView, SentValue, revenue_vie
 from poas.settings import ShopConfig
 from poas.store import corrections
 from poas.store import snapshots as snapshot_store
+from poas.store.customers import order_types
 from poas.store.orders import from_minor, load_orders
 from poas.store.snapshots import Snapshot
 from poas.store.tables.delivery import outbox
@@ -462,6 +463,9 @@ class OrderDetail(BaseModel):
     realized_first: bool = Field(
         False, description="show realized before expected: the profit is final or partly realized (refunds)"
     )
+    customer_type: str = Field(
+        "unknown", description="new (the customer's first paid order) | returning | unknown (docs/metrics.md)"
+    )
 
 
 _WATERFALL = (
@@ -671,6 +675,7 @@ def _order_detail(
         now=now,
     )
     return OrderDetail(
+        customer_type=order_types(conn, shop_id, [order_id])[order_id],
         shop_id=row["shop_id"],
         order_id=row["order_id"],
         name=row["name"],
