@@ -31,6 +31,7 @@ from poas.meta.sandbox import RunningSandbox, run_sandbox
 from poas.services.alerts import pixel_paused_alert
 from poas.services.deliver import DeliveryConfig, Dispatcher, settings_credentials
 from poas.services.ingest import ingest_order
+from poas.services.intake_notes import purchase_note
 from poas.services.returns import finalize_due
 from poas.services.views.delivery import delivery_view
 from poas.services.worker import Worker
@@ -306,6 +307,9 @@ async def test_no_ads_consent_in_the_eea_sends_nothing_to_google(
     assert denied.events.google.skipped.startswith("no ads consent:")
     assert "denied" in denied.events.google.skipped
     assert granted.events.google.queued == [(PROFIT_DEST, "E2")]
+    note = purchase_note(denied, True, "")  # what the inbox says about the webhook
+    assert "Google not sent: no ads consent: shop default denied for DE (region EEA)" in note
+    assert purchase_note(granted, True, "").endswith("; Google: 1 conversion(s) queued")
     await _deliver(engine, meta.url, google.url, shop)
     assert set(_conversions(google.url)) == {(PROFIT_DEST, "E2")}
     with engine.connect() as conn:

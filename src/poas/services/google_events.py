@@ -34,6 +34,8 @@ from poas.settings import ShopConfig
 from poas.store.outbox import OutboxEvent, enqueue
 from poas.store.tables.delivery import outbox
 
+NO_GOOGLE = "no Google conversion action configured"
+
 
 @dataclass(frozen=True, slots=True)
 class GoogleQueued:
@@ -56,7 +58,7 @@ def queue_google_conversions(
 ) -> GoogleQueued:
     actions = shop.google.conversion_actions
     if not actions:
-        return GoogleQueued(skipped="no Google conversion action configured")
+        return GoogleQueued(skipped=NO_GOOGLE)
     verdict = ads_consent(shop, order)
     if not verdict.allowed:
         return GoogleQueued(skipped=f"no ads consent: {verdict.reason}")
@@ -158,3 +160,14 @@ def queue_google_restatements(
             (dest, row_out.event_id)
         )
     return out
+
+
+def google_note(queued: GoogleQueued | None) -> str:
+    """What went to Google for one ingest, for the inbox note ("" when the shop has no Google action)."""
+    if queued is None or queued.skipped == NO_GOOGLE:
+        return ""
+    if queued.queued:
+        return f"Google: {len(queued.queued)} conversion(s) queued"
+    if queued.already_queued:
+        return "Google: already queued earlier"
+    return f"Google not sent: {queued.skipped}"

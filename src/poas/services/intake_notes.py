@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from poas.domain.order import Order
+from poas.services.google_events import google_note
 from poas.services.ingest import IngestOutcome
 from poas.settings import ShopConfig
 
@@ -71,12 +72,14 @@ def purchase_note(out: IngestOutcome, trigger: bool, why_not: str) -> str:
     if not trigger:
         return f"no purchase queued: {why_not}"
     events = out.events
+    google = google_note(events.google if events is not None else None)
+    tail = f"; {google}" if google else ""
     if events is not None and events.queued:
-        return "; ".join(f"{name} queued (event_id {eid})" for name, eid in events.queued)[:120]
+        return "; ".join(f"{name} queued (event_id {eid})" for name, eid in events.queued)[:120] + tail
     if events is not None and events.already_queued:
         name, eid = events.already_queued[0]
-        return f"{name} already queued earlier (event_id {eid}), nothing new queued"
-    return f"no purchase queued: {out.events_skipped or 'no events were built'}"
+        return f"{name} already queued earlier (event_id {eid}), nothing new queued{tail}"
+    return f"no purchase queued: {out.events_skipped or 'no events were built'}{tail}"
 
 
 def order_note(out: IngestOutcome) -> str:
