@@ -101,6 +101,18 @@ def test_fit_and_calibration_report(configured: str) -> None:
     assert table.exit_code == 0, table.output
     assert "never seen by the" in table.output and "yes" in table.output
 
+    cohorts = runner.invoke(cli_app, ["report", "cohorts", "--format", "json"])
+    assert cohorts.exit_code == 0, cohorts.output
+    months = json.loads(cohorts.output)["cohorts"]
+    assert sum(m["customers"] for m in months) == 16000
+    oldest = months[0]  # a year and more old: every horizon has a figure, and it grows with the horizon
+    figures = [float(oldest["profit_per_customer"][h]) for h in ("30", "90", "365")]
+    assert figures == sorted(figures) and figures[0] > 0
+    # every first order is over a year old here: every customer counts at every horizon
+    assert all(m["customers_matured"]["365"] == m["customers"] for m in months)
+    bad = runner.invoke(cli_app, ["report", "cohorts", "--by", "ad"])
+    assert bad.exit_code == 1 and "month or campaign" in bad.output
+
 
 def test_calibration_needs_history(configured: str) -> None:
     with store().begin() as conn:
