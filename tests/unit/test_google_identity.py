@@ -200,3 +200,24 @@ def test_clean_click_id() -> None:
     assert clean_click_id("") is None
     assert clean_click_id("has space") is None
     assert clean_click_id("a" * CLICK_ID_MAX) == "a" * CLICK_ID_MAX
+
+
+@pytest.mark.parametrize(
+    ("args", "normalized", "digest"),
+    [
+        (["em", "  ALEXZ@example.com "], "alexz@example.com", ALEXZ),
+        (["ph", "1-800-555-0100", "--country", "us"], "+18005550100", PHONE_US),
+        (["fn", "  GivenName  "], "givenname", GIVEN),
+        (["country", " no"], "NO", "(sent unhashed)"),
+    ],
+)
+def test_poas_hash_google(args: list[str], normalized: str, digest: str) -> None:
+    from typer.testing import CliRunner
+
+    from poas.cli import app
+
+    res = CliRunner().invoke(app, ["hash", *args, "--google"])
+    assert res.exit_code == 0, res.output
+    assert f"normalized  {normalized}" in res.output and f"sha256      {digest}" in res.output
+    bad = CliRunner().invoke(app, ["hash", "db", "1990-01-01", "--google"])
+    assert bad.exit_code == 1 and "Google's fields" in bad.output

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from poas.cli.app import app, console, fail
 from poas.domain.capi_validation import payload_events, validate_batch
+from poas.domain.google_identity import GOOGLE_FIELDS, GOOGLE_UNHASHED, normalize_google, sha256_hex
 from poas.domain.pii import HASHED, PiiError, hash_field, normalize
 from poas.services.sandbox import SandboxError, fetch_events, new_sandbox_app
 
@@ -27,8 +28,14 @@ def hash_command(
     field: str = typer.Argument(..., help=f"one of {', '.join(HASHED)}"),
     value: str = typer.Argument(..., help="the raw value"),
     country: str | None = typer.Option(None, "--country", help="ISO country for phones, states, zips, dates"),
+    google: bool = typer.Option(
+        False, "--google", help=f"Google's rules instead (Data Manager API): {', '.join(GOOGLE_FIELDS)}"
+    ),
 ) -> None:
-    """Print a value normalized the way Meta asks, and its SHA-256."""
+    """Print a value normalized the way Meta (or with --google, Google) asks, and its SHA-256."""
+    if google:
+        _hash_google(field, value, country)
+        return
     if field not in HASHED:
         raise fail(f"field {field!r} is not hashed; hashed fields: {', '.join(HASHED)}")
     cc = country.strip().lower() if country else None
@@ -37,6 +44,18 @@ def hash_command(
         digest = hash_field(field, value, cc)
     except PiiError as exc:
         raise fail(f"{field}: {exc}") from None
+    console.print(f"normalized  {normalized}", highlight=False)
+    console.print(f"sha256      {digest}", highlight=False)
+
+
+def _hash_google(field: str, value: str, country: str | None) -> None:
+    if field not in GOOGLE_FIELDS:
+        raise fail(f"field {field!r}: Google's fields are {', '.join(GOOGLE_FIELDS)}")
+    try:
+        normalized = normalize_google(field, value, country.strip().upper() if country else None)
+    except PiiError as exc:
+        raise fail(f"{field}: {exc}") from None
+    digest = "(sent unhashed)" if field in GOOGLE_UNHASHED else sha256_hex(normalized)
     console.print(f"normalized  {normalized}", highlight=False)
     console.print(f"sha256      {digest}", highlight=False)
 

@@ -133,6 +133,28 @@ def sha256_hex(normalized: str) -> str:
     return sha256(normalized.encode()).hexdigest()
 
 
+# `poas hash --google FIELD`: Meta's field names, Google's rules; country and zp are sent unhashed.
+GOOGLE_FIELDS = ("em", "ph", "fn", "ln", "country", "zp")
+GOOGLE_UNHASHED = frozenset({"country", "zp"})
+
+
+def normalize_google(field: str, value: str, country: str | None = None) -> str:
+    """One value in Google's form (see the module docstring); raises PiiError with a reason."""
+    if field == "em":
+        return norm_email(value)
+    if field == "ph":
+        return norm_phone_e164(value, country)
+    if field == "fn":
+        return norm_given_name(value)
+    if field == "ln":
+        return norm_family_name(value)
+    if field == "country":
+        return norm_region(value)
+    if field == "zp":
+        return norm_postal_code(value)
+    raise PiiError(f"unknown field {field!r} (one of {', '.join(GOOGLE_FIELDS)})")
+
+
 class GoogleUserData(NamedTuple):
     """Data Manager `userData` (None when nothing identifies the buyer) and the fields dropped, with
     a reason each (never the value)."""
