@@ -72,3 +72,18 @@ def test_meta_click_wins_and_meta_rules_are_unchanged() -> None:
     assert (got.channel, got.campaign_id, got.adset_id) == (META, "120210000000000001", "120210000000000002")
     unknown = attribute(Touch(utm_source="facebook", utm_campaign="nothing"), CATALOG)
     assert (unknown.channel, unknown.campaign_id) == (META, UNATTRIBUTED)
+
+
+def test_google_ad_group_from_the_ad_set_parameter() -> None:
+    """utm_term={adgroupid}: the ad group of the campaign (or, alone, its campaign too)."""
+    url = "/?gclid=Cj0&gad_campaignid=21500000001&utm_term=16000000001"
+    got = attribute(Touch(landing_url=url), CATALOG)
+    assert (got.campaign_id, got.adset_id, got.method) == ("21500000001", "16000000001", Method.CAMPAIGN_ID)
+    alone = attribute(Touch(gclid="Cj0", utm_term="16000000001"), CATALOG)
+    assert (alone.campaign_id, alone.adset_id) == ("21500000001", "16000000001")
+    assert alone.method == Method.ADSET_ID
+    url = "/?gclid=Cj0&gad_campaignid=21500000002&utm_term=16000000001"
+    other = attribute(Touch(landing_url=url), CATALOG)
+    assert (other.campaign_id, other.adset_id) == ("21500000002", UNATTRIBUTED)  # not that campaign's group
+    meta_set = attribute(Touch(gclid="Cj0", utm_term="120210000000000002"), CATALOG)
+    assert meta_set.adset_id == UNATTRIBUTED  # a Meta ad set never becomes a Google ad group

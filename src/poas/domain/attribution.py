@@ -230,6 +230,19 @@ def attribute(touch: Touch, catalog: AdCatalog, config: AttributionConfig | None
 
 
 def _attribute_google(params: dict[str, str], catalog: AdCatalog, config: AttributionConfig) -> Attributed:
+    """The campaign, and the ad group when the ad set parameter (`{adgroupid}` in a tracking
+    template) names one of that campaign's ad groups seen in Google's spend rows."""
+    got = _google_campaign(params, catalog, config)
+    adgroup = params.get(config.adset_param, "")
+    parent = catalog.adset_campaign.get(adgroup)
+    google_group = parent is not None and catalog.campaign_channels.get(parent) == GOOGLE
+    if google_group and parent is not None and got.campaign_id in (UNATTRIBUTED, parent):
+        method = got.method if got.campaign_id else Method.ADSET_ID
+        return Attributed(parent, adgroup, method=method, channel=GOOGLE)
+    return got
+
+
+def _google_campaign(params: dict[str, str], catalog: AdCatalog, config: AttributionConfig) -> Attributed:
     google = {k for k, c in catalog.campaign_channels.items() if c == GOOGLE}
     gad = params.get(GOOGLE_CAMPAIGN_PARAM, "")
     if _GOOGLE_ID.match(gad):
