@@ -202,3 +202,41 @@ def test_upgraded_store_is_placed_by_a_writers_refresh(engine: Engine) -> None:
         engine, SHOP, by="day", now=later, date_from=date(2026, 3, 1), date_to=date(2026, 3, 3)
     )
     assert (report.total.figures.new_orders, report.total.figures.returning_orders) == (1, 1)
+
+
+def test_concurrent_batch_writers_share_customers(engine: Engine) -> None:
+    """Four importers write batches whose orders belong to the same customers, in different orders:
+    no deadlock, and every customer is numbered exactly once from 1."""
+    from poas.services.ingest import ProfitContext, ingest_orders
+
+    setup(engine)
+    people = [Customer(email=f"p{i}@example.com") for i in range(10)]
+    batches = [
+        [order(f"w{w}-{i:02d}", i + w, people[(i * (w + 1)) % 10]) for i in range(20)][:: 1 if w % 2 else -1]
+        for w in range(4)
+    ]
+    errors: list[BaseException] = []
+
+    def write(batch: list[Order]) -> None:
+        try:
+            for i in range(0, len(batch), 5):
+                with engine.begin() as conn:
+                    ctx = ProfitContext.load(conn, SHOP)
+                    ingest_orders(conn, batch[i : i + 5], SHOP, now=NOW, context=ctx)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(b,)) for b in batches]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    with engine.connect() as conn:
+        rows = list(conn.execute(select(customer_orders)))
+        kept = load_customers(conn, "s1")
+    by_key: dict[str, list[int]] = {}
+    for r in rows:
+        by_key.setdefault(r.customer_key, []).append(r.seq)
+    assert len(rows) == 80 and all(sorted(s) == list(range(1, len(s) + 1)) for s in by_key.values())
+    assert sum(c.orders for c in kept) == 80 and len(kept) == len(by_key)
