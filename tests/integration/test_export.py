@@ -40,6 +40,7 @@ def test_orders_export_leaves_contact_data_and_click_ids_out(engine: Engine) -> 
     rows = [json.loads(x) for x in _export(engine, "orders", "jsonl").splitlines()]
     assert len(rows) == 13
     assert rows[0]["utm_source"] in ("facebook", "google") and "has_fbclid" in rows[0]
+    assert rows[0]["has_google_click"] is False and "gclid" not in rows[0]
     assert not {"user_data", "fbclid", "fbc", "fbp", "email"} & set(rows[0])
 
 

@@ -78,6 +78,9 @@ def _orders_query(
         o.c.utm_content,
         o.c.utm_term,
         o.c.fbclid,
+        o.c.gclid,
+        o.c.gbraid,
+        o.c.wbraid,
         o.c.source,
     ).where(*_window(o.c.created_at, f, t), *([o.c.shop_id == shop] if shop else []))
     stmt = stmt.order_by(o.c.shop_id, o.c.created_at, o.c.order_id)
@@ -85,6 +88,7 @@ def _orders_query(
     def row(r: Any) -> dict[str, Any]:
         d = dict(r._mapping)
         d["has_fbclid"] = bool(d.pop("fbclid"))  # the click id itself is left out
+        d["has_google_click"] = any([d.pop("gclid"), d.pop("gbraid"), d.pop("wbraid")])  # likewise
         for k in ("created_at", "processed_at", "updated_at", "cancelled_at"):
             d[k] = _ts(d[k])
         return d
