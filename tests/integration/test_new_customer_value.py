@@ -118,6 +118,16 @@ def test_new_customer_purchase_carries_predicted_value(engine: Engine) -> None:
         ).scalar_one()
     got = Decimal(str(json.loads(appended)["custom_data"]["net_revenue"]))
     assert got == Decimal("150") + Decimal(row.added_minor) / 100
+    # the order's breakdown names the new-customer value its Purchase carried
+    from poas.services.views.orders import order_detail
+
+    detail = order_detail(engine, "s1", "1001", shop=SHOP)
+    assert detail is not None and detail.new_customer_value is not None
+    v = detail.new_customer_value
+    assert v.share == Decimal("0.5") and v.added == Decimal(row.added_minor) / 100
+    assert v.predicted_ltv == Decimal(str(new["predicted_ltv"])) and v.horizon_days == 365
+    other = order_detail(engine, "s1", "1002", shop=SHOP)
+    assert other is not None and other.new_customer_value is None
 
 
 def test_off_by_default_and_without_a_model(engine: Engine) -> None:

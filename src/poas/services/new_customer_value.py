@@ -183,3 +183,38 @@ def pltv_requirements(engine: Engine, shop: ShopConfig, *, now: datetime) -> lis
         )
     )
     return out
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What a new customer's Purchase carried, as recorded (the breakdown of the basis)."""
+
+    currency: str
+    horizon_days: int
+    predicted_future: Decimal
+    predicted_ltv: Decimal | None
+    share: Decimal
+    added: Decimal
+    model_fitted_at: datetime
+
+
+def recorded(conn: Connection, shop_id: str, order_id: str) -> Recorded | None:
+    t = order_customer_value.c
+    row = conn.execute(
+        select(order_customer_value).where(t.shop_id == shop_id, t.order_id == order_id)
+    ).first()
+    if row is None:
+        return None
+
+    def amount(minor: int) -> Decimal:
+        return Money.from_minor(minor, row.currency).amount
+
+    return Recorded(
+        row.currency,
+        row.horizon_days,
+        amount(row.predicted_future_minor),
+        None if row.predicted_ltv_minor is None else amount(row.predicted_ltv_minor),
+        Decimal(row.share),
+        amount(row.added_minor),
+        row.model_fitted_at,
+    )

@@ -14,6 +14,7 @@ from sqlalchemy.sql import ColumnElement
 
 from poas.domain.attribution import TOUCH_COLUMNS, Touch, attribute
 from poas.domain.money import exponent
+from poas.services.new_customer_value import recorded
 from poas.services.rollups import ad_catalog, attribution_config
 from poas.services.views.common import ZERO, utcnow
 from poas.services.views.delivery_reasons import reason_words
@@ -411,6 +412,18 @@ def _profit_status(row: Any, snap: Snapshot | None, fixes: list[CorrectionView])
     return False, "not final: realized so far, from the refunds recorded until now; returns still possible"
 
 
+class NewCustomerValueView(BaseModel):
+    """A new customer's predicted value on her Purchase (`[shops.customer_value]`), as recorded."""
+
+    horizon_days: int
+    predicted_future_profit: Decimal = Field(description="her later orders' profit within the horizon")
+    predicted_ltv: Decimal | None = Field(None, description="custom_data.predicted_ltv sent, if any")
+    share: Decimal = Field(description="new_customer_share: the part of the prediction added to net_revenue")
+    added: Decimal = Field(description="added to net_revenue (and to AppendValue corrections)")
+    currency: str
+    model_fitted_at: datetime
+
+
 class OrderDetail(BaseModel):
     shop_id: str
     order_id: str
@@ -457,6 +470,9 @@ class OrderDetail(BaseModel):
     )
     correction: CorrectionNote | None = Field(
         None, description="Meta's figure against today's profit, and whether an AppendValue will follow"
+    )
+    new_customer_value: NewCustomerValueView | None = Field(
+        None, description="the new-customer value its Purchase carried (predicted_ltv, amount added)"
     )
     expected_profit: Decimal | None = Field(None, description="latest snapshot; None when unknown")
     realized_profit: Decimal | None = Field(None, description="latest snapshot; None when unknown")
@@ -674,7 +690,19 @@ def _order_detail(
         purchase_time=min(row["created_at"], now),
         now=now,
     )
+    ncv = recorded(conn, shop_id, order_id)
     return OrderDetail(
+        new_customer_value=None
+        if ncv is None
+        else NewCustomerValueView(
+            horizon_days=ncv.horizon_days,
+            predicted_future_profit=ncv.predicted_future,
+            predicted_ltv=ncv.predicted_ltv,
+            share=ncv.share,
+            added=ncv.added,
+            currency=ncv.currency,
+            model_fitted_at=ncv.model_fitted_at,
+        ),
         customer_type=order_types(conn, shop_id, [order_id])[order_id],
         shop_id=row["shop_id"],
         order_id=row["order_id"],
