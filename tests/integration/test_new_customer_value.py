@@ -126,6 +126,7 @@ def test_new_customer_purchase_carries_predicted_value(engine: Engine) -> None:
     v = detail.new_customer_value
     assert v.share == Decimal("0.5") and v.added == Decimal(row.added_minor) / 100
     assert v.predicted_ltv == Decimal(str(new["predicted_ltv"])) and v.horizon_days == 365
+    assert detail.correction is None or not detail.correction.differs  # compared on the basis sent
     other = order_detail(engine, "s1", "1002", shop=SHOP)
     assert other is not None and other.new_customer_value is None
 

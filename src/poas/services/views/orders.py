@@ -681,16 +681,19 @@ def _order_detail(
     known = latest is not None and latest.profit_known
     expected = latest.amounts["expected_profit"] if latest is not None and known else None
     realized_now = latest.amounts["realized_profit"] if latest is not None and known else None
+    ncv = recorded(conn, shop_id, order_id)
+    now_profit = realized_now if final else expected
+    if now_profit is not None and ncv is not None:  # on the basis sent: with the new-customer value
+        now_profit += ncv.added
     note = correction_note(
         meta,
         shop=shop,
-        profit_now=realized_now if final else expected,
+        profit_now=now_profit,
         final=final,
         corrections=fixes,
         purchase_time=min(row["created_at"], now),
         now=now,
     )
-    ncv = recorded(conn, shop_id, order_id)
     return OrderDetail(
         new_customer_value=None
         if ncv is None
