@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, select, text, update
@@ -148,18 +149,31 @@ def place_orders(conn: Connection, shop_id: str, order_ids: Sequence[str], *, no
     for chunk in _chunks(ids):
         conn.execute(delete(customer_orders).where(co.shop_id == shop_id, co.order_id.in_(chunk)))
     currency = next((f["_currency"] for f in facts if f["_currency"]), None)
-    if facts:
-        conn.execute(
-            customer_orders.insert(), [{k: v for k, v in f.items() if k != "_currency"} for f in facts]
-        )
-    _renumber(conn, shop_id, sorted(keys), now=now, currency=currency)
+    fresh = [{k: v for k, v in f.items() if k != "_currency"} for f in facts]
+    _renumber(conn, shop_id, sorted(keys), now=now, currency=currency, fresh=fresh)
     return keys
 
 
 def _renumber(
-    conn: Connection, shop_id: str, keys: Sequence[str], *, now: datetime, currency: str | None
+    conn: Connection,
+    shop_id: str,
+    keys: Sequence[str],
+    *,
+    now: datetime,
+    currency: str | None,
+    fresh: list[dict[str, Any]] | None = None,
 ) -> None:
+    """Number the customers' orders and rewrite their sums. `fresh` rows (orders just deleted from
+    customer_orders, to be stored again) are numbered with the stored ones and inserted with their
+    number, so only stored rows whose number moved are updated."""
     co = customer_orders.c
+    fresh_by_key: dict[str, list[Any]] = defaultdict(list)
+    inserts: list[dict[str, Any]] = []
+    for f in fresh or []:
+        if f["customer_key"] is None:
+            inserts.append(f)
+        else:
+            fresh_by_key[f["customer_key"]].append(SimpleNamespace(**f))
     for chunk in _chunks(keys):
         rows = conn.execute(
             select(
@@ -175,13 +189,17 @@ def _renumber(
         by_key: dict[str, list[Any]] = defaultdict(list)
         for r in rows:
             by_key[r.customer_key].append(r)
+        for key in chunk:
+            by_key[key].extend(fresh_by_key.get(key, ()))
         moved: list[dict[str, Any]] = []
         summaries: list[CustomerRow] = []
         cur = currency or _shop_currency(conn, shop_id)
         for key, group in by_key.items():
             numbers = number_orders([Placed(r.order_id, r.placed_at, bool(r.counts)) for r in group])
             for r in group:
-                if numbers[r.order_id] != r.seq:
+                if isinstance(r, SimpleNamespace):
+                    inserts.append({**vars(r), "seq": numbers[r.order_id]})
+                elif numbers[r.order_id] != r.seq:
                     moved.append({"b_order": r.order_id, "seq": numbers[r.order_id], "changed_at": now})
             summary = _summary(key, group, numbers, cur)
             if summary is not None:
@@ -201,6 +219,8 @@ def _renumber(
                 customers.insert(),
                 [{"shop_id": shop_id, "updated_at": now, **_as_dict(s)} for s in summaries],
             )
+    if inserts:
+        conn.execute(customer_orders.insert(), inserts)
 
 
 def _shop_currency(conn: Connection, shop_id: str) -> str:
