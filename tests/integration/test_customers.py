@@ -6,7 +6,9 @@ import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine, select
 
 from poas.domain.costs import CostRow
@@ -240,3 +242,38 @@ def test_concurrent_batch_writers_share_customers(engine: Engine) -> None:
         by_key.setdefault(r.customer_key, []).append(r.seq)
     assert len(rows) == 80 and all(sorted(s) == list(range(1, len(s) + 1)) for s in by_key.values())
     assert sum(c.orders for c in kept) == 80 and len(kept) == len(by_key)
+
+
+def test_customers_cli_rebuild_and_list(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from poas.cli import app as cli_app
+    from poas.cli.app import settings, store
+
+    config = tmp_path / "poas.toml"
+    config.write_text('[[shops]]\nid = "s1"\ncurrency = "NOK"\n')
+    monkeypatch.setenv("POAS_HOME", str(tmp_path))
+    monkeypatch.setenv("POAS_DATABASE_URL", db_url)
+    monkeypatch.setenv("POAS_CONFIG_FILE", str(config))
+    settings.cache_clear()
+    store.cache_clear()
+    try:
+        engine = store()
+        setup(engine)
+        ingest(engine, order("x1", 0, ANNE), order("x2", 2, ANNE), order("x3", 1, BJORN))
+        runner = CliRunner()
+        out = runner.invoke(cli_app, ["customers", "rebuild"])
+        assert out.exit_code == 0 and "2 customers placed" in out.output, out.output
+        listed = json.loads(runner.invoke(cli_app, ["customers", "list", "--format", "json"]).output)
+        assert [(c["first_order_id"], c["orders"], c["revenue"]) for c in listed] == [
+            ("x1", 2, "800.00"),
+            ("x3", 1, "400.00"),
+        ]
+        assert all(c["customer_key"][:3] == "em:" for c in listed)  # a hash: no contact data shown
+        assert "example.com" not in runner.invoke(cli_app, ["customers", "list"]).output
+    finally:
+        store().dispose()
+        settings.cache_clear()
+        store.cache_clear()
