@@ -153,6 +153,10 @@ class GoogleSettings(BaseModel):
     login_customer_id: str | None = None  # a manager account the access goes through
     validate_only: bool = False  # Google checks the requests but ingests nothing
     restate_window_days: int = Field(60, ge=0, le=3650)  # restate a conversion at most this long after it
+    # "google_ads_api": restatements and retractions through the Google Ads API's
+    # ConversionAdjustmentUploadService (accounts Google still allows on it; google_ads_* credentials
+    # and developer token); "data_manager": restated through the Data Manager API (no retraction)
+    adjustments: Literal["data_manager", "google_ads_api"] = "data_manager"
 
     @field_validator("login_customer_id")
     @classmethod

@@ -5,6 +5,7 @@ resend is never a second conversion, Google's errors are classified, and no cons
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -17,9 +18,17 @@ from sqlalchemy import Engine, select
 from test_sandbox_commands import serving
 
 from poas.domain.costs import CostRow
-from poas.domain.destinations import GOOGLE_ADS, google_destination_id
+from poas.domain.delivery_errors import Disposition
+from poas.domain.destinations import (
+    GOOGLE_ADJUSTMENT,
+    GOOGLE_ADS,
+    google_adjustment_id,
+    google_destination_id,
+)
 from poas.domain.order import Attribution, Customer, Order, OrderLine, Refund, RefundLine, RestockType
+from poas.google.ads_adjustments import AdjustmentClient
 from poas.google.datamanager import DataManagerClient
+from poas.google.errors import GoogleError
 from poas.google.sandbox import (
     DEFAULT_CLIENT,
     DEFAULT_REFRESH_TOKEN,
@@ -129,13 +138,19 @@ async def _deliver(
 ) -> Dispatcher:
     capi = CapiClient(meta_url, "v25.0", timeout_s=2.0)
     google = DataManagerClient(google_url, f"{google_url}/token", timeout_s=2.0)
+    adjust = AdjustmentClient(google_url, "v21", f"{google_url}/token", timeout_s=2.0)
     clock = (lambda: now) if now is not None else (lambda: datetime.now(UTC))
     dispatcher = Dispatcher(
-        engine, capi, settings_credentials([shop]), clients={GOOGLE_ADS: google}, config=FAST, clock=clock
+        engine,
+        capi,
+        settings_credentials([shop]),
+        clients={GOOGLE_ADS: google, GOOGLE_ADJUSTMENT: adjust},
+        config=FAST,
+        clock=clock,
     )
     await dispatcher.drain(wait_for_retries=True)
-    await capi.aclose()
-    await google.aclose()
+    for client in (capi, google, adjust):
+        await client.aclose()
     return dispatcher
 
 
@@ -341,3 +356,56 @@ async def test_poas_sandbox_google_serves_the_worker(
         assert bad.status_code == 401 and bad.json()["error"] == "invalid_client"
         unauth = httpx.post(f"{url}/v1/events:ingest", json={})
         assert unauth.status_code == 401 and unauth.json()["error"]["status"] == "UNAUTHENTICATED"
+
+
+async def test_adjustments_through_the_google_ads_api_retract_and_restate(
+    engine: Engine, sandboxes: tuple[RunningSandbox, RunningGoogleSandbox]
+) -> None:
+    """google.adjustments = "google_ads_api": a fully refunded order's conversion is RETRACTED, a partly
+    refunded one RESTATED, through ConversionAdjustmentUploadService (allowlisted accounts only)."""
+    meta, google = sandboxes
+    now = datetime.now(UTC).replace(microsecond=0)
+    base = _shop()
+    shop = base.model_copy(
+        update={
+            "google": base.google.model_copy(update={"adjustments": "google_ads_api"}),
+            "google_ads_developer_token": SecretStr("dev-token-123"),
+        }
+    )
+    _setup(engine, now)
+    placed = now - timedelta(days=1)
+    for oid in ("R1", "R2"):
+        _ingest(engine, _order(oid, placed), shop, placed + timedelta(minutes=1))
+    await _deliver(engine, meta.url, google.url, shop)
+    full = (Refund("R1-r", now - timedelta(hours=1), (RefundLine("R1-1", 2, RestockType.RETURN),)),)
+    part = (Refund("R2-r", now - timedelta(hours=1), (RefundLine("R2-1", 1, RestockType.RETURN),)),)
+    _ingest(engine, _order("R1", placed, refunds=full), shop, now)
+    refunded = _ingest(engine, _order("R2", placed, refunds=part), shop, now)
+    assert finalize_due(engine, shop, now=now).google_queued == 2
+    with engine.connect() as conn:
+        adjusting = conn.execute(select(outbox.c.event_id).where(outbox.c.pixel_id.like("gadj:%"))).all()
+    assert sorted(r[0] for r in adjusting) == ["R1.restate.final", "R2.restate.refund:R2-r"]
+    await _deliver(engine, meta.url, google.url, shop)
+
+    conv = _conversions(google.url)
+    assert conv[(PROFIT_DEST, "R1")]["retracted"] is True and conv[(PROFIT_DEST, "R1")]["value"] == 0
+    assert D(str(conv[(PROFIT_DEST, "R2")]["value"])) == refunded.profit.realized_profit.rounded().amount
+    assert len(conv) == 2
+    kinds = {(e["transaction_id"], e["kind"]) for e in _events(google.url)}
+    assert ("R1", "retraction") in kinds and ("R2", "restatement") in kinds
+    retraction = next(e["event"] for e in _events(google.url) if e["kind"] == "retraction")
+    assert retraction["conversionAction"] == f"customers/{CUSTOMER}/conversionActions/{PROFIT_ACTION}"
+    assert retraction["orderId"] == "R1" and "restatementValue" not in retraction
+
+    # A resend of the retraction (a lost answer) is done already, not an error; an account Google does
+    # not allow on the old API pauses the destination.
+    creds = settings_credentials([shop])("nordic", google_adjustment_id(CUSTOMER, PROFIT_ACTION))
+    client = AdjustmentClient(google.url, "v21", f"{google.url}/token", timeout_s=2.0)
+    again = await client.send(google_adjustment_id(CUSTOMER, PROFIT_ACTION), [json.dumps(retraction)], creds)
+    assert again.events_received == 1
+    httpx.post(f"{google.url}/_sandbox/objects", json={"accounts": {"5555555555": ["333"]}})
+    with pytest.raises(GoogleError) as refused:
+        await client.send(google_adjustment_id("5555555555", "333"), [json.dumps(retraction)], creds)
+    await client.aclose()
+    assert refused.value.disposition is Disposition.PAUSE
+    assert "CUSTOMER_NOT_ALLOWLISTED_FOR_THIS_FEATURE" in refused.value.message

@@ -93,3 +93,34 @@ def build_restatement(original: Mapping[str, Any], value: Decimal, now: datetime
     event["conversionValue"] = json_amount(value, str(original["currency"]))
     event["lastUpdatedTimestamp"] = rfc3339(now)
     return event
+
+
+def ads_api_datetime(moment: datetime) -> str:
+    """The Google Ads API's date-time form, `yyyy-mm-dd hh:mm:ss+00:00`."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S+00:00")
+
+
+def build_adjustment(
+    original: Mapping[str, Any],
+    customer_id: str,
+    conversion_action_id: str,
+    value: Decimal,
+    now: datetime,
+    *,
+    retract: bool,
+) -> dict[str, Any]:
+    """A Google Ads API ConversionAdjustment for the conversion sent with `original`'s transactionId
+    (the conversion's order id): RETRACTION, or RESTATEMENT to `value`."""
+    adjustment: dict[str, Any] = {
+        "conversionAction": f"customers/{customer_id}/conversionActions/{conversion_action_id}",
+        "adjustmentType": "RETRACTION" if retract else "RESTATEMENT",
+        "adjustmentDateTime": ads_api_datetime(now),
+        "orderId": str(original["transactionId"]),
+    }
+    if not retract:
+        currency = str(original["currency"])
+        adjustment["restatementValue"] = {
+            "adjustedValue": json_amount(value, currency),
+            "currencyCode": currency,
+        }
+    return adjustment

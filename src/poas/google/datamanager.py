@@ -42,10 +42,13 @@ class GoogleCredentials:
     refresh_token: str
     login_customer_id: str | None = None
     validate_only: bool = False
+    developer_token: str | None = (
+        None  # the Google Ads API's (adjustments through ConversionAdjustmentUploadService)
+    )
 
     @property
     def secrets(self) -> tuple[str, ...]:
-        return (self.client_secret, self.refresh_token)
+        return (self.client_secret, self.refresh_token, self.developer_token or "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,11 +153,16 @@ class DataManagerClient:
         return Accepted(len(payloads), str(request_id) if request_id else None, 200, latency)
 
     async def _post(self, body: bytes, token: str, creds: GoogleCredentials) -> httpx.Response:
+        return await self._post_to(self.base_url + INGEST_PATH, body, token, creds)
+
+    async def _post_to(self, url: str, body: bytes, token: str, creds: GoogleCredentials) -> httpx.Response:
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         if creds.login_customer_id:
             headers["login-customer-id"] = creds.login_customer_id
+        if creds.developer_token:
+            headers["developer-token"] = creds.developer_token
         try:
-            return await self._http.post(self.base_url + INGEST_PATH, content=body, headers=headers)
+            return await self._http.post(url, content=body, headers=headers)
         except httpx.HTTPError as exc:
             raise transport_error(exc, (*creds.secrets, token)) from None
 

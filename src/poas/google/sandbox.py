@@ -6,9 +6,13 @@ Routes: `POST /token` (grant_type=refresh_token), `POST /v1/events:ingest`; cont
 /_sandbox/events` (every accepted event, in order, marked `conversion` or `restatement`), `GET
 /_sandbox/conversions` (one row per destination and transaction id: the current value, how many
 times it was restated), `POST /_sandbox/objects` (accounts, conversion actions, OAuth clients, refresh
-tokens), `POST /_sandbox/faults`, `DELETE /_sandbox/faults`, `POST /_sandbox/revoke` (invalidate
-issued access tokens). A second event with the same transaction id for the same conversion action
-restates the first: it is never a second conversion. Everything lives in memory behind one lock."""
+tokens, the accounts allowlisted for adjustments), `POST /_sandbox/faults`, `DELETE /_sandbox/faults`,
+`POST /_sandbox/revoke` (invalidate issued access tokens). Beside it, the Google Ads API's
+`POST /{version}/customers/{customer}:uploadConversionAdjustments` (developer token required; only
+allowlisted accounts; RESTATEMENT / RETRACTION of a recorded conversion by its order id = transactionId,
+per-adjustment errors in `partialFailureError`). A second event with the same transaction id for the
+same conversion action restates the first: it is never a second conversion. Everything lives in memory
+behind one lock."""
 
 from __future__ import annotations
 
@@ -64,6 +68,7 @@ class Objects(BaseModel):
     accounts: dict[str, list[str]] = Field(default_factory=dict)  # customer id -> conversion action ids
     clients: dict[str, str] = Field(default_factory=dict)  # client id -> client secret
     refresh_tokens: list[str] = Field(default_factory=list)
+    adjustment_allowlist: list[str] = Field(default_factory=list)  # customer ids
     replace: bool = False
 
 
@@ -73,6 +78,7 @@ class _State:
     clients: dict[str, str] = field(default_factory=dict)
     refresh_tokens: set[str] = field(default_factory=set)
     access_tokens: set[str] = field(default_factory=set)
+    allowlist: set[str] = field(default_factory=set)
     events: list[dict[str, Any]] = field(default_factory=list)
     conversions: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
     faults: list[FaultSpec] = field(default_factory=list)
@@ -103,6 +109,7 @@ def create_google_sandbox_app(*, defaults: bool = True) -> FastAPI:
         state.clients[DEFAULT_CLIENT[0]] = DEFAULT_CLIENT[1]
         state.refresh_tokens.add(DEFAULT_REFRESH_TOKEN)
         state.accounts = {k: set(v) for k, v in DEFAULT_ACCOUNTS.items()}
+        state.allowlist = set(DEFAULT_ACCOUNTS)
     app = FastAPI(title="poas Google sandbox", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.google = state
 
@@ -194,6 +201,66 @@ def create_google_sandbox_app(*, defaults: bool = True) -> FastAPI:
         request_id = _record(state, dests, body["events"])
         return _json({"requestId": request_id})
 
+    @app.post("/{version}/customers/{customer}:uploadConversionAdjustments")
+    async def adjust(version: str, customer: str, request: Request) -> Response:
+        auth = request.headers.get("authorization", "")
+        with state.lock:
+            authed = auth.startswith("Bearer ") and auth[7:] in state.access_tokens
+        if not authed:
+            return rpc_error("UNAUTHENTICATED", "Request is missing required authentication credential.")
+        if not request.headers.get("developer-token"):
+            return rpc_error(
+                "UNAUTHENTICATED", "DEVELOPER_TOKEN_PARAMETER_MISSING: a developer token is required."
+            )
+        try:
+            body = orjson.loads(await request.body())
+        except orjson.JSONDecodeError:
+            return rpc_error("INVALID_ARGUMENT", "Invalid JSON payload received.")
+        with state.lock:
+            if customer not in state.accounts:
+                return rpc_error(
+                    "PERMISSION_DENIED", f"The caller does not have permission to access customer {customer}."
+                )
+            if customer not in state.allowlist:
+                return rpc_error("PERMISSION_DENIED", "CUSTOMER_NOT_ALLOWLISTED_FOR_THIS_FEATURE")
+        if body.get("partialFailure") is not True:
+            return rpc_error("INVALID_ARGUMENT", "partial_failure must be true for this method.")
+        adjustments = body.get("conversionAdjustments")
+        if not isinstance(adjustments, list) or not adjustments:
+            return rpc_error("INVALID_ARGUMENT", "conversion_adjustments is required.")
+        errors: list[dict[str, Any]] = []
+        results: list[dict[str, Any]] = []
+        with state.lock:
+            for i, adj in enumerate(adjustments):
+                code = _adjust(state, customer, adj, record=not body.get("validateOnly"))
+                if code:
+                    errors.append(
+                        {
+                            "errorCode": {"conversionAdjustmentUploadError": code},
+                            "message": code.replace("_", " ").lower(),
+                            "location": {
+                                "fieldPathElements": [{"fieldName": "conversion_adjustments", "index": i}]
+                            },
+                        }
+                    )
+                    results.append({})
+                else:
+                    results.append({"conversionAction": adj["conversionAction"], "orderId": adj["orderId"]})
+        answer: dict[str, Any] = {"results": results, "jobId": str(secrets.randbelow(2**31))}
+        if errors:
+            answer["partialFailureError"] = {
+                "code": 3,
+                "message": f"{len(errors)} adjustment(s) failed",
+                "details": [
+                    {
+                        "@type": f"type.googleapis.com/google.ads.googleads.{version}"
+                        ".errors.GoogleAdsFailure",
+                        "errors": errors,
+                    }
+                ],
+            }
+        return _json(answer)
+
     @app.get("/_sandbox/events")
     async def events(destination: str | None = None, transaction_id: str | None = None) -> Response:
         with state.lock:
@@ -215,7 +282,8 @@ def create_google_sandbox_app(*, defaults: bool = True) -> FastAPI:
     async def objects(spec: Objects) -> Response:
         with state.lock:
             if spec.replace:
-                state.accounts, state.clients, state.refresh_tokens = {}, {}, set()
+                state.accounts, state.clients, state.refresh_tokens, state.allowlist = {}, {}, set(), set()
+            state.allowlist.update(spec.adjustment_allowlist)
             for customer, actions in spec.accounts.items():
                 state.accounts.setdefault(customer, set()).update(actions)
             state.clients.update(spec.clients)
@@ -245,6 +313,48 @@ def create_google_sandbox_app(*, defaults: bool = True) -> FastAPI:
         return _json({"ok": True})
 
     return app
+
+
+def _adjust(state: _State, customer: str, adj: Any, *, record: bool) -> str | None:
+    """Apply one ConversionAdjustment (caller holds the lock); the error code, or None when done."""
+    if not isinstance(adj, dict):
+        return "INVALID_ADJUSTMENT"
+    action = str(adj.get("conversionAction") or "")
+    prefix = f"customers/{customer}/conversionActions/"
+    if not action.startswith(prefix) or action[len(prefix) :] not in state.accounts.get(customer, set()):
+        return "INVALID_CONVERSION_ACTION"
+    kind = adj.get("adjustmentType")
+    if kind not in ("RESTATEMENT", "RETRACTION") or not adj.get("adjustmentDateTime"):
+        return "INVALID_ADJUSTMENT"
+    known = state.conversions.get((customer, action[len(prefix) :], str(adj.get("orderId") or "")))
+    if known is None:
+        return "CONVERSION_NOT_FOUND"
+    if known.get("retracted"):
+        return "CONVERSION_ALREADY_RETRACTED"
+    value = None
+    if kind == "RESTATEMENT":
+        restated = adj.get("restatementValue") or {}
+        value = restated.get("adjustedValue")
+        if not isinstance(value, int | float) or value < 0 or not restated.get("currencyCode"):
+            return "RESTATEMENT_VALUE_INVALID"
+    if not record:
+        return None
+    if kind == "RETRACTION":
+        known["retracted"], known["value"] = True, 0
+    else:
+        known["value"] = value
+        known["restatements"] += 1
+    state.events.append(
+        {
+            "seq": len(state.events) + 1,
+            "destination": known["destination"],
+            "transaction_id": known["transaction_id"],
+            "kind": "retraction" if kind == "RETRACTION" else "restatement",
+            "request_id": None,
+            "event": adj,
+        }
+    )
+    return None
 
 
 def _take_fault(state: _State, events: list[dict[str, Any]]) -> tuple[FaultSpec, int] | None:

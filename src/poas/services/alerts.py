@@ -26,10 +26,10 @@ import structlog
 from sqlalchemy import Engine
 
 from poas.domain.destinations import (
-    GOOGLE_ADS,
     describe_destination,
-    destination_kind,
+    google_adjustment_id,
     google_destination_id,
+    is_google,
     platform_of,
 )
 from poas.services import sync_status as syncs
@@ -128,14 +128,15 @@ def _plural(n: int, word: str) -> str:
 
 
 def _noun(destination_id: str) -> str:
-    return "conversion action" if destination_kind(destination_id) == GOOGLE_ADS else "pixel"
+    return "conversion action" if is_google(destination_id) else "pixel"
 
 
 def _destinations(shop: Any) -> set[str]:
     """The destination ids a shop sends to: its pixel and its Google conversion actions."""
-    out = {
-        google_destination_id(a.customer_id, a.conversion_action_id) for a in shop.google.conversion_actions
-    }
+    out = set()
+    for a in shop.google.conversion_actions:
+        out.add(google_destination_id(a.customer_id, a.conversion_action_id))
+        out.add(google_adjustment_id(a.customer_id, a.conversion_action_id))
     if shop.pixel_id:
         out.add(shop.pixel_id)
     return out
@@ -151,7 +152,7 @@ def pixel_paused_alert(p: store.PausedPixelRow, *, now: datetime, repeat: bool) 
         f"Paused since {_iso(p.paused_at) or 'unknown'}{until}; {_plural(p.waiting, 'event')} waiting, "
         f"none is sent to {platform} meanwhile.",
     )
-    if destination_kind(p.pixel_id) == GOOGLE_ADS:
+    if is_google(p.pixel_id):
         action = (
             "renew the shop's Google OAuth refresh token (or give its Google account access to the Ads "
             "account, or fix the conversion action id) in [shops.google] and restart the workers, then "

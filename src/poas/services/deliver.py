@@ -35,7 +35,7 @@ import structlog
 from sqlalchemy import ColumnElement, Engine, and_, func, select
 
 from poas.domain.delivery_errors import DeliveryError, Disposition
-from poas.domain.destinations import GOOGLE_ADS, META_PIXEL, destination_kind
+from poas.domain.destinations import GOOGLE_ADJUSTMENT, GOOGLE_ADS, META_PIXEL, destination_kind
 from poas.google.datamanager import GoogleCredentials
 from poas.meta.capi import MAX_BATCH, Credentials
 from poas.meta.errors import CapiError
@@ -295,7 +295,10 @@ class Dispatcher:
         for shop_id, events in by_shop.items():
             creds = self.credentials(shop_id, claim.pixel_id)
             if creds is None:
-                what = "access token" if kind == META_PIXEL else "Google OAuth credentials"
+                what = {
+                    META_PIXEL: "access token",
+                    GOOGLE_ADS: "Google OAuth credentials",
+                }.get(kind, "Google Ads API credentials (OAuth and developer token)")
                 await self._pause(claim, events, f"no {what} configured for shop {shop_id}", None)
                 continue
             step = int(getattr(client, "max_batch", len(events)) or len(events))
@@ -586,6 +589,29 @@ async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
         await asyncio.wait_for(stop.wait(), timeout=seconds)
 
 
+def google_ads_api_credentials(shop: Any) -> GoogleCredentials | None:
+    """Credentials for adjustments through the Google Ads API: the spend sync's google_ads_* OAuth
+    client, refresh token (scope adwords) and developer token, each falling back to `[shops.google]`."""
+    g = getattr(shop, "google", None)
+    if g is None:
+        return None
+    client_id = getattr(shop, "google_ads_client_id", "") or g.client_id
+    secret = getattr(shop, "google_ads_client_secret", None) or g.client_secret
+    refresh = getattr(shop, "google_ads_refresh_token", None) or g.refresh_token
+    developer = getattr(shop, "google_ads_developer_token", None)
+    if not (client_id and secret and refresh and developer):
+        return None
+    login = (getattr(shop, "google_ads_login_customer_id", "") or "").replace("-", "") or g.login_customer_id
+    return GoogleCredentials(
+        client_id=client_id,
+        client_secret=secret.get_secret_value(),
+        refresh_token=refresh.get_secret_value(),
+        login_customer_id=login or None,
+        validate_only=g.validate_only,
+        developer_token=developer.get_secret_value(),
+    )
+
+
 def google_credentials(shop: Any) -> GoogleCredentials | None:
     """The shop's Data Manager credentials: `[shops.google]` client_id / client_secret / refresh_token,
     each falling back to the spend sync's `google_ads_client_id` / `_client_secret` / `_refresh_token`
@@ -613,7 +639,11 @@ def settings_credentials(shops: Sequence[Any]) -> CredentialsLookup:
     access token for a pixel, the shop's Google OAuth client and refresh token for a Google destination."""
     table: dict[str, Credentials] = {}
     google: dict[str, GoogleCredentials] = {}
+    adjusting: dict[str, GoogleCredentials] = {}
     for shop in shops:
+        via_ads_api = google_ads_api_credentials(shop)
+        if via_ads_api is not None:
+            adjusting[shop.id] = via_ads_api
         found = google_credentials(shop)
         if found is not None:
             google[shop.id] = found
@@ -626,8 +656,11 @@ def settings_credentials(shops: Sequence[Any]) -> CredentialsLookup:
         )
 
     def lookup(shop_id: str, pixel_id: str) -> Credentials | GoogleCredentials | None:
-        if destination_kind(pixel_id) == GOOGLE_ADS:
+        kind = destination_kind(pixel_id)
+        if kind == GOOGLE_ADS:
             return google.get(shop_id)
+        if kind == GOOGLE_ADJUSTMENT:
+            return adjusting.get(shop_id)
         return table.get(shop_id)
 
     return lookup
@@ -640,6 +673,7 @@ __all__ = [
     "DestinationClient",
     "Dispatcher",
     "backoff_delay",
+    "google_ads_api_credentials",
     "google_credentials",
     "settings_credentials",
     "utcnow",

@@ -20,10 +20,11 @@ from sqlalchemy import Connection, select
 
 from poas.domain.capi_events import EventNotBuilt
 from poas.domain.consent import ads_consent
-from poas.domain.destinations import google_destination_id
+from poas.domain.destinations import conversion_destination, google_adjustment_id, google_destination_id
 from poas.domain.google_events import (
     GOOGLE_CONVERSION,
     GOOGLE_RESTATEMENT,
+    build_adjustment,
     build_conversion,
     build_restatement,
     final_value,
@@ -88,8 +89,13 @@ def queue_google_conversions(
     return out
 
 
-def _minor(value: object) -> Decimal:
-    return Decimal(str(value))
+def _told_value(payload: Mapping[str, Any]) -> Decimal:
+    """The value an event or adjustment told Google: conversionValue, an adjustment's adjustedValue,
+    0 for a retraction."""
+    if "conversionValue" in payload:
+        return Decimal(str(payload["conversionValue"]))
+    restated = payload.get("restatementValue") or {}
+    return Decimal(str(restated.get("adjustedValue", 0)))
 
 
 def queue_google_restatements(
@@ -100,10 +106,14 @@ def queue_google_restatements(
     profit: ProfitResult,
     key: str,
     now: datetime,
+    retract: bool = False,
 ) -> GoogleQueued:
     """Restate every Google conversion of the order not dead-lettered, to its action's final value,
     inside `google.restate_window_days` of the conversion and when it moved by at least
-    `events.append_threshold` from what Google was last told."""
+    `events.append_threshold` from what Google was last told. With `google.adjustments =
+    "google_ads_api"` the correction goes through the Google Ads API (destination `gadj:`) as a
+    RESTATEMENT, or a RETRACTION when `retract` (cancelled, voided, fully refunded)."""
+    via_ads_api = shop.google.adjustments == "google_ads_api"
     by_dest = {
         google_destination_id(a.customer_id, a.conversion_action_id): a
         for a in shop.google.conversion_actions
@@ -119,9 +129,9 @@ def queue_google_restatements(
     ).all()
     originals = {r.pixel_id: r for r in rows if r.event_name == GOOGLE_CONVERSION}
     told: dict[str, Decimal] = {}
-    for r in rows:  # the last value sent or queued per destination
+    for r in rows:  # the last value sent or queued per conversion destination
         if r.state != "dead":
-            told[r.pixel_id] = _minor(json.loads(r.payload)["conversionValue"])
+            told[conversion_destination(r.pixel_id)] = _told_value(json.loads(r.payload))
     out = GoogleQueued()
     window = timedelta(days=shop.google.restate_window_days)
     for dest, row in originals.items():
@@ -134,7 +144,8 @@ def queue_google_restatements(
             continue
         original = json.loads(row.payload)
         value = final_value(profit, action.value)
-        if abs(value - told.get(dest, Decimal(0))) < shop.events.append_threshold:
+        retracting = retract and via_ads_api
+        if not retracting and abs(value - told.get(dest, Decimal(0))) < shop.events.append_threshold:
             out.notes.append(
                 f"{dest}: final value within {shop.events.append_threshold} of what Google was told"
             )
@@ -146,10 +157,16 @@ def queue_google_restatements(
                 f"({shop.google.restate_window_days} days), not restated"
             )
             continue
-        event = build_restatement(original, value, now)
+        target = dest
+        if via_ads_api:
+            customer, action_id = action.customer_id, action.conversion_action_id
+            event = build_adjustment(original, customer, action_id, value, now, retract=retracting)
+            target = google_adjustment_id(customer, action_id)
+        else:
+            event = build_restatement(original, value, now)
         row_out = OutboxEvent(
             shop_id=shop.id,
-            pixel_id=dest,
+            pixel_id=target,
             event_name=GOOGLE_RESTATEMENT,
             event_id=f"{original['transactionId']}.restate.{key}",
             order_id=order_id,
@@ -157,7 +174,7 @@ def queue_google_restatements(
             payload=event,
         )
         (out.queued if enqueue(conn, [row_out], now=now) else out.already_queued).append(
-            (dest, row_out.event_id)
+            (target, row_out.event_id)
         )
     return out
 

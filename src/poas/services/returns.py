@@ -242,7 +242,13 @@ def _finalize_one(
         if not corrections.record(conn, entry):
             return  # another worker finalized it first
         google = queue_google_restatements(
-            conn, shop=shop, order_id=order.order_id, profit=profit, key=key, now=now
+            conn,
+            shop=shop,
+            order_id=order.order_id,
+            profit=profit,
+            key=key,
+            now=now,
+            retract=trigger in ("cancelled", "voided", "fully_refunded"),
         )
         report.google_queued += len(google.queued)
         if event is not None and told.pixel_id is not None:

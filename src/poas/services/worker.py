@@ -11,11 +11,18 @@ from typing import Literal
 
 from sqlalchemy import Engine
 
-from poas.domain.destinations import GOOGLE_ADS
+from poas.domain.destinations import GOOGLE_ADJUSTMENT, GOOGLE_ADS
+from poas.google.ads_adjustments import AdjustmentClient
 from poas.google.datamanager import DataManagerClient
 from poas.meta.capi import MAX_BATCH, CapiClient
 from poas.services import housekeeping as hk
-from poas.services.deliver import DeliveryConfig, DeliveryReport, Dispatcher, settings_credentials
+from poas.services.deliver import (
+    DeliveryConfig,
+    DeliveryReport,
+    DestinationClient,
+    Dispatcher,
+    settings_credentials,
+)
 from poas.settings import Settings
 
 MAX_BATCH_SIZE = MAX_BATCH  # Meta takes at most this many events per request
@@ -54,12 +61,22 @@ class Worker:
                 timeout_s=settings.google_timeout_s if timeout_s is None else timeout_s,
                 max_connections=self.config.concurrency * 2,
             )
+        self.adjustments: AdjustmentClient | None = None
+        if any(shop.google.adjustments == "google_ads_api" for shop in settings.shops):
+            self.adjustments = AdjustmentClient(
+                settings.google_ads_api_url,
+                settings.google_ads_api_version,
+                settings.google_ads_token_url,
+                timeout_s=settings.google_timeout_s if timeout_s is None else timeout_s,
+                max_connections=self.config.concurrency * 2,
+            )
+        clients: dict[str, DestinationClient] = {}
+        if self.google is not None:
+            clients[GOOGLE_ADS] = self.google
+        if self.adjustments is not None:
+            clients[GOOGLE_ADJUSTMENT] = self.adjustments
         self.dispatcher = Dispatcher(
-            engine,
-            self.client,
-            settings_credentials(settings.shops),
-            clients={GOOGLE_ADS: self.google} if self.google is not None else None,
-            config=self.config,
+            engine, self.client, settings_credentials(settings.shops), clients=clients, config=self.config
         )
 
     @property
@@ -73,8 +90,9 @@ class Worker:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.client.aclose()
-        if self.google is not None:
-            await self.google.aclose()
+        for extra in (self.google, self.adjustments):
+            if extra is not None:
+                await extra.aclose()
 
     async def run(self, stop: asyncio.Event, *, housekeeping: bool = True) -> DeliveryReport:
         """Deliver (and, with `housekeeping`, do the worker's duties on their timers) until `stop` is

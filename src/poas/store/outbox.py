@@ -199,7 +199,8 @@ def _claimable(now: datetime) -> ColumnElement[bool]:
         select(original.c.id).where(
             original.c.shop_id == outbox.c.shop_id,
             original.c.order_id == outbox.c.order_id,
-            original.c.pixel_id == outbox.c.pixel_id,
+            # an adjustment sent through the Google Ads API (gadj:) waits for its gads: conversion
+            original.c.pixel_id == func.replace(outbox.c.pixel_id, "gadj:", "gads:"),
             original.c.event_name.not_in(CORRECTIONS),
             original.c.state.in_(CLAIMABLE),
         )
