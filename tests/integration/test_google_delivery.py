@@ -39,6 +39,7 @@ from poas.meta.capi import CapiClient
 from poas.meta.sandbox import RunningSandbox, run_sandbox
 from poas.services.alerts import pixel_paused_alert
 from poas.services.deliver import DeliveryConfig, Dispatcher, settings_credentials
+from poas.services.google_connect import connect_google
 from poas.services.ingest import ingest_order
 from poas.services.intake_notes import purchase_note
 from poas.services.returns import finalize_due
@@ -409,3 +410,37 @@ async def test_adjustments_through_the_google_ads_api_retract_and_restate(
     await client.aclose()
     assert refused.value.disposition is Disposition.PAUSE
     assert "CUSTOMER_NOT_ALLOWLISTED_FOR_THIS_FEATURE" in refused.value.message
+
+
+def test_connect_google_checks_token_account_and_actions(
+    sandboxes: tuple[RunningSandbox, RunningGoogleSandbox],
+) -> None:
+    """`poas connect google SHOP` against the sandbox: OK for the configured actions; an unknown action
+    and a revoked refresh token FAIL with what to fix; nothing is recorded (validateOnly)."""
+    _, google = sandboxes
+    settings = Settings(google_datamanager_url=google.url, google_token_url=f"{google.url}/token")
+    shop = _shop(two_actions=True)
+    checks = connect_google(settings, shop)
+    assert [(c.name, c.level.value) for c in checks] == [
+        ("OAuth", "ok"),
+        (f"conversion action {PROFIT_ACTION}", "ok"),
+        (f"conversion action {REVENUE_ACTION}", "ok"),
+    ]
+    assert _events(google.url) == []
+    wrong = shop.model_copy(
+        update={
+            "google": shop.google.model_copy(
+                update={
+                    "conversion_actions": [
+                        GoogleConversionAction(customer_id=CUSTOMER, conversion_action_id="404")
+                    ]
+                }
+            )
+        }
+    )
+    failed = connect_google(settings, wrong)[-1]
+    assert failed.level.value == "fail" and "DESTINATION_NOT_FOUND" in failed.detail and failed.fix
+    httpx.post(f"{google.url}/_sandbox/revoke", json={"refresh_tokens": True})
+    refused = connect_google(settings, shop)
+    assert len(refused) == 1 and refused[0].level.value == "fail" and "invalid_grant" in refused[0].detail
+    assert "refresh token" in refused[0].fix

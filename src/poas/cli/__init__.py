@@ -5,6 +5,7 @@ from __future__ import annotations
 from poas.cli import (  # noqa: F401  (imported for their commands)
     alerts,
     calc,
+    connect_google,
     connect_meta,
     costs,
     customer_value,
