@@ -73,5 +73,6 @@ def test_customers_page(client: TestClient) -> None:
     assert chart
     data = json.loads(chart.group(1))
     assert data["data"]["labels"][0] == "30 days" and len(data["data"]["datasets"]) == 2
+    assert 'id="value-rules"' in html and "fewer than 30 orders" in html  # 7 orders: evidence, no advice
     months = client.get("/customers").text
     assert "2026-01" in months and 'href="/customers"' in months

@@ -18,6 +18,7 @@ from poas.web import dashboard
 from poas.web.api import _shop_for, engine_of
 from poas.web.auth import ApiPrincipal
 from poas.web.dashboard import flash, page, pick_shop
+from poas.web.i18n import N_
 from poas.web.i18n import gettext as _
 
 api_router = APIRouter(prefix="/api/v1", tags=["api"])
@@ -87,6 +88,42 @@ def _dec(v: object) -> Decimal | None:
     return None if v is None else Decimal(str(v))
 
 
+# Value-rule words shown on the page (the CLI and API keep the plain English).
+DIMENSIONS = {"country": N_("Shipping country"), "device": N_("Device"), "customer": N_("Customer")}
+SEGMENTS = {
+    "unknown": N_("unknown"),
+    "mobile": N_("mobile"),
+    "tablet": N_("tablet"),
+    "desktop": N_("desktop"),
+    "new": N_("new"),
+    "returning": N_("returning"),
+}
+REASONS = {
+    "fewer than 30 orders": N_("fewer than 30 orders"),
+    "no positive profit per order in the shop to compare with": N_(
+        "no positive profit per order in the shop to compare with"
+    ),
+    "not a segment Meta can target": N_("not a segment Meta can target"),
+}
+
+
+def rule_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """The value-rule suggestions as the page shows them: words translated, amounts as Decimal."""
+    return [
+        {
+            "dimension": _(DIMENSIONS.get(r["dimension"], r["dimension"])),
+            "segment": _(SEGMENTS[r["segment"]]) if r["segment"] in SEGMENTS else r["segment"],
+            "orders": r["orders"],
+            "spend": Decimal(r["spend"]),
+            "profit": Decimal(r["profit"]),
+            "poas": _dec(r["poas"]),
+            "adjustment": None if r["adjustment_pct"] is None else Decimal(str(r["adjustment_pct"])) / 100,
+            "reason": _(REASONS.get(r["reason"], r["reason"])) if r["reason"] else None,
+        }
+        for r in doc["suggestions"]
+    ]
+
+
 COLORS = ("#0b5cad", "#17803d", "#9a6700", "#8250df", "#cf222e", "#1b7c83", "#6e7781")
 
 
@@ -130,6 +167,7 @@ def customers_page(
         flash(request, "error", str(exc))
         rep = cohort_report(engine, cfg, by=by, now=now)
     doc = cohort_json(rep)
+    rules = value_rules_json(value_rules(engine, cfg, now=now))
     rows = [
         {
             "name": row["name"] or _("(unattributed)"),
@@ -147,6 +185,9 @@ def customers_page(
         "/customers",
         doc=doc,
         rows=rows,
+        rules=rule_rows(rules),
+        rules_from=rules["from"],
+        rules_to=rules["to"],
         chart=cohort_chart(doc),
         shop_id=cfg.id,
         by=by,
