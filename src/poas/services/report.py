@@ -242,8 +242,8 @@ def with_fixed_costs(
     """Each line's fixed costs (docs/metrics.md): the total over the period; a day or week its own
     days; campaigns, ad sets, ads and products a share of the period's by their revenue."""
     costs = list_fixed_costs(engine, shop)
-    if not costs:
-        return rows, replace(total, fixed_costs=Decimal(0))
+    if not costs:  # none entered: every line's net profit is its CM3
+        return [replace(r, fixed_costs=Decimal(0)) for r in rows], replace(total, fixed_costs=Decimal(0))
     places = exponent(shop.currency)
     total_fixed = fixed_between(costs, date_from, date_to, places)
     if by == "day":
