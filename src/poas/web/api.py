@@ -121,7 +121,7 @@ SortKey = Literal[
 @router.get(
     "/report",
     response_model=views.ReportView,
-    summary="ROAS next to POAS by campaign, ad set, ad, product, day or week (advice by campaign)",
+    summary="ROAS next to POAS by channel, campaign, ad set, ad, product, day or week (advice by campaign)",
     responses={404: {"description": "no such shop"}, 422: {"description": "bad date range"}},
 )
 def get_report(
