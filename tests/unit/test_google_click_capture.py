@@ -94,3 +94,19 @@ def test_canonical_json_click_ids() -> None:
     doc["attribution"] = {"gbraid": "a" * 256}
     with pytest.raises(PayloadError):
         canonical_json.parse_order(doc, "s1", default_prices_include_vat=True)
+
+
+def test_a_stored_body_with_a_bad_click_id_is_re_read_without_it() -> None:
+    from poas.sources.canonical_fields import Adjustments
+
+    doc = {
+        "order_id": "g-2",
+        "created_at": "2026-11-20T10:00:00Z",
+        "currency": "NOK",
+        "lines": [{"line_id": "1", "quantity": 1, "unit_price": "100.00"}],
+        "attribution": {"gclid": "not a click id", "wbraid": "CjkKEQiA"},
+    }
+    done = Adjustments()
+    order = canonical_json.parse_order(doc, "s1", default_prices_include_vat=True, lenient=done)
+    assert (order.attribution.gclid, order.attribution.wbraid) == (None, "CjkKEQiA")
+    assert done.done == [("attribution.gclid", "ignored (not a click id)")]
