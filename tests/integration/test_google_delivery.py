@@ -44,6 +44,7 @@ from poas.services.ingest import ingest_order
 from poas.services.intake_notes import purchase_note
 from poas.services.returns import finalize_due
 from poas.services.views.delivery import delivery_view
+from poas.services.views.orders import order_detail
 from poas.services.worker import Worker
 from poas.settings import EventSettings, GoogleConversionAction, GoogleSettings, Settings, ShopConfig
 from poas.store import alerts as alert_store
@@ -444,3 +445,21 @@ def test_connect_google_checks_token_account_and_actions(
     refused = connect_google(settings, shop)
     assert len(refused) == 1 and refused[0].level.value == "fail" and "invalid_grant" in refused[0].detail
     assert "refresh token" in refused[0].fix
+
+
+async def test_a_shop_without_a_pixel_sends_to_google_and_the_order_says_meta_got_nothing(
+    engine: Engine, sandboxes: tuple[RunningSandbox, RunningGoogleSandbox]
+) -> None:
+    meta, google = sandboxes
+    now = datetime.now(UTC).replace(microsecond=0)
+    shop = _shop(pixel_id=None)
+    _setup(engine, now)
+    outcome = _ingest(engine, _order("G1", now - timedelta(hours=1)), shop, now)
+    assert outcome.events.skipped == "shop nordic has no pixel_id configured"
+    assert outcome.events.google.queued == [(PROFIT_DEST, "G1")]
+    await _deliver(engine, meta.url, google.url, shop)
+    assert meta.events() == [] and set(_conversions(google.url)) == {(PROFIT_DEST, "G1")}
+    detail = order_detail(engine, "nordic", "G1", shop=shop)
+    assert detail is not None and detail.meta is not None
+    assert detail.meta.kind == "not_sent"  # the Google conversion is not taken for a Meta Purchase
+    assert [e.pixel_id for e in detail.events] == [PROFIT_DEST]

@@ -12,6 +12,7 @@ import typer
 from rich.table import Table
 
 from poas.cli.app import app, console, fail, resolve_shop, store
+from poas.domain.destinations import is_google
 from poas.domain.profit import COST_DEPENDENT
 from poas.domain.rules import RulesError
 from poas.services.cost_rules import load_rules, rules_format, rules_in_force
@@ -47,7 +48,7 @@ def profit(
         raise fail(f"no profit stored for order {order_id!r} in shop {cfg.id!r}")
     latest = snaps[-1]
     revenue = revenue_view(latest)
-    told = sent_values(events)
+    told = sent_values([e for e in events if not is_google(e["pixel_id"])])  # what Meta was told
     if as_json:
         doc: dict[str, Any] = {"shop_id": cfg.id, "order_id": order_id, "latest": latest.to_dict()}
         doc["revenue"] = revenue.model_dump(mode="json")

@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Engine, and_, case, exists, func, or_, select
 from sqlalchemy.sql import ColumnElement
 
 from poas.domain.attribution import TOUCH_COLUMNS, Touch, attribute
+from poas.domain.destinations import is_google
 from poas.domain.money import exponent
 from poas.services.new_customer_value import recorded
 from poas.services.rollups import ad_catalog, attribution_config
@@ -670,7 +671,7 @@ def _order_detail(
         )
         for e, v in zip(event_rows, [sent_value(e) for e in event_rows], strict=True)
     ]
-    told = sent_values(event_rows)
+    told = sent_values([e for e in event_rows if not is_google(e["pixel_id"])])  # what Meta was told
     fixes = _corrections(conn, shop_id, order_id)
     final, status = _profit_status(row, latest, fixes)
     loaded = load_orders(conn, shop_id, [order_id]).get(order_id) if not event_rows else None
