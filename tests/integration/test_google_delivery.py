@@ -39,6 +39,7 @@ from poas.meta.capi import CapiClient
 from poas.meta.sandbox import RunningSandbox, run_sandbox
 from poas.services.alerts import pixel_paused_alert
 from poas.services.deliver import DeliveryConfig, Dispatcher, settings_credentials
+from poas.services.export import iter_export
 from poas.services.google_connect import connect_google
 from poas.services.ingest import ingest_order
 from poas.services.intake_notes import purchase_note
@@ -217,6 +218,11 @@ async def test_gclid_order_goes_to_meta_and_both_google_actions_then_is_restated
     assert {e["transaction_id"] for e in restated} == {"A1"}
     assert all("lastUpdatedTimestamp" in e["event"] and e["event"]["adIdentifiers"] for e in restated)
     assert len(meta.events(event_name="AppendValue")) == 1  # Meta's path is unchanged
+    exported = {(r["pixel_id"], r["event_name"]): r for r in iter_export(engine, "events")}
+    row = exported[(PROFIT_DEST, "restatement")]
+    assert D(str(row["value"])) == final_profit and row["currency"] == "NOK" and row["net_revenue"] is None
+    assert row["fbtrace_id"]  # Google's requestId
+    assert D(str(exported[(PROFIT_DEST, "conversion")]["value"])) == expected
 
 
 async def test_resends_never_make_a_second_conversion(

@@ -11,6 +11,7 @@ from typing import Any, Literal, TextIO
 
 from sqlalchemy import Engine, Select, and_, func, select
 
+from poas.domain.destinations import is_google
 from poas.domain.money import exponent
 from poas.domain.profit import COST_DEPENDENT
 from poas.store.tables.delivery import outbox
@@ -169,13 +170,18 @@ def _events_query(
     def row(r: Any) -> dict[str, Any]:
         d = dict(r._mapping)
         try:
-            custom = json.loads(d.pop("payload") or "{}").get("custom_data") or {}
+            payload = json.loads(d.pop("payload") or "{}")
+            custom = payload.get("custom_data") or {}
         except (ValueError, AttributeError):
-            custom = {}
+            payload, custom = {}, {}
         response = d.pop("meta_response") or {}
         d["currency"] = custom.get("currency")
         d["value"] = custom.get("value")  # as sent to Meta (the Graph edge uses JSON numbers)
         d["net_revenue"] = custom.get("net_revenue")
+        if is_google(d["pixel_id"]) and isinstance(payload, dict):  # conversionValue / an adjustment's value
+            restated = payload.get("restatementValue") or {}
+            d["currency"] = payload.get("currency") or restated.get("currencyCode")
+            d["value"] = payload.get("conversionValue", restated.get("adjustedValue"))
         d["fbtrace_id"] = response.get("fbtrace_id") if isinstance(response, dict) else None
         for k in ("event_time", "created_at", "sent_at"):
             d[k] = _ts(d[k])
