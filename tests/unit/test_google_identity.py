@@ -136,7 +136,7 @@ def test_user_data_shape() -> None:
         zip="0150",
         country="NO",
     )
-    result = google_user_data(c)
+    result = google_user_data(c, with_address=True)
     assert result.dropped == {}
     assert result.user_data == {
         "userIdentifiers": [
@@ -157,9 +157,17 @@ def test_user_data_shape() -> None:
         assert raw not in text
 
 
+def test_the_address_is_left_out_unless_asked_for() -> None:
+    # Google takes the postal code unhashed; what poas stores on arrival holds no plain contact data
+    c = Customer(email="kari@example.no", first_name="Kari", last_name="Nordmann", zip="0150", country="NO")
+    result = google_user_data(c)
+    assert result.user_data == {"userIdentifiers": [{"emailAddress": sha256(b"kari@example.no").hexdigest()}]}
+    assert result.dropped == {} and "0150" not in repr(result)
+
+
 def test_user_data_partial_and_dropped() -> None:
     c = Customer(email="not an address", phone="41298765", first_name="Kari")
-    result = google_user_data(c, default_country="NO")
+    result = google_user_data(c, default_country="NO", with_address=True)
     assert result.user_data == {"userIdentifiers": [{"phoneNumber": sha256(b"+4741298765").hexdigest()}]}
     assert set(result.dropped) == {"emailAddress", "address"}
     assert "not an address" not in str(result.dropped)

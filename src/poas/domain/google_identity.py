@@ -11,11 +11,11 @@ different hash and both are computed when an order arrives (the raw values are n
   hashed; region code (ISO 3166-1 alpha-2, upper case) and postal code sent as they are, unhashed.
 
 The result is the Data Manager `userData` object, `{"userIdentifiers": [{"emailAddress": h},
-{"phoneNumber": h}, {"address": {"givenName": h, "familyName": h, "regionCode": "NO",
-"postalCode": "0150"}}]}`, kept beside Meta's hashes in the order's `user_data` under `GOOGLE_KEY`.
-The postal code and country are the only plain values: Google takes them unhashed, the order row
-keeps the country anyway, and a postal code names an area, not a person (Meta's `zp` hash of one is
-no harder to reverse than the code itself).
+{"phoneNumber": h}]}`, kept beside Meta's hashes in the order's `user_data` under `GOOGLE_KEY`.
+The address identifier (`{"address": {"givenName": h, "familyName": h, "regionCode": "NO",
+"postalCode": "0150"}}`) is built only on request (`with_address`, `poas hash --google`): Google takes
+the postal code unhashed, and poas keeps no contact data in plain text, so orders carry e-mail and
+phone for Google, not the address.
 
 Click ids are not personal data, but they come from URLs anyone can type: they are kept only when
 they look like one (URL-safe characters, at most `CLICK_ID_MAX` long).
@@ -163,9 +163,13 @@ class GoogleUserData(NamedTuple):
     dropped: dict[str, str]
 
 
-def google_user_data(customer: Customer, default_country: str | None = None) -> GoogleUserData:
-    """The buyer's identifiers by Google's rules: e-mail, phone, and the address when given name,
-    family name, country and postal code are all known (Google requires the four together)."""
+def google_user_data(
+    customer: Customer, default_country: str | None = None, *, with_address: bool = False
+) -> GoogleUserData:
+    """The buyer's identifiers by Google's rules: e-mail and phone; with `with_address`, also the
+    address when given name, family name, country and postal code are all known (Google requires the
+    four together, the postal code unhashed). poas stores these on arrival, and it stores no contact
+    data in plain text, so ingest leaves the address out (`poas hash --google` can still show it)."""
     ids: list[dict[str, Any]] = []
     dropped: dict[str, str] = {}
     country = _alpha2(customer.country) or _alpha2(default_country)
@@ -179,7 +183,7 @@ def google_user_data(customer: Customer, default_country: str | None = None) -> 
             ids.append({"phoneNumber": sha256_hex(norm_phone_e164(customer.phone, country))})
         except PiiError as exc:
             dropped["phoneNumber"] = str(exc)
-    address = _address(customer, dropped)
+    address = _address(customer, dropped) if with_address else None
     if address is not None:
         ids.append({"address": address})
     return GoogleUserData({"userIdentifiers": ids[:MAX_IDENTIFIERS]} if ids else None, dropped)
