@@ -33,11 +33,13 @@ from sqlalchemy import Engine
 
 from poas.domain.advice import Advice, advise, campaign_figures
 from poas.services import intake
+from poas.services.cohorts import CohortReport, cohort_report
 from poas.services.correction_log import CorrectionSummary, correction_summary
 from poas.services.cost_import import read_cost_file, save_costs
 from poas.services.cost_rules import load_rules
 from poas.services.database import open_store
 from poas.services.deliver import DeliveryConfig, DeliveryReport
+from poas.services.fixed_costs import set_fixed_cost
 from poas.services.inbox import SETTLED, inbox_counts
 from poas.services.outbox_admin import outbox_stats
 from poas.services.report import Report, build_report, decision_policy
@@ -47,6 +49,7 @@ from poas.services.sandbox import Sandbox, SandboxError, load_insights, start_sa
 from poas.services.spend import sync_spend
 from poas.services.worker import Worker
 from poas.settings import Settings, ShopConfig, load_settings
+from poas.sources.sample_catalog import FIXED_COSTS
 from poas.web.server import ServerThread, ensure_admin_password
 
 Clock = Callable[[], datetime]
@@ -98,6 +101,7 @@ class DemoResult:
     advice: Advice
     counts: dict[str, int] = field(default_factory=dict)
     corrections: CorrectionSummary | None = None
+    cohorts: CohortReport | None = None  # customers by the campaign of their first order
 
 
 def sign(body: bytes, secret: str) -> str:
@@ -199,7 +203,10 @@ class Demo:
         report, advice = self.report()
         self.save_record(report)
         corrections = correction_summary(self.engine, self.shop.id)
-        return DemoResult(self.folder, self.since, self.until, report, advice, dict(self.counts), corrections)
+        cohorts = cohort_report(self.engine, self.shop, by="campaign", now=self.clock())
+        return DemoResult(
+            self.folder, self.since, self.until, report, advice, dict(self.counts), corrections, cohorts
+        )
 
     def load_costs_and_rules(self) -> None:
         now = self.clock()
@@ -212,6 +219,17 @@ class Demo:
         self.counts["cost_rows"] = saved.imported
         rules = (self.shop_dir / "rules.toml").read_text()
         load_rules(self.engine, self.shop, rules, source="demo", now=now, recompute=False)
+        for name, category, monthly in FIXED_COSTS:  # apps, salaries, rent: net profit below CM3
+            set_fixed_cost(
+                self.engine,
+                self.shop,
+                name=name,
+                monthly=monthly,
+                valid_from=self.since,
+                now=now,
+                category=category,
+            )
+        self.counts["fixed_costs"] = len(FIXED_COSTS)
         self.progress.advance(len(rows))
         self.progress.done(f"{costs.lines} cost lines, rules version saved")
 

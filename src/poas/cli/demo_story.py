@@ -7,6 +7,7 @@ from typing import Any
 
 from poas.cli.demo_run import DemoResult
 from poas.domain.report_rows import Figures, report_row
+from poas.services.cohorts import cohort_json
 from poas.services.correction_log import SentCorrection
 from poas.services.report import report_json, row_dict
 
@@ -41,6 +42,37 @@ def example_line(c: SentCorrection) -> str:
     )
 
 
+def customer_line(result: DemoResult) -> str | None:
+    """The campaign whose customers change its verdict most: POAS of its first orders alone against
+    POAS with what its customers bought within the longest horizon some of them have lived."""
+    rep = result.cohorts
+    if rep is None:
+        return None
+    best: tuple[Decimal, str] | None = None
+    for h in reversed(rep.horizons):
+        for c in rep.cohorts:
+            if not c.key or not c.spend_minor or not c.matured.get(h) or c.first_order_profit_minor <= 0:
+                continue
+            first = Decimal(c.first_order_profit_minor) / c.spend_minor
+            later = c.ltv_cac(h)
+            if later is None:
+                continue
+            gain = later / first
+            if best is None or gain > best[0]:
+                best = (
+                    gain,
+                    f"customers, not orders: {c.name} looks weak on first orders (POAS {first:.2f}×) but "
+                    f"what its {c.customers} new customers bought within {h} days of their first order "
+                    f"makes it POAS {later:.2f}× (poas report cohorts --by campaign)"
+                    if first < later
+                    else f"customers, not orders: {c.name} looks strong on first orders (POAS {first:.2f}×) "
+                    f"and its customers rarely come back ({later:.2f}× within {h} days)",
+                )
+        if best is not None:
+            return best[1]
+    return None
+
+
 def story_lines(result: DemoResult) -> list[str]:
     """The run in plain sentences, each true of this run's counts."""
     n = result.counts
@@ -63,6 +95,9 @@ def story_lines(result: DemoResult) -> list[str]:
         if example is not None:
             lines.append(example_line(example))
     lines.append(f"{n.get('spend_rows', 0)} spend rows synced from the sandbox's insights")
+    customers = customer_line(result)
+    if customers is not None:
+        lines.append(customers)
     return lines
 
 
@@ -124,5 +159,7 @@ def demo_document(result: DemoResult) -> dict[str, Any]:
             }
             for a in result.advice.campaigns
         ],
+        "customers": cohort_json(result.cohorts) if result.cohorts is not None else None,
+        "customer_story": customer_line(result),
         "folder": str(result.folder),
     }

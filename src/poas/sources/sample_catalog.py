@@ -301,6 +301,12 @@ CAMPAIGNS: tuple[Campaign, ...] = (
     _campaign(6, "Merkevare Video", "0.04", "1.3", "all", ("Video 15 s", "Video 30 s"), "2.20"),
 )
 UNATTRIBUTED_SHARE = D("1") - sum((c.share for c in CAMPAIGNS), D("0"))
+# The shop's fixed costs per month (name, category, NOK): the demo enters them from the first day.
+FIXED_COSTS: tuple[tuple[str, str, Decimal], ...] = (
+    ("Shopify og apper", "apps", D("2490")),
+    ("Lønn", "salaries", D("48000")),
+    ("Lagerleie", "rent", D("9500")),
+)
 
 FIRST_NAMES: tuple[str, ...] = ("Ola", "Kari", "Per", "Anne", "Lars", "Ingrid", "Ole", "Marit")
 FIRST_NAMES += ("Hans", "Silje", "Nils")

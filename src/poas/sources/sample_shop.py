@@ -35,6 +35,11 @@ _HOURS = (1, 1, 1, 1, 1, 2, 3, 5, 6, 6, 6, 6, 7, 6, 6, 6, 6, 7, 8, 10, 11, 10, 7
 _ASCII = str.maketrans({"ø": "o", "å": "a", "æ": "ae"})
 _HOURS_CUM = list(itertools.accumulate(_HOURS))
 CANCEL_RATE = 0.03  # paid orders the customer cancels before they ship, within about a day
+RETURNING_SHARE = 0.25  # orders from a customer who bought before
+# How much likelier a customer acquired by the campaign is to come back than one acquired elsewhere
+# (the demo's story: brand video buyers come back, retargeting buyers rarely do). Example weights.
+LOYALTY = {"Merkevare Video": 8.0, "Premium": 2.0, "Retargeting": 0.5}
+RETURN_DIRECT = 0.6  # a returning customer's order comes through no campaign (newsletter, direct)
 # Meta's insights name one purchase under these overlapping action types, with the same value
 PURCHASE_ACTION_TYPES = ("offsite_conversion.fb_pixel_purchase", "omni_purchase", "purchase")
 
@@ -202,6 +207,7 @@ class _Gen:
         self.line_no = 0
         self.refund_no = 0
         self.customers: list[dict[str, Any]] = []
+        self.loyalty_cum: list[float] = []  # running sum of the customers' loyalty weights
         self.costs = _cost_book(self.rng, self.start, days)
         self.cost_index: dict[int, list[CostRow]] = {}
         for row in sorted(self.costs, key=lambda r: r.valid_from):
@@ -231,9 +237,11 @@ class _Gen:
             cum = self.cum[key] = list(itertools.accumulate(float(w) for w in weights))
         return self.rng.choices(items, cum_weights=cum)[0]
 
-    def customer(self) -> dict[str, Any]:
-        if self.customers and self.rng.random() < 0.25:
-            return self.rng.choice(self.customers)
+    def customer(self, campaign: Campaign | None) -> tuple[dict[str, Any], bool]:
+        """(customer, returning): one who bought before (RETURNING_SHARE of orders, the more likely the
+        more loyal her acquiring campaign's buyers are: LOYALTY), else a new one acquired by `campaign`."""
+        if self.customers and self.rng.random() < RETURNING_SHARE:
+            return self.rng.choices(self.customers, cum_weights=self.loyalty_cum)[0], True
         rng = self.rng
         first, last = rng.choice(cat.FIRST_NAMES), rng.choice(cat.LAST_NAMES)
         city, zip_code = rng.choice(cat.CITIES)
@@ -258,7 +266,9 @@ class _Gen:
             "ua": rng.choice(cat.USER_AGENTS),
         }
         self.customers.append(c)
-        return c
+        weight = LOYALTY.get(campaign.name, 1.0) if campaign is not None else 1.0
+        self.loyalty_cum.append((self.loyalty_cum[-1] if self.loyalty_cum else 0.0) + weight)
+        return c, False
 
     def lines(self, pool: list[Product], campaign: Campaign | None, when: datetime) -> list[Line]:
         rng = self.rng
@@ -277,6 +287,9 @@ class _Gen:
         campaign: Campaign | None = self.pick_weighted(
             [*cat.CAMPAIGNS, None], [*(c.share for c in cat.CAMPAIGNS), cat.UNATTRIBUTED_SHARE]
         )
+        cust, returning = self.customer(campaign)
+        if returning and rng.random() < RETURN_DIRECT:
+            campaign = None
         adset = ad = None
         if campaign is not None:
             adset = self.pick_weighted(list(campaign.adsets), [D("0.55"), D("0.45")][: len(campaign.adsets)])
@@ -302,7 +315,6 @@ class _Gen:
             status = "voided"
         elif gateway.name == "klarna" and day_index >= self.days - 2 and rng.random() < 0.25:
             status = "pending"
-        cust = self.customer()
         o = GenOrder(
             order_id=6_100_000_000_000 + number,
             number=number,
