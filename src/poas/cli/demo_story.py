@@ -51,7 +51,13 @@ def customer_line(result: DemoResult) -> str | None:
     best: tuple[Decimal, str] | None = None
     for h in reversed(rep.horizons):
         for c in rep.cohorts:
-            if not c.key or not c.spend_minor or not c.matured.get(h) or c.first_order_profit_minor <= 0:
+            lived = c.matured.get(h, 0)  # enough of its customers must have lived the horizon
+            if (
+                not c.key
+                or not c.spend_minor
+                or lived < max(10, c.customers // 4)
+                or c.first_order_profit_minor <= 0
+            ):
                 continue
             first = Decimal(c.first_order_profit_minor) / c.spend_minor
             later = c.ltv_cac(h)
