@@ -121,9 +121,13 @@ def decision_policy(shop: ShopConfig, basis: str | None = None) -> DecisionPolic
 
 
 def previous_range(date_from: date, date_to: date) -> tuple[date, date]:
-    """The period of the same length just before [date_from, date_to]."""
+    """The period of the same length just before [date_from, date_to], cut at the calendar's first
+    day (a period that starts there has an empty one before it: from after to)."""
+    if date_from == date.min:
+        return date_from + timedelta(days=1), date_from
     days = (date_to - date_from).days + 1
-    return date_from - timedelta(days=days), date_from - timedelta(days=1)
+    start = date.min + timedelta(days=max(0, (date_from - date.min).days - days))
+    return start, date_from - timedelta(days=1)
 
 
 def period_total(engine: Engine, shop: ShopConfig, date_from: date, date_to: date) -> ReportRow:
