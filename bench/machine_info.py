@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import resource
 import sqlite3
 import sys
 from pathlib import Path
@@ -37,3 +38,12 @@ def machine(**extra: Any) -> dict[str, Any]:
         "load_avg_1m_at_start": round(os.getloadavg()[0], 2),
         **extra,
     }
+
+
+def peak_rss_mb() -> float:
+    """This process's own peak RSS (VmHWM). Not ru_maxrss: Linux carries that across fork + exec, so a
+    child started from a parent holding the simulated orders would report the parent's size."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # not Linux
