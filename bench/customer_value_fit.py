@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -24,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from machine_info import machine
+from machine_info import machine, peak_rss_mb
 from sqlalchemy import text
 
 from poas.domain.ltv import BgNbd, GammaGamma
@@ -93,7 +92,7 @@ def fit_child(url: str) -> None:
         json.dumps(
             {
                 "fit_s": round(wall, 2),
-                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+                "peak_rss_mb": peak_rss_mb(),
                 "customers": fitted.customers,
                 "orders": fitted.orders,
                 "fitted": {"bg": m.bg.__dict__, "gg": m.gg.__dict__},
