@@ -50,8 +50,10 @@ _HTTP = {
 
 class FaultSpec(BaseModel):
     """Fail the next `count` ingest requests with `status`; `record` keeps their events first (Google
-    got them, the answer was lost); `transaction_ids`: reject only requests holding one of them as an
-    invalid event (INVALID_ARGUMENT naming its index)."""
+    got them, the answer was lost); `delay_s` holds the answer that long, after recording when `record`
+    is set, so a test can kill the sender while Google has the events and the sender has no answer (a
+    test fault, not modelled on any documented Google behaviour); `transaction_ids`: reject only
+    requests holding one of them as an invalid event (INVALID_ARGUMENT naming its index)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -179,6 +181,9 @@ def create_google_sandbox_app(*, defaults: bool = True) -> FastAPI:
             fault = _take_fault(state, body["events"])
         if fault is not None:
             spec, hit = fault
+            recorded = spec.record and spec.status != "INVALID_ARGUMENT" and not body.get("validateOnly")
+            if recorded:
+                _record(state, dests, body["events"])
             if spec.delay_s:
                 await asyncio.sleep(spec.delay_s)
             if spec.status == "INVALID_ARGUMENT":
@@ -193,8 +198,6 @@ def create_google_sandbox_app(*, defaults: bool = True) -> FastAPI:
                         }
                     ],
                 )
-            if spec.record and not body.get("validateOnly"):
-                _record(state, dests, body["events"])
             return rpc_error(spec.status, f"injected fault {spec.status}")
         if body.get("validateOnly"):
             return _json({})
