@@ -5,6 +5,11 @@ A large bulk file (that queues no events) is parsed and priced in worker process
 import is, `import_pool`): this process reads the lines, groups each order's rows, and writes the
 batches in a writer thread; results come back in file order, so the errors, the batches and the
 newest copy of an order are those of a sequential import.
+
+A backfill that queues no events places its orders in their customers' histories once, at the end
+(`place_orders_at_once` over every order it wrote, in one transaction, also when it stops on an
+error) instead of batch by batch: the same rows, without renumbering a customer once per batch. Events
+need their order placed first, so a backfill that queues them places per batch.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from poas.settings import ShopConfig
 from poas.sources.payload import TimeBounds
 from poas.sources.shopify_bulk import BulkError, BulkGroup, bulk_groups, parse_group, read_bulk
 from poas.sources.shopify_csv import CsvError, read_export
+from poas.store.customers import place_orders_at_once
 from poas.store.orders import ensure_shop
 
 Kind = Literal["bulk", "csv"]
@@ -144,10 +150,19 @@ def backfill(
         workers = usable_cpus() if size is not None and size >= POOL_MIN_BYTES else 0
     pooled = kind == "bulk" and not send_events and workers > 0 and CAN_FORK
     report = BackfillReport()
+    unplaced: list[str] | None = None if send_events else []  # written, to be placed at the end
 
     def write(batch: list[PreparedOrder]) -> None:
         with engine.begin() as conn:
-            write_prepared(conn, batch, shop, now=now, trigger_purchase=send_events, outcome=report.outcome)
+            write_prepared(
+                conn,
+                batch,
+                shop,
+                now=now,
+                trigger_purchase=send_events,
+                outcome=report.outcome,
+                unplaced=unplaced,
+            )
 
     threshold = gc.get_threshold()
     tune_gc()
@@ -165,8 +180,19 @@ def backfill(
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
-        restore_gc(threshold)
+        try:
+            if unplaced:  # every committed batch's orders, also when a later one failed
+                place_written(engine, shop, unplaced, now=now)
+        finally:
+            restore_gc(threshold)
     return report
+
+
+def place_written(engine: Engine, shop: ShopConfig, order_ids: list[str], *, now: datetime) -> None:
+    """Place the backfill's orders in their customers' histories, in one transaction: what placing
+    them batch by batch as they were written gives (placement depends only on the stored orders)."""
+    with engine.begin() as conn:
+        place_orders_at_once(conn, shop.id, [list(dict.fromkeys(order_ids))], now=now)
 
 
 def _start_pool(

@@ -289,11 +289,17 @@ def write_prepared(
     now: datetime,
     trigger_purchase: bool = False,
     outcome: BatchOutcome | None = None,
+    unplaced: list[str] | None = None,
 ) -> BatchOutcome:
     """Write prepared orders in the caller's transaction: orders, child rows, changed snapshots, events.
 
     Events need the `order`, `profit` and `user_data` kept by `prepare_order(..., keep=True)`.
+    With `unplaced` (a bulk backfill that queues no events), the written orders' ids are added to it
+    instead of being placed in their customers' histories now: the caller places them all at once
+    (`place_orders`) when the import ends, which gives the same rows as placing them batch by batch.
     """
+    if unplaced is not None and trigger_purchase:
+        raise ValueError("events need their orders placed first: unplaced needs trigger_purchase=False")
     out = outcome or BatchOutcome()
     latest = _newest(prepared)
     up = write_orders(conn, [p.rows for p in latest.values()], now_text=utc_text(now))
@@ -308,7 +314,11 @@ def write_prepared(
             )
             out.snapshots += len(added)
     written = up.written
-    place_orders(conn, shop.id, [k[1] for k in latest if k in written], now=now)
+    ids = [k[1] for k in latest if k in written]
+    if unplaced is None:
+        place_orders(conn, shop.id, ids, now=now)
+    else:
+        unplaced.extend(ids)
     for key, p in latest.items():
         if key in written and p.profit_error is not None:
             out.profit_error_count += 1
