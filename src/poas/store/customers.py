@@ -287,6 +287,7 @@ def place_orders_at_once(
     currency: str | None = None
     keys: set[str] = set()
     co = customer_orders.c
+    _analyze(conn, "orders", "profit_snapshots")
     for given in order_ids:
         for ids in _chunks(list(given), batch):
             keys.update(
@@ -306,8 +307,17 @@ def place_orders_at_once(
                 customer_orders.insert(), [{k: v for k, v in f.items() if k != "_currency"} for f in facts]
             )
     _lock_customers(conn, shop_id, keys)
+    _analyze(conn, "customer_orders")  # this transaction's own rows count too
     _renumber(conn, shop_id, sorted(keys), now=now, currency=currency)
     return keys
+
+
+def _analyze(conn: Connection, *tables: str) -> None:
+    """PostgreSQL: fresh planner statistics first. Right after a bulk import (or for rows this
+    transaction just wrote) the planner guesses a handful of rows and scans the shop's whole table
+    for every `IN (...)` chunk: 0.3 s a chunk at 1,000,000 orders, a rebuild then takes most of an hour."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("ANALYZE " + ", ".join(tables)))
 
 
 def order_types(conn: Connection, shop_id: str, order_ids: Sequence[str]) -> dict[str, str]:
