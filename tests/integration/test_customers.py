@@ -9,14 +9,20 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select, text
 
 from poas.domain.costs import CostRow
 from poas.domain.order import Customer, Order, OrderLine
 from poas.services.ingest import ingest_order
 from poas.settings import MissingCostPolicy, ShopConfig
 from poas.store.costs import import_costs
-from poas.store.customers import load_customer, load_customers, order_types, rebuild_customers
+from poas.store.customers import (
+    load_customer,
+    load_customers,
+    order_types,
+    place_orders_at_once,
+    rebuild_customers,
+)
 from poas.store.orders import ensure_shop
 from poas.store.tables.customers import customer_orders
 
@@ -277,3 +283,32 @@ def test_customers_cli_rebuild_and_list(db_url: str, tmp_path: Path, monkeypatch
         store().dispose()
         settings.cache_clear()
         store.cache_clear()
+
+
+def _advisory_locks(conn: Connection) -> list[str] | None:
+    """This transaction's advisory locks (PostgreSQL); None on SQLite, which has no such locks."""
+    if conn.dialect.name != "postgresql":
+        return None
+    return sorted(
+        conn.execute(
+            text("SELECT mode FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()")
+        ).scalars()
+    )
+
+
+def test_bulk_placement_holds_one_lock_whatever_the_number_of_customers(engine: Engine) -> None:
+    # A lock per customer overflows PostgreSQL's lock table (~6,400 by default) on a real backfill.
+    pg = engine.dialect.name == "postgresql"
+    setup(engine)
+    people = [Customer(email=f"c{i}@example.com") for i in range(40)]
+    ingest(engine, *(order(f"b{i}", i % 9, c) for i, c in enumerate(people)))
+    with engine.begin() as conn:
+        place_orders_at_once(conn, "s1", [[f"b{i}" for i in range(40)]], now=NOW)
+        assert _advisory_locks(conn) == (["ExclusiveLock"] if pg else None)  # the shop's gate, alone
+    with engine.begin() as conn:
+        rebuild_customers(conn, "s1", now=NOW)
+        assert _advisory_locks(conn) == (["ExclusiveLock"] if pg else None)
+    assert set(types(engine, *(f"b{i}" for i in range(40))).values()) == {"new"}
+    with engine.begin() as conn:  # one order: the gate shared, then its customer's own lock
+        ingest_order(conn, order("b0", 0, people[0], updated_at=NOW), SHOP, now=NOW, trigger_purchase=False)
+        assert _advisory_locks(conn) == (["ExclusiveLock", "ShareLock"] if pg else None)

@@ -5,9 +5,11 @@ among its customer's counted orders, and its latest profit snapshot's figures); 
 `customers` row adding up its counted orders. Rules: poas.domain.customers and docs/metrics.md.
 
 Concurrent writers: on PostgreSQL the customers a transaction touches are locked (transaction
-advisory locks, taken in one sorted statement so two writers never wait on each other in a cycle)
-before their orders are read and numbered; every later statement (READ COMMITTED) then sees the
-other writers' committed orders. SQLite has one writer at a time (BEGIN IMMEDIATE).
+advisory locks, taken in one sorted statement so two writers never wait on each other in a cycle,
+inside the shop's gate held shared) before their orders are read and numbered; a backfill's or a
+rebuild's placement holds the gate alone instead (one lock, whatever the number of customers).
+Every later statement (READ COMMITTED) then sees the other writers' committed orders. SQLite has one
+writer at a time (BEGIN IMMEDIATE).
 """
 
 from __future__ import annotations
@@ -108,12 +110,25 @@ def _order_facts(conn: Connection, shop_id: str, ids: Sequence[str], now: dateti
     return out
 
 
+def _gate(conn: Connection, shop_id: str, *, whole_shop: bool) -> None:
+    """PostgreSQL: the shop's customer gate, to the end of the transaction. Placing a few orders holds
+    it shared (then locks its customers one by one); placing a backfill's or a rebuild's orders holds
+    it alone, as one lock: a lock per customer would overflow PostgreSQL's lock table (about 6,400 by
+    default: max_locks_per_transaction x max_connections) at a few thousand customers."""
+    if conn.dialect.name != "postgresql":
+        return
+    fn = "pg_advisory_xact_lock" if whole_shop else "pg_advisory_xact_lock_shared"
+    conn.execute(text(f"SELECT {fn}(hashtextextended(:n, 0))"), {"n": f"poas.customers:{shop_id}"})
+
+
 def _lock_customers(conn: Connection, shop_id: str, keys: Iterable[str]) -> None:
-    """PostgreSQL: hold the customers' advisory locks to the end of the transaction (sorted: no cycles)."""
+    """PostgreSQL: hold the customers' advisory locks to the end of the transaction (sorted: no cycles),
+    inside the shop's gate held shared."""
     if conn.dialect.name != "postgresql":
         return
     names = sorted({f"poas.customer:{shop_id}:{k}" for k in keys})
     if names:
+        _gate(conn, shop_id, whole_shop=False)
         conn.execute(
             text(
                 "SELECT count(pg_advisory_xact_lock(h)) FROM (SELECT hashtextextended(n, 0) AS h"
@@ -255,6 +270,7 @@ def _as_dict(s: CustomerRow) -> dict[str, Any]:
 
 def rebuild_customers(conn: Connection, shop_id: str, *, now: datetime, batch: int = 2000) -> int:
     """Place every stored order of the shop again from scratch (repair); the customers kept."""
+    _gate(conn, shop_id, whole_shop=True)
     conn.execute(delete(customer_orders).where(customer_orders.c.shop_id == shop_id))
     conn.execute(delete(customers).where(customers.c.shop_id == shop_id))
     every = _all_order_ids(conn, shop_id, batch)
@@ -287,6 +303,7 @@ def place_orders_at_once(
     currency: str | None = None
     keys: set[str] = set()
     co = customer_orders.c
+    _gate(conn, shop_id, whole_shop=True)  # first: no other writer places this shop's orders meanwhile
     _analyze(conn, "orders", "profit_snapshots")
     for given in order_ids:
         for ids in _chunks(list(given), batch):
@@ -306,7 +323,6 @@ def place_orders_at_once(
             conn.execute(
                 customer_orders.insert(), [{k: v for k, v in f.items() if k != "_currency"} for f in facts]
             )
-    _lock_customers(conn, shop_id, keys)
     _analyze(conn, "customer_orders")  # this transaction's own rows count too
     _renumber(conn, shop_id, sorted(keys), now=now, currency=currency)
     return keys
