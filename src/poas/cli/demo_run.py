@@ -44,12 +44,11 @@ from poas.services.inbox import SETTLED, inbox_counts
 from poas.services.outbox_admin import outbox_stats
 from poas.services.report import Report, build_report, decision_policy
 from poas.services.returns import finalize_due
-from poas.services.sample_shop import WrittenShop, write_sample_shop
+from poas.services.sample_shop import FIXED_COSTS, WrittenShop, write_sample_shop
 from poas.services.sandbox import Sandbox, SandboxError, load_insights, start_sandbox
 from poas.services.spend import sync_spend
 from poas.services.worker import Worker
 from poas.settings import Settings, ShopConfig, load_settings
-from poas.sources.sample_catalog import FIXED_COSTS
 from poas.web.server import ServerThread, ensure_admin_password
 
 Clock = Callable[[], datetime]

@@ -7,8 +7,11 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from poas.sources.sample_catalog import FIXED_COSTS
 from poas.sources.sample_files import write_shop
 from poas.sources.sample_shop import API_VERSION, SHOP_DOMAIN, SHOP_ID, generate
+
+__all__ = ["FIXED_COSTS", "WrittenShop", "write_sample_shop"]  # the demo enters the shop's fixed costs
 
 
 @dataclass(frozen=True, slots=True)
