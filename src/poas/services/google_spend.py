@@ -15,12 +15,14 @@ from pathlib import Path
 from fastapi import FastAPI
 from sqlalchemy import Engine, delete, select
 
+from poas.domain.report_rows import SpendRow
 from poas.google import sandbox_ads
 from poas.google.ads_errors import GoogleAdsError
 from poas.google.ads_search import GoogleAdsClient, GoogleAdsCredentials, customer_digits
 from poas.services import sync_status
 from poas.services.rollups import rebuild_days
 from poas.services.spend import SYNC_DAYS, SpendConfigError, SpendError, SpendResult, shop_today, upsert_spend
+from poas.services.spend_pull import pull_with_status
 from poas.settings import Settings, ShopConfig
 from poas.sources.ads_manager_csv import SpendFileError
 from poas.sources.google_ads_csv import read_google_ads_csv
@@ -109,55 +111,35 @@ def sync_google_spend(
     since = since or until - timedelta(days=SYNC_DAYS)
     if since > until:
         raise SpendConfigError(f"--since {since} is after --until {until}")
-    recurring = until >= shop_today(shop, now) - timedelta(days=1)
-    try:
-        result = _pull(engine, settings, shop, account, since, until, now=now, client=client)
-    except SpendConfigError:
-        raise
-    except Exception as exc:
-        if recurring:
-            reason = sync_status.reason_text(exc, known=(SpendError,))
-            sync_status.record_attempt(engine, sync_status.GOOGLE_SPEND, shop.id, now=now, error=reason)
-        raise
-    if recurring:
-        sync_status.record_attempt(engine, sync_status.GOOGLE_SPEND, shop.id, now=now, error=None)
-    return result
-
-
-def _pull(
-    engine: Engine,
-    settings: Settings,
-    shop: ShopConfig,
-    account: str,
-    since: date,
-    until: date,
-    *,
-    now: datetime,
-    client: GoogleAdsClient | None,
-) -> SpendResult:
-    own = client is None
-    client = client or google_ads_client(settings, shop)
-    try:
-        rows = client.fetch_spend(account, since, until)
-    except GoogleAdsError as exc:
-        raise SpendError(str(exc)) from exc
-    finally:
-        if own:
-            client.close()
     sp = ad_spend.c
-    with engine.begin() as conn:
-        in_range = (sp.shop_id == shop.id, sp.account_id == account, sp.day >= since, sp.day <= until)
-        replaced = {
-            r[0]
-            for r in conn.execute(
-                select(sp.day).where(*in_range, sp.channel == GOOGLE, sp.source != API_SOURCE).distinct()
-            )
-        }
-        conn.execute(delete(ad_spend).where(*in_range, sp.channel == GOOGLE, sp.source != API_SOURCE))
-        result = upsert_spend(conn, shop.id, rows, source=API_SOURCE, now=now)
-    days = tuple(sorted(set(result.days) | replaced))
-    rebuild_days(engine, shop, days, now=now)
-    return SpendResult(result.rows, result.inserted, result.updated, days)
+
+    def store(rows: list[SpendRow]) -> SpendResult:
+        with engine.begin() as conn:
+            in_range = (sp.shop_id == shop.id, sp.account_id == account, sp.day >= since, sp.day <= until)
+            replaced = {
+                r[0]
+                for r in conn.execute(
+                    select(sp.day).where(*in_range, sp.channel == GOOGLE, sp.source != API_SOURCE).distinct()
+                )
+            }
+            conn.execute(delete(ad_spend).where(*in_range, sp.channel == GOOGLE, sp.source != API_SOURCE))
+            result = upsert_spend(conn, shop.id, rows, source=API_SOURCE, now=now)
+        days = tuple(sorted(set(result.days) | replaced))
+        rebuild_days(engine, shop, days, now=now)
+        return SpendResult(result.rows, result.inserted, result.updated, days)
+
+    return pull_with_status(
+        engine,
+        sync_status.GOOGLE_SPEND,
+        shop.id,
+        client=client,
+        open_client=lambda: google_ads_client(settings, shop),
+        fetch=lambda c: c.fetch_spend(account, since, until),
+        api_error=GoogleAdsError,
+        store=store,
+        now=now,
+        record=until >= shop_today(shop, now) - timedelta(days=1),
+    )
 
 
 def import_google_spend_file(

@@ -16,21 +16,15 @@ from poas.domain.report_rows import SpendRow
 from poas.meta.insights import InsightsClient, InsightsError
 from poas.services import sync_status
 from poas.services.rollups import rebuild_days
+from poas.services.spend_errors import SpendConfigError as SpendConfigError
+from poas.services.spend_errors import SpendError as SpendError
+from poas.services.spend_pull import pull_with_status
 from poas.settings import Settings, ShopConfig
 from poas.sources.ads_manager_csv import SpendFileError, read_ads_manager_csv
 from poas.store.orders import upsert_insert
 from poas.store.tables.spend import ad_spend
 
 SYNC_DAYS = 7  # Meta keeps revising recent days (late conversions, billing): re-pull them every sync
-
-
-class SpendError(ValueError):
-    """Spend could not be read: the shop lacks what a sync needs, Meta refused the insights request,
-    or the file is not a readable Ads Manager export. The message says which (never the token)."""
-
-
-class SpendConfigError(SpendError):
-    """The shop lacks what a spend sync needs (ad account, token)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,44 +135,26 @@ def sync_spend(
     since = since or until - timedelta(days=SYNC_DAYS)
     if since > until:
         raise SpendConfigError(f"--since {since} is after --until {until}")
-    if until < shop_today(shop, now) - timedelta(days=1):
-        return _pull(engine, settings, shop, shop.ad_account_id, since, until, now=now, client=client)
-    try:
-        result = _pull(engine, settings, shop, shop.ad_account_id, since, until, now=now, client=client)
-    except SpendConfigError:
-        raise  # no token: no sync to be silent
-    except Exception as exc:
-        reason = sync_status.reason_text(exc, known=(SpendError,))
-        sync_status.record_attempt(engine, sync_status.SPEND, shop.id, now=now, error=reason)
-        raise
-    sync_status.record_attempt(engine, sync_status.SPEND, shop.id, now=now, error=None)
-    return result
+    account = shop.ad_account_id
 
+    def store(rows: list[SpendRow]) -> SpendResult:
+        with engine.begin() as conn:
+            result = upsert_spend(conn, shop.id, rows, source="insights", now=now)
+        rebuild_days(engine, shop, result.days, now=now)
+        return result
 
-def _pull(
-    engine: Engine,
-    settings: Settings,
-    shop: ShopConfig,
-    account: str,
-    since: date,
-    until: date,
-    *,
-    now: datetime,
-    client: InsightsClient | None,
-) -> SpendResult:
-    own = client is None
-    client = client or insights_client(settings, shop)
-    try:
-        rows = list(client.fetch(account, since, until))
-    except InsightsError as exc:
-        raise SpendError(str(exc)) from exc
-    finally:
-        if own:
-            client.close()
-    with engine.begin() as conn:
-        result = upsert_spend(conn, shop.id, rows, source="insights", now=now)
-    rebuild_days(engine, shop, result.days, now=now)
-    return result
+    return pull_with_status(
+        engine,
+        sync_status.SPEND,
+        shop.id,
+        client=client,
+        open_client=lambda: insights_client(settings, shop),
+        fetch=lambda c: c.fetch(account, since, until),
+        api_error=InsightsError,
+        store=store,
+        now=now,
+        record=until >= shop_today(shop, now) - timedelta(days=1),
+    )
 
 
 def import_spend_file(
