@@ -11,12 +11,14 @@ from typing import Any
 
 import structlog
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from poas.cli.app import app, console, fail, settings, store
 from poas.cli.listing import narrow_table, print_notes, short_time
 from poas.services import outbox_admin
 from poas.services.deliver import DeliveryConfig, DeliveryReport
+from poas.services.delivery_readiness import start_warnings
 from poas.services.outbox_admin import STATES
 from poas.services.views.order_values import EventValues
 from poas.services.worker import MAX_BATCH_SIZE, Worker
@@ -68,8 +70,8 @@ def worker(
         retry_base_s=retry_base_s,
         throttle_base_s=throttle_base_s,
     )
-    if not any(s.access_token for s in cfg.shops):
-        console.print("[yellow]no shop has an access_token: events stay queued (their pixels get paused)[/]")
+    for warning in start_warnings(cfg.shops):
+        console.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)
     report = asyncio.run(_work(config, once, body, housekeeping))
     console.print(
         f"worker done: {report.requests} requests, {report.sent} sent, {report.retried} to retry, "

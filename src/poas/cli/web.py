@@ -145,14 +145,17 @@ def serve_command(
     """Run the web app and the delivery worker in one process (the embedded SQLite default)."""
     import asyncio
 
+    from rich.markup import escape
+
     from poas.services.deliver import DeliveryConfig
+    from poas.services.delivery_readiness import start_warnings
     from poas.web.server import ensure_admin_password, serve_with_worker
 
     s = settings()
     engine = store()
     _announce_password(ensure_admin_password(s))
-    if not any(shop.access_token for shop in s.shops):
-        err_console.print("[yellow]no shop has an access_token: events stay queued until one is set[/yellow]")
+    for warning in start_warnings(s.shops):
+        err_console.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)
     console.print(f"poas serve on http://{host}:{port} (web + delivery worker)", highlight=False)
     report = asyncio.run(
         serve_with_worker(s, engine, host, port, delivery=DeliveryConfig(concurrency=concurrency))
