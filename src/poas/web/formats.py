@@ -138,6 +138,59 @@ def fmt_date(value: datetime | date | None) -> str:
     return format_date(value, format="medium", locale=current().babel_locale)
 
 
+def _places(text: str) -> int:
+    """The fraction digits a plain number was written with (`2.45` → 2, `3` → 0)."""
+    exponent = Decimal(text).as_tuple().exponent
+    return -exponent if isinstance(exponent, int) and exponent < 0 else 0
+
+
+def fmt_exact(value: object) -> str:
+    """A plain number with all the digits it was written with, in the request's language
+    (an exchange rate `11.5342` → `11,5342` / `11.5342`); text that is no number stays as it is."""
+    if value is None:
+        return MISSING
+    text = str(value)
+    try:
+        number = Decimal(text)
+    except ArithmeticError:
+        return text
+    return fmt_amount(number, _places(text)) if number.is_finite() else text
+
+
+def fmt_share(value: Decimal | None) -> str:
+    """A share as a percentage with the digits it holds, no rounding: `0.4` → `40 %`, `0.375` → `37,5 %`."""
+    if value is None:
+        return MISSING
+    return fmt_pct(value, max(0, _places(str(value.normalize())) - 2))
+
+
+def word_args(args: dict[str, str], kinds: dict[str, str], currency: str | None = None) -> dict[str, str]:
+    """A sentence's number args in the request's language (`kinds`: money, money:XXX, count, percent),
+    from their exact plain values; other args as they are. `currency` is the page's money currency."""
+    out = dict(args)
+    for key, kind in kinds.items():
+        text = args.get(key)
+        if text is None:
+            continue
+        try:
+            value = Decimal(text)
+        except ArithmeticError:
+            continue  # not a number after all: shown as written
+        if kind == "count":
+            out[key] = (
+                fmt_count(int(value))
+                if value == value.to_integral_value()
+                else fmt_amount(value, _places(text))
+            )
+        elif kind == "percent":
+            out[key] = fmt_pct(value / 100, _places(text))
+        elif kind == "money":
+            out[key] = fmt_money(value, currency=currency)
+        elif kind.startswith("money:"):
+            out[key] = fmt_money(value, currency=kind[6:])
+    return out
+
+
 FILTERS = {
     "money": fmt_money,
     "amount": fmt_amount,
@@ -150,4 +203,7 @@ FILTERS = {
     "when": fmt_when,
     "day": fmt_day,
     "date": fmt_date,
+    "exact": fmt_exact,
+    "share": fmt_share,
+    "word_args": word_args,
 }

@@ -8,6 +8,7 @@ be translated.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
@@ -29,9 +30,28 @@ class Words(BaseModel):
 
     text: str
     args: dict[str, str] = Field(default_factory=dict)
+    kinds: dict[str, str] = Field(
+        default_factory=dict,
+        description="how the page writes a number arg in its language: `money` (the order's profit "
+        "currency), `money:XXX` (that currency), `count`, `percent` (a number of percent, `2.4`); the "
+        "arg itself stays the exact plain number",
+    )
 
     def __str__(self) -> str:
-        return self.text % self.args if self.args else self.text
+        return (
+            self.text % {k: _plain_arg(v, self.kinds.get(k, "")) for k, v in self.args.items()}
+            if self.args
+            else self.text
+        )
+
+
+def _plain_arg(value: str, kind: str) -> str:
+    """An arg in the English plain text: a percent keeps its `%`, another currency its code."""
+    if kind == "percent":
+        return f"{value} %"
+    if kind.startswith("money:"):
+        return f"{value} {kind[6:]}"
+    return value
 
 
 # Every sentence this module writes, for the catalogs (poas.web.catalogs reads MESSAGES).
@@ -70,6 +90,7 @@ VAT = "VAT on the lines %(lines)s and on shipping %(shipping)s."
 SHIPPING_RULE = "Shipping rule %(rule)s (%(method)s)."
 SHIPPING_RULE_WEIGHT = "Shipping rule %(rule)s (%(method)s, %(grams)s g)."
 FEE_RULE = "Fee rule %(rule)s: %(basis)s."
+FEE_RULE_PARTS = "Fee rule %(rule)s: %(percent)s of %(paid)s paid + %(fixed)s."
 NO_HANDLING = "No handling rule applies."
 HANDLING = "Handling rules: %(rules)s."
 HANDLING_PER = {
@@ -86,13 +107,22 @@ BASIS = "%(basis)s."
 MESSAGES = (
     NO_SHOP, NO_PIXEL, NO_CONSENT, TEST_ORDER, NOT_PRICED, NOT_SENDABLE, NOT_PAID, HISTORY, WAITING,
     RETRYING, FINAL, PAST_WINDOW, WILL_APPEND, REVENUE_WITH_SHIPPING, REVENUE_NO_SHIPPING, VAT,
-    SHIPPING_RULE, SHIPPING_RULE_WEIGHT, FEE_RULE, NO_HANDLING, HANDLING, *HANDLING_PER.values(),
-    NO_REFUNDS, REFUND, CANCELLED, COGS, RETURNS,
+    SHIPPING_RULE, SHIPPING_RULE_WEIGHT, FEE_RULE, FEE_RULE_PARTS, NO_HANDLING, HANDLING,
+    *HANDLING_PER.values(), NO_REFUNDS, REFUND, CANCELLED, COGS, RETURNS,
 )  # fmt: skip
 
 
-def words(text: str, **args: Any) -> Words:
-    return Words(text=text, args={k: str(v) for k, v in args.items()})
+def words(text: str, kinds: dict[str, str] | None = None, **args: Any) -> Words:
+    return Words(text=text, args={k: str(v) for k, v in args.items()}, kinds=kinds or {})
+
+
+MONEY2 = {"lines": "money", "shipping": "money"}
+REFUND_KINDS = {"revenue": "money", "goods": "money", "handling": "money"}
+# The fee rule's basis as profit.py writes it: `2.4 % of 1349.00 paid + 2 NOK`.
+_FEE_BASIS = re.compile(
+    r"^(?P<percent>-?\d+(?:\.\d+)?) % of (?P<paid>-?\d+(?:\.\d+)?) paid \+ "
+    r"(?P<fixed>-?\d+(?:\.\d+)?) (?P<currency>[A-Z]{3})$"
+)
 
 
 class CostSource(BaseModel):
@@ -104,6 +134,8 @@ class CostSource(BaseModel):
     valid_from: datetime | None = None
     origin: str = Field("", description="who entered it: a file, poas sync, the dashboard …")
     text: str = Field("", description="the whole source in words (fallback, missing, other)")
+    margin: Decimal | None = Field(None, description="the fallback margin used (a share, 0.4 = 40 %)")
+    fallback: str = Field("", description="which fallback gave the margin (default_margin, a rule …)")
 
 
 class MetaStatus(BaseModel):
@@ -152,17 +184,20 @@ def component_words(key: str, entry: Any) -> list[Words]:
     if key == "revenue_ex_vat":
         lines, ship = _amount(entry.get("lines", 0)), _amount(entry.get("shipping", 0))
         if entry.get("shipping_included"):
-            return [words(REVENUE_WITH_SHIPPING, lines=lines, shipping=ship)]
-        return [words(REVENUE_NO_SHIPPING, lines=lines)]
+            return [words(REVENUE_WITH_SHIPPING, MONEY2, lines=lines, shipping=ship)]
+        return [words(REVENUE_NO_SHIPPING, MONEY2, lines=lines)]
     if key == "vat":
-        return [words(VAT, lines=_amount(entry.get("lines", 0)), shipping=_amount(entry.get("shipping", 0)))]
+        lines, ship = _amount(entry.get("lines", 0)), _amount(entry.get("shipping", 0))
+        return [words(VAT, MONEY2, lines=lines, shipping=ship)]
     if key == "shipping_cost" and entry.get("rule"):
         method, grams = entry.get("method") or "–", entry.get("grams")
         if grams in (None, ""):
             return [words(SHIPPING_RULE, rule=entry["rule"], method=method)]
-        return [words(SHIPPING_RULE_WEIGHT, rule=entry["rule"], method=method, grams=grams)]
+        return [
+            words(SHIPPING_RULE_WEIGHT, {"grams": "count"}, rule=entry["rule"], method=method, grams=grams)
+        ]
     if key == "payment_fee" and entry.get("rule"):
-        return [words(FEE_RULE, rule=entry["rule"], basis=entry.get("basis", ""))]
+        return [_fee_words(str(entry["rule"]), str(entry.get("basis", "")))]
     if key == "handling_cost":
         rules = entry.get("rules") or []
         if not rules:
@@ -170,6 +205,7 @@ def component_words(key: str, entry: Any) -> list[Words]:
         return [
             words(
                 HANDLING_PER.get(str(r.get("per")), HANDLING_PER["unit"]),
+                {"count": "count", "amount": "money"},
                 rule=r.get("rule"),
                 count=r.get("count", "1"),
                 amount=_amount(r.get("amount")),
@@ -183,6 +219,7 @@ def component_words(key: str, entry: Any) -> list[Words]:
         return [
             words(
                 REFUND,
+                REFUND_KINDS,
                 id=r.get("refund_id"),
                 revenue=_amount(r.get("revenue_ex_vat")),
                 goods=_amount(r.get("recovered_cogs")),
@@ -198,6 +235,15 @@ def component_words(key: str, entry: Any) -> list[Words]:
         return [words(RETURNS)]
     text = _basis(entry)
     return [words(BASIS, basis=text.rstrip("."))] if text else []
+
+
+def _fee_words(rule: str, basis: str) -> Words:
+    """`2.4 % of 1349.00 paid + 2 NOK` as numbers the page writes in its language; other text as is."""
+    m = _FEE_BASIS.match(basis)
+    if m is None:
+        return words(FEE_RULE, rule=rule, basis=basis)
+    kinds = {"percent": "percent", "paid": "money", "fixed": f"money:{m['currency']}"}
+    return words(FEE_RULE_PARTS, kinds, rule=rule, percent=m["percent"], paid=m["paid"], fixed=m["fixed"])
 
 
 def component_text(key: str, entry: Any) -> str:
@@ -229,8 +275,9 @@ def cost_source(cost: Any) -> CostSource:
     if source == "fallback":
         margin = _decimal(cost.get("margin"))
         pct = f"{margin * 100:.0f} %" if margin is not None else "?"
+        name = str(cost.get("fallback", "fallback"))
         return CostSource(
-            kind="fallback", text=f"No cost: estimated from the {cost.get('fallback', 'fallback')} {pct}"
+            kind="fallback", margin=margin, fallback=name, text=f"No cost: estimated from the {name} {pct}"
         )
     if source == "missing":
         return CostSource(kind="missing", text="No cost and no fallback margin: profit unknown")
