@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from rich.text import Text
 from poas.cli.app import console, err_console, fail, import_app, resolve_shop, store
 from poas.services.cost_import import read_cost_file, save_costs
 from poas.services.fx_import import import_fx_file
-from poas.services.order_import import OrderImport
+from poas.services.order_import import OrderImport, WorkerDied
 
 MAX_ERRORS_SHOWN = 20
 
@@ -58,18 +57,22 @@ def import_orders(
         send_events=send_events,
         max_errors=MAX_ERRORS_SHOWN,
     )
-    with importer:
-        if importer.wants_pool(file, fmt):
-            importer.start_pool(str(file))  # before the progress bar's thread: workers fork
-        with Progress(*columns, console=console, transient=True) as progress:
-            task = progress.add_task(f"importing {file.name}", total=size)
-            try:
+    try:
+        with importer:
+            if importer.wants_pool(file, fmt):
+                importer.start_pool(str(file))  # before the progress bar's thread: workers fork
+            with Progress(*columns, console=console, transient=True) as progress:
+                task = progress.add_task(f"importing {file.name}", total=size)
                 report = importer.run(file, fmt=fmt, on_progress=lambda n: progress.update(task, completed=n))
-            except BrokenProcessPool:
-                raise fail(
-                    "a worker process died (out of memory?): the batches written so far are kept; "
-                    "run the import again (it is idempotent), with --workers 0 to use no workers"
-                ) from None
+    except WorkerDied as exc:
+        err_console.print(  # one line, however narrow the terminal
+            f"[red]error:[/red] a worker process died (out of memory?): the import of {escape(file.name)} "
+            f"stopped after {exc.report.committed} orders were committed; running it again is safe (orders "
+            "are stored once per order id, nothing is doubled), with --workers 0 to use no worker processes",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(1) from None
     out, errors = report.outcome, report.errors
     accepted, rejected, lines = report.accepted, report.rejected, report.lines
     elapsed = time.perf_counter() - started

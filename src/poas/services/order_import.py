@@ -6,6 +6,13 @@ rows ready to write and the rejected records. At most a few chunks are in flight
 flat however long the file. Results come back in file order, so bad rows are reported in order and
 the newest copy of an order wins exactly as in a sequential import. Small files and imports that
 queue events are read in this process (same code, no pool).
+
+A worker that dies (the kernel's out-of-memory killer, a signal) breaks the pool: the import stops
+with `WorkerDied`, after the batches already handed to the writer are committed, and says how many
+orders were. Running the same import again is safe: orders are upserted by (shop, order id) (an
+equal or newer `updated_at` replaces the stored order with its child rows, an older one is left
+alone), a profit snapshot is added only when the figures differ from the order's latest, and the
+customers' histories are recomputed for the orders written (services.ingest.write_prepared).
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -57,6 +65,17 @@ class ImportReport:
     lines: int = 0
     errors: list[RowError] = field(default_factory=list)  # the first `max_errors` rejected records
     outcome: BatchOutcome = field(default_factory=BatchOutcome)
+    committed: int = 0  # accepted orders whose batch's transaction has committed
+
+
+class WorkerDied(RuntimeError):
+    """A worker process died (killed by the system, e.g. out of memory) and the import stopped.
+    `report.committed` orders were committed before; running the import again is safe (the module
+    docstring says why)."""
+
+    def __init__(self, report: ImportReport) -> None:
+        super().__init__(f"a worker process died after {report.committed} orders were committed")
+        self.report = report
 
 
 # ---- worker side -------------------------------------------------------------------------------
@@ -161,7 +180,10 @@ class OrderImport:
             return self._pool is not None
         assert self.context is not None, "use OrderImport as a context manager"
         self.engine.dispose()  # no pooled database connection is inherited by the workers
-        self._pool = start_pool(self.workers, _init_worker, (self.context, self.defaults, name))
+        try:
+            self._pool = start_pool(self.workers, _init_worker, (self.context, self.defaults, name))
+        except BrokenProcessPool as exc:
+            raise WorkerDied(ImportReport()) from exc
         self._pool_name = name
         return True
 
@@ -188,6 +210,7 @@ class OrderImport:
             parsed = read_orders(path, self.defaults, fmt=fmt, on_progress=on_progress)
             items = (_prepare(it, ctx, keep) for it in parsed)
         writer: BatchWriter[PreparedOrder] = BatchWriter(lambda batch: self._write(batch, report))
+        died: BrokenProcessPool | None = None
         try:
             batch: list[PreparedOrder] = []
             for item in items:
@@ -206,8 +229,12 @@ class OrderImport:
                     batch = []
             if batch:
                 writer.put(batch)
+        except BrokenProcessPool as exc:
+            died = exc  # the batches already queued are still written (close), then it is said
         finally:
             writer.close()
+        if died is not None:
+            raise WorkerDied(report) from died
         return report
 
     def _pooled(
@@ -232,3 +259,4 @@ class OrderImport:
                 trigger_purchase=self.send_events,
                 outcome=report.outcome,
             )
+        report.committed += len(batch)
