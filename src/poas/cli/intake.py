@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -16,6 +17,7 @@ from poas.cli.listing import narrow_table, print_notes, short_time
 from poas.services import intake
 from poas.services.backfill import Kind, backfill
 from poas.services.inbox import inbox_counts, inbox_rows, retry_inbox
+from poas.services.settings_sources import effective_or_file
 from poas.settings import ShopConfig, mask
 
 inbox_app = typer.Typer(help="Deliveries received by webhooks and the JSON API.", no_args_is_help=True)
@@ -26,11 +28,13 @@ MAX_ERRORS_SHOWN = 20
 
 @app.command("shops")
 def shops_cmd() -> None:
-    """List the configured shops, secrets masked."""
+    """List the configured shops, secrets masked, with their settings as every process uses them
+    (those changed in the dashboard marked)."""
     cfg = settings()
     if not cfg.shops:
         console.print(f"no shops configured in {cfg.config_path()} (run `poas init`)")
         return
+    cfg, sources, note = effective_or_file(cfg, store)
     table = Table("id", "platform", "currency", "VAT incl.", "pixel", "webhook secrets", "api token", "token")
     for s in cfg.shops:
         table.add_row(
@@ -44,6 +48,13 @@ def shops_cmd() -> None:
             mask(s.access_token),
         )
     console.print(table)
+    if note:
+        err_console.print(f"[yellow]note:[/yellow] {escape(note)}", highlight=False)
+    for shop_id, found in (sources or {}).items():
+        console.print(
+            f"{escape(shop_id)} settings: " + ", ".join(escape(x.text) for x in found.settings),
+            highlight=False,
+        )
 
 
 @inbox_app.command("list")

@@ -20,6 +20,7 @@ from poas.services.consent import ConsentSummary, consent_summaries
 from poas.services.login_attempts import configured_policy, duration_text
 from poas.services.missing_costs import DEFAULT_DAYS, unknown_profit
 from poas.services.reconcile import RECONCILE, connected, reconcile_counts
+from poas.services.settings_sources import effective_with_sources
 from poas.services.sync_status import describe, iso, last_row, silent_syncs, span_text
 from poas.settings import Settings, ShopConfig
 from poas.store.db import alembic_config, make_engine, normalize_url
@@ -294,8 +295,13 @@ def check_graph(settings: Settings, client: httpx.Client | None = None) -> Check
 
 
 def run_checks(settings: Settings, *, graph: bool = True, now: datetime | None = None) -> list[Check]:
+    """Every check, on the settings as the web and the worker use them: with the shop settings changed
+    in the dashboard (when the store answers), each such value named in a `settings <shop>` check."""
     checks = check_database(settings)
     store_ok = all(c.level is Level.OK for c in checks)  # connected and at head
+    if store_ok:
+        settings, overridden = _with_dashboard_changes(settings)
+        checks.extend(overridden)
     checks.append(check_sessions(settings))
     checks.append(check_login(settings))
     if not settings.shops:
@@ -318,6 +324,37 @@ def run_checks(settings: Settings, *, graph: bool = True, now: datetime | None =
     if graph and any(s.pixel_id for s in settings.shops):
         checks.append(check_graph(settings))
     return checks
+
+
+def _with_dashboard_changes(settings: Settings) -> tuple[Settings, list[Check]]:
+    engine = make_engine(settings.resolved_database_url())
+    try:
+        effective, sources = effective_with_sources(settings, engine)
+    finally:
+        engine.dispose()
+    checks = []
+    for shop_id, found in sources.items():
+        if found.from_dashboard:
+            checks.append(
+                Check(
+                    f"settings {shop_id}",
+                    Level.OK,
+                    "changed in the dashboard (used by every process, checked below): "
+                    + ", ".join(s.text for s in found.from_dashboard),
+                    "",
+                )
+            )
+        if found.ignored:
+            checks.append(
+                Check(
+                    f"settings {shop_id}",
+                    Level.WARN,
+                    "dashboard changes ignored, as poas.toml now makes them invalid: "
+                    + ", ".join(s.text for s in found.ignored),
+                    "set them again on the dashboard's Settings page, or back to the file's value",
+                )
+            )
+    return effective, checks
 
 
 def check_predicted_ltv(settings: Settings, now: datetime | None = None) -> list[Check]:
