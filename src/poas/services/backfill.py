@@ -6,10 +6,11 @@ import is, `import_pool`): this process reads the lines, groups each order's row
 batches in a writer thread; results come back in file order, so the errors, the batches and the
 newest copy of an order are those of a sequential import.
 
-A backfill that queues no events places its orders in their customers' histories once, at the end
-(`place_orders_at_once` over every order it wrote, in one transaction, also when it stops on an
-error) instead of batch by batch: the same rows, without renumbering a customer once per batch. Events
-need their order placed first, so a backfill that queues them places per batch.
+A backfill that queues no events stores each batch's customer rows unnumbered (from the rows it
+has just written, in the batch's transaction) and numbers every customer it touched once, at the
+end, in SQL (`number_customers`, in one transaction, also when it stops on an error) instead of
+batch by batch: the same rows, without renumbering a customer once per batch. Events need their
+order placed first, so a backfill that queues them places per batch.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from poas.settings import ShopConfig
 from poas.sources.payload import TimeBounds
 from poas.sources.shopify_bulk import BulkError, BulkGroup, bulk_groups, parse_group, read_bulk
 from poas.sources.shopify_csv import CsvError, read_export
-from poas.store.customers import place_orders_at_once
+from poas.store.customer_numbering import StagedPlacements, gate, number_customers
 from poas.store.orders import ensure_shop
 
 Kind = Literal["bulk", "csv"]
@@ -150,7 +151,7 @@ def backfill(
         workers = usable_cpus() if size is not None and size >= POOL_MIN_BYTES else 0
     pooled = kind == "bulk" and not send_events and workers > 0 and CAN_FORK
     report = BackfillReport()
-    unplaced: list[str] | None = None if send_events else []  # written, to be placed at the end
+    staged = None if send_events else StagedPlacements()  # written unnumbered, numbered at the end
 
     def write(batch: list[PreparedOrder]) -> None:
         with engine.begin() as conn:
@@ -161,7 +162,7 @@ def backfill(
                 now=now,
                 trigger_purchase=send_events,
                 outcome=report.outcome,
-                unplaced=unplaced,
+                staged=staged,
             )
 
     threshold = gc.get_threshold()
@@ -181,18 +182,20 @@ def backfill(
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
         try:
-            if unplaced:  # every committed batch's orders, also when a later one failed
-                place_written(engine, shop, unplaced, now=now)
+            if staged is not None and staged.keys:  # every committed batch's, also when one failed
+                number_staged(engine, shop, staged, now=now)
         finally:
             restore_gc(threshold)
     return report
 
 
-def place_written(engine: Engine, shop: ShopConfig, order_ids: list[str], *, now: datetime) -> None:
-    """Place the backfill's orders in their customers' histories, in one transaction: what placing
-    them batch by batch as they were written gives (placement depends only on the stored orders)."""
+def number_staged(engine: Engine, shop: ShopConfig, staged: StagedPlacements, *, now: datetime) -> None:
+    """Number the customers the backfill touched and add them up, in one transaction: what placing
+    the orders batch by batch as they were written gives (placement depends only on the stored
+    orders and their customer rows)."""
     with engine.begin() as conn:
-        place_orders_at_once(conn, shop.id, [list(dict.fromkeys(order_ids))], now=now)
+        gate(conn, shop.id, whole_shop=True)
+        number_customers(conn, shop.id, staged.keys, now=now, currency=staged.currency or shop.currency)
 
 
 def _start_pool(

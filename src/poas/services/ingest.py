@@ -16,6 +16,7 @@ from typing import Any, Literal
 from sqlalchemy import Connection, select
 
 from poas.domain.costs import CostBook
+from poas.domain.customers import counts, customer_key
 from poas.domain.fx import FxError, FxTable
 from poas.domain.google_identity import GOOGLE_KEY, google_user_data
 from poas.domain.order import Order
@@ -27,18 +28,29 @@ from poas.services.purchase_events import QueuedEvents, queue_purchase_events
 from poas.settings import ShopConfig
 from poas.sources.stored_body import Hashed
 from poas.store.costs import load_cost_book, load_fx_table
-from poas.store.customers import place_orders
-from poas.store.order_rows import UPDATED_AT, OrderRows, order_rows, utc_text
-from poas.store.order_writer import write_orders
+from poas.store.customer_numbering import StagedPlacements, stage_placements, staged_row
+from poas.store.customers import place_orders, staged_from_store
+from poas.store.order_rows import ORDER_COLUMNS, UPDATED_AT, OrderRows, order_rows, utc_text
+from poas.store.order_writer import UpsertResult, write_orders
 from poas.store.orders import ensure_shop, load_orders, load_user_data, newest_per_key, stored_form
 from poas.store.return_rates import load_model
 from poas.store.rules import load_rules
-from poas.store.snapshots import SnapshotValues, add_snapshot_values, add_snapshots, snapshot_values
+from poas.store.snapshots import (
+    COMPONENTS,
+    SnapshotValues,
+    add_snapshot_values,
+    add_snapshots,
+    snapshot_values,
+)
 from poas.store.tables.foundation import orders as orders_table
 
 Status = Literal["inserted", "updated", "stale"]
 MAX_PROFIT_ERRORS_KEPT = 1000
 _NOT_TRIGGER = "not a purchase trigger"
+_REV, _GROSS, _EXPECTED, _REALIZED = (
+    COMPONENTS.index(c) for c in ("revenue_ex_vat", "gross_profit", "expected_profit", "realized_profit")
+)
+_CREATED_AT = ORDER_COLUMNS.index("created_at")
 
 
 def hash_contact(order: Order) -> tuple[dict[str, Any] | None, dict[str, str]]:
@@ -178,6 +190,8 @@ class PreparedOrder:
     order: Order | None = None
     profit: ProfitResult | None = None
     user_data: dict[str, Any] | None = None
+    customer_key: str | None = None  # the order's customer (poas.domain.customers.customer_key)
+    counts: bool = False  # whether it counts as one of its customer's orders
 
     @property
     def key(self) -> tuple[str, str]:
@@ -200,6 +214,8 @@ def prepare_order(
         kept if keep else None,
         profit if keep else None,
         user_data if keep else None,
+        customer_key(user_data),
+        counts(test=order.test, cancelled_at=order.cancelled_at, financial_status=order.financial_status),
     )
 
 
@@ -289,17 +305,18 @@ def write_prepared(
     now: datetime,
     trigger_purchase: bool = False,
     outcome: BatchOutcome | None = None,
-    unplaced: list[str] | None = None,
+    staged: StagedPlacements | None = None,
 ) -> BatchOutcome:
     """Write prepared orders in the caller's transaction: orders, child rows, changed snapshots, events.
 
     Events need the `order`, `profit` and `user_data` kept by `prepare_order(..., keep=True)`.
-    With `unplaced` (a bulk backfill that queues no events), the written orders' ids are added to it
-    instead of being placed in their customers' histories now: the caller places them all at once
-    (`place_orders`) when the import ends, which gives the same rows as placing them batch by batch.
+    With `staged` (a bulk backfill that queues no events), the written orders' customer rows are
+    stored unnumbered and their customers added to it instead of being numbered now: the caller
+    numbers them all at once (`number_customers`) when the import ends, which gives the same rows as
+    placing them batch by batch.
     """
-    if unplaced is not None and trigger_purchase:
-        raise ValueError("events need their orders placed first: unplaced needs trigger_purchase=False")
+    if staged is not None and trigger_purchase:
+        raise ValueError("events need their orders placed first: staged needs trigger_purchase=False")
     out = outcome or BatchOutcome()
     latest = _newest(prepared)
     up = write_orders(conn, [p.rows for p in latest.values()], now_text=utc_text(now))
@@ -315,10 +332,10 @@ def write_prepared(
             out.snapshots += len(added)
     written = up.written
     ids = [k[1] for k in latest if k in written]
-    if unplaced is None:
+    if staged is None:
         place_orders(conn, shop.id, ids, now=now)
     else:
-        unplaced.extend(ids)
+        _stage(conn, shop.id, latest, up, staged, now)
     for key, p in latest.items():
         if key in written and p.profit_error is not None:
             out.profit_error_count += 1
@@ -331,6 +348,40 @@ def write_prepared(
                 if events is not None and events.queued:
                     out.queued += 1
     return out
+
+
+def _stage(
+    conn: Connection,
+    shop_id: str,
+    latest: dict[tuple[str, str], PreparedOrder],
+    up: UpsertResult,
+    staged: StagedPlacements,
+    now: datetime,
+) -> None:
+    """The written orders' customer rows, unnumbered, from what was just written; an order replaced
+    without a new profit keeps its stored snapshot's figures, read back from the store."""
+    stamp = utc_text(now)
+    rows: list[tuple[Any, ...]] = []
+    from_store: list[str] = []
+    for key, p in latest.items():
+        if key not in up.written:
+            continue
+        snap = p.snapshot
+        if snap is None and key in up.updated:
+            from_store.append(key[1])
+            continue
+        figures = None
+        if snap is not None:
+            m = snap.minors
+            figures = (m[_REV], m[_GROSS], m[_EXPECTED], m[_REALIZED])
+            staged.currency = staged.currency or snap.currency
+        known = snap is not None and snap.missing_cost_lines == 0
+        placed = p.rows.head[_CREATED_AT]
+        rows.append(staged_row(shop_id, key[1], p.customer_key, placed, p.counts, figures, known, stamp))
+    if from_store:
+        rows += staged_from_store(conn, shop_id, from_store, now)
+    replaced = [k[1] for k in up.updated]
+    staged.keys |= stage_placements(conn, shop_id, rows, replaced)
 
 
 def ingest_orders(

@@ -24,6 +24,8 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, select, text, update
 
 from poas.domain.customers import Placed, counts, customer_key, customer_type, number_orders
+from poas.store.customer_numbering import gate, number_customers, stage_placements, staged_row
+from poas.store.order_rows import utc_text
 from poas.store.tables.customers import customer_orders, customers
 from poas.store.tables.foundation import orders, profit_snapshots, shops
 
@@ -110,17 +112,6 @@ def _order_facts(conn: Connection, shop_id: str, ids: Sequence[str], now: dateti
     return out
 
 
-def _gate(conn: Connection, shop_id: str, *, whole_shop: bool) -> None:
-    """PostgreSQL: the shop's customer gate, to the end of the transaction. Placing a few orders holds
-    it shared (then locks its customers one by one); placing a backfill's or a rebuild's orders holds
-    it alone, as one lock: a lock per customer would overflow PostgreSQL's lock table (about 6,400 by
-    default: max_locks_per_transaction x max_connections) at a few thousand customers."""
-    if conn.dialect.name != "postgresql":
-        return
-    fn = "pg_advisory_xact_lock" if whole_shop else "pg_advisory_xact_lock_shared"
-    conn.execute(text(f"SELECT {fn}(hashtextextended(:n, 0))"), {"n": f"poas.customers:{shop_id}"})
-
-
 def _lock_customers(conn: Connection, shop_id: str, keys: Iterable[str]) -> None:
     """PostgreSQL: hold the customers' advisory locks to the end of the transaction (sorted: no cycles),
     inside the shop's gate held shared."""
@@ -128,7 +119,7 @@ def _lock_customers(conn: Connection, shop_id: str, keys: Iterable[str]) -> None
         return
     names = sorted({f"poas.customer:{shop_id}:{k}" for k in keys})
     if names:
-        _gate(conn, shop_id, whole_shop=False)
+        gate(conn, shop_id, whole_shop=False)
         conn.execute(
             text(
                 "SELECT count(pg_advisory_xact_lock(h)) FROM (SELECT hashtextextended(n, 0) AS h"
@@ -270,11 +261,11 @@ def _as_dict(s: CustomerRow) -> dict[str, Any]:
 
 def rebuild_customers(conn: Connection, shop_id: str, *, now: datetime, batch: int = 2000) -> int:
     """Place every stored order of the shop again from scratch (repair); the customers kept."""
-    _gate(conn, shop_id, whole_shop=True)
+    gate(conn, shop_id, whole_shop=True)
     conn.execute(delete(customer_orders).where(customer_orders.c.shop_id == shop_id))
     conn.execute(delete(customers).where(customers.c.shop_id == shop_id))
     every = _all_order_ids(conn, shop_id, batch)
-    return len(place_orders_at_once(conn, shop_id, every, now=now, batch=batch))
+    return len(place_orders_at_once(conn, shop_id, every, now=now, batch=batch, whole_shop=True))
 
 
 def _all_order_ids(conn: Connection, shop_id: str, batch: int) -> Iterator[list[str]]:
@@ -295,37 +286,57 @@ def _all_order_ids(conn: Connection, shop_id: str, batch: int) -> Iterator[list[
 
 
 def place_orders_at_once(
-    conn: Connection, shop_id: str, order_ids: Iterable[Sequence[str]], *, now: datetime, batch: int = 2000
+    conn: Connection,
+    shop_id: str,
+    order_ids: Iterable[Sequence[str]],
+    *,
+    now: datetime,
+    batch: int = 2000,
+    whole_shop: bool = False,
 ) -> set[str]:
-    """`place_orders` for many orders (a backfill's, given in chunks of distinct ids): the same rows,
-    with every customer touched numbered and added up once, at the end, instead of once per call.
-    Each chunk's rows are stored unnumbered first (memory stays flat); the customers touched."""
+    """`place_orders` for many orders (given in chunks of distinct ids): the same rows, with every
+    customer touched numbered and added up once, at the end, in SQL (`customer_numbering`). Each
+    chunk's rows are stored unnumbered first (memory stays flat); the customers touched.
+    `whole_shop`: every customer of the shop is renumbered (a rebuild)."""
     currency: str | None = None
     keys: set[str] = set()
-    co = customer_orders.c
-    _gate(conn, shop_id, whole_shop=True)  # first: no other writer places this shop's orders meanwhile
+    gate(conn, shop_id, whole_shop=True)  # first: no other writer places this shop's orders meanwhile
     _analyze(conn, "orders", "profit_snapshots")
+    stamp = utc_text(now)
     for given in order_ids:
         for ids in _chunks(list(given), batch):
-            keys.update(
-                k
-                for k in conn.execute(
-                    select(co.customer_key).where(co.shop_id == shop_id, co.order_id.in_(ids))
-                ).scalars()
-                if k is not None
-            )
-            conn.execute(delete(customer_orders).where(co.shop_id == shop_id, co.order_id.in_(ids)))
             facts = _order_facts(conn, shop_id, ids, now)
-            if not facts:
-                continue
             currency = currency or next((f["_currency"] for f in facts if f["_currency"]), None)
-            keys.update(f["customer_key"] for f in facts if f["customer_key"] is not None)
-            conn.execute(
-                customer_orders.insert(), [{k: v for k, v in f.items() if k != "_currency"} for f in facts]
-            )
-    _analyze(conn, "customer_orders")  # this transaction's own rows count too
-    _renumber(conn, shop_id, sorted(keys), now=now, currency=currency)
+            keys |= stage_placements(conn, shop_id, [_staged(f, stamp) for f in facts], list(ids))
+    number_customers(
+        conn,
+        shop_id,
+        None if whole_shop else keys,
+        now=now,
+        currency=currency or _shop_currency(conn, shop_id),
+    )
     return keys
+
+
+def staged_from_store(
+    conn: Connection, shop_id: str, ids: Sequence[str], now: datetime
+) -> list[tuple[Any, ...]]:
+    """The unnumbered `customer_orders` rows of stored orders, read from the store (`staged_row`)."""
+    stamp = utc_text(now)
+    return [_staged(f, stamp) for f in _order_facts(conn, shop_id, ids, now)]
+
+
+def _staged(f: dict[str, Any], stamp: str) -> tuple[Any, ...]:
+    return staged_row(
+        f["shop_id"],
+        f["order_id"],
+        f["customer_key"],
+        utc_text(f["placed_at"]),
+        f["counts"],
+        (f["revenue_minor"], f["gross_profit_minor"], f["expected_profit_minor"], f["realized_profit_minor"]),
+        f["profit_known"],
+        stamp,
+    )
 
 
 def _analyze(conn: Connection, *tables: str) -> None:
