@@ -214,3 +214,63 @@ def test_a_webhook_order_placed_during_a_bulk_placement(engine: Engine, bulk: st
     first_at = anne["first_order_at"]
     assert (first_at if first_at.tzinfo else first_at.replace(tzinfo=UTC)) == T0
     assert raced == _sequential(engine)  # every row as a run with nobody else writing leaves it
+
+
+CAROL = Customer(email="carol@example.com")
+DAVE = Customer(email="dave@example.com")
+
+
+def test_an_order_moved_by_the_bulk_and_by_a_webhook_at_once(engine: Engine) -> None:
+    """A backfill wrote a newer version of Anne's order x1 with Carol's e-mail (committed, not placed
+    yet); while its placement moves x1 from Anne to Carol, a still newer webhook version names Dave.
+    The webhook must renumber the customer the bulk placed x1 with (Carol), not only the one it read
+    before the bulk committed (Anne): else Carol keeps an order she no longer has."""
+    from poas.services.ingest import hash_contact
+    from poas.store.order_rows import order_rows, utc_text
+    from poas.store.order_writer import write_orders
+
+    pg = engine.dialect.name == "postgresql"
+    _store(engine)
+    _sequential(engine)  # the stored history placed
+    x1 = _order("x1", T0 + timedelta(days=30), ANNE)
+    with engine.begin() as conn:
+        ingest_order(conn, x1, SHOP, now=NOW, trigger_purchase=False)  # placed: Anne's
+    carol = replace_customer(x1, CAROL, hours=1)
+    with engine.begin() as conn:  # the backfill's write: the order stored, its placement left for the end
+        user_data, _ = hash_contact(carol)
+        write_orders(conn, [order_rows(carol, user_data)], now_text=utc_text(NOW))
+    unplaced = ["x1"]
+    paused, resume = threading.Event(), threading.Event()
+
+    def chunks() -> Iterator[Sequence[str]]:
+        yield unplaced
+        paused.set()  # x1 moved to Carol in the bulk's open transaction
+        assert resume.wait(WAIT_S), "never resumed"
+
+    def bulk() -> None:
+        with engine.begin() as conn:
+            place_orders_at_once(conn, "s1", chunks(), now=NOW)
+
+    holder, other = Side(bulk), Side(lambda: _ingest(engine, replace_customer(x1, DAVE, hours=2)))
+    holder.start()
+    assert paused.wait(WAIT_S), holder.error
+    other.start()
+    if pg:
+        _until(_someone_waits_on_the_gate(engine))
+    else:
+        assert other.started_write.wait(WAIT_S)
+    resume.set()
+    holder.join(WAIT_S)
+    other.join(WAIT_S)
+    assert not holder.is_alive() and not other.is_alive(), "a side hangs"
+    assert holder.error is None and other.error is None, (holder.error, other.error)
+    raced = _rows(engine)
+    firsts = sorted(p["first_order_id"] for p in raced[1])
+    assert firsts == ["a01", "b1", "x1"], firsts  # Anne, Bjørn, Dave: nobody is left with Carol
+    assert raced == _sequential(engine)
+
+
+def replace_customer(o: Order, customer: Customer, *, hours: int) -> Order:
+    from dataclasses import replace
+
+    return replace(o, customer=customer, updated_at=o.updated_at + timedelta(hours=hours))

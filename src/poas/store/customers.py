@@ -6,8 +6,9 @@ among its customer's counted orders, and its latest profit snapshot's figures); 
 
 Concurrent writers: on PostgreSQL the customers a transaction touches are locked (transaction
 advisory locks, taken in one sorted statement so two writers never wait on each other in a cycle,
-inside the shop's gate held shared) before their orders are read and numbered; a backfill's or a
-rebuild's placement holds the gate alone instead (one lock, whatever the number of customers).
+inside the shop's gate held shared, taken before the orders' current customers are read) before
+their orders are read and numbered; a backfill's or a rebuild's placement holds the gate alone
+instead (one lock, whatever the number of customers).
 Every later statement (READ COMMITTED) then sees the other writers' committed orders. SQLite has one
 writer at a time (BEGIN IMMEDIATE).
 """
@@ -114,12 +115,11 @@ def _order_facts(conn: Connection, shop_id: str, ids: Sequence[str], now: dateti
 
 def _lock_customers(conn: Connection, shop_id: str, keys: Iterable[str]) -> None:
     """PostgreSQL: hold the customers' advisory locks to the end of the transaction (sorted: no cycles),
-    inside the shop's gate held shared."""
+    inside the shop's gate, which the caller holds shared."""
     if conn.dialect.name != "postgresql":
         return
     names = sorted({f"poas.customer:{shop_id}:{k}" for k in keys})
     if names:
-        gate(conn, shop_id, whole_shop=False)
         conn.execute(
             text(
                 "SELECT count(pg_advisory_xact_lock(h)) FROM (SELECT hashtextextended(n, 0) AS h"
@@ -139,6 +139,10 @@ def place_orders(conn: Connection, shop_id: str, order_ids: Sequence[str], *, no
     ids = list(dict.fromkeys(order_ids))
     if not ids:
         return set()
+    # The gate before the orders' current customers are read: a bulk placement moving one of these
+    # orders to another customer commits first, and that customer is renumbered here too (read before
+    # it, the old key named the customer the bulk had just taken the order from, whose row kept it).
+    gate(conn, shop_id, whole_shop=False)
     facts = _order_facts(conn, shop_id, ids, now)
     co = customer_orders.c
     old_keys: set[str] = set()
