@@ -120,3 +120,29 @@ def test_exact_numbers_and_shares() -> None:
         assert f.fmt_exact("11.5342") == "11.5342" and f.fmt_share(Decimal("0.375")) == "37.5%"
     fallback = cost_source({"source": "fallback", "fallback": "default_margin", "margin": "0.35"})
     assert fallback.margin == Decimal("0.35") and fallback.fallback == "default_margin"
+
+
+def test_delivery_counts_are_grouped_in_the_pages_language(client: TestClient) -> None:
+    """Counts on the other pages go through the same helper: 1 200 waiting events / 1,200."""
+    from browser_kit import utcnow
+
+    from poas.store import outbox as ob
+
+    now = utcnow()
+    events = [
+        ob.OutboxEvent(
+            shop_id="nordic",
+            pixel_id="1234567890",
+            event_name="Purchase",
+            event_id=f"bulk-{i}",
+            order_id=f"{9000 + i}",
+            event_time=now,
+            payload={"event_name": "Purchase", "event_id": f"bulk-{i}"},
+        )
+        for i in range(1199)
+    ]
+    with client.app.state.engine.begin() as conn:  # type: ignore[attr-defined]
+        ob.enqueue(conn, events, now=now)
+    nb = client.get("/delivery", headers={"Accept-Language": "nb-NO"}).text
+    en = client.get("/delivery", headers={"Accept-Language": "en"}).text
+    assert f'id="depth">1{NBSP}200<' in nb and 'id="depth">1,200<' in en  # with the order's Purchase
