@@ -15,7 +15,7 @@ from rich.table import Table
 from poas.cli.app import app, console, err_console, import_app, pick_shop, settings, store
 from poas.cli.listing import narrow_table, print_notes, short_time
 from poas.services import intake
-from poas.services.backfill import Kind, backfill
+from poas.services.backfill import BackfillWorkerDied, Kind, backfill
 from poas.services.inbox import inbox_counts, inbox_rows, retry_inbox
 from poas.services.settings_sources import effective_or_file
 from poas.settings import ShopConfig, mask
@@ -148,19 +148,22 @@ def inbox_retry(
 def _backfill(file: Path, shop: ShopConfig, kind: Kind, *, batch_size: int, send_events: bool) -> None:
     started = time.perf_counter()
     columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeRemainingColumn())
-    with file.open("rb") as stream, Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task(f"importing {file.name}", total=file.stat().st_size)
-        report = backfill(
-            store(),
-            shop,
-            stream,
-            kind,
-            now=datetime.now(UTC),
-            batch_size=batch_size,
-            send_events=send_events,
-            max_errors=MAX_ERRORS_SHOWN,
-            on_progress=lambda n: progress.update(task, completed=n),
-        )
+    try:
+        with file.open("rb") as stream, Progress(*columns, console=console, transient=True) as progress:
+            task = progress.add_task(f"importing {file.name}", total=file.stat().st_size)
+            report = backfill(
+                store(),
+                shop,
+                stream,
+                kind,
+                now=datetime.now(UTC),
+                batch_size=batch_size,
+                send_events=send_events,
+                max_errors=MAX_ERRORS_SHOWN,
+                on_progress=lambda n: progress.update(task, completed=n),
+            )
+    except BackfillWorkerDied as exc:
+        raise worker_died(f"the import of {file.name}", exc.report.committed) from None
     elapsed = time.perf_counter() - started
     out = report.outcome
     console.print(
@@ -175,6 +178,18 @@ def _backfill(file: Path, shop: ShopConfig, kind: Kind, *, batch_size: int, send
         err_console.print(f"  ✗ {e}", highlight=False, markup=False)
     if report.rejected:
         raise typer.Exit(1)
+
+
+def worker_died(what: str, committed: int) -> typer.Exit:
+    """Say on one line (however narrow the terminal) that a worker process died; exit 1."""
+    err_console.print(
+        f"[red]error:[/red] a worker process died (out of memory?): {escape(what)} stopped after "
+        f"{committed} orders were committed; running it again is safe (orders are stored once per "
+        "order id, nothing is doubled)",
+        highlight=False,
+        soft_wrap=True,
+    )
+    return typer.Exit(1)
 
 
 FILE = typer.Argument(..., exists=True, dir_okay=False, readable=True)

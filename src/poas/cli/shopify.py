@@ -11,8 +11,10 @@ import uvicorn
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
 from poas.cli.app import connect_app, console, err_console, fail, settings, store
+from poas.cli.intake import worker_died
 from poas.cli.meta import sandbox_app
 from poas.cli.sync import SYNCERS
+from poas.services.backfill import BackfillWorkerDied
 from poas.services.shopify_connect import ConnectError, ShopifyConnection, connect_shopify
 from poas.services.shopify_sandbox import SeedError, new_shopify_sandbox_app
 from poas.services.shopify_sync import SyncError, sync_shopify
@@ -116,6 +118,8 @@ def sync_shopify_shop(shop: ShopConfig, since: datetime | None, costs_only: bool
             )
         except SyncError as exc:
             raise fail(f"sync stopped: {exc}") from None
+        except BackfillWorkerDied as exc:
+            raise worker_died(f"the sync of {shop.id}", exc.report.committed) from None
     console.print(
         f"costs: {report.costs_seen} variant(s) with a cost, {report.costs_new} new, "
         f"{report.costs_changed} changed",

@@ -20,6 +20,7 @@ import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, Literal
@@ -55,6 +56,18 @@ class BackfillReport:
     skipped: int = 0  # test orders
     errors: list[str] = field(default_factory=list)  # the first rejected records, described
     outcome: BatchOutcome = field(default_factory=BatchOutcome)
+    committed: int = 0  # accepted orders whose batch's transaction has committed
+
+
+class BackfillWorkerDied(RuntimeError):
+    """A worker process died (killed by the system, e.g. out of memory) and the backfill stopped
+    after writing the batches already read (and placing their customers): `report.committed` orders.
+    Running it again is safe: orders are upserted by (shop, order id), a snapshot is added only when
+    the figures change, and customers are recomputed for the orders written."""
+
+    def __init__(self, report: BackfillReport) -> None:
+        super().__init__(f"a worker process died after {report.committed} orders were committed")
+        self.report = report
 
 
 def backfill_records(
@@ -164,10 +177,16 @@ def backfill(
                 outcome=report.outcome,
                 staged=staged,
             )
+        report.committed += len(batch)
 
     threshold = gc.get_threshold()
     tune_gc()
-    pool = _start_pool(engine, shop, ctx, now, workers) if pooled else None
+    died: BrokenProcessPool | None = None
+    try:
+        pool = _start_pool(engine, shop, ctx, now, workers) if pooled else None
+    except BrokenProcessPool as exc:
+        restore_gc(threshold)
+        raise BackfillWorkerDied(report) from exc
     try:
         if pool is not None:
             groups = (_sendable(g) for g in bulk_groups(stream, on_progress=on_progress))
@@ -177,7 +196,10 @@ def backfill(
         else:
             records = backfill_records(kind, stream, shop, on_progress, now)
             items = (_prepare(item, ctx, send_events) for item in records)
-        _run(report, items, write, batch_size, max_errors)
+        try:
+            _run(report, items, write, batch_size, max_errors)
+        except BrokenProcessPool as exc:
+            died = exc  # the batches already read were written (the writer closes first); said below
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
@@ -186,6 +208,8 @@ def backfill(
                 number_staged(engine, shop, staged, now=now)
         finally:
             restore_gc(threshold)
+    if died is not None:
+        raise BackfillWorkerDied(report) from died
     return report
 
 
