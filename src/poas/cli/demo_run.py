@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -32,7 +32,7 @@ import httpx
 from sqlalchemy import Engine
 
 from poas.domain.advice import Advice, advise, campaign_figures
-from poas.services import intake
+from poas.services import intake, sample_history
 from poas.services.cohorts import CohortReport, cohort_report
 from poas.services.correction_log import CorrectionSummary, correction_summary
 from poas.services.cost_import import read_cost_file, save_costs
@@ -55,6 +55,9 @@ Clock = Callable[[], datetime]
 # Two 30-day periods, so the dashboard's default range has a previous period to compare with
 DEFAULT_DAYS = 60
 DEFAULT_ORDERS_PER_DAY = 40
+# The shop's life before the live window, imported first: its customers were acquired over these
+# ~6 months, so most have lived 90 days by today and the story can tell their 90-day profit
+DEFAULT_HISTORY_DAYS = 180
 
 
 class Progress(Protocol):
@@ -86,6 +89,7 @@ class DemoOptions:
     seed: int = 7
     days: int = DEFAULT_DAYS
     orders_per_day: int = DEFAULT_ORDERS_PER_DAY
+    history_days: int = DEFAULT_HISTORY_DAYS  # 0: no older history (the shop starts at the window)
     webhook_concurrency: int = 16
     port: int | None = None  # the web app's port; default a free one
     database_url: str | None = None  # default: a fresh SQLite file in the demo folder
@@ -148,7 +152,12 @@ class Demo:
         today = self.clock().astimezone(ZoneInfo("Europe/Oslo")).date()
         self.progress.stage("generate the sample shop")
         self.sample = write_sample_shop(
-            self.shop_dir, seed=opts.seed, days=opts.days, orders_per_day=opts.orders_per_day, today=today
+            self.shop_dir,
+            seed=opts.seed,
+            days=opts.days,
+            orders_per_day=opts.orders_per_day,
+            today=today,
+            history_days=opts.history_days,
         )
         self.since, self.until = self.sample.since, self.sample.until
         written = self.sample.counts
@@ -190,6 +199,7 @@ class Demo:
     def run(self) -> DemoResult:
         """Every stage in order; returns the campaign report, the budget advice and the corrections."""
         self.load_costs_and_rules()
+        self.import_history()
         self.send_webhooks(later=False)
         self.process_inbox()
         self.deliver()
@@ -224,13 +234,30 @@ class Demo:
                 self.shop,
                 name=name,
                 monthly=monthly,
-                valid_from=self.since,
+                valid_from=self.sample.history_since or self.since,  # the shop paid them then too
                 now=now,
                 category=category,
             )
         self.counts["fixed_costs"] = len(FIXED_COSTS)
         self.progress.advance(len(rows))
         self.progress.done(f"{costs.lines} cost lines, rules version saved")
+
+    def import_history(self) -> None:
+        """The shop's orders before the live window, as a backfill brings them: straight into the
+        store with their refunds and cancellations, no Meta event (all far older than Meta's 7 days)."""
+        n = self.sample.counts.get("history_orders", 0)
+        if not n:
+            return
+        self.progress.stage("import the shop's older orders (no events)", n)
+        done = sample_history.import_history(
+            self.engine,
+            self.shop,
+            self.shop_dir / "history" / "orders.jsonl",
+            now=self.clock(),
+            on_progress=self.progress.advance,
+        )
+        self.counts["history_imported"] = done.orders
+        self.progress.done(f"{done.orders} orders since {self.sample.history_since}")
 
     def _deliveries(self) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = json.loads((self.shop_dir / "webhooks.json").read_text())
@@ -371,13 +398,29 @@ class Demo:
             self.counts[key] = self.counts.get(key, 0) + 1
 
     def sync_spend(self) -> None:
+        """The live window's spend, and the history's before it (its campaigns' CAC needs it)."""
         spend = json.loads((self.shop_dir / "spend.json").read_text())
-        self.progress.stage("load spend into the sandbox and sync it", len(spend))
-        body = {"account_id": self.shop.ad_account_id, "rows": spend, "replace": True, "page_size": 500}
+        older = self.shop_dir / "history" / "spend.json"
+        history = json.loads(older.read_text()) if self.sample.history_since else []
+        self.progress.stage("load spend into the sandbox and sync it", len(spend) + len(history))
+        rows = history + spend
+        body = {"account_id": self.shop.ad_account_id, "rows": rows, "replace": True, "page_size": 500}
         try:
             load_insights(self.sandbox.url, body)
         except SandboxError as exc:
             raise DemoError(f"spend: {exc}") from None
+        first = self.sample.history_since
+        if first is not None and first < self.since:
+            back = sync_spend(
+                self.engine,
+                self.settings,
+                self.shop,
+                now=self.clock(),
+                since=first,
+                until=self.since - timedelta(days=1),
+            )
+            self.counts["history_spend_rows"] = back.rows
+            self.progress.advance(back.rows)
         result = sync_spend(
             self.engine, self.settings, self.shop, now=self.clock(), since=self.since, until=self.until
         )

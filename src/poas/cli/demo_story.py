@@ -6,11 +6,14 @@ from decimal import Decimal
 from typing import Any
 
 from poas.cli.demo_run import DemoResult
+from poas.domain.cohorts import Cohort
+from poas.domain.money import exponent
 from poas.domain.report_rows import Figures, report_row
-from poas.services.cohorts import cohort_json
+from poas.services.cohorts import CohortReport, cohort_json
 from poas.services.correction_log import SentCorrection
 from poas.services.report import report_json, row_dict
 
+STORY_HORIZON = 90  # days after a customer's first order the customer line looks at (issue #19)
 WINDOW_DAYS = 7  # Meta takes events up to 7 days old (and the demo shop's append window is 7 days)
 TRIGGERS = {
     "refund": "refunded",
@@ -42,40 +45,63 @@ def example_line(c: SentCorrection) -> str:
     )
 
 
+def _story_cohort(rep: CohortReport, h: int) -> tuple[Decimal, Cohort] | None:
+    """The campaign whose customers change its POAS most at horizon `h`: (later / first, cohort)."""
+    best: tuple[Decimal, Cohort] | None = None
+    for c in rep.cohorts:
+        lived = c.matured.get(h, 0)  # enough of its customers must have lived the horizon
+        if not c.key or not c.spend_minor or lived < max(10, c.customers // 4):
+            continue
+        if c.first_order_profit_minor <= 0:
+            continue
+        later = c.ltv_cac(h)
+        if later is None:
+            continue
+        gain = later / (Decimal(c.first_order_profit_minor) / c.spend_minor)
+        if best is None or gain > best[0]:
+            best = (gain, c)
+    return best
+
+
 def customer_line(result: DemoResult) -> str | None:
     """The campaign whose customers change its verdict most: POAS of its first orders alone against
-    POAS with what its customers bought within the longest horizon some of them have lived."""
+    POAS with what its customers bought within 90 days of their first order (STORY_HORIZON), or the
+    longest shorter horizon enough of them have lived when too few have lived 90 days."""
     rep = result.cohorts
     if rep is None:
         return None
-    best: tuple[Decimal, str] | None = None
-    for h in reversed(rep.horizons):
-        for c in rep.cohorts:
-            lived = c.matured.get(h, 0)  # enough of its customers must have lived the horizon
-            if (
-                not c.key
-                or not c.spend_minor
-                or lived < max(10, c.customers // 4)
-                or c.first_order_profit_minor <= 0
-            ):
-                continue
-            first = Decimal(c.first_order_profit_minor) / c.spend_minor
-            later = c.ltv_cac(h)
-            if later is None:
-                continue
-            gain = later / first
-            if best is None or gain > best[0]:
-                best = (
-                    gain,
-                    f"customers, not orders: {c.name} looks weak on first orders (POAS {first:.2f}×) but "
-                    f"what its {c.customers} new customers bought within {h} days of their first order "
-                    f"makes it POAS {later:.2f}× (poas report cohorts --by campaign)"
-                    if first < later
-                    else f"customers, not orders: {c.name} looks strong on first orders (POAS {first:.2f}×) "
-                    f"and its customers rarely come back ({later:.2f}× within {h} days)",
-                )
-        if best is not None:
-            return best[1]
+    shorter = sorted((h for h in rep.horizons if h < STORY_HORIZON), reverse=True)
+    for h in [STORY_HORIZON, *shorter] if STORY_HORIZON in rep.horizons else shorter:
+        found = _story_cohort(rep, h)
+        if found is None:
+            continue
+        c = found[1]
+        first = Decimal(c.first_order_profit_minor) / (c.spend_minor or 1)
+        later = c.ltv_cac(h) or Decimal(0)
+        unit = Decimal(10) ** exponent(rep.currency)
+        per = (c.per_customer_minor(h) or Decimal(0)) / unit
+        cac = (c.cac_minor or Decimal(0)) / unit
+        profit = (
+            f"{amount(per, rep.currency)} profit per customer within {h} days of the first order (the "
+            f"{c.matured.get(h, 0)} of its {c.customers} new customers who have lived {h} days) against a "
+            f"CAC of {amount(cac, rep.currency)}"
+        )
+        if first < 1 <= later:
+            return (
+                f"customers, not orders: {c.name} looks weak on first-order POAS ({first:.2f}×) and is "
+                f"strong on its customers: {profit} makes it POAS {later:.2f}× (poas report cohorts "
+                "--by campaign)"
+            )
+        if later < 1 <= first:
+            return (
+                f"customers, not orders: {c.name} looks strong on first-order POAS ({first:.2f}×) and its "
+                f"customers rarely come back: {profit} makes it POAS {later:.2f}× (poas report cohorts "
+                "--by campaign)"
+            )
+        return (
+            f"customers, not orders: {c.name} is POAS {first:.2f}× on first orders; {profit} makes it "
+            f"POAS {later:.2f}× (poas report cohorts --by campaign)"
+        )
     return None
 
 

@@ -20,14 +20,19 @@ class WrittenShop:
     since: date
     until: date
     counts: dict[str, int]  # files' records by kind: orders, refunds, cost_rows, spend_rows, …
+    history_since: date | None = None  # the first day of the older history (`history/`), if any
     shop_id: str = SHOP_ID  # the shop's id in its poas.toml
     domain: str = SHOP_DOMAIN  # what its webhooks send as X-Shopify-Shop-Domain
     api_version: str = API_VERSION  # and as X-Shopify-API-Version
 
 
-def write_sample_shop(out: Path, *, seed: int, days: int, orders_per_day: int, today: date) -> WrittenShop:
-    """Generate the shop for the `days` days ending yesterday (relative to `today`) and write it to
-    `out` (created if missing)."""
-    shop = generate(seed=seed, days=days, orders_per_day=orders_per_day, today=today)
+def write_sample_shop(
+    out: Path, *, seed: int, days: int, orders_per_day: int, today: date, history_days: int = 0
+) -> WrittenShop:
+    """Generate the shop for the `days` days ending yesterday (relative to `today`), with
+    `history_days` of older history before them, and write it to `out` (created if missing)."""
+    shop = generate(
+        seed=seed, days=days, orders_per_day=orders_per_day, today=today, history_days=history_days
+    )
     counts = write_shop(shop, out)
-    return WrittenShop(out, shop.since, shop.until, counts)
+    return WrittenShop(out, shop.since, shop.until, counts, shop.history_since if history_days else None)

@@ -10,7 +10,7 @@ from typing import Any
 
 from poas.sources import sample_catalog as cat
 from poas.sources.sample_payloads import OSLO, cancellation_payload, refund_payload, ts
-from poas.sources.sample_shop import SHOP_DOMAIN, SHOP_ID, SampleShop, csv_text, dumps
+from poas.sources.sample_shop import SHOP_DOMAIN, SHOP_ID, GenOrder, SampleShop, csv_text, dumps
 from poas.sources.sample_truth import truth
 
 PIXEL_ID = "1234567890123456"
@@ -196,6 +196,27 @@ def deliveries(shop: SampleShop) -> list[dict[str, Any]]:
     return out
 
 
+def history_payload(o: GenOrder) -> dict[str, Any]:
+    """An order of the shop's history as the Shopify API returns it today: cancelled, or with its
+    refund inside `refunds` (the same order the webhooks of its time would have left in the store)."""
+    if o.cancelled_at is not None:
+        return cancellation_payload(o)
+    if o.refund is not None:
+        return {**o.payload, "refunds": [refund_payload(o)]}
+    return o.payload
+
+
+def write_history(shop: SampleShop, out: Path) -> dict[str, int]:
+    """`history/orders.jsonl` (one Shopify order per line, oldest first) and `history/spend.json`."""
+    folder = out / "history"
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / "orders.jsonl").open("wb") as f:
+        for o in shop.history:
+            f.write(dumps(history_payload(o)) + b"\n")
+    (folder / "spend.json").write_text(json.dumps(shop.history_spend, ensure_ascii=False) + "\n")
+    return {"history_orders": len(shop.history), "history_spend_rows": len(shop.history_spend)}
+
+
 def write_shop(shop: SampleShop, out: Path) -> dict[str, int]:
     """Write every file of the sample shop under `out` (created if missing); returns counts by kind."""
     orders_dir, refunds_dir, cancels_dir = out / "shopify_orders", out / "refunds", out / "cancellations"
@@ -214,7 +235,9 @@ def write_shop(shop: SampleShop, out: Path) -> dict[str, int]:
     (out / "spend.csv").write_text(spend_csv(shop))
     (out / "poas.toml").write_text(poas_toml(shop))
     (out / "truth.json").write_text(json.dumps(truth(shop), ensure_ascii=False, indent=1) + "\n")
+    history = write_history(shop, out) if shop.history_days else {}
     return {
+        **history,
         "orders": len(shop.orders),
         "refunds": len(shop.refunds()),
         "cancellations": sum(1 for o in shop.orders if o.cancelled_at is not None),

@@ -39,6 +39,8 @@ RETURNING_SHARE = 0.25  # orders from a customer who bought before
 # How much likelier a customer acquired by the campaign is to come back than one acquired elsewhere
 # (the demo's story: brand video buyers come back, retargeting buyers rarely do). Example weights.
 LOYALTY = {"Merkevare Video": 8.0, "Premium": 2.0, "Retargeting": 0.5}
+# The shop's order rate in its older history, against the window's: it grew into the window
+HISTORY_RATE = D("0.5")
 RETURN_DIRECT = 0.6  # a returning customer's order comes through no campaign (newsletter, direct)
 # Meta's insights name one purchase under these overlapping action types, with the same value
 PURCHASE_ACTION_TYPES = ("offsite_conversion.fb_pixel_purchase", "omni_purchase", "purchase")
@@ -160,6 +162,11 @@ class SampleShop:
     costs: list[CostRow]
     spend: list[dict[str, Any]]  # insights-shaped rows, one per ad and day
     secrets: dict[str, str]
+    # The shop's older life before `since` (the demo imports it first): orders final as of today, and
+    # their spend rows; the customers acquired then come back in the `days` window.
+    history_days: int = 0
+    history: list[GenOrder] = field(default_factory=list)
+    history_spend: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def since(self) -> date:
@@ -168,6 +175,10 @@ class SampleShop:
     @property
     def until(self) -> date:
         return self.today - timedelta(days=1)
+
+    @property
+    def history_since(self) -> date:
+        return self.since - timedelta(days=self.history_days)
 
     def refunds(self) -> list[GenOrder]:
         return [o for o in self.orders if o.refund is not None]
@@ -197,10 +208,11 @@ def _pools() -> dict[str, list[Product]]:
 class _Gen:
     """One generation run: the random stream and the counters that make ids unique."""
 
-    def __init__(self, seed: int, today: date, days: int, orders_per_day: int) -> None:
+    def __init__(self, seed: int, today: date, days: int, orders_per_day: int, history_days: int = 0) -> None:
         self.rng = random.Random(seed)
         self.today = today
-        self.days = days
+        self.days = days  # the history's days included
+        self.history_days = history_days
         self.per_day = orders_per_day
         self.start = today - timedelta(days=days)
         self.pools = _pools()
@@ -228,6 +240,8 @@ class _Gen:
         if 20 <= day.day <= 22:  # payday in Norway is the 20th
             f *= D("1.15")
         trend = D("0.9") + D("0.2") * D(index) / D(max(self.days - 1, 1))
+        if index < self.history_days:
+            trend *= HISTORY_RATE
         return f * trend
 
     def pick_weighted(self, items: list[Any], weights: list[Decimal]) -> Any:
@@ -444,13 +458,19 @@ class _Gen:
         }
 
 
-def generate(*, seed: int = 7, days: int = 90, orders_per_day: int = 150, today: date) -> SampleShop:
-    """The whole sample shop for the `days` days ending yesterday (relative to `today`)."""
+def generate(
+    *, seed: int = 7, days: int = 90, orders_per_day: int = 150, today: date, history_days: int = 0
+) -> SampleShop:
+    """The whole sample shop for the `days` days ending yesterday (relative to `today`), and with
+    `history_days` the shop's life before them (`SampleShop.history`): one run over both, so the
+    customers of the history come back in the window as the generator's loyalty weights say."""
     if days < 1:
         raise ValueError(f"days must be at least 1, got {days}")
     if orders_per_day < 1:
         raise ValueError(f"orders_per_day must be at least 1, got {orders_per_day}")
-    gen = _Gen(seed, today, days, orders_per_day)
+    if history_days < 0:
+        raise ValueError(f"history_days must be 0 or more, got {history_days}")
+    gen = _Gen(seed, today, history_days + days, orders_per_day, history_days)
     orders = gen.run()
     spend = gen.spend(orders)
     secrets = {
@@ -460,7 +480,21 @@ def generate(*, seed: int = 7, days: int = 90, orders_per_day: int = 150, today:
         "api_token": f"demo-api-{gen.rng.getrandbits(96):024x}",
         "webhook_uuid_seed": str(uuid.UUID(int=gen.rng.getrandbits(128))),
     }
-    return SampleShop(seed, today, days, orders, gen.costs, spend, secrets)
+    since = today - timedelta(days=days)
+    start = datetime.combine(since, time(0), OSLO).astimezone(UTC)
+    first = since.isoformat()
+    return SampleShop(
+        seed,
+        today,
+        days,
+        [o for o in orders if o.created_at >= start],
+        gen.costs,
+        [r for r in spend if r["date_start"] >= first],
+        secrets,
+        history_days,
+        [o for o in orders if o.created_at < start],
+        [r for r in spend if r["date_start"] < first],
+    )
 
 
 def csv_text(header: list[str], rows: list[list[str]]) -> str:
