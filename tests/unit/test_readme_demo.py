@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import struct
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from itertools import product
 from pathlib import Path
@@ -16,6 +16,8 @@ import typer
 from poas.cli.app import app
 from poas.cli.demo_run import DEFAULT_DAYS, DEFAULT_ORDERS_PER_DAY, DemoResult
 from poas.cli.demo_story import TRIGGERS, story_lines
+from poas.domain.cohorts import Cohort
+from poas.services.cohorts import CohortReport
 from poas.services.correction_log import CorrectionSummary, SentCorrection
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,11 +37,31 @@ def _shape(line: str) -> str:
     return NUMBER.sub("#", line)
 
 
+def _cohorts(first: int, at90: int) -> CohortReport:
+    """A campaign's customers: first orders `first` and 90-day profit `at90` (minor units) on 10 000."""
+    video = Cohort(
+        "1",
+        "Merkevare Video",
+        customers=80,
+        first_order_profit_minor=first,
+        spend_minor=1_000_000,
+        matured={90: 40},
+        profit_minor={90: at90},
+    )
+    return CohortReport(
+        "demo", "NOK", "campaign", "expected", datetime(2026, 1, 1, tzinfo=UTC), None, None, [video]
+    )
+
+
 def _printed_shapes() -> set[str]:
-    """Every line shape `story_lines` can print (each trigger, with and without a negative profit)."""
+    """Every line shape `story_lines` can print (each trigger, with and without a negative profit, and
+    each customer line: weak then strong, strong then weak, neither)."""
     shapes: set[str] = set()
-    for trigger, final in product(TRIGGERS, (D("12.50"), D("-43.93"))):
-        example = SentCorrection("6100000001001", trigger, "NOK", D("1548"), D("373.82"), final, D(0), "sent")
+    stories = (_cohorts(400_000, 1_000_000), _cohorts(1_500_000, 250_000), _cohorts(1_200_000, 1_000_000))
+    for (trigger, final), cohorts in product(product(TRIGGERS, (D("12.50"), D("-43.93"))), stories):
+        example = SentCorrection(
+            "6100000001001", trigger, "NOK", D("1548"), D("373.82"), final, max(final, D(0)), "sent"
+        )
         summary = CorrectionSummary(1, 1, 9, 0, (example,))
         counts = {"generated_orders": 1000, "sandbox_AppendValue": 1, "webhooks_accepted": 1100}
         result = DemoResult(
@@ -50,6 +72,7 @@ def _printed_shapes() -> set[str]:
             cast(Any, None),
             counts,
             summary,
+            cohorts,
         )
         shapes.update(_shape(line) for line in story_lines(result))
     return shapes
@@ -72,6 +95,8 @@ def test_the_readmes_quoted_run_is_worded_as_the_demo_prints_it() -> None:
     sent = next(line for line in lines if "AppendValue corrections sent" in line)
     assert int(sent.split()[0]) > 0
     assert any(line.startswith("example: order ") for line in lines)
+    customers = next(line for line in lines if line.startswith("customers, not orders: "))
+    assert "within 90 days of the first order" in customers  # the issue's horizon (#19)
 
 
 def _png_size(path: Path) -> tuple[int, int]:
