@@ -18,6 +18,7 @@ from sqlalchemy import Connection, func, select
 
 from poas.domain.attribution import TOUCH_COLUMNS, Touch, attribute
 from poas.domain.cohorts import Acquired, CustomerOrder
+from poas.domain.money import exponent
 from poas.services.rollups import ad_catalog, attribution_config
 from poas.settings import ShopConfig
 from poas.store.tables.customers import customer_orders
@@ -100,6 +101,44 @@ def load_history(
         for key, (_, at) in firsts.items()
     }
     return History(out_orders, acquired, names, {k: v[0] for k, v in firsts.items()})
+
+
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+_EPOCH_NAIVE = EPOCH.replace(tzinfo=None)
+
+
+def fit_rows(conn: Connection, shop: ShopConfig, *, basis: str) -> tuple[list[tuple[str, float, float]], int]:
+    """What the value model reads: (customer key, days since `EPOCH`, profit in major units) of every
+    counted order with a known profit, in `load_history`'s order, and how many counted orders had no
+    known profit (left out). One plain query on the driver's cursor, without per-row conversion: at
+    1,000,000 orders, building `History` objects was most of a fit's time."""
+    col = BASIS_COLUMNS[basis]
+    mark = "%s" if conn.dialect.name == "postgresql" else "?"
+    sql = (
+        f"SELECT customer_key, placed_at, profit_known, {col} FROM customer_orders WHERE shop_id = {mark}"
+        " AND counts AND seq IS NOT NULL AND customer_key IS NOT NULL AND customer_key IN"
+        f" (SELECT customer_key FROM customer_orders WHERE shop_id = {mark} AND seq = 1)"
+        " ORDER BY customer_key, seq"
+    )
+    cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cur.execute(sql, (shop.id, shop.id))
+        result = cur.fetchall()
+    finally:
+        cur.close()
+    unit = 10 ** exponent(shop.currency)
+    rows: list[tuple[str, float, float]] = []
+    unknown = 0
+    for key, placed, known, profit in result:
+        if not known:
+            unknown += 1
+            continue
+        if isinstance(placed, str):  # SQLite: UTC text
+            delta = datetime.fromisoformat(placed) - _EPOCH_NAIVE
+        else:
+            delta = placed - (EPOCH if placed.tzinfo is not None else _EPOCH_NAIVE)
+        rows.append((key, delta.total_seconds() / 86400.0, int(profit) / unit))
+    return rows, unknown
 
 
 def campaign_spend(conn: Connection, shop_id: str, day_from: date, day_to: date) -> dict[str, int]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -27,11 +27,10 @@ from sqlalchemy import Connection, Engine, delete, select
 
 from poas.domain.ltv import DEFAULT_CREDIBILITY, LtvError, LtvModel, fit_model, summarize
 from poas.domain.money import Money, exponent
-from poas.services.customer_history import History, load_history
+from poas.services.customer_history import EPOCH, fit_rows
 from poas.settings import ShopConfig
 from poas.store.tables.customer_models import customer_models
 
-EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 DEFAULT_HORIZON = 365
 DEFAULT_COHORT_DAYS = 90
 CALIBRATION_TOLERANCE = 0.10
@@ -39,17 +38,6 @@ CALIBRATION_TOLERANCE = 0.10
 
 def _day(at: datetime) -> float:
     return (at - EPOCH).total_seconds() / 86400.0
-
-
-def _rows(hist: History, currency: str) -> tuple[list[tuple[str, float, float]], int]:
-    unit = 10 ** exponent(currency)
-    rows, unknown = [], 0
-    for o in hist.orders:
-        if o.profit_minor is None:
-            unknown += 1
-            continue
-        rows.append((o.customer_key, _day(o.placed_at), o.profit_minor / unit))
-    return rows, unknown
 
 
 @dataclass(frozen=True)
@@ -68,8 +56,7 @@ def fit_shop(
     """Fit on every counted order up to now and store the parameters (replacing the previous fit)."""
     basis = shop.decision_basis
     with engine.connect() as conn:
-        hist = load_history(conn, shop, basis=basis, with_campaigns=False)
-    rows, unknown = _rows(hist, shop.currency)
+        rows, unknown = fit_rows(conn, shop, basis=basis)
     s = summarize(rows, _day(now))
     model = fit_model(s, credibility=credibility)
     fitted = Fitted(model, basis, now, len(s), len(rows), unknown)
@@ -155,8 +142,7 @@ def calibrate(
 ) -> Calibration:
     basis = shop.decision_basis
     with engine.connect() as conn:
-        hist = load_history(conn, shop, basis=basis, with_campaigns=False)
-    rows, _ = _rows(hist, shop.currency)
+        rows, _ = fit_rows(conn, shop, basis=basis)
     cutoff = now - timedelta(days=horizon + cohort_days)
     cohort_to = cutoff + timedelta(days=cohort_days)
     c_day, h_day = _day(cutoff), _day(cohort_to)

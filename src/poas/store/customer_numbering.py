@@ -116,6 +116,13 @@ def number_customers(
         ).bindparams(stamp),
         {"s": shop_id, "now": now},
     )
+    _sum_customers(conn, shop_id, scope, now=now, currency=currency)
+    if keys is not None:
+        conn.execute(text(f"DROP TABLE {_SCOPE}"))
+
+
+def _sum_customers(conn: Connection, shop_id: str, scope: str, *, now: datetime, currency: str) -> None:
+    """Rewrite the `customers` rows of the scope from their numbered `customer_orders` rows."""
     conn.execute(text(f"DELETE FROM customers WHERE shop_id = :s{scope}"), {"s": shop_id})
     known = "CASE WHEN profit_known THEN {} ELSE 0 END"
     conn.execute(
@@ -129,11 +136,49 @@ def number_customers(
             f" SUM({known.format('realized_profit_minor')}), SUM(CASE WHEN profit_known THEN 0 ELSE 1 END),"
             " :now FROM customer_orders WHERE shop_id = :s AND counts AND customer_key IS NOT NULL"
             f"{scope} GROUP BY shop_id, customer_key"
-        ).bindparams(stamp),
+        ).bindparams(bindparam("now", type_=UtcDateTime())),
         {"s": shop_id, "now": now, "cur": currency},
     )
-    if keys is not None:
-        conn.execute(text(f"DROP TABLE {_SCOPE}"))
+
+
+class Rebuild:
+    """Every order of a shop placed from scratch (the shop's `customer_orders` and `customers` rows
+    deleted first, in the caller's transaction): rows are collected unnumbered in a temporary table
+    without indexes (`add`), then inserted numbered in one statement and summed (`finish`), so no
+    row is written twice."""
+
+    _TABLE = "poas_rebuild_rows"
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.pg = conn.dialect.name == "postgresql"
+        if self.pg:
+            conn.execute(text(f"CREATE TEMPORARY TABLE {self._TABLE} (LIKE customer_orders) ON COMMIT DROP"))
+        else:
+            conn.execute(text(f"DROP TABLE IF EXISTS temp.{self._TABLE}"))  # left by a failed transaction
+            conn.execute(
+                text(f"CREATE TEMPORARY TABLE {self._TABLE} AS SELECT * FROM customer_orders WHERE 0")
+            )
+
+    def add(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Unnumbered rows (`staged_row`)."""
+        insert_rows(self.conn, self._TABLE, STAGED_COLUMNS, rows)
+
+    def finish(self, shop_id: str, *, now: datetime, currency: str) -> None:
+        order_key = 'order_id COLLATE "C"' if self.pg else "order_id"  # Python's str order: code points
+        cols = ", ".join(STAGED_COLUMNS)
+        numbered = ", ".join(
+            "CASE WHEN counts AND customer_key IS NOT NULL THEN ROW_NUMBER() OVER (PARTITION BY"
+            f" customer_key, counts ORDER BY placed_at, {order_key}) END"
+            if c == "seq"
+            else c
+            for c in STAGED_COLUMNS
+        )
+        self.conn.execute(text(f"INSERT INTO customer_orders ({cols}) SELECT {numbered} FROM {self._TABLE}"))
+        self.conn.execute(text(f"DROP TABLE {self._TABLE}"))
+        if self.pg:
+            self.conn.execute(text("ANALYZE customer_orders"))
+        _sum_customers(self.conn, shop_id, "", now=now, currency=currency)
 
 
 def _fill_scope(conn: Connection, keys: Iterable[str], pg: bool) -> None:

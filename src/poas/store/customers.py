@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, select, text, update
 
 from poas.domain.customers import Placed, counts, customer_key, customer_type, number_orders
-from poas.store.customer_numbering import gate, number_customers, stage_placements, staged_row
+from poas.store.customer_numbering import Rebuild, gate, number_customers, stage_placements, staged_row
 from poas.store.order_rows import utc_text
 from poas.store.tables.customers import customer_orders, customers
 from poas.store.tables.foundation import orders, profit_snapshots, shops
@@ -264,12 +264,23 @@ def _as_dict(s: CustomerRow) -> dict[str, Any]:
 
 
 def rebuild_customers(conn: Connection, shop_id: str, *, now: datetime, batch: int = 2000) -> int:
-    """Place every stored order of the shop again from scratch (repair); the customers kept."""
+    """Place every stored order of the shop again from scratch (repair); the customers kept. The
+    rows are collected unnumbered and inserted numbered once (`customer_numbering.Rebuild`)."""
     gate(conn, shop_id, whole_shop=True)
     conn.execute(delete(customer_orders).where(customer_orders.c.shop_id == shop_id))
     conn.execute(delete(customers).where(customers.c.shop_id == shop_id))
-    every = _all_order_ids(conn, shop_id, batch)
-    return len(place_orders_at_once(conn, shop_id, every, now=now, batch=batch, whole_shop=True))
+    _analyze(conn, "orders", "profit_snapshots")
+    rebuild = Rebuild(conn)
+    stamp = utc_text(now)
+    currency: str | None = None
+    keys: set[str] = set()
+    for ids in _all_order_ids(conn, shop_id, batch):
+        facts = _order_facts(conn, shop_id, ids, now)
+        currency = currency or next((f["_currency"] for f in facts if f["_currency"]), None)
+        keys.update(f["customer_key"] for f in facts if f["customer_key"] is not None)
+        rebuild.add([_staged(f, stamp) for f in facts])
+    rebuild.finish(shop_id, now=now, currency=currency or _shop_currency(conn, shop_id))
+    return len(keys)
 
 
 def _all_order_ids(conn: Connection, shop_id: str, batch: int) -> Iterator[list[str]]:
@@ -296,12 +307,10 @@ def place_orders_at_once(
     *,
     now: datetime,
     batch: int = 2000,
-    whole_shop: bool = False,
 ) -> set[str]:
     """`place_orders` for many orders (given in chunks of distinct ids): the same rows, with every
     customer touched numbered and added up once, at the end, in SQL (`customer_numbering`). Each
-    chunk's rows are stored unnumbered first (memory stays flat); the customers touched.
-    `whole_shop`: every customer of the shop is renumbered (a rebuild)."""
+    chunk's rows are stored unnumbered first (memory stays flat); the customers touched."""
     currency: str | None = None
     keys: set[str] = set()
     gate(conn, shop_id, whole_shop=True)  # first: no other writer places this shop's orders meanwhile
@@ -312,13 +321,7 @@ def place_orders_at_once(
             facts = _order_facts(conn, shop_id, ids, now)
             currency = currency or next((f["_currency"] for f in facts if f["_currency"]), None)
             keys |= stage_placements(conn, shop_id, [_staged(f, stamp) for f in facts], list(ids))
-    number_customers(
-        conn,
-        shop_id,
-        None if whole_shop else keys,
-        now=now,
-        currency=currency or _shop_currency(conn, shop_id),
-    )
+    number_customers(conn, shop_id, keys, now=now, currency=currency or _shop_currency(conn, shop_id))
     return keys
 
 
