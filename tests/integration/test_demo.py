@@ -16,11 +16,13 @@ from typing import Any
 
 import httpx
 import pytest
+from demo_story_check import check_story
 
 from poas.cli.demo_run import DEFAULT_DAYS, Demo, DemoOptions
 from poas.domain.advice import advise, campaign_figures
 from poas.services.report import row_dict
 from poas.sources.sample_catalog import CAMPAIGNS
+from poas.store.db import make_engine
 
 D = Decimal
 BESTSELLER = next(c.campaign_id for c in CAMPAIGNS if c.name == "Bestseller")
@@ -127,7 +129,10 @@ def _row(rows: list[dict[str, Any]], campaign_id: str) -> dict[str, Any]:
 def test_demo_runs_every_stage_and_poas_numbers_match_the_generators_truth(
     db_url: str, tmp_path: Path
 ) -> None:
-    options = DemoOptions(home=tmp_path, days=12, orders_per_day=50, seed=3, database_url=db_url)
+    # the seed-3 story of the window alone (the older history and its 90-day line: test_demo_customer_story)
+    options = DemoOptions(
+        home=tmp_path, days=12, orders_per_day=50, seed=3, history_days=0, database_url=db_url
+    )
     with Demo(options) as demo:
         result = demo.run()
         events = demo.sandbox.events()
@@ -241,6 +246,16 @@ def test_poas_demo_json_in_a_subprocess_prints_the_seed_story(tmp_path: Path) ->
     assert sum(1 for r in events if r["event"]["event_name"] == "AppendValue") == appended["sent"]
     truth = json.loads((folder / "sample-shop" / "truth.json").read_text())
     check_meta_reported({r["campaign_id"]: r for r in rows if r["campaign_id"]}, truth)
+    # the 90-day customer line (#19), its numbers from the run's own store
+    story = doc["customer_story"]
+    assert story.startswith("customers, not orders: Merkevare Video looks weak on first-order POAS")
+    assert "within 90 days of the first order" in story
+    engine = make_engine(f"sqlite:///{folder / 'poas.db'}")
+    try:
+        as_of = datetime.fromisoformat(doc["customers"]["as_of"])
+        check_story(story, engine, doc["shop"], as_of, doc["customers"]["basis"])
+    finally:
+        engine.dispose()
     total = doc["campaigns_total"]
     assert total["meta_purchases"] == sum(r["meta_purchases"] for r in rows)
     assert total["orders"] == sum(r["orders"] for r in rows if r["campaign_id"])
