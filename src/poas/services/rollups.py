@@ -636,9 +636,12 @@ def changed_days(
         select(o.c.created_at)
         .join(ps, and_(ps.c.shop_id == o.c.shop_id, ps.c.order_id == o.c.order_id))
         .where(*dated, ps.c.created_at >= since),
-        select(o.c.created_at)
-        .join(pc, and_(pc.c.shop_id == o.c.shop_id, pc.c.order_id == o.c.order_id))
-        .where(*dated, pc.c.created_at >= since),
+        # the corrections first, as a set (a join let SQLite scan the recent corrections once per order:
+        # 6 s for 6,000 orders and 5,000 corrections)
+        select(o.c.created_at).where(
+            *dated,
+            o.c.order_id.in_(select(pc.c.order_id).where(pc.c.shop_id == shop.id, pc.c.created_at >= since)),
+        ),
         # an order renumbered (an earlier order of its customer arrived or was cancelled)
         select(co.c.placed_at).where(
             co.c.shop_id == shop.id, co.c.placed_at >= lo, co.c.placed_at < hi, co.c.changed_at >= since
