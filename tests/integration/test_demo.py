@@ -267,6 +267,7 @@ def test_poas_demo_serves_the_dashboard_with_the_printed_password_until_interrup
     for name in ("POAS_DATABASE_URL", "POAS_CONFIG_FILE", "POAS_ADMIN_PASSWORD_HASH", "POAS_SESSION_SECRET"):
         env.pop(name, None)
     cmd = [str(Path(sys.executable).parent / "poas"), "demo", "--days", "3", "--orders-per-day", "8"]
+    cmd += ["--history-days", "0"]  # the serving is under test here, not the older history
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stderr is not None

@@ -121,7 +121,8 @@ def demo_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoApp]:
     """A store seeded the real way: the demo shop's webhooks, costs, rules, delivery and spend."""
     from poas.cli.demo_run import Demo, DemoOptions
 
-    with Demo(DemoOptions(home=tmp_path_factory.mktemp("demo"), days=14, orders_per_day=12)) as demo:
+    home = tmp_path_factory.mktemp("demo")  # no older history: these pages are tested on the window
+    with Demo(DemoOptions(home=home, days=14, orders_per_day=12, history_days=0)) as demo:
         # The demo runs its own asyncio loop; Playwright's sync API already has one in this thread.
         with ThreadPoolExecutor(1) as pool:
             pool.submit(demo.run).result()

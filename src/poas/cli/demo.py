@@ -26,6 +26,7 @@ from rich.table import Table
 from poas.cli.app import app, console, err_console, fail, settings
 from poas.cli.demo_run import (
     DEFAULT_DAYS,
+    DEFAULT_HISTORY_DAYS,
     DEFAULT_ORDERS_PER_DAY,
     Demo,
     DemoError,
@@ -209,12 +210,24 @@ def demo(
         DEFAULT_ORDERS_PER_DAY, min=1, max=2000, help="Average sample orders per day."
     ),
     port: int | None = typer.Option(None, min=1, max=65535, help="Dashboard port (default: a free one)."),
+    history_days: int = typer.Option(
+        DEFAULT_HISTORY_DAYS,
+        "--history-days",
+        min=0,
+        max=730,
+        help="Days of older orders before them, imported without events (0: none; faster, no 90-day story).",
+    ),
 ) -> None:
     """Run the whole pipeline on a generated shop: webhooks → profit → Meta sandbox → spend → ROAS vs POAS."""
     if output not in ("table", "json"):
         raise fail(f"--format must be table or json, not {output!r}")
     options = DemoOptions(
-        home=settings().home, seed=seed, days=days, orders_per_day=orders_per_day, port=port
+        home=settings().home,
+        seed=seed,
+        days=days,
+        orders_per_day=orders_per_day,
+        port=port,
+        history_days=history_days,
     )
     bars = Progress(
         SpinnerColumn(),

@@ -116,13 +116,11 @@ def fit_rows(conn: Connection, shop: ShopConfig, *, basis: str) -> tuple[list[tu
     mark = "%s" if conn.dialect.name == "postgresql" else "?"
     sql = (
         f"SELECT customer_key, placed_at, profit_known, {col} FROM customer_orders WHERE shop_id = {mark}"
-        " AND counts AND seq IS NOT NULL AND customer_key IS NOT NULL AND customer_key IN"
-        f" (SELECT customer_key FROM customer_orders WHERE shop_id = {mark} AND seq = 1)"
-        " ORDER BY customer_key, seq"
-    )
+        " AND counts AND seq IS NOT NULL AND customer_key IS NOT NULL ORDER BY customer_key, seq"
+    )  # numbered orders: each of their customers has an order numbered 1 (load_history's filter)
     cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
-        cur.execute(sql, (shop.id, shop.id))
+        cur.execute(sql, (shop.id,))
         result = cur.fetchall()
     finally:
         cur.close()
