@@ -10,8 +10,10 @@ answered with all the fields poas reads. Control routes live under `/_sandbox/`.
 from __future__ import annotations
 
 import base64
+import gc
 import hashlib
 import hmac
+import io
 import re
 import secrets
 import threading
@@ -215,6 +217,33 @@ def _when(value: object) -> datetime:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
+def _render_bulk(s: ShopifyState, inner: str) -> tuple[bytes, int]:
+    """The JSONL of a bulk query over the state's variants or orders, and its object count. Rows are
+    written one at a time into one buffer with the garbage collector paused (they hold no cycles):
+    a list of 400,000 rows and their lines took 10 s for 100,000 orders, streaming 2.8 s."""
+    out = io.BytesIO()
+    count = 0
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        if "productVariants" in inner:
+            for v in s.variants:
+                out.write(orjson.dumps(variant_node(v, s.currency), option=orjson.OPT_APPEND_NEWLINE))
+                count += 1
+        else:
+            since = _since(inner)
+            for order in s.orders:
+                if since and _when(order.get("updated_at") or order.get("created_at")) < _when(since):
+                    continue
+                for row in bulk_rows(order):
+                    out.write(orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE))
+                    count += 1
+    finally:
+        if paused:
+            gc.enable()
+    return out.getvalue(), count
+
+
 class _Graphql:
     """Answers one GraphQL document against the state."""
 
@@ -366,27 +395,18 @@ class _Graphql:
                 ],
             }
         failing = s.take_fault(("bulk_failed",)) is not None
-        lines: list[bytes] = []
-        if "productVariants" in inner:
-            for v in s.variants:
-                lines.append(orjson.dumps(variant_node(v, s.currency)))
-        elif "orders" in inner:
-            since = _since(inner)
-            for order in s.orders:
-                if since and _when(order.get("updated_at") or order.get("created_at")) < _when(since):
-                    continue
-                lines.extend(orjson.dumps(row) for row in bulk_rows(order))
-        else:
+        if "productVariants" not in inner and "orders" not in inner:
             return {
                 "bulkOperation": None,
                 "userErrors": [
                     {"field": ["query"], "message": "Invalid bulk query: expected orders or productVariants"}
                 ],
             }
+        body, count = _render_bulk(s, inner)
         with s.lock:
             bulk = Bulk(f"gid://shopify/BulkOperation/{s._next()}", inner)
-            bulk.body = b"".join(line + b"\n" for line in lines)
-            bulk.object_count = len(lines)
+            bulk.body = body
+            bulk.object_count = count
             if failing:
                 bulk.error_code = "INTERNAL_SERVER_ERROR"
             s.bulks[bulk.id] = bulk
