@@ -41,7 +41,7 @@ from poas.services.import_pool import (
 from poas.services.ingest import BatchOutcome, PreparedOrder, ProfitContext, prepare_order, write_prepared
 from poas.settings import ShopConfig
 from poas.sources.payload import TimeBounds
-from poas.sources.shopify_bulk import BulkError, BulkGroup, bulk_groups, parse_group, read_bulk
+from poas.sources.shopify_bulk import BulkError, RawGroup, parse_raw_group, raw_groups, read_bulk
 from poas.sources.shopify_csv import CsvError, read_export
 from poas.store.customer_numbering import StagedPlacements, gate, number_customers
 from poas.store.orders import ensure_shop
@@ -110,9 +110,10 @@ def _prepare(item: Order | BulkError | CsvError, context: ProfitContext, keep: b
     return prepare_order(item, context, keep=keep)
 
 
-def prepare_bulk_chunk(items: list[tuple[int, str, list[bytes]] | BulkError]) -> list[Item]:
-    """Parse and price a chunk of bulk orders (each its first line, gid and rows' lines); the
-    reader's line errors pass through, in place (runs in a worker set up by `_init_worker`)."""
+def prepare_bulk_chunk(items: list[tuple[int, str, list[bytes], list[int]] | BulkError]) -> list[Item]:
+    """Parse and price a chunk of bulk orders (each `RawGroup.as_tuple()`: its first line, gid, rows'
+    lines and line numbers); the reader's line errors pass through, in place, and a group's bad lines
+    come before its order (runs in a worker set up by `_init_worker`)."""
     assert _worker is not None, "worker not initialized"
     context, shop, bounds = _worker
     keys = shop.consent_attribute_keys
@@ -121,13 +122,13 @@ def prepare_bulk_chunk(items: list[tuple[int, str, list[bytes]] | BulkError]) ->
         if isinstance(it, BulkError):
             out.append(it)
             continue
-        group = BulkGroup.from_raw(*it)
-        out.append(_prepare(parse_group(group, shop.id, consent_keys=keys, bounds=bounds), context, False))
+        for got in parse_raw_group(RawGroup(*it), shop.id, consent_keys=keys, bounds=bounds):
+            out.append(_prepare(got, context, False))
     return out
 
 
-def _sendable(item: BulkGroup | BulkError) -> tuple[int, str, list[bytes]] | BulkError:
-    return item if isinstance(item, BulkError) else (item.line, item.gid, item.raw)
+def _sendable(item: RawGroup | BulkError) -> tuple[int, str, list[bytes], list[int]] | BulkError:
+    return item if isinstance(item, BulkError) else item.as_tuple()
 
 
 def _stream_size(stream: IO[bytes]) -> int | None:
@@ -189,7 +190,7 @@ def backfill(
         raise BackfillWorkerDied(report) from exc
     try:
         if pool is not None:
-            groups = (_sendable(g) for g in bulk_groups(stream, on_progress=on_progress))
+            groups = (_sendable(g) for g in raw_groups(stream, on_progress=on_progress))
             items: Iterable[Item] = in_order(
                 pool, chunks(groups, CHUNK_ORDERS), prepare_bulk_chunk, 4 * workers + 4
             )

@@ -3,10 +3,16 @@
 Each Order row is rewritten into the REST order shape and mapped by `poas.sources.shopify`, so both
 paths share one set of rules. Child rows usually follow their order closely; an order is completed
 once `window` newer orders have started (or at the end of the file), so memory stays bounded.
+
+Grouping reads a well-formed line's kind from its bytes (`raw_groups`: an Order row starts with its
+`id`, a child row ends with its `__parentId`) and parses only the lines it cannot read so; each row is
+then parsed once, with its group (`parse_raw_group`), in a backfill's worker processes. A line's
+error is reported when it is read if its bytes say nothing, else when its group is parsed.
 """
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -195,29 +201,89 @@ def order_payload(row: Mapping[str, Any], children: Iterable[Mapping[str, Any]])
 
 @dataclass(slots=True)
 class BulkGroup:
-    """An Order row with its child rows, as read: `line` is the Order row's line, `raw` the rows'
-    lines as bytes (the Order row's first), so a worker process can be sent the group cheaply."""
+    """An Order row with its child rows, parsed: `line` is the Order row's line."""
 
     line: int
     gid: str
     row: dict[str, Any]
     children: list[dict[str, Any]]
+
+
+@dataclass(slots=True)
+class RawGroup:
+    """An Order row's line with its child rows' lines, as read and not yet parsed: `raw` holds the
+    lines (the Order row's first) and `lines` their line numbers. Plain bytes and ints, so a worker
+    process is sent a group cheaply (`as_tuple`)."""
+
+    line: int
+    gid: str
     raw: list[bytes]
+    lines: list[int]
 
-    @classmethod
-    def from_raw(cls, line: int, gid: str, raw: list[bytes]) -> BulkGroup:
-        """The group again from its lines (which `bulk_groups` has read as JSON objects once)."""
-        rows = [load_json(r) for r in raw]
-        return cls(line, gid, rows[0], rows[1:], raw)
+    def as_tuple(self) -> tuple[int, str, list[bytes], list[int]]:
+        return (self.line, self.gid, self.raw, self.lines)
 
 
-def bulk_groups(
+# A well-formed line is classified from its bytes; every other line is parsed to be classified.
+# Either way a row is parsed once, by `parse_raw_group`, which checks the bytes' reading.
+_HEAD = re.compile(rb'\{\s*"id"\s*:\s*"(gid://shopify/Order/[0-9]+)"\s*[,}]')
+_CHILD = re.compile(rb'"__parentId"\s*:\s*"(gid://shopify/Order/[0-9]+)"\s*\}\s*$')
+_TAIL = 120  # bytes at a line's end searched for its __parentId
+
+
+def _read_kind(raw: bytes) -> tuple[bool, str] | None:
+    """(is a child row, the Order gid) of a well-formed line read from its bytes; None when the line
+    must be parsed to tell (any other layout, or "__parentId" more than once)."""
+    if b"__parentId" in raw:
+        if raw.count(b"__parentId") != 1:
+            return None
+        child = _CHILD.search(raw, max(0, len(raw) - _TAIL))
+        return (True, child.group(1).decode()) if child else None
+    head = _HEAD.match(raw)
+    return (False, head.group(1).decode()) if head else None
+
+
+def _row_kind(row: Any) -> tuple[bool, str] | str:
+    """(is a child row, the Order gid) of a parsed row, or what is wrong with it."""
+    if not isinstance(row, dict):
+        return "expected a JSON object"
+    parent = row.get("__parentId")
+    if parent is not None:
+        return (True, str(parent))
+    gid = str(row.get("id") or "")
+    if _kind(gid) != "Order":
+        return "id: expected an Order gid (gid://shopify/Order/…) or a __parentId"
+    return (False, gid)
+
+
+def _parsed(raw: bytes) -> Any:
+    try:
+        return load_json(raw)
+    except PayloadError as exc:
+        return BulkError(0, "not valid JSON" if exc.field == "body" else str(exc))
+
+
+def _wrong(kind: tuple[bool, str] | str | BulkError, gid: str) -> str:
+    """Why a row of a group is not what its bytes read as."""
+    if isinstance(kind, BulkError):
+        return kind.message
+    if isinstance(kind, str):
+        return kind
+    return f"id, __parentId: not those of order {_tail(gid)} when parsed (a key given twice?)"
+
+
+def _orphan(line: int, gid: str) -> BulkError:
+    return BulkError(line, f"__parentId: order {_tail(gid)} is not in the recent rows")
+
+
+def raw_groups(
     stream: IO[bytes], *, window: int = 1000, on_progress: Callable[[int], None] | None = None
-) -> Iterator[BulkGroup | BulkError]:
-    """Each Order row with its child rows (or the error of a line that is neither), in file order:
-    an order is complete once `window` newer orders have started, or at the end of the file.
-    `on_progress` gets the bytes read so far (every 500 lines and at the end)."""
-    open_orders: OrderedDict[str, BulkGroup] = OrderedDict()
+) -> Iterator[RawGroup | BulkError]:
+    """Each Order row's line with its child rows' lines (or the error of a line that is neither), in
+    file order: an order is complete once `window` newer orders have started, or at the end of the
+    file. A line is parsed here only when its bytes do not tell its kind. `on_progress` gets the
+    bytes read so far (every 500 lines and at the end)."""
+    open_orders: OrderedDict[str, RawGroup] = OrderedDict()
     done = 0
     for line_no, raw in enumerate(stream, start=1):
         done += len(raw)
@@ -225,33 +291,70 @@ def bulk_groups(
             on_progress(done)
         if not raw.strip():
             continue
-        try:
-            row = load_json(raw)
-        except PayloadError as exc:
-            yield BulkError(line_no, "not valid JSON" if exc.field == "body" else str(exc))
-            continue
-        if not isinstance(row, dict):
-            yield BulkError(line_no, "expected a JSON object")
-            continue
-        parent = row.get("__parentId")
-        if parent is None:
-            gid = str(row.get("id") or "")
-            if _kind(gid) != "Order":
-                yield BulkError(line_no, "id: expected an Order gid (gid://shopify/Order/…) or a __parentId")
+        kind = _read_kind(raw)
+        if kind is None:
+            row = _parsed(raw)
+            found = BulkError(line_no, row.message) if isinstance(row, BulkError) else _row_kind(row)
+            if isinstance(found, BulkError | str):
+                yield found if isinstance(found, BulkError) else BulkError(line_no, found)
                 continue
-            open_orders[gid] = BulkGroup(line_no, gid, row, [], [raw])
+            kind = found
+        child, gid = kind
+        if not child:
+            if gid in open_orders:  # the same order again before its group completed: that one first
+                yield open_orders.pop(gid)
+            open_orders[gid] = RawGroup(line_no, gid, [raw], [line_no])
             while len(open_orders) > window:
                 yield open_orders.popitem(last=False)[1]
-        elif parent in open_orders:
-            group = open_orders[parent]
-            group.children.append(row)
+        elif gid in open_orders:
+            group = open_orders[gid]
             group.raw.append(raw)
+            group.lines.append(line_no)
         else:
-            yield BulkError(line_no, f"__parentId: order {_tail(parent)} is not in the recent rows")
+            yield _orphan(line_no, gid)
     while open_orders:
         yield open_orders.popitem(last=False)[1]
     if on_progress is not None:
         on_progress(done)
+
+
+def parse_raw_group(
+    group: RawGroup,
+    shop_id: str,
+    *,
+    consent_keys: Sequence[str] = DEFAULT_SIGNAL_KEYS,
+    bounds: TimeBounds | None = None,
+) -> list[Order | BulkError]:
+    """The order of a group read by `raw_groups`, after the errors of its bad lines: a child row that
+    is not valid JSON is left out (its line named); an Order row that is not valid JSON (or is not
+    the Order its bytes read as) fails with its child rows, which then have no order."""
+    head = _parsed(group.raw[0])
+    kind = head if isinstance(head, BulkError) else _row_kind(head)
+    if kind != (False, group.gid):
+        return [
+            BulkError(group.line, _wrong(kind, group.gid)),
+            *(_orphan(n, group.gid) for n in group.lines[1:]),
+        ]
+    out: list[Order | BulkError] = []
+    children: list[dict[str, Any]] = []
+    for raw, line_no in zip(group.raw[1:], group.lines[1:], strict=True):
+        row = _parsed(raw)
+        kind = row if isinstance(row, BulkError) else _row_kind(row)
+        if kind == (True, group.gid):
+            children.append(row)
+        elif isinstance(kind, BulkError):
+            out.append(BulkError(line_no, kind.message))
+        else:
+            out.append(BulkError(line_no, _wrong(kind, group.gid)))
+    out.append(
+        parse_group(
+            BulkGroup(group.line, group.gid, head, children),
+            shop_id,
+            consent_keys=consent_keys,
+            bounds=bounds,
+        )
+    )
+    return out
 
 
 def parse_group(
@@ -282,8 +385,8 @@ def read_bulk(
     """Orders (or errors naming the line and field) from a bulk JSONL stream, in file order;
     `consent_keys` and `bounds` as for `shopify.parse_order` (customAttributes carry the ads consent
     signal)."""
-    for item in bulk_groups(stream, window=window, on_progress=on_progress):
+    for item in raw_groups(stream, window=window, on_progress=on_progress):
         if isinstance(item, BulkError):
             yield item
         else:
-            yield parse_group(item, shop_id, consent_keys=consent_keys, bounds=bounds)
+            yield from parse_raw_group(item, shop_id, consent_keys=consent_keys, bounds=bounds)
