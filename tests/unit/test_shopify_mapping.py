@@ -183,6 +183,7 @@ def test_ads_consent_comes_from_a_note_attribute_never_from_the_newsletter_box()
         (lambda d: d.pop("line_items"), "line_items"),
         (lambda d: d.update(currency=None), "currency"),
         (lambda d: d["refunds"].append({"id": 5}), "refunds[0].created_at"),
+        (lambda d: d.update(payment_gateway_names=1), "payment_gateway_names"),  # was a TypeError
     ],
 )
 def test_bad_payloads_name_the_field(mutate: Any, field: str) -> None:

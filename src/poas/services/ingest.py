@@ -193,6 +193,25 @@ class PreparedOrder:
     customer_key: str | None = None  # the order's customer (poas.domain.customers.customer_key)
     counts: bool = False  # whether it counts as one of its customer's orders
 
+    def __reduce__(self) -> tuple[type[PreparedOrder], tuple[Any, ...]]:
+        # a tuple of the fields: a slots dataclass otherwise pickles through Python-level
+        # __getstate__/__setstate__, which import workers pay for every order
+        return (
+            PreparedOrder,
+            (
+                self.rows,
+                self.lines,
+                self.snapshot,
+                self.profit_error,
+                self.line,
+                self.order,
+                self.profit,
+                self.user_data,
+                self.customer_key,
+                self.counts,
+            ),
+        )
+
     @property
     def key(self) -> tuple[str, str]:
         return self.rows.key

@@ -355,7 +355,10 @@ def parse_order(
         refunds[r.refund_id] = r
     customer = obj.obj("customer")
     client = obj.obj("client_details")
-    gateways = [g for g in (obj.raw("payment_gateway_names") or []) if isinstance(g, str) and g]
+    names = obj.raw("payment_gateway_names") or []
+    if not isinstance(names, list):
+        raise PayloadError("payment_gateway_names", "expected a list")
+    gateways = [g for g in names if isinstance(g, str) and g]
     address = obj.obj("shipping_address") or obj.obj("billing_address")
     currency = obj.text("currency")
     if not currency:

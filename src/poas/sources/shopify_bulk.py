@@ -22,6 +22,7 @@ from poas.domain.consent import DEFAULT_SIGNAL_KEYS
 from poas.domain.order import Order
 from poas.sources import shopify
 from poas.sources.payload import PayloadError, TimeBounds, load_json
+from poas.sources.shopify_bulk_fast import fast_order
 
 
 @dataclass(frozen=True, slots=True)
@@ -365,6 +366,9 @@ def parse_group(
     bounds: TimeBounds | None = None,
 ) -> Order | BulkError:
     """The order of a complete group, or the error naming its first line and the field."""
+    fast = fast_order(group.row, group.children, shop_id, consent_keys=consent_keys, bounds=bounds)
+    if fast is not None:
+        return fast
     try:
         return shopify.parse_order(
             order_payload(group.row, group.children), shop_id, consent_keys=consent_keys, bounds=bounds

@@ -85,6 +85,21 @@ class OrderRows:
     refunds: list[tuple[Any, ...]]
     refund_lines: list[tuple[Any, ...]]
 
+    def __reduce__(self) -> tuple[type[OrderRows], tuple[Any, ...]]:
+        # a tuple of the fields: a slots dataclass otherwise pickles through Python-level
+        # __getstate__/__setstate__, which import workers pay for every order
+        return (
+            OrderRows,
+            (
+                self.key,
+                self.head,
+                self.lines,
+                self.shipping,
+                self.refunds,
+                self.refund_lines,
+            ),
+        )
+
 
 def order_rows(order: Order, user_data: Mapping[str, Any] | None) -> OrderRows:
     """The order as row tuples; amounts become minor units of the order currency (half-even)."""

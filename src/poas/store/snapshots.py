@@ -122,6 +122,21 @@ class SnapshotValues:
     breakdown_json: str
     missing_cost_lines: int = 0
 
+    def __reduce__(self) -> tuple[type[SnapshotValues], tuple[Any, ...]]:
+        # a tuple of the fields: a slots dataclass otherwise pickles through Python-level
+        # __getstate__/__setstate__, which import workers pay for every order
+        return (
+            SnapshotValues,
+            (
+                self.currency,
+                self.minors,
+                self.sendable,
+                self.reason,
+                self.breakdown_json,
+                self.missing_cost_lines,
+            ),
+        )
+
     @property
     def fingerprint(self) -> Fingerprint:
         return _fingerprint(self.currency, self.minors, self.sendable, self.reason)
