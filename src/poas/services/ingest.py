@@ -32,7 +32,14 @@ from poas.store.customer_numbering import StagedPlacements, stage_placements, st
 from poas.store.customers import place_orders, staged_from_store
 from poas.store.order_rows import ORDER_COLUMNS, UPDATED_AT, OrderRows, order_rows, utc_text
 from poas.store.order_writer import UpsertResult, write_orders
-from poas.store.orders import ensure_shop, load_orders, load_user_data, newest_per_key, stored_form
+from poas.store.orders import (
+    ensure_shop,
+    load_orders,
+    load_user_data,
+    newest_per_key,
+    priced_as_stored,
+    stored_form,
+)
 from poas.store.return_rates import load_model
 from poas.store.rules import load_rules
 from poas.store.snapshots import (
@@ -222,7 +229,9 @@ def prepare_order(
 ) -> PreparedOrder:
     """Hash the contact data, price the order as the store will keep it, and build its rows."""
     user_data, _ = hash_contact(order)
-    kept = order if amounts_exact else stored_form(order)
+    # priced as stored: an order that prices the same as it is (the common case) is not copied
+    as_is = amounts_exact or (not keep and priced_as_stored(order))
+    kept = order if as_is else stored_form(order)
     profit, error = context.price(kept)
     return PreparedOrder(
         order_rows(order, user_data),

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, Table, and_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from poas.domain.money import exponent
 from poas.domain.order import (
     Attribution,
     Consent,
@@ -298,6 +299,45 @@ def _order_from_rows(h: Any, lines: list[Any], ships: list[Any], rfs: list[Any],
         ),
         actual_payment_fee=_opt_dec(h.actual_payment_fee, cur),
         source=h.source,
+    )
+
+
+def _minor(v: Decimal | None, places: int) -> bool:
+    """Whether `v` is in minor units: `places` decimals, or a zero (of any exponent, not -0)."""
+    if v is None:
+        return True
+    sign, digits, exp = v.as_tuple()
+    if sign or digits == (0,):
+        return not sign and (exp == -places or digits == (0,))
+    return exp == -places
+
+
+def priced_as_stored(order: Order) -> bool:
+    """Whether `order` prices as its stored form does (`stored_form`): every amount is already in
+    minor units (what Shopify and WooCommerce send: two decimals in NOK, none in JPY), a zero of any
+    exponent included, since the price quantizes what it reports; the price reads no contact data.
+    tests/unit/test_priced_as_stored.py holds the two prices equal."""
+    p = exponent(order.currency)
+    return (
+        all(
+            _minor(ln.unit_price, p)
+            and _minor(ln.discount, p)
+            and _minor(ln.tax, p)
+            and _minor(ln.unit_cost, p)
+            for ln in order.lines
+        )
+        and all(
+            _minor(s.price, p) and _minor(s.discount, p) and _minor(s.tax, p) for s in order.shipping_lines
+        )
+        and all(
+            _minor(r.shipping, p)
+            and _minor(r.shipping_tax, p)
+            and _minor(r.adjustment, p)
+            and _minor(r.adjustment_tax, p)
+            and all(_minor(rl.amount, p) and _minor(rl.tax, p) for rl in r.lines)
+            for r in order.refunds
+        )
+        and _minor(order.actual_payment_fee, p)
     )
 
 
