@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import orjson
 
@@ -89,20 +89,24 @@ def load_variants(path: Path) -> list[Variant]:
     return variants
 
 
+def _is_map(value: object) -> TypeGuard[Mapping[str, Any]]:
+    return type(value) is dict or isinstance(value, Mapping)  # the abc check only for non-dicts
+
+
 def _gid(kind: str, value: object) -> str | None:
     return f"gid://shopify/{kind}/{value}" if value not in (None, "") else None
 
 
 def _money(value: Any) -> dict[str, Any] | None:
     """REST `{shop_money: {amount, currency_code}}` → GraphQL `{shopMoney: {amount, currencyCode}}`."""
-    if not isinstance(value, Mapping) or not isinstance(value.get("shop_money"), Mapping):
+    if not _is_map(value) or not _is_map(value.get("shop_money")):
         return None
     shop = value["shop_money"]
     return {"shopMoney": {"amount": shop.get("amount"), "currencyCode": shop.get("currency_code")}}
 
 
 def _list(value: Any) -> list[Mapping[str, Any]]:
-    return [v for v in value if isinstance(v, Mapping)] if isinstance(value, list) else []
+    return [v for v in value if _is_map(v)] if isinstance(value, list) else []
 
 
 def _taxes(value: Any) -> list[dict[str, Any]]:
@@ -166,7 +170,7 @@ def _refund(r: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _customer(c: Any) -> dict[str, Any] | None:
-    if not isinstance(c, Mapping):
+    if not _is_map(c):
         return None
     consent = c.get("email_marketing_consent")
     return {
@@ -175,13 +179,13 @@ def _customer(c: Any) -> dict[str, Any] | None:
         "firstName": c.get("first_name"),
         "lastName": c.get("last_name"),
         "emailMarketingConsent": {"marketingState": str(consent.get("state") or "").upper()}
-        if isinstance(consent, Mapping)
+        if _is_map(consent)
         else None,
     }
 
 
 def _address(a: Any) -> dict[str, Any] | None:
-    if not isinstance(a, Mapping):
+    if not _is_map(a):
         return None
     return {
         "city": a.get("city"),
@@ -215,7 +219,7 @@ def bulk_rows(order: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
         "shippingAddress": _address(order.get("shipping_address") or order.get("billing_address")),
         "landingPageUrl": order.get("landing_site"),
         "referrerUrl": order.get("referring_site"),
-        "clientIp": client.get("browser_ip") if isinstance(client, Mapping) else None,
+        "clientIp": client.get("browser_ip") if _is_map(client) else None,
         "customAttributes": [
             {"key": a.get("name"), "value": a.get("value")} for a in _list(order.get("note_attributes"))
         ],
