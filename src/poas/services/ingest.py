@@ -391,8 +391,9 @@ def _stage(
     stamp = utc_text(now)
     rows: list[tuple[Any, ...]] = []
     from_store: list[str] = []
+    written = up.written  # a new set per call: taken once, not once per order
     for key, p in latest.items():
-        if key not in up.written:
+        if key not in written:
             continue
         snap = p.snapshot
         if snap is None and key in up.updated:
