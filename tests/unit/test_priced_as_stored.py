@@ -76,4 +76,5 @@ def test_amounts_the_store_rounds_are_priced_in_their_stored_form() -> None:
     for odd in (Decimal("1000.005"), Decimal("1000.0"), Decimal("1E+3"), Decimal("-0.00")):
         changed = replace(order, lines=(replace(line, unit_price=odd), *order.lines[1:]))
         assert not priced_as_stored(changed), odd
-    assert priced_as_stored(replace(order, lines=(replace(line, discount=Decimal(0)), *order.lines[1:])))
+    for fine in (Decimal(0), Decimal("-12.50")):
+        assert priced_as_stored(replace(order, lines=(replace(line, discount=fine), *order.lines[1:])))

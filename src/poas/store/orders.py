@@ -307,8 +307,8 @@ def _minor(v: Decimal | None, places: int) -> bool:
     if v is None:
         return True
     sign, digits, exp = v.as_tuple()
-    if sign or digits == (0,):
-        return not sign and (exp == -places or digits == (0,))
+    if digits == (0,):  # stored as 0 with `places` decimals, which prices the same; -0 is left alone
+        return not sign
     return exp == -places
 
 
