@@ -13,6 +13,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.text import Text
 
 from poas.cli.app import console, err_console, fail, import_app, resolve_shop, store
+from poas.cli.intake import worker_died
 from poas.services.cost_import import read_cost_file, save_costs
 from poas.services.fx_import import import_fx_file
 from poas.services.order_import import OrderImport, WorkerDied
@@ -65,14 +66,8 @@ def import_orders(
                 task = progress.add_task(f"importing {file.name}", total=size)
                 report = importer.run(file, fmt=fmt, on_progress=lambda n: progress.update(task, completed=n))
     except WorkerDied as exc:
-        err_console.print(  # one line, however narrow the terminal
-            f"[red]error:[/red] a worker process died (out of memory?): the import of {escape(file.name)} "
-            f"stopped after {exc.report.committed} orders were committed; running it again is safe (orders "
-            "are stored once per order id, nothing is doubled), with --workers 0 to use no worker processes",
-            highlight=False,
-            soft_wrap=True,
-        )
-        raise typer.Exit(1) from None
+        hint = "with --workers 0 to use no worker processes"
+        raise worker_died(f"the import of {file.name}", exc.report.committed, hint=hint) from None
     out, errors = report.outcome, report.errors
     accepted, rejected, lines = report.accepted, report.rejected, report.lines
     elapsed = time.perf_counter() - started

@@ -180,12 +180,13 @@ def _backfill(file: Path, shop: ShopConfig, kind: Kind, *, batch_size: int, send
         raise typer.Exit(1)
 
 
-def worker_died(what: str, committed: int) -> typer.Exit:
-    """Say on one line (however narrow the terminal) that a worker process died; exit 1."""
+def worker_died(what: str, committed: int, *, hint: str = "") -> typer.Exit:
+    """Say on one line (however narrow the terminal) that a worker process died; exit 1. `hint` ends
+    the line (how to run without worker processes, where the command has a way)."""
     err_console.print(
         f"[red]error:[/red] a worker process died (out of memory?): {escape(what)} stopped after "
         f"{committed} orders were committed; running it again is safe (orders are stored once per "
-        "order id, nothing is doubled)",
+        f"order id, nothing is doubled){', ' + hint if hint else ''}",
         highlight=False,
         soft_wrap=True,
     )
