@@ -30,6 +30,7 @@ from poas.sources.stored_body import Hashed
 from poas.store.costs import load_cost_book, load_fx_table
 from poas.store.customer_numbering import StagedPlacements, stage_placements, staged_row
 from poas.store.customers import place_orders, staged_from_store
+from poas.store.field_pickle import FieldPickle
 from poas.store.order_rows import ORDER_COLUMNS, UPDATED_AT, OrderRows, order_rows, utc_text
 from poas.store.order_writer import UpsertResult, write_orders
 from poas.store.orders import (
@@ -182,7 +183,7 @@ def _queue(
 
 
 @dataclass(slots=True)
-class PreparedOrder:
+class PreparedOrder(FieldPickle):
     """One order ready to write: its rows and profit snapshot values, or why it has no profit.
 
     Built by `prepare_order` (in an import's worker processes too: everything but `order`, `profit`
@@ -199,25 +200,6 @@ class PreparedOrder:
     user_data: dict[str, Any] | None = None
     customer_key: str | None = None  # the order's customer (poas.domain.customers.customer_key)
     counts: bool = False  # whether it counts as one of its customer's orders
-
-    def __reduce__(self) -> tuple[type[PreparedOrder], tuple[Any, ...]]:
-        # a tuple of the fields: a slots dataclass otherwise pickles through Python-level
-        # __getstate__/__setstate__, which import workers pay for every order
-        return (
-            PreparedOrder,
-            (
-                self.rows,
-                self.lines,
-                self.snapshot,
-                self.profit_error,
-                self.line,
-                self.order,
-                self.profit,
-                self.user_data,
-                self.customer_key,
-                self.counts,
-            ),
-        )
 
     @property
     def key(self) -> tuple[str, str]:

@@ -13,7 +13,7 @@ field that is wrong. It gives the Order the long way gives, to the Decimal expon
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from poas.domain.consent import find_signal
@@ -51,19 +51,7 @@ def _id(gid: object) -> str | None:
     return text
 
 
-_LIMIT = Decimal("1e15")
-
-
 def _dec(value: object) -> Decimal:
-    """`Obj.dec_value`'s number; a string (every amount) read here directly, the same way."""
-    if type(value) is str:
-        try:
-            d = Decimal(value.strip())
-        except InvalidOperation:
-            raise _Off from None
-        if not d.is_finite() or abs(d) >= _LIMIT:
-            raise _Off
-        return d
     try:
         return Obj.dec_value(value, "")
     except PayloadError:

@@ -18,6 +18,7 @@ import orjson
 
 from poas.domain.money import exponent
 from poas.domain.order import Order
+from poas.store.field_pickle import FieldPickle
 
 ORDER_COLUMNS = (
     *("shop_id", "order_id", "name", "currency", "prices_include_vat", "created_at", "processed_at"),
@@ -75,7 +76,7 @@ def json_text(value: Any) -> str:
 
 
 @dataclass(slots=True)
-class OrderRows:
+class OrderRows(FieldPickle):
     """One order's rows; `head` lacks `ingested_at`, which the writer adds per batch."""
 
     key: Key
@@ -84,21 +85,6 @@ class OrderRows:
     shipping: list[tuple[Any, ...]]
     refunds: list[tuple[Any, ...]]
     refund_lines: list[tuple[Any, ...]]
-
-    def __reduce__(self) -> tuple[type[OrderRows], tuple[Any, ...]]:
-        # a tuple of the fields: a slots dataclass otherwise pickles through Python-level
-        # __getstate__/__setstate__, which import workers pay for every order
-        return (
-            OrderRows,
-            (
-                self.key,
-                self.head,
-                self.lines,
-                self.shipping,
-                self.refunds,
-                self.refund_lines,
-            ),
-        )
 
 
 def order_rows(order: Order, user_data: Mapping[str, Any] | None) -> OrderRows:

@@ -12,6 +12,7 @@ from sqlalchemy import Connection, select
 
 from poas.domain.money import Money, exponent
 from poas.domain.profit import COST_DEPENDENT
+from poas.store.field_pickle import FieldPickle
 from poas.store.order_rows import from_minor, json_text, utc_text
 from poas.store.order_writer import insert_rows
 from poas.store.tables.foundation import profit_snapshots
@@ -112,7 +113,7 @@ Fingerprint = tuple[Any, ...]
 
 
 @dataclass(frozen=True, slots=True)
-class SnapshotValues:
+class SnapshotValues(FieldPickle):
     """What a snapshot stores of one profit result, ready to write (the breakdown already JSON text)."""
 
     currency: str
@@ -121,21 +122,6 @@ class SnapshotValues:
     reason: str | None
     breakdown_json: str
     missing_cost_lines: int = 0
-
-    def __reduce__(self) -> tuple[type[SnapshotValues], tuple[Any, ...]]:
-        # a tuple of the fields: a slots dataclass otherwise pickles through Python-level
-        # __getstate__/__setstate__, which import workers pay for every order
-        return (
-            SnapshotValues,
-            (
-                self.currency,
-                self.minors,
-                self.sendable,
-                self.reason,
-                self.breakdown_json,
-                self.missing_cost_lines,
-            ),
-        )
 
     @property
     def fingerprint(self) -> Fingerprint:
