@@ -29,7 +29,13 @@ def test_profit_ledger_has_one_row_per_order_with_every_component(engine: Engine
     a0 = next(r for r in rows if r["order_id"] == "A-0")
     assert a0["revenue_ex_vat"] == "500.00" and a0["cogs"] == "400.00" and a0["gross_profit"] == "100.00"
     assert a0["vat"] == "125.00" and a0["currency"] == "NOK" and a0["version"] == "1"
-    assert json.loads(a0["breakdown"])  # the explainable breakdown travels as JSON text
+    bd = json.loads(a0["breakdown"])  # the explainable breakdown travels as JSON text, whole (not packed)
+    assert "~v" not in bd and bd["order_id"] == "A-0" and bd["currency"] == "NOK"
+    assert bd["components"]["cogs"] == {
+        "amount": "400.00",
+        "basis": "qty × unit cost valid at the order time, per line (see lines)",
+    }
+    assert bd["fx"] == [] and bd["notes"] is not None and bd["lines"][0]["line_id"]
     lines = _export(engine, "profit", "jsonl", date_from=DAY, date_to=DAY).splitlines()
     assert len(lines) == 13 and isinstance(json.loads(lines[0])["breakdown"], dict)
     assert _export(engine, "profit", "jsonl", date_from=date(2026, 3, 11)) == ""

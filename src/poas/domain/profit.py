@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date
 from decimal import ROUND_HALF_EVEN, Decimal
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol
 
 from poas.domain.costs import CostBook, CostRow
@@ -96,6 +97,27 @@ class ProfitPolicy:
         if self.default_margin is not None:
             return self.default_margin, "shop default margin"
         return None
+
+
+# Sources every order (or many) shares: one read-only object each (the stored breakdown packs a
+# shared source once, `poas.store.breakdown_pack`).
+_FIXED_SOURCES: Mapping[str, Mapping[str, Any]] = {
+    "cogs": MappingProxyType({"basis": "qty × unit cost valid at the order time, per line (see lines)"}),
+    "expected_return_cost": MappingProxyType(
+        {"basis": "Σ lines p_return × (revenue − cogs × restock share + handling)"}
+    ),
+    "recovered_cogs": MappingProxyType({"basis": "restock types return, cancel, legacy_restock"}),
+    "return_handling_cost": MappingProxyType(
+        {"basis": "return handling per returned line (restock type return)"}
+    ),
+    "realized_profit": MappingProxyType(
+        {"basis": "gross profit − refunded revenue + recovered cogs − return handling − cancellation"}
+    ),
+}
+_NOTHING_SHIPPED = MappingProxyType({"rule": None, "basis": "nothing shipped"})
+_NO_SHIPPING_RULE = MappingProxyType({"rule": None, "basis": "no shipping rule matched"})
+_ACTUAL_FEE = MappingProxyType({"rule": None, "basis": "actual fee recorded on the order"})
+_NOT_CANCELLED = MappingProxyType({"basis": "not cancelled"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,21 +224,27 @@ class ProfitResult:
         """False when a cost is missing with no fallback: never count this profit (it is not revenue)."""
         return self.missing_cost_lines == 0
 
+    def vat_treatment(self) -> dict[str, Any]:
+        return {
+            "prices_include_vat": self.prices_include_vat,
+            "rule": "VAT removed from prices" if self.prices_include_vat else "VAT on top, not revenue",
+        }
+
+    def component(self, name: str) -> dict[str, Any]:
+        """A component's breakdown entry: its amount and its sources."""
+        entry: dict[str, Any] = {"amount": str(getattr(self, name).amount)}
+        entry.update(self.sources.get(name, {}))
+        return entry
+
     def to_dict(self) -> dict[str, Any]:
-        """The explainable breakdown, JSON-safe: amounts are decimal strings in `currency`."""
-        components: dict[str, Any] = {}
-        for name in COMPONENTS:
-            entry: dict[str, Any] = {"amount": str(getattr(self, name).amount)}
-            entry.update(self.sources.get(name, {}))
-            components[name] = entry
+        """The explainable breakdown, JSON-safe: amounts are decimal strings in `currency` (stored
+        packed: `poas.store.breakdown_pack`)."""
+        components = {name: self.component(name) for name in COMPONENTS}
         return {
             "order_id": self.order_id,
             "currency": self.currency,
             "order_currency": self.order_currency,
-            "vat_treatment": {
-                "prices_include_vat": self.prices_include_vat,
-                "rule": "VAT removed from prices" if self.prices_include_vat else "VAT on top, not revenue",
-            },
+            "vat_treatment": self.vat_treatment(),
             "components": components,
             "shipping_revenue": str(self.shipping_revenue.amount),
             "total_paid": str(self.total_paid.amount),
@@ -365,7 +393,7 @@ class _Pricer:
         self.notes: list[str] = []
         self.fallbacks: list[str] = []
         self.missing: list[str] = []
-        self.sources: dict[str, dict[str, Any]] = {}
+        self.sources: dict[str, Mapping[str, Any]] = {}
         self.figures: dict[str, _LineFigures] = {}
 
     def r(self, x: Decimal) -> Decimal:
@@ -486,13 +514,13 @@ class _Pricer:
         order = self.order
         grams = order.total_grams
         if not order.shipping_lines and grams == 0:
-            self.sources["shipping_cost"] = {"rule": None, "basis": "nothing shipped"}
+            self.sources["shipping_cost"] = _NOTHING_SHIPPED
             return ZERO
         first = order.shipping_lines[0] if order.shipping_lines else None
         method = (first.method or first.title) if first else None
         rule = self.rules.shipping_rule(method, order.shipping_country, grams, self.at)
         if rule is None:
-            self.sources["shipping_cost"] = {"rule": None, "basis": "no shipping rule matched"}
+            self.sources["shipping_cost"] = _NO_SHIPPING_RULE
             self.notes.append(
                 f"no shipping cost rule for method {method!r}, country {order.shipping_country}"
             )
@@ -503,7 +531,7 @@ class _Pricer:
     def payment_fee(self, total_paid: Decimal) -> Decimal:
         order = self.order
         if order.actual_payment_fee is not None:
-            self.sources["payment_fee"] = {"rule": None, "basis": "actual fee recorded on the order"}
+            self.sources["payment_fee"] = _ACTUAL_FEE
             return self.r(order.actual_payment_fee * self.order_rate)
         rule = self.rules.payment_fee_rule(order.gateway, self.at)
         if rule is None:
@@ -602,7 +630,7 @@ class _Pricer:
         """What a cancellation or void takes off gross profit: what never happened (module docstring)."""
         order = self.order
         if not order.cancelled:
-            self.sources["cancellation"] = {"basis": "not cancelled"}
+            self.sources["cancellation"] = _NOT_CANCELLED
             return ZERO
         why = "voided" if order.cancelled_at is None else "cancelled"
         parts: dict[str, Decimal] = {}
@@ -669,15 +697,7 @@ def compute_profit(
                 "gift_cards": "excluded",
             },
             "vat": {"lines": str(lines_vat), "shipping": str(ship_vat)},
-            "cogs": {"basis": "qty × unit cost valid at the order time, per line (see lines)"},
-            "expected_return_cost": {
-                "basis": "Σ lines p_return × (revenue − cogs × restock share + handling)"
-            },
-            "recovered_cogs": {"basis": "restock types return, cancel, legacy_restock"},
-            "return_handling_cost": {"basis": "return handling per returned line (restock type return)"},
-            "realized_profit": {
-                "basis": "gross profit − refunded revenue + recovered cogs − return handling − cancellation"
-            },
+            **_FIXED_SOURCES,
         }
     )
     m = pr.money

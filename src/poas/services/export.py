@@ -14,6 +14,7 @@ from sqlalchemy import Engine, Select, and_, func, select
 from poas.domain.destinations import is_google
 from poas.domain.money import exponent
 from poas.domain.profit import COST_DEPENDENT
+from poas.store.breakdown_pack import unpack
 from poas.store.tables.delivery import outbox
 from poas.store.tables.foundation import orders, profit_snapshots
 from poas.store.tables.spend import ad_spend
@@ -139,7 +140,7 @@ def _profit_query(
         d["sendable_reason"] = m["sendable_reason"]
         d["profit_known"] = known
         d["missing_cost_lines"] = int(m["missing_cost_lines"] or 0)
-        d["breakdown"] = m["breakdown"]
+        d["breakdown"] = unpack(m["breakdown"])  # stored packed (store.breakdown_pack)
         return d
 
     return stmt, row

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Engine, Text, and_, cast, func, select
 
 from poas.settings import ShopConfig
+from poas.store.breakdown_pack import unpack
 from poas.store.order_rows import from_minor
 from poas.store.tables.foundation import order_lines, orders, profit_snapshots
 
@@ -172,7 +173,7 @@ def _lines(engine: Engine, shop: ShopConfig, *, now: datetime, days: int, source
                 )
             ):
                 if by_order[r.order_id].version == r.version:
-                    breakdowns[r.order_id] = r.breakdown
+                    breakdowns[r.order_id] = unpack(r.breakdown)
             for r in conn.execute(
                 select(ol.order_id, ol.line_id, ol.title).where(ol.shop_id == shop.id, ol.order_id.in_(ids))
             ):

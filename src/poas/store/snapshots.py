@@ -11,7 +11,8 @@ from typing import Any, Protocol
 from sqlalchemy import Connection, select
 
 from poas.domain.money import Money, exponent
-from poas.domain.profit import COST_DEPENDENT
+from poas.domain.profit import COST_DEPENDENT, ProfitResult
+from poas.store.breakdown_pack import pack, pack_result, unpack
 from poas.store.field_pickle import FieldPickle
 from poas.store.order_rows import from_minor, json_text, utc_text
 from poas.store.order_writer import insert_rows
@@ -114,7 +115,7 @@ Fingerprint = tuple[Any, ...]
 
 @dataclass(frozen=True, slots=True)
 class SnapshotValues(FieldPickle):
-    """What a snapshot stores of one profit result, ready to write (the breakdown already JSON text)."""
+    """What a snapshot stores of one profit result, ready to write (the breakdown packed, as JSON text)."""
 
     currency: str
     minors: tuple[int, ...]  # COMPONENTS in minor units of `currency`
@@ -129,7 +130,7 @@ class SnapshotValues(FieldPickle):
 
 
 def snapshot_values(result: ProfitLike) -> SnapshotValues:
-    """Round every component to minor units and serialize the breakdown once."""
+    """Round every component to minor units and pack and serialize the breakdown once (`breakdown_pack`)."""
     monies = [getattr(result, c) for c in COMPONENTS]
     currency = monies[0].currency
     for name, m in zip(COMPONENTS, monies, strict=True):
@@ -142,7 +143,7 @@ def snapshot_values(result: ProfitLike) -> SnapshotValues:
         minors,
         bool(result.sendable),
         result.reason,
-        json_text(result.to_dict()),
+        json_text(pack_result(result) if isinstance(result, ProfitResult) else pack(result.to_dict())),
         int(result.missing_cost_lines),
     )
 
@@ -251,7 +252,7 @@ def _snapshot(r: Any) -> Snapshot:
         amounts={c: from_minor(getattr(r, c), cur) for c in COMPONENTS},
         sendable=r.sendable,
         sendable_reason=r.sendable_reason,
-        breakdown=r.breakdown,
+        breakdown=unpack(r.breakdown),
         missing_cost_lines=int(r.missing_cost_lines or 0),
     )
 
