@@ -77,6 +77,9 @@ def test_order_page_amounts_in_bokmal(client: TestClient) -> None:
     assert f"460,62{kr} etter forventede returer" in text  # expected profit
     # no number left in the English way: 1349.00, 250.00, 2.4 %, 1,700
     assert not re.search(r"\d\.\d{2}\b|\d,\d{3}\b|2\.4", text), text
+    # the realized profit's status and the snapshot's reason are sentences in Bokmål too
+    assert "ikke endelig: realisert så langt" in text and "ordren ble lagt inn" in text
+    assert not re.search(r"not final|realized so far|order inserted", text), text
 
 
 def test_order_page_amounts_in_english(client: TestClient) -> None:
@@ -95,6 +98,7 @@ def test_order_page_amounts_in_english(client: TestClient) -> None:
     ):
         assert shown in text, (shown, text)
     assert not re.search(r"\d,\d{2}\b|\bkr\b", text), text
+    assert "not final: realized so far" in text and "order inserted" in text
 
 
 def test_the_api_keeps_the_plain_english_sentence() -> None:

@@ -104,11 +104,65 @@ CANCELLED = "%(basis)s: only the costs really incurred count."
 COGS = "Quantity × the unit cost valid when the order was placed, per line (see the lines below)."
 RETURNS = "Each line's return probability × (its revenue − goods restocked + return handling)."
 BASIS = "%(basis)s."
+# Whether the realized profit is final (the order page's status beside it).
+NOT_FINAL = "not final: realized so far, from the refunds recorded until now; returns still possible"
+FINAL_BY = {
+    "cancelled": "final: order cancelled",
+    "voided": "final: payment voided",
+    "fully_refunded": "final: fully refunded",
+    "window_closed": "final: return window closed",
+}
+FINAL_OTHER = "final: %(trigger)s"
+FINAL_CANCELLED = {
+    "cancelled": "final: order cancelled; only the costs really incurred are realized",
+    "voided": "final: payment voided; only the costs really incurred are realized",
+}
+PRICED_BEFORE_CANCEL = {
+    "cancelled": "order cancelled; the stored profit was priced before cancellations were: recompute it",
+    "voided": "payment voided; the stored profit was priced before cancellations were: recompute it",
+}
+# Why a profit snapshot was added, as the store writes it (ingest, cost imports and edits, rules).
+SNAPSHOT_REASONS = (
+    (re.compile(r"order (inserted|updated)"), {"inserted": "order inserted", "updated": "order updated"}),
+    (re.compile(r"cost rules v(?P<version>\d+)"), "cost rules version %(version)s"),
+    (re.compile(r"costs uploaded from (?P<file>.+)"), "costs uploaded from %(file)s"),
+    (re.compile(r"costs imported from (?P<file>.+)"), "costs imported from %(file)s"),
+    (re.compile(r"cost of (?P<key>.+) entered in the dashboard"), "cost of %(key)s entered in the dashboard"),
+)
+
+
+def profit_status(trigger: str | None, cancelled: str | None, priced_before_cancel: bool) -> Words:
+    """Why the realized profit is final (`trigger`: the final correction's), or that it is not yet;
+    `cancelled` is "cancelled" or "voided" for such an order."""
+    if cancelled and priced_before_cancel:
+        return words(PRICED_BEFORE_CANCEL[cancelled])
+    if trigger is not None:
+        known = FINAL_BY.get(trigger)
+        return words(known) if known else words(FINAL_OTHER, trigger=trigger)
+    if cancelled:
+        return words(FINAL_CANCELLED[cancelled])
+    return words(NOT_FINAL)
+
+
+def snapshot_reason(reason: str) -> Words | None:
+    """A snapshot's stored reason as a sentence the page translates; None for one it does not know."""
+    for pattern, text in SNAPSHOT_REASONS:
+        m = pattern.fullmatch(reason)
+        if m is None:
+            continue
+        if isinstance(text, dict):
+            return words(text[m.group(1)])
+        return Words(text=text, args={k: str(v) for k, v in m.groupdict().items()})
+    return None
+
+
 MESSAGES = (
     NO_SHOP, NO_PIXEL, NO_CONSENT, TEST_ORDER, NOT_PRICED, NOT_SENDABLE, NOT_PAID, HISTORY, WAITING,
     RETRYING, FINAL, PAST_WINDOW, WILL_APPEND, REVENUE_WITH_SHIPPING, REVENUE_NO_SHIPPING, VAT,
     SHIPPING_RULE, SHIPPING_RULE_WEIGHT, FEE_RULE, FEE_RULE_PARTS, NO_HANDLING, HANDLING,
-    *HANDLING_PER.values(), NO_REFUNDS, REFUND, CANCELLED, COGS, RETURNS,
+    *HANDLING_PER.values(), NO_REFUNDS, REFUND, CANCELLED, COGS, RETURNS, NOT_FINAL, *FINAL_BY.values(),
+    FINAL_OTHER, *FINAL_CANCELLED.values(), *PRICED_BEFORE_CANCEL.values(),
+    *(t for _, texts in SNAPSHOT_REASONS for t in (texts.values() if isinstance(texts, dict) else [texts])),
 )  # fmt: skip
 
 

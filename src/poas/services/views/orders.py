@@ -30,6 +30,8 @@ from poas.services.views.order_story import (
     cost_source,
     meta_status,
     not_queued_reason,
+    profit_status,
+    snapshot_reason,
 )
 from poas.services.views.order_values import RevenueView, SentValue, revenue_view, sent_value, sent_values
 from poas.settings import ShopConfig
@@ -349,6 +351,7 @@ class SnapshotView(BaseModel):
     version: int
     created_at: datetime
     reason: str
+    reason_words: Words | None = Field(None, description="`reason` as a message and its args (known reasons)")
     expected_profit: Decimal | None = Field(description="None when the profit is unknown (missing cost)")
     realized_profit: Decimal | None
     sendable: bool
@@ -391,26 +394,14 @@ def _corrections(conn: Connection, shop_id: str, order_id: str) -> list[Correcti
     return out
 
 
-_WHY_FINAL = {
-    "cancelled": "order cancelled",
-    "voided": "payment voided",
-    "fully_refunded": "fully refunded",
-    "window_closed": "return window closed",
-}
-
-
-def _profit_status(row: Any, snap: Snapshot | None, fixes: list[CorrectionView]) -> tuple[bool, str]:
+def _profit_status(row: Any, snap: Snapshot | None, fixes: list[CorrectionView]) -> tuple[bool, Words]:
     """(final, wording) for the realized profit: never "final" or "realized" for what is not."""
     cancelled = row["cancelled_at"] is not None or row["financial_status"] == "voided"
-    what = "payment voided" if row["cancelled_at"] is None else "order cancelled"
-    if cancelled and snap is not None and "cancellation" not in (snap.breakdown.get("components") or {}):
-        return False, f"{what}; the stored profit was priced before cancellations were: recompute it"
+    what = None if not cancelled else "voided" if row["cancelled_at"] is None else "cancelled"
+    before = cancelled and snap is not None and "cancellation" not in (snap.breakdown.get("components") or {})
     final = next((c for c in fixes if c.correction_key == "final"), None)
-    if final is not None:
-        return True, f"final: {_WHY_FINAL.get(final.trigger, final.trigger)}"
-    if cancelled:
-        return True, f"final: {what}; only the costs really incurred are realized"
-    return False, "not final: realized so far, from the refunds recorded until now; returns still possible"
+    trigger = final.trigger if final is not None and not before else None
+    return (not before and (final is not None or cancelled)), profit_status(trigger, what, before)
 
 
 class NewCustomerValueView(BaseModel):
@@ -450,6 +441,7 @@ class OrderDetail(BaseModel):
         False, description="the realized profit is final (ledger entry, or the order is cancelled / voided)"
     )
     profit_status: str = Field("", description="why the realized profit is final, or that it is not yet")
+    profit_status_words: Words | None = Field(None, description="`profit_status` as a message and its args")
     lines: list[OrderLineView]
     fallbacks: list[str]
     notes: list[str]
@@ -734,7 +726,8 @@ def _order_detail(
         sent_to_meta=told,
         last_sent_to_meta=told[-1] if told else None,
         profit_final=final,
-        profit_status=status,
+        profit_status=str(status),
+        profit_status_words=status,
         meta=meta,
         correction=note,
         expected_profit=expected,
@@ -745,6 +738,7 @@ def _order_detail(
                 version=s.version,
                 created_at=s.created_at,
                 reason=s.reason,
+                reason_words=snapshot_reason(s.reason),
                 expected_profit=s.amounts["expected_profit"] if s.profit_known else None,
                 realized_profit=s.amounts["realized_profit"] if s.profit_known else None,
                 sendable=s.sendable,
