@@ -33,8 +33,25 @@ def _rows(engine: Engine) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]
     return [tuple(r) for r in co], [tuple(r) for r in cu]
 
 
+def _natural_collation(engine: Engine) -> None:
+    """PostgreSQL: give order_id a language collation (ICU, root locale: a < B < b, 10 < 9) as a
+    database created with a language locale has, so that only the numbering's own `COLLATE "C"`
+    gives code-point order (a C.UTF-8 database would sort the ties that way anyway)."""
+    if engine.dialect.name != "postgresql":
+        return
+    with engine.begin() as conn:
+        conn.execute(
+            text('ALTER TABLE customer_orders ALTER COLUMN order_id TYPE VARCHAR(100) COLLATE "und-x-icu"')
+        )
+        ordered = conn.execute(
+            text("SELECT x FROM (VALUES ('b'), ('B'), ('a')) AS v(x) ORDER BY x COLLATE \"und-x-icu\"")
+        ).scalars()
+        assert list(ordered) == ["a", "b", "B"]  # not the code-point order the numbering must use
+
+
 def test_sql_numbering_equals_per_order_numbering(engine: Engine) -> None:
     setup(engine)
+    _natural_collation(engine)
     ties = ["b", "B", "a", "10", "9", "Ø1", "a-", "a_"]  # code points: 10 < 9 < B < a- < a < a_ < b < Ø1
     ingest(
         engine,
