@@ -251,6 +251,7 @@ def pack_result(result: ProfitResult) -> dict[str, Any]:
 
 
 _SHARED: dict[tuple[str, int], tuple[Mapping[str, Any], dict[str, Any]]] = {}
+_SHARED_MAX = 256
 
 
 def _shared(name: str, src: Mapping[str, Any]) -> dict[str, Any]:
@@ -260,7 +261,8 @@ def _shared(name: str, src: Mapping[str, Any]) -> dict[str, Any]:
     if hit is not None and hit[0] is src:
         return hit[1]
     packed = _pack_dict({"amount": "0.00", **src}, _COMPONENTS_T[name])
-    _SHARED[(name, id(src))] = (src, packed)
+    if len(_SHARED) < _SHARED_MAX:  # read-only sources made per order would not stay few
+        _SHARED[(name, id(src))] = (src, packed)
     return packed
 
 
