@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import json
+import pickle
 from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
@@ -16,7 +18,7 @@ from test_profit_properties import T0, orders, price, refunds_for
 
 from poas.domain.costs import CostBook, CostRow
 from poas.domain.order import Order, OrderLine, ShippingLine
-from poas.domain.profit import ProfitPolicy, ProfitResult, compute_profit
+from poas.domain.profit import ProfitPolicy, ProfitResult, SharedSource, compute_profit
 from poas.domain.rules import load_rules_toml
 from poas.store.breakdown_pack import TEMPLATE_V1, VERSION_KEY, pack, pack_result, unpack
 from poas.store.snapshots import snapshot_values
@@ -166,3 +168,16 @@ def test_the_template_reads_as_the_defaults_of_an_empty_breakdown() -> None:
     assert empty["lines"] == [] and empty["notes"] == []
     empty["notes"].append("changed")  # a caller's change never reaches the template
     assert TEMPLATE_V1["notes"] == []
+
+
+def test_a_result_with_shared_sources_pickles_copies_and_keeps_them_unchanged() -> None:
+    result = price(_plain_order())
+    shared = result.sources["cogs"]
+    assert isinstance(shared, SharedSource)
+    assert pickle.loads(pickle.dumps(result)) == result  # e.g. a worker process sending a result back
+    assert copy.deepcopy(result) == result and copy.deepcopy(shared) is shared
+    with pytest.raises(TypeError, match="read-only"):
+        shared["basis"] = "changed"
+    with pytest.raises(TypeError, match="read-only"):
+        shared.update(basis="changed")
+    assert price(_plain_order()).to_dict()["components"]["cogs"]["basis"].startswith("qty × unit cost")

@@ -22,7 +22,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date
 from decimal import ROUND_HALF_EVEN, Decimal
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol
 
 from poas.domain.costs import CostBook, CostRow
@@ -99,25 +98,44 @@ class ProfitPolicy:
         return None
 
 
-# Sources every order (or many) shares: one read-only object each (the stored breakdown packs a
-# shared source once, `poas.store.breakdown_pack`).
+class SharedSource(dict[str, Any]):
+    """A source that every order (or many) shares: one read-only object (the stored breakdown packs a
+    shared source once, `poas.store.breakdown_pack`). Pickles and copies like a dict, never changes."""
+
+    __slots__ = ()
+
+    def _read_only(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("a shared profit source is read-only")
+
+    __setitem__ = __delitem__ = update = pop = popitem = clear = setdefault = __ior__ = _read_only
+
+    def __reduce__(self) -> tuple[type[SharedSource], tuple[dict[str, Any]]]:
+        return (type(self), (dict(self),))
+
+    def __copy__(self) -> SharedSource:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> SharedSource:
+        return self
+
+
 _FIXED_SOURCES: Mapping[str, Mapping[str, Any]] = {
-    "cogs": MappingProxyType({"basis": "qty × unit cost valid at the order time, per line (see lines)"}),
-    "expected_return_cost": MappingProxyType(
+    "cogs": SharedSource({"basis": "qty × unit cost valid at the order time, per line (see lines)"}),
+    "expected_return_cost": SharedSource(
         {"basis": "Σ lines p_return × (revenue − cogs × restock share + handling)"}
     ),
-    "recovered_cogs": MappingProxyType({"basis": "restock types return, cancel, legacy_restock"}),
-    "return_handling_cost": MappingProxyType(
+    "recovered_cogs": SharedSource({"basis": "restock types return, cancel, legacy_restock"}),
+    "return_handling_cost": SharedSource(
         {"basis": "return handling per returned line (restock type return)"}
     ),
-    "realized_profit": MappingProxyType(
+    "realized_profit": SharedSource(
         {"basis": "gross profit − refunded revenue + recovered cogs − return handling − cancellation"}
     ),
 }
-_NOTHING_SHIPPED = MappingProxyType({"rule": None, "basis": "nothing shipped"})
-_NO_SHIPPING_RULE = MappingProxyType({"rule": None, "basis": "no shipping rule matched"})
-_ACTUAL_FEE = MappingProxyType({"rule": None, "basis": "actual fee recorded on the order"})
-_NOT_CANCELLED = MappingProxyType({"basis": "not cancelled"})
+_NOTHING_SHIPPED = SharedSource({"rule": None, "basis": "nothing shipped"})
+_NO_SHIPPING_RULE = SharedSource({"rule": None, "basis": "no shipping rule matched"})
+_ACTUAL_FEE = SharedSource({"rule": None, "basis": "actual fee recorded on the order"})
+_NOT_CANCELLED = SharedSource({"basis": "not cancelled"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,11 +21,10 @@ until a new version adds it. A breakdown that cannot be packed (a `"~"` key of i
 from __future__ import annotations
 
 from collections.abc import Mapping
-from types import MappingProxyType
 from typing import Any
 
 from poas.domain.profit import COMPONENTS as PROFIT_COMPONENTS
-from poas.domain.profit import LineProfit, ProfitResult
+from poas.domain.profit import LineProfit, ProfitResult, SharedSource
 
 VERSION_KEY = "~v"
 ABSENT_KEY = "~"
@@ -218,7 +217,7 @@ def pack_result(result: ProfitResult) -> dict[str, Any]:
     sources = result.sources
     for name in PROFIT_COMPONENTS:
         src = sources.get(name)
-        if type(src) is MappingProxyType:  # a source shared by many orders: packed once
+        if type(src) is SharedSource:  # a source shared by many orders: packed once
             packed = _shared(name, src)
             amount = str(getattr(result, name).amount)
             if amount != "0.00":
