@@ -3,7 +3,7 @@
 A breakdown (`ProfitResult.to_dict()`) is about 2.2 kB of JSON, most of it the same in every order:
 the basis texts of the components, the defaults of each line (no return rule, restock share 1 …),
 empty lists. Stored whole it made the snapshots table 60 % of a store (392 MB of 681 MB for 100,000
-orders) and a third of a bulk import's work. `pack` keeps only what differs from a frozen template
+orders without cost rows). `pack` keeps only what differs from a frozen template
 of those values, marked `"~v": 1`; `unpack` gives back the identical dict (equal values, the keys in
 the template's order, which is `to_dict`'s). Rows written before packing (no `"~v"`) read as they are.
 

@@ -123,7 +123,8 @@ PRICED_BEFORE_CANCEL = {
 }
 # Why a profit snapshot was added, as the store writes it (ingest, cost imports and edits, rules).
 SNAPSHOT_REASONS = (
-    (re.compile(r"order (inserted|updated)"), {"inserted": "order inserted", "updated": "order updated"}),
+    (re.compile(r"order inserted"), "order inserted"),
+    (re.compile(r"order updated"), "order updated"),
     (re.compile(r"cost rules v(?P<version>\d+)"), "cost rules version %(version)s"),
     (re.compile(r"costs uploaded from (?P<file>.+)"), "costs uploaded from %(file)s"),
     (re.compile(r"costs imported from (?P<file>.+)"), "costs imported from %(file)s"),
@@ -150,8 +151,6 @@ def snapshot_reason(reason: str) -> Words | None:
         m = pattern.fullmatch(reason)
         if m is None:
             continue
-        if isinstance(text, dict):
-            return words(text[m.group(1)])
         return Words(text=text, args={k: str(v) for k, v in m.groupdict().items()})
     return None
 
@@ -162,7 +161,7 @@ MESSAGES = (
     SHIPPING_RULE, SHIPPING_RULE_WEIGHT, FEE_RULE, FEE_RULE_PARTS, NO_HANDLING, HANDLING,
     *HANDLING_PER.values(), NO_REFUNDS, REFUND, CANCELLED, COGS, RETURNS, NOT_FINAL, *FINAL_BY.values(),
     FINAL_OTHER, *FINAL_CANCELLED.values(), *PRICED_BEFORE_CANCEL.values(),
-    *(t for _, texts in SNAPSHOT_REASONS for t in (texts.values() if isinstance(texts, dict) else [texts])),
+    *(text for _, text in SNAPSHOT_REASONS),
 )  # fmt: skip
 
 
