@@ -14,7 +14,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 
-from poas.store.db import alembic_config, make_engine, upgrade
+from poas.store.db import HEAD, alembic_config, at_head, make_engine, upgrade
 from poas.store.tables import foundation, metadata
 
 PG_ADMIN_URL = os.environ.get("POAS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -294,3 +294,23 @@ def test_0011_adds_the_admin_sessions_table_and_takes_it_back(empty_engine: Engi
     assert _diff(empty_engine, {"admin_sessions"}) == []
     command.downgrade(alembic_config(empty_engine), "0010_sync_status")
     assert "admin_sessions" not in inspect(empty_engine).get_table_names()
+
+
+def test_head_is_the_newest_migration() -> None:
+    """`HEAD` lets a store at head open without alembic; a new migration must move it too."""
+    from alembic.script import ScriptDirectory
+
+    eng = make_engine("sqlite://")
+    assert ScriptDirectory.from_config(alembic_config(eng)).get_current_head() == HEAD
+    eng.dispose()
+
+
+def test_a_store_behind_head_is_still_upgraded(empty_engine: Engine) -> None:
+    assert not at_head(empty_engine)  # no version table yet
+    upgrade(empty_engine, "0019_google_click_ids")
+    assert not at_head(empty_engine)
+    upgrade(empty_engine)
+    assert at_head(empty_engine)
+    assert "customer_models" in inspect(empty_engine).get_table_names()
+    with empty_engine.connect() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == HEAD

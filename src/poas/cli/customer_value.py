@@ -10,16 +10,8 @@ from rich.table import Table
 
 from poas.cli.app import console, fail, pick_shop, store
 from poas.cli.customers import customers_app
-from poas.domain.ltv import DEFAULT_CREDIBILITY, LtvError
+from poas.domain.ltv_defaults import DEFAULT_CREDIBILITY, DEFAULT_HORIZON
 from poas.services.cohorts import COHORT_BY, cohort_json, cohort_report
-from poas.services.customer_value import (
-    DEFAULT_HORIZON,
-    CalibrationError,
-    calibrate,
-    calibration_json,
-    fit_shop,
-    to_money,
-)
 
 REPORTS = ("cohorts", "ltv-calibration", "value-rules")
 
@@ -35,6 +27,9 @@ def fit_cmd(
     horizon: int = typer.Option(DEFAULT_HORIZON, "--horizon", help="Days the printed prediction covers."),
 ) -> None:
     """Fit the customer value model (BG/NBD + Gamma-Gamma) on the shop's history and store it."""
+    from poas.domain.ltv import LtvError  # the model (numpy, scipy) only for the commands that use it
+    from poas.services.customer_value import fit_shop, to_money
+
     cfg = pick_shop(shop)
     try:
         fitted = fit_shop(store(), cfg, now=datetime.now(UTC), credibility=credibility)
@@ -122,6 +117,8 @@ def run_report(
             "[dim]A horizon counts only customers whose first order is at least that many days old.[/dim]"
         )
     elif subject == "ltv-calibration":
+        from poas.services.customer_value import CalibrationError, calibrate, calibration_json
+
         try:
             cal = calibrate(store(), cfg, now=now, horizon=horizon, cohort_days=cohort_days)
         except CalibrationError as exc:

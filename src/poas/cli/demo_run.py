@@ -25,7 +25,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -45,11 +45,13 @@ from poas.services.outbox_admin import outbox_stats
 from poas.services.report import Report, build_report, decision_policy
 from poas.services.returns import finalize_due
 from poas.services.sample_shop import FIXED_COSTS, WrittenShop, write_sample_shop
-from poas.services.sandbox import Sandbox, SandboxError, load_insights, start_sandbox
 from poas.services.spend import sync_spend
 from poas.services.worker import Worker
 from poas.settings import Settings, ShopConfig, load_settings
-from poas.web.server import ServerThread, ensure_admin_password
+
+if TYPE_CHECKING:  # the sandbox and the web app (FastAPI, Jinja) are imported when the demo starts them
+    from poas.services.sandbox import Sandbox
+    from poas.web.server import ServerThread
 
 Clock = Callable[[], datetime]
 # Two 30-day periods, so the dashboard's default range has a previous period to compare with
@@ -171,6 +173,8 @@ class Demo:
         if shop is None:
             raise DemoError(f"generate: {self.shop_dir / 'poas.toml'} has no shop {shop_id!r}")
         secret = shop.app_secret.get_secret_value() if shop.app_secret else None
+        from poas.services.sandbox import start_sandbox
+
         self.sandbox = self._stack.enter_context(start_sandbox(app_secret=secret))
         self.progress.done(self.sandbox.url)
 
@@ -186,8 +190,10 @@ class Demo:
         self.shop = found
         self.engine = open_store(self.settings.resolved_database_url())
         self._stack.callback(self.engine.dispose)
-        self.admin_password = ensure_admin_password(self.settings)
         from poas.web.app import create_app
+        from poas.web.server import ServerThread, ensure_admin_password
+
+        self.admin_password = ensure_admin_password(self.settings)
 
         self.web = ServerThread(create_app(self.settings, self.engine), port=opts.port)
         self.web.start()
@@ -405,6 +411,8 @@ class Demo:
         self.progress.stage("load spend into the sandbox and sync it", len(spend) + len(history))
         rows = history + spend
         body = {"account_id": self.shop.ad_account_id, "rows": rows, "replace": True, "page_size": 500}
+        from poas.services.sandbox import SandboxError, load_insights
+
         try:
             load_insights(self.sandbox.url, body)
         except SandboxError as exc:

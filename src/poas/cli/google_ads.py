@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import typer
-import uvicorn
 
 from poas.cli.app import console
 from poas.cli.meta import sandbox_app
-from poas.services.google_spend import SANDBOX_CLIENT_ID, SANDBOX_REFRESH_TOKEN, new_google_ads_sandbox_app
 
 
 @sandbox_app.command("google-ads")
@@ -16,12 +14,16 @@ def sandbox_google_ads(
     host: str = typer.Option("127.0.0.1", "--host"),
 ) -> None:
     """Run the Google Ads API sandbox (spend search, OAuth) in the foreground (Ctrl-C stops it)."""
+    import uvicorn  # the sandboxes' web stack only for the commands that serve one
+
+    from poas.google import sandbox_ads
+
     url = f"http://{host}:{port}"
     console.print(
         f"Google Ads sandbox on {url}: POAS_GOOGLE_ADS_API_URL={url} POAS_GOOGLE_ADS_TOKEN_URL={url}/token; "
-        f"OAuth client {SANDBOX_CLIENT_ID}, refresh token {SANDBOX_REFRESH_TOKEN} "
+        f"OAuth client {sandbox_ads.CLIENT_ID}, refresh token {sandbox_ads.REFRESH_TOKEN} "
         "(sandbox values, not secrets); "
         "load accounts with POST /_sandbox/google-ads/accounts",
         highlight=False,
     )
-    uvicorn.run(new_google_ads_sandbox_app(), host=host, port=port, log_level="warning")
+    uvicorn.run(sandbox_ads.create_google_ads_app(), host=host, port=port, log_level="warning")

@@ -7,14 +7,12 @@ import time
 from pathlib import Path
 
 import typer
-import uvicorn
 from rich.table import Table
 
 from poas.cli.app import app, console, fail
 from poas.domain.capi_validation import payload_events, validate_batch
 from poas.domain.google_identity import GOOGLE_FIELDS, GOOGLE_UNHASHED, normalize_google, sha256_hex
 from poas.domain.pii import HASHED, PiiError, hash_field, normalize
-from poas.services.sandbox import SandboxError, fetch_events, new_sandbox_app
 
 sandbox_app = typer.Typer(
     help="A local Meta Graph API: validates, records and (on request) fails Conversions API calls.",
@@ -97,6 +95,14 @@ def sandbox(
     """Run the Meta sandbox in the foreground (Ctrl-C stops it)."""
     if ctx.invoked_subcommand is not None:
         return
+    _serve_meta(host, port, app_secret)
+
+
+def _serve_meta(host: str, port: int, app_secret: str | None) -> None:
+    import uvicorn  # the sandboxes' web stack only for the commands that serve one
+
+    from poas.services.sandbox import new_sandbox_app
+
     console.print(f"Meta sandbox on http://{host}:{port} (Graph paths /{{version}}/{{pixel}}/events)")
     uvicorn.run(new_sandbox_app(app_secret=app_secret), host=host, port=port, log_level="warning")
 
@@ -110,8 +116,7 @@ def sandbox_meta(
     ),
 ) -> None:
     """Run the Meta sandbox in the foreground (the same as plain `poas sandbox`)."""
-    console.print(f"Meta sandbox on http://{host}:{port} (Graph paths /{{version}}/{{pixel}}/events)")
-    uvicorn.run(new_sandbox_app(app_secret=app_secret), host=host, port=port, log_level="warning")
+    _serve_meta(host, port, app_secret)
 
 
 @sandbox_app.command("google")
@@ -120,6 +125,8 @@ def sandbox_google(
     host: str = typer.Option("127.0.0.1", "--host"),
 ) -> None:
     """Run the Google sandbox (Data Manager events:ingest and the OAuth token endpoint) in the foreground."""
+    import uvicorn
+
     from poas.services.google_sandbox import (
         DEFAULT_ACCOUNTS,
         DEFAULT_CLIENT,
@@ -146,6 +153,8 @@ def sandbox_events(
     as_json: bool = typer.Option(False, "--json", help="print the raw JSON"),
 ) -> None:
     """Print the events a running sandbox accepted, in order."""
+    from poas.services.sandbox import SandboxError, fetch_events
+
     try:
         records = fetch_events(url, pixel_id=pixel_id, event_name=event_name)
     except SandboxError as exc:

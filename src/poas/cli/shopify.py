@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
-import uvicorn
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
 from poas.cli.app import connect_app, console, err_console, fail, settings, store
@@ -16,7 +15,6 @@ from poas.cli.meta import sandbox_app
 from poas.cli.sync import SYNCERS
 from poas.services.backfill import BackfillWorkerDied
 from poas.services.shopify_connect import ConnectError, ShopifyConnection, connect_shopify
-from poas.services.shopify_sandbox import SeedError, new_shopify_sandbox_app
 from poas.services.shopify_sync import SyncError, sync_shopify
 from poas.settings import ShopConfig
 
@@ -33,6 +31,10 @@ def sandbox_shopify(
     ),
 ) -> None:
     """Run the Shopify sandbox in the foreground (Ctrl-C stops it)."""
+    import uvicorn  # the sandboxes' web stack only for the commands that serve one
+
+    from poas.services.shopify_sandbox import SeedError, new_shopify_sandbox_app
+
     if seed is not None and not seed.is_dir():
         raise fail(f"--seed {seed}: not a directory")
     try:

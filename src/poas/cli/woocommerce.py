@@ -7,14 +7,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
-import uvicorn
 
 from poas.cli.app import console, err_console, fail, settings, store
 from poas.cli.connect import connect_app
 from poas.cli.meta import sandbox_app
 from poas.cli.sync import SYNCERS
 from poas.services.woocommerce_connect import ConnectError, WooConnection, connect_woocommerce
-from poas.services.woocommerce_sandbox import WooSeedError, new_woo_sandbox_app
 from poas.services.woocommerce_sync import SyncError, sync_woocommerce
 from poas.settings import ShopConfig
 
@@ -32,6 +30,10 @@ def sandbox_woocommerce(
     ),
 ) -> None:
     """Run the WooCommerce sandbox in the foreground (Ctrl-C stops it)."""
+    import uvicorn  # the sandboxes' web stack only for the commands that serve one
+
+    from poas.services.woocommerce_sandbox import WooSeedError, new_woo_sandbox_app
+
     try:
         sandbox = new_woo_sandbox_app(seed, key=key, secret=secret)
     except WooSeedError as exc:

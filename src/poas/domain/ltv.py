@@ -25,12 +25,12 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import optimize, special
 
+from poas.domain.ltv_defaults import DEFAULT_CREDIBILITY, DEFAULT_PENALIZER
+
+# scipy (a third of a second to import) is imported in the functions that use it, so that what only
+# reads a stored model or its defaults starts quickly.
 Array = NDArray[np.float64]
-
-DEFAULT_CREDIBILITY = 30.0
-DEFAULT_PENALIZER = 1e-4
 
 
 class LtvError(ValueError):
@@ -96,6 +96,8 @@ class BgNbd:
 
     def expected_purchases(self, t: float, x: Array, t_x: Array, T: Array) -> Array:
         """E[repeat orders in (T, T+t] | x, t_x, T] (equation 10 of the paper)."""
+        from scipy import special
+
         r, alpha, a, b = self.r, self.alpha, self.a, self.b
         if abs(a - 1.0) < 1e-6:
             a = 1.0 + 1e-6  # removable singularity of the closed form
@@ -154,6 +156,8 @@ class GammaGamma:
 
 
 def _bg_ll(params: Array, x: Array, t_x: Array, T: Array) -> Array:
+    from scipy import special
+
     r, alpha, a, b = params
     base = special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha)
     a1 = special.betaln(a, b + x) - special.betaln(a, b) - (r + x) * np.log(alpha + T)
@@ -169,6 +173,8 @@ def _bg_ll(params: Array, x: Array, t_x: Array, T: Array) -> Array:
 
 
 def _gg_ll(params: Array, x: Array, m: Array) -> Array:
+    from scipy import special
+
     p, q, gamma = params
     px = p * x
     return np.asarray(
@@ -197,6 +203,8 @@ def _fit(
     neg_ll: Any, start: Array, scale: Array, weights: Array, penalizer: float
 ) -> tuple[Array, float, bool, int]:
     """Minimise the weighted negative log-likelihood over log-parameters (all parameters > 0)."""
+    from scipy import optimize
+
     total = float(weights.sum())
 
     def objective(theta: Array) -> float:

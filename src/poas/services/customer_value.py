@@ -25,13 +25,13 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection, Engine, delete, select
 
-from poas.domain.ltv import DEFAULT_CREDIBILITY, LtvError, LtvModel, fit_model, summarize
+from poas.domain.ltv import LtvError, LtvModel, fit_model, summarize
+from poas.domain.ltv_defaults import DEFAULT_CREDIBILITY, DEFAULT_HORIZON
 from poas.domain.money import Money, exponent
 from poas.services.customer_history import EPOCH, fit_rows
 from poas.settings import ShopConfig
 from poas.store.tables.customer_models import customer_models
 
-DEFAULT_HORIZON = 365
 DEFAULT_COHORT_DAYS = 90
 CALIBRATION_TOLERANCE = 0.10
 

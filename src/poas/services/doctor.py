@@ -9,9 +9,6 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 import httpx
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.util.exc import CommandError
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -46,6 +43,10 @@ class Check:
 
 
 def check_database(settings: Settings) -> list[Check]:
+    from alembic.runtime.migration import MigrationContext  # alembic only when the doctor runs
+    from alembic.script import ScriptDirectory
+    from alembic.util.exc import CommandError
+
     url = settings.resolved_database_url()
     where = url.split("@")[-1]
     try:

@@ -12,11 +12,9 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from fastapi import FastAPI
 from sqlalchemy import Engine, delete, select
 
 from poas.domain.report_rows import SpendRow
-from poas.google import sandbox_ads
 from poas.google.ads_errors import GoogleAdsError
 from poas.google.ads_search import GoogleAdsClient, GoogleAdsCredentials, customer_digits
 from poas.services import sync_status
@@ -30,13 +28,6 @@ from poas.store.tables.spend import ad_spend
 
 GOOGLE = "google"
 API_SOURCE = "google_ads"
-SANDBOX_CLIENT_ID = sandbox_ads.CLIENT_ID  # the sandbox's own credentials (not secrets)
-SANDBOX_REFRESH_TOKEN = sandbox_ads.REFRESH_TOKEN
-
-
-def new_google_ads_sandbox_app() -> FastAPI:
-    """The local Google Ads API (`poas sandbox google-ads`), fresh and empty."""
-    return sandbox_ads.create_google_ads_app()
 
 
 def _account(shop: ShopConfig, account: str | None = None) -> str:

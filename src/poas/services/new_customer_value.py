@@ -6,6 +6,9 @@ a model fitted by `poas customers fit`. Computed once per order, in the caller's
 recorded in `order_customer_value` (prediction, share, amount added): a re-queued Purchase and the
 order's AppendValue corrections read the same amount back, so every correction stays on the basis
 the Purchase was sent on, and the breakdown names it.
+
+The model (`poas.services.customer_value`: numpy and scipy) is imported only when a shop asks for it,
+so that ingesting an order does not load it.
 """
 
 from __future__ import annotations
@@ -20,7 +23,6 @@ from poas.domain.capi_events import NewCustomerValue
 from poas.domain.money import Money, exponent
 from poas.domain.order import Order
 from poas.domain.profit import ProfitResult
-from poas.services.customer_value import CalibrationError, calibrate, load_fitted, to_money
 from poas.settings import ShopConfig
 from poas.store.tables.customer_models import order_customer_value
 from poas.store.tables.customers import customer_orders
@@ -59,6 +61,8 @@ def new_customer_value(
     ).scalar_one_or_none()
     if seq != 1:
         return None
+    from poas.services.customer_value import load_fitted, to_money
+
     fitted = load_fitted(conn, shop.id)
     if fitted is None:
         return None
@@ -117,6 +121,8 @@ def pltv_requirements(engine: Engine, shop: ShopConfig, *, now: datetime) -> lis
     within 10 %); at least 5 distinct values, all positive, the largest at least 3× the smallest;
     at least 100 conversion events (new customers' Purchases) a week; the value within 7 days of the
     conversion (poas sends it on the Purchase itself, so always)."""
+    from poas.services.customer_value import CalibrationError, calibrate, load_fitted
+
     out: list[Requirement] = []
     web = bool(shop.pixel_id) and shop.events.action_source == "website"
     out.append(
