@@ -15,7 +15,7 @@ from poas.cli.app import app, console, fail, resolve_shop, store
 from poas.domain.destinations import is_google
 from poas.domain.profit import COST_DEPENDENT
 from poas.domain.rules import RulesError
-from poas.services.cost_rules import load_rules, rules_format, rules_in_force
+from poas.services.cost_rules import example_rules, load_rules, rules_format, rules_in_force
 from poas.services.order_profit import COMPONENTS, profit_history
 from poas.services.views.order_values import RevenueView, SentValue, revenue_view, sent_values
 
@@ -174,8 +174,14 @@ def rules(
     ),
     shop: str | None = typer.Option(None, "--shop", help="Shop id (default: the only configured shop)"),
     recompute: bool = typer.Option(True, help="After --load, price the shop's stored orders again"),
+    example: bool = typer.Option(
+        False, "--example", help="Print an example rules file (every rule commented out) to start from"
+    ),
 ) -> None:
     """Show the shop's cost rules in force, or load a new version from TOML (validated first)."""
+    if example:
+        typer.echo(example_rules(), nl=False)
+        return
     cfg, note = resolve_shop(shop)
     if note:
         console.print(f"[yellow]note:[/yellow] {note}", highlight=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from importlib import resources
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -25,6 +26,12 @@ def rules_in_force(engine: Engine, shop_id: str) -> StoredRules | None:
     """The shop's latest rules version, or None when none was ever loaded."""
     with engine.connect() as conn:
         return latest_rules(conn, shop_id)
+
+
+def example_rules() -> str:
+    """The example rules file shipped in the package (`poas rules --example`): the format, with every
+    rule commented out, so that loading it unedited adds no invented cost."""
+    return resources.files("poas").joinpath("data", "rules.example.toml").read_text(encoding="utf-8")
 
 
 def rules_format(path: Path) -> RulesFormat:

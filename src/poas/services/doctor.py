@@ -17,6 +17,7 @@ from poas.services.consent import ConsentSummary, consent_summaries
 from poas.services.login_attempts import configured_policy, duration_text
 from poas.services.missing_costs import DEFAULT_DAYS, unknown_profit
 from poas.services.reconcile import RECONCILE, connected, reconcile_counts
+from poas.services.rule_coverage import gap_summary, rule_gaps
 from poas.services.settings_sources import effective_with_sources
 from poas.services.sync_status import describe, iso, last_row, silent_syncs, span_text
 from poas.settings import Settings, ShopConfig
@@ -215,6 +216,29 @@ def check_missing_costs(settings: Settings, now: datetime | None = None) -> list
     return checks
 
 
+def check_cost_rules(settings: Settings, now: datetime | None = None) -> list[Check]:
+    """A shop whose recent orders' payment fees or shipping costs no cost rule prices: their profit
+    counts those costs as 0 (`poas.services.rule_coverage`)."""
+    now = now or datetime.now(UTC)
+    engine = make_engine(settings.resolved_database_url())
+    checks: list[Check] = []
+    try:
+        for shop in settings.shops:
+            fee, ship = gap_summary(rule_gaps(engine, shop, now=now))
+            load = (
+                f"`poas rules --example > rules.toml`, edit, `poas rules --load rules.toml --shop {shop.id}`"
+            )
+            if fee:
+                fix = f"price each gateway in a [[payment_fees]] rule (percent, fixed): {load}"
+                checks.append(Check(f"fees {shop.id}", Level.WARN, fee, fix))
+            if ship:
+                fix = f"price what the carrier charges in [[shipping]] rules (method, zone, weight): {load}"
+                checks.append(Check(f"shipping {shop.id}", Level.WARN, ship, fix))
+    finally:
+        engine.dispose()
+    return checks
+
+
 def check_syncs(settings: Settings, now: datetime | None = None) -> list[Check]:
     """Recurring syncs (ad spend per shop, exchange rates) without a success for longer than allowed:
     the same condition the alerts announce (docs/alerts.md). A sync nothing has tried or looked for
@@ -318,6 +342,7 @@ def run_checks(settings: Settings, *, graph: bool = True, now: datetime | None =
         checks.extend(check_shop(shop))
     if store_ok:
         checks.extend(check_missing_costs(settings, now))
+        checks.extend(check_cost_rules(settings, now))
         checks.extend(check_syncs(settings, now))
         checks.extend(check_reconcile(settings, now))
         checks.extend(check_predicted_ltv(settings, now))
