@@ -15,6 +15,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
@@ -27,10 +30,14 @@ from poas.services.rule_coverage import rule_gaps
 from poas.settings import Settings, ShopConfig
 from poas.sources.shopify import parse_order
 from poas.store.orders import ensure_shop
+from poas.web.app import create_app
+from poas.web.auth import hash_password
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "shopify" / "order_paid_not_subscribed.json"
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 SHOP = ShopConfig(id="nordlys", currency="NOK", timezone="Europe/Oslo")
+PASSWORD = "correct horse battery staple"
+ADMIN = {"Authorization": "Bearer admin-token-123456"}
 
 
 def _payload(order_id: int, days_ago: int, **changes: Any) -> dict[str, Any]:
@@ -154,3 +161,47 @@ def test_poas_rules_example_prints_the_file() -> None:
     result = CliRunner().invoke(cli_app, ["rules", "--example"])
     assert result.exit_code == 0, result.output
     assert result.output == example_rules()
+
+
+def test_the_api_and_the_costs_page_list_the_gaps(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    import poas.services.views as views
+
+    monkeypatch.setattr(views, "utcnow", lambda: NOW)
+    _ingest(engine, _payload(3001, 2), _payload(3002, 4, payment_gateway_names=["vipps"]), _digital(3003))
+    settings = Settings(
+        admin_password_hash=SecretStr(hash_password(PASSWORD)),
+        session_secret=SecretStr("test-secret-" + "x" * 20),
+        admin_api_token=SecretStr("admin-token-123456"),
+        shops=[SHOP],
+    )
+    with TestClient(create_app(settings, engine), base_url="http://testserver") as client:
+        body = client.get("/api/v1/costs/rule-gaps", headers=ADMIN).json()
+        assert body["orders"] == 3 and body["fee_orders"] == 3 and body["shipping_orders"] == 2
+        assert body["fees"] == [{"gateway": "vipps", "orders": 2}, {"gateway": "klarna", "orders": 1}]
+        assert body["shipping"] == [{"method": "Bring Hjemlevering", "country": "NO", "orders": 2}]
+        token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text)
+        assert token
+        client.post("/login", data={"password": PASSWORD, "csrf_token": token.group(1), "next": "/"})
+        html = client.get("/costs").text
+        summary = re.search(r'id="rule-gaps-summary">(.*?)<code', html, re.S)
+        assert summary and summary.group(1).startswith(
+            "3 of 3 order(s) of the last 30 days have no payment fee rule and 2 no shipping cost rule"
+        )
+        rows = re.findall(
+            r'<tr data-kind="(\w+)"><td>[^<]*</td><td>(.*?)</td><td class="num">(\d+)</td>', html
+        )
+        assert rows == [
+            ("payment_fee", "<code>vipps</code>", "2"),
+            ("payment_fee", "<code>klarna</code>", "1"),
+            ("shipping", "Bring Hjemlevering → NO", "2"),
+        ]
+        nb = client.get("/costs", headers={"Accept-Language": "nb"}).text
+        assert "ingen regel for betalingsgebyr" in nb and "Betalingsgebyr" in nb
+        _rules(
+            engine,
+            'currency = "NOK"\n[[payment_fees]]\ngateway = "*"\npercent = 2.5\nfixed = 0\n'
+            "[[shipping]]\ncost = 129\n",
+        )
+        after = client.get("/costs").text
+        assert 'id="rule-gaps' not in after
+        assert client.get("/api/v1/costs/rule-gaps", headers=ADMIN).json()["fees"] == []

@@ -188,6 +188,22 @@ def get_missing_costs(
     return views.missing_costs_view(engine_of(request), shop, now=views.utcnow(), days=days)
 
 
+@router.get(
+    "/costs/rule-gaps",
+    response_model=views.RuleGapsView,
+    summary="Payment gateways and shipping methods of recent orders that no cost rule prices (counted as 0)",
+    responses={404: {"description": "no such shop"}},
+)
+def get_rule_gaps(
+    request: Request,
+    who: ApiPrincipal,
+    shop_id: Annotated[str | None, Query(max_length=100)] = None,
+    days: Annotated[int, Query(ge=1, le=3660, description="orders of the last N days")] = 30,
+) -> views.RuleGapsView:
+    shop = _shop_for(request, who, shop_id)
+    return views.rule_gaps_view(engine_of(request), shop, now=views.utcnow(), days=days)
+
+
 @router.post(
     "/costs",
     response_model=views.UploadResult,

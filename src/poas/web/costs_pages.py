@@ -99,6 +99,7 @@ def costs_page(
     now = views.utcnow()
     view = views.costs_view(engine_of(request), cfg, now=now, query=q, limit=PAGE_SIZE, offset=offset)
     missing = views.missing_costs_view(engine_of(request), cfg, now=now)
+    gaps = views.rule_gaps_view(engine_of(request), cfg, now=now)
     upload = request.session.pop(_SESSION_KEY, None)
     today = local_day(now, cfg.timezone)[:10]
     pages = {
@@ -115,6 +116,7 @@ def costs_page(
         view=view,
         upload=upload,
         missing=missing,
+        gaps=gaps,
         today=today,
         pages=pages,
         fixed=fixed,

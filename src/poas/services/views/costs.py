@@ -20,6 +20,7 @@ from poas.services.missing_costs import (
     missing_costs,
     unknown_profit,
 )
+from poas.services.rule_coverage import rule_gaps
 from poas.services.views.reports import figures_changed
 from poas.settings import ShopConfig
 from poas.store import costs as cost_store
@@ -219,3 +220,45 @@ def upload_costs(
     result.imported, result.recomputed, result.changed = saved.imported, saved.recomputed, saved.changed
     figures_changed(engine)
     return result
+
+
+class GatewayGap(BaseModel):
+    gateway: str = Field(description="payment gateway in lower case, as rules match it")
+    orders: int
+
+
+class ShippingGap(BaseModel):
+    method: str = Field(description="the first shipping line's code or title")
+    country: str | None
+    orders: int
+
+
+class RuleGapsView(BaseModel):
+    """What the cost rules in force leave unpriced in the recent orders: those costs count as 0."""
+
+    shop_id: str
+    days: int = Field(description="window: orders created in the last `days` days (test orders left out)")
+    orders: int = Field(description="orders in the window")
+    fee_orders: int = Field(
+        description="orders whose payment fee no rule prices (and no actual fee is known)"
+    )
+    shipping_orders: int = Field(
+        description="orders shipped with a method and country no shipping rule prices"
+    )
+    fees: list[GatewayGap] = Field(description="per gateway, most orders first")
+    shipping: list[ShippingGap] = Field(description="per shipping method and country, most orders first")
+
+
+def rule_gaps_view(
+    engine: Engine, shop: ShopConfig, *, now: datetime, days: int = DEFAULT_DAYS
+) -> RuleGapsView:
+    gaps = rule_gaps(engine, shop, now=now, days=days)
+    return RuleGapsView(
+        shop_id=shop.id,
+        days=gaps.days,
+        orders=gaps.orders,
+        fee_orders=gaps.fee_orders,
+        shipping_orders=gaps.shipping_orders,
+        fees=[GatewayGap(gateway=g, orders=n) for g, n in gaps.fees],
+        shipping=[ShippingGap(method=m, country=c, orders=n) for m, c, n in gaps.shipping],
+    )
