@@ -380,9 +380,17 @@ def test_cli_costs_missing(configured: None, engine: Engine) -> None:
     assert res.exit_code == 0, res.output
     doc = json.loads(res.output)
     assert doc["orders_without_cost"] == 1 and [m["key"] for m in doc["missing"]] == [HAT]
-    table = runner.invoke(cli_app, ["costs", "missing", "--shop", "nocost"])
+    # no cost rules: the order's klarna fee and its Bring parcel are counted as 0, and named
+    assert doc["rule_gaps"] == {
+        "orders": 1,
+        "payment_fees": [{"gateway": "klarna", "orders": 1}],
+        "shipping": [{"method": "Bring Hjemlevering", "country": "NO", "orders": 1}],
+    }
+    table = runner.invoke(cli_app, ["costs", "missing", "--shop", "nocost"], env={"COLUMNS": "250"})
     assert table.exit_code == 0 and "sold without a cost" in table.output
     assert "1 order(s)" in table.output and "unknown profit" in table.output
+    assert "no payment fee rule: klarna (1)" in table.output
+    assert "no shipping cost rule: Bring Hjemlevering to NO (1)" in table.output
     as_csv = runner.invoke(cli_app, ["costs", "missing", "--shop", "nocost", "--format", "csv"])
     rows = list(csv.DictReader(io.StringIO(as_csv.output)))
     assert [(r["key"], r["orders"]) for r in rows] == [(HAT, "1")] and rows[0]["title"].startswith("Lue")

@@ -20,6 +20,7 @@ from poas.services.fixed_costs import (
     set_fixed_cost,
 )
 from poas.services.missing_costs import DEFAULT_DAYS, missing_costs, unknown_profit
+from poas.services.rule_coverage import RuleGaps, gap_summary, rule_gaps
 
 costs_app = typer.Typer(help="Product costs (what is missing) and fixed costs.", no_args_is_help=True)
 app.add_typer(costs_app, name="costs")
@@ -37,6 +38,7 @@ def costs_missing(
 
     Their orders have an unknown profit: reports keep them in revenue and ROAS but out of profit,
     POAS and margin. Import the costs (`poas import costs`) and the stored orders are priced again.
+    Also named: the payment gateways and shipping methods no cost rule prices (counted as 0).
     """
     if fmt not in ("table", "json", "csv"):
         raise fail("--format must be table, json or csv")
@@ -46,6 +48,7 @@ def costs_missing(
     now = datetime.now(UTC)
     rows = missing_costs(store(), cfg, now=now, days=days)
     total = unknown_profit(store(), cfg, now=now, days=days)
+    gaps = rule_gaps(store(), cfg, now=now, days=days)
     if fmt == "json":
         doc = {
             "shop": cfg.id,
@@ -54,6 +57,11 @@ def costs_missing(
             "orders_without_cost": total.orders,
             "revenue_without_cost": str(total.revenue_ex_vat),
             "missing": [m.to_dict() for m in rows],
+            "rule_gaps": {
+                "orders": gaps.orders,
+                "payment_fees": [{"gateway": g, "orders": n} for g, n in gaps.fees],
+                "shipping": [{"method": m, "country": c, "orders": n} for m, c, n in gaps.shipping],
+            },
         }
         sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
         return
@@ -65,6 +73,7 @@ def costs_missing(
         return
     if not rows:
         console.print(f"{cfg.id}: every order of the last {days} days has a cost or a fallback margin")
+        _print_gaps(gaps, cfg.id)
         return
     t = Table(title=f"{cfg.id}: sold without a cost, last {days} days ({cfg.currency}), newest first")
     for col in ("variant / SKU", "product", "orders", "units", "revenue at stake", "last sold"):
@@ -84,6 +93,19 @@ def costs_missing(
         "import these costs (`poas import costs FILE`) or set default_margin.",
         highlight=False,
     )
+    _print_gaps(gaps, cfg.id)
+
+
+def _print_gaps(gaps: RuleGaps, shop_id: str) -> None:
+    for line in gap_summary(gaps, limit=10):
+        if line:
+            console.print(f"[yellow]{line}[/yellow]", highlight=False)
+    if gaps.fees or gaps.shipping:
+        console.print(
+            f"price them in cost rules: `poas rules --example > rules.toml`, edit, "
+            f"`poas rules --load rules.toml --shop {shop_id}`",
+            highlight=False,
+        )
 
 
 fixed_app = typer.Typer(
