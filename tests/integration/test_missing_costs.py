@@ -385,6 +385,8 @@ def test_cli_costs_missing(configured: None, engine: Engine) -> None:
         "orders": 1,
         "payment_fees": [{"gateway": "klarna", "orders": 1}],
         "shipping": [{"method": "Bring Hjemlevering", "country": "NO", "orders": 1}],
+        "refunded_orders": 0,
+        "return_rate": False,
     }
     table = runner.invoke(cli_app, ["costs", "missing", "--shop", "nocost"], env={"COLUMNS": "250"})
     assert table.exit_code == 0 and "sold without a cost" in table.output

@@ -9,6 +9,8 @@ from __future__ import annotations
 import copy
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -21,6 +23,7 @@ from pydantic import SecretStr
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
+import poas.services.views as views
 from poas.cli import app as cli_app
 from poas.domain.rules import load_rules_toml
 from poas.services.cost_rules import example_rules, load_rules
@@ -163,26 +166,34 @@ def test_poas_rules_example_prints_the_file() -> None:
     assert result.output == example_rules()
 
 
-def test_the_api_and_the_costs_page_list_the_gaps(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
-    import poas.services.views as views
-
-    monkeypatch.setattr(views, "utcnow", lambda: NOW)
-    _ingest(engine, _payload(3001, 2), _payload(3002, 4, payment_gateway_names=["vipps"]), _digital(3003))
+@contextmanager
+def _dashboard(engine: Engine) -> Iterator[TestClient]:
+    """The web app on `engine`, logged in, its clock at NOW."""
     settings = Settings(
         admin_password_hash=SecretStr(hash_password(PASSWORD)),
         session_secret=SecretStr("test-secret-" + "x" * 20),
         admin_api_token=SecretStr("admin-token-123456"),
         shops=[SHOP],
     )
-    with TestClient(create_app(settings, engine), base_url="http://testserver") as client:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(views, "utcnow", lambda: NOW)
+        with TestClient(create_app(settings, engine), base_url="http://testserver") as client:
+            token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text)
+            assert token
+            client.post("/login", data={"password": PASSWORD, "csrf_token": token.group(1), "next": "/"})
+            yield client
+
+
+def test_the_api_and_the_costs_page_list_the_gaps(engine: Engine) -> None:
+    _ingest(engine, _payload(3001, 2), _payload(3002, 4, payment_gateway_names=["vipps"]), _digital(3003))
+    with _dashboard(engine) as client:
         body = client.get("/api/v1/costs/rule-gaps", headers=ADMIN).json()
         assert body["orders"] == 3 and body["fee_orders"] == 3 and body["shipping_orders"] == 2
         assert body["fees"] == [{"gateway": "vipps", "orders": 2}, {"gateway": "klarna", "orders": 1}]
         assert body["shipping"] == [{"method": "Bring Hjemlevering", "country": "NO", "orders": 2}]
-        token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text)
-        assert token
-        client.post("/login", data={"password": PASSWORD, "csrf_token": token.group(1), "next": "/"})
+        assert (body["refunded_orders"], body["return_rate"]) == (0, False)
         html = client.get("/costs").text
+        assert 'id="returns-gap"' not in html  # no refunds: no return rate asked for
         summary = re.search(r'id="rule-gaps-summary">(.*?)<code', html, re.S)
         assert summary and summary.group(1).startswith(
             "3 of 3 order(s) of the last 30 days have no payment fee rule and 2 no shipping cost rule"
@@ -205,3 +216,40 @@ def test_the_api_and_the_costs_page_list_the_gaps(engine: Engine, monkeypatch: p
         after = client.get("/costs").text
         assert 'id="rule-gaps' not in after
         assert client.get("/api/v1/costs/rule-gaps", headers=ADMIN).json()["fees"] == []
+
+
+REFUNDED = Path(__file__).parent.parent / "fixtures" / "shopify" / "order_updated_refunded.json"
+
+
+def test_refunds_without_a_return_rate_are_named_until_one_is_set(engine: Engine) -> None:
+    refunded = json.loads(REFUNDED.read_text())  # Shopify's example of an order with a refund
+    _ingest(engine, _payload(4001, 2), refunded)
+    settings = Settings(database_url=str(engine.url), shops=[SHOP])
+    gaps = rule_gaps(engine, SHOP, now=NOW)
+    assert (gaps.orders, gaps.refunded, gaps.return_rate) == (2, 1, False)
+    checks = {c.name: c for c in check_cost_rules(settings, NOW)}
+    returns = checks["returns nordlys"]
+    assert returns.level is Level.WARN
+    assert returns.detail == (
+        "1 of 2 order(s) of the last 30 days have refunds, but no return rate is set: "
+        "their expected profit assumes that nothing comes back"
+    )
+    assert "poas returns fit --shop nordlys" in returns.fix
+    with _dashboard(engine) as client:
+        html = client.get("/costs").text
+        flash = re.search(r'id="returns-gap">(.*?)<code>poas returns fit</code>', html, re.S)
+        assert flash and flash.group(1).startswith("1 of 2 order(s) of the last 30 days have refunds")
+        body = client.get("/api/v1/costs/rule-gaps", headers=ADMIN).json()
+        assert (body["refunded_orders"], body["return_rate"]) == (1, False)
+    _rules(engine, 'currency = "NOK"\n[returns]\nrate = 0.1\nhandling_cost = 50\nrestock_share = 0.9\n')
+    gaps = rule_gaps(engine, SHOP, now=NOW)
+    assert gaps.return_rate and gaps.refunded == 1
+    assert "returns nordlys" not in {c.name for c in check_cost_rules(settings, NOW)}
+
+
+def test_a_shop_without_refunds_is_not_asked_for_a_return_rate(engine: Engine) -> None:
+    _ingest(engine, _payload(5001, 2))
+    gaps = rule_gaps(engine, SHOP, now=NOW)
+    assert (gaps.refunded, gaps.return_rate) == (0, False)
+    names = {c.name for c in check_cost_rules(Settings(database_url=str(engine.url), shops=[SHOP]), NOW)}
+    assert names == {"fees nordlys", "shipping nordlys"}

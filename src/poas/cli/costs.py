@@ -20,7 +20,7 @@ from poas.services.fixed_costs import (
     set_fixed_cost,
 )
 from poas.services.missing_costs import DEFAULT_DAYS, missing_costs, unknown_profit
-from poas.services.rule_coverage import RuleGaps, gap_summary, rule_gaps
+from poas.services.rule_coverage import RuleGaps, gap_summary, returns_summary, rule_gaps
 
 costs_app = typer.Typer(help="Product costs (what is missing) and fixed costs.", no_args_is_help=True)
 app.add_typer(costs_app, name="costs")
@@ -61,6 +61,8 @@ def costs_missing(
                 "orders": gaps.orders,
                 "payment_fees": [{"gateway": g, "orders": n} for g, n in gaps.fees],
                 "shipping": [{"method": m, "country": c, "orders": n} for m, c, n in gaps.shipping],
+                "refunded_orders": gaps.refunded,
+                "return_rate": gaps.return_rate,
             },
         }
         sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
@@ -106,6 +108,10 @@ def _print_gaps(gaps: RuleGaps, shop_id: str) -> None:
             f"`poas rules --load rules.toml --shop {shop_id}`",
             highlight=False,
         )
+    returned = returns_summary(gaps)
+    if returned:
+        console.print(f"[yellow]{returned}[/yellow]", highlight=False)
+        console.print(f"`poas returns fit --shop {shop_id}` learns return rates from them", highlight=False)
 
 
 fixed_app = typer.Typer(

@@ -17,7 +17,7 @@ from poas.services.consent import ConsentSummary, consent_summaries
 from poas.services.login_attempts import configured_policy, duration_text
 from poas.services.missing_costs import DEFAULT_DAYS, unknown_profit
 from poas.services.reconcile import RECONCILE, connected, reconcile_counts
-from poas.services.rule_coverage import gap_summary, rule_gaps
+from poas.services.rule_coverage import gap_summary, returns_summary, rule_gaps
 from poas.services.settings_sources import effective_with_sources
 from poas.services.sync_status import describe, iso, last_row, silent_syncs, span_text
 from poas.settings import Settings, ShopConfig
@@ -217,14 +217,17 @@ def check_missing_costs(settings: Settings, now: datetime | None = None) -> list
 
 
 def check_cost_rules(settings: Settings, now: datetime | None = None) -> list[Check]:
-    """A shop whose recent orders' payment fees or shipping costs no cost rule prices: their profit
-    counts those costs as 0 (`poas.services.rule_coverage`)."""
+    """A shop whose recent orders' payment fees or shipping costs no cost rule prices (their profit
+    counts those costs as 0), or that gets refunds with no return rate set (its expected profit
+    assumes none): `poas.services.rule_coverage`."""
     now = now or datetime.now(UTC)
     engine = make_engine(settings.resolved_database_url())
     checks: list[Check] = []
     try:
         for shop in settings.shops:
-            fee, ship = gap_summary(rule_gaps(engine, shop, now=now))
+            gaps = rule_gaps(engine, shop, now=now)
+            fee, ship = gap_summary(gaps)
+            returned = returns_summary(gaps)
             load = (
                 f"`poas rules --example > rules.toml`, edit, `poas rules --load rules.toml --shop {shop.id}`"
             )
@@ -234,6 +237,12 @@ def check_cost_rules(settings: Settings, now: datetime | None = None) -> list[Ch
             if ship:
                 fix = f"price what the carrier charges in [[shipping]] rules (method, zone, weight): {load}"
                 checks.append(Check(f"shipping {shop.id}", Level.WARN, ship, fix))
+            if returned:
+                fix = (
+                    f"`poas returns fit --shop {shop.id}` learns return rates from the refunds, "
+                    "or set a [returns] rate in the cost rules"
+                )
+                checks.append(Check(f"returns {shop.id}", Level.WARN, returned, fix))
     finally:
         engine.dispose()
     return checks

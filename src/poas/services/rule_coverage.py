@@ -9,6 +9,10 @@ matched as the profit does (`CostRules.payment_fee_rule`, `shipping_rule`, at th
 `placed_at`); loading rules prices the stored orders again, so what is found here is what their
 profits lack. Test orders are left out; an order with a recorded actual fee needs no fee rule, one
 that ships nothing (no shipping line, no weight) no shipping rule.
+
+Expected returns are the same kind of gap: with no return rate (no `[returns]` rule and no model from
+`poas returns fit`) the expected profit assumes that nothing comes back. That is named only when the
+window's orders do get refunds, so a shop whose goods are not returned is not nagged.
 """
 
 from __future__ import annotations
@@ -21,8 +25,9 @@ from sqlalchemy import Engine, and_, func, select
 
 from poas.domain.rules import CostRules
 from poas.settings import ShopConfig
+from poas.store.return_rates import load_model
 from poas.store.rules import load_rules
-from poas.store.tables.foundation import order_lines, order_shipping_lines, orders
+from poas.store.tables.foundation import order_lines, order_shipping_lines, orders, refunds
 
 DEFAULT_DAYS = 30
 NO_GATEWAY = "(no gateway)"
@@ -36,6 +41,8 @@ class RuleGaps:
     fees: list[tuple[str, int]]  # (gateway in lower case, orders), most orders first
     shipping: list[tuple[str, str | None, int]]  # (method, country, orders), most orders first
     days: int
+    refunded: int = 0  # orders of the window with a refund
+    return_rate: bool = True  # a [returns] rule or a learned model gives lines a return rate
 
     @property
     def fee_orders(self) -> int:
@@ -55,6 +62,14 @@ def rule_gaps(engine: Engine, shop: ShopConfig, *, now: datetime, days: int = DE
     window = and_(o.shop_id == shop.id, o.created_at >= since, o.test.is_(False))
     with engine.connect() as conn:
         rules = load_rules(conn, shop.id) or CostRules(currency=shop.currency)
+        return_rate = bool(rules.returns_default or rules.returns) or load_model(conn, shop.id) is not None
+        rf = refunds.c
+        refunded = conn.execute(
+            select(func.count(func.distinct(rf.order_id)))
+            .select_from(refunds)
+            .join(orders, and_(o.shop_id == rf.shop_id, o.order_id == rf.order_id))
+            .where(window)
+        ).scalar_one()
         heads = conn.execute(
             select(
                 o.order_id, o.created_at, o.processed_at, o.gateway, o.actual_payment_fee, o.shipping_country
@@ -97,6 +112,8 @@ def rule_gaps(engine: Engine, shop: ShopConfig, *, now: datetime, days: int = DE
             for (m, c), n in sorted(shipping.items(), key=lambda kv: (-kv[1], kv[0][0], kv[0][1] or ""))
         ],
         days,
+        refunded=int(refunded),
+        return_rate=return_rate,
     )
 
 
@@ -121,3 +138,13 @@ def gap_summary(gaps: RuleGaps, *, limit: int = 4) -> tuple[str | None, str | No
             f"shipping cost rule: {names}; their profit counts no shipping cost"
         )
     return fee, ship
+
+
+def returns_summary(gaps: RuleGaps) -> str | None:
+    """One sentence when the window's orders are refunded but no return rate is set (else None)."""
+    if gaps.return_rate or not gaps.refunded:
+        return None
+    return (
+        f"{gaps.refunded} of {gaps.orders} order(s) of the last {gaps.days} days have refunds, but no return "
+        "rate is set: their expected profit assumes that nothing comes back"
+    )

@@ -247,6 +247,10 @@ class RuleGapsView(BaseModel):
     )
     fees: list[GatewayGap] = Field(description="per gateway, most orders first")
     shipping: list[ShippingGap] = Field(description="per shipping method and country, most orders first")
+    refunded_orders: int = Field(description="orders of the window with a refund")
+    return_rate: bool = Field(
+        description="a [returns] rule or a fitted model sets return rates; false: expected returns are 0"
+    )
 
 
 def rule_gaps_view(
@@ -261,4 +265,6 @@ def rule_gaps_view(
         shipping_orders=gaps.shipping_orders,
         fees=[GatewayGap(gateway=g, orders=n) for g, n in gaps.fees],
         shipping=[ShippingGap(method=m, country=c, orders=n) for m, c, n in gaps.shipping],
+        refunded_orders=gaps.refunded,
+        return_rate=gaps.return_rate,
     )
