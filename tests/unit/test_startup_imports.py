@@ -55,7 +55,7 @@ def test_the_commands_that_need_them_still_get_them() -> None:
         "from poas.domain.ltv import fit_model, summarize\n"
         "s = summarize([('a', 0.0, 10.0), ('a', 30.0, 12.0), ('b', 5.0, 8.0)], 100.0)\n"
         "from poas.services.sandbox import new_sandbox_app\nnew_sandbox_app()\n"
-        "from poas.google import sandbox_ads\nsandbox_ads.create_google_ads_app()\n"
+        "from poas.services import google_ads_sandbox\ngoogle_ads_sandbox.new_google_ads_sandbox_app()\n"
         "from poas.domain.ltv import BgNbd\nimport numpy as np\n"
         "BgNbd(1.0, 10.0, 1.0, 1.0).expected_purchases(30.0, np.zeros(1), np.zeros(1), np.ones(1))"
     )

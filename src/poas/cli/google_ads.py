@@ -16,14 +16,14 @@ def sandbox_google_ads(
     """Run the Google Ads API sandbox (spend search, OAuth) in the foreground (Ctrl-C stops it)."""
     import uvicorn  # the sandboxes' web stack only for the commands that serve one
 
-    from poas.google import sandbox_ads
+    from poas.services import google_ads_sandbox as sandbox
 
     url = f"http://{host}:{port}"
     console.print(
         f"Google Ads sandbox on {url}: POAS_GOOGLE_ADS_API_URL={url} POAS_GOOGLE_ADS_TOKEN_URL={url}/token; "
-        f"OAuth client {sandbox_ads.CLIENT_ID}, refresh token {sandbox_ads.REFRESH_TOKEN} "
+        f"OAuth client {sandbox.SANDBOX_CLIENT_ID}, refresh token {sandbox.SANDBOX_REFRESH_TOKEN} "
         "(sandbox values, not secrets); "
         "load accounts with POST /_sandbox/google-ads/accounts",
         highlight=False,
     )
-    uvicorn.run(sandbox_ads.create_google_ads_app(), host=host, port=port, log_level="warning")
+    uvicorn.run(sandbox.new_google_ads_sandbox_app(), host=host, port=port, log_level="warning")
