@@ -120,7 +120,6 @@ def run(db_url: str, base_url: str, workers: int | None) -> dict[str, Any]:
         shop,
         now=datetime.now(UTC),
         poll_s=0.05,
-        batch_size=1000,
         on_download=downloaded,
         backfill_workers=workers,
     )

@@ -158,7 +158,7 @@ def sync_shopify(
     now: datetime,
     since: datetime | None = None,
     costs_only: bool = False,
-    batch_size: int = 500,
+    batch_size: int = 1000,  # as `poas shopify backfill` (and the benchmark)
     max_errors: int = 20,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.time,
