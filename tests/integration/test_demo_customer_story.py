@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from demo_story_check import check_story
+from demo_story_check import CAMPAIGN_IDS, check_story
 
 from poas.cli.demo_run import Demo, DemoOptions
 from poas.cli.demo_story import customer_line, story_lines
@@ -43,6 +43,8 @@ def test_the_demo_tells_a_90_day_customer_story_that_follows_from_its_store(
     assert line is not None and line in story_lines(result)
     engine = make_engine(db_url)
     try:
-        assert check_story(line, engine, shop_id, rep.as_of, rep.basis) == "Merkevare Video"
+        # the campaign told is the store's choice (demo_story_check), not a name fixed here: with
+        # this small shop it changes with the day the demo runs
+        assert check_story(line, engine, shop_id, rep.as_of, rep.basis) in CAMPAIGN_IDS.values()
     finally:
         engine.dispose()
